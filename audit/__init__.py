@@ -1,0 +1,1 @@
+"""Audit trail of administrative changes and, later, the hash-chained access log."""

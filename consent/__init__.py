@@ -1,0 +1,1 @@
+"""Purposes, the policy file, consent ledger and access decisions."""

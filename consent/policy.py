@@ -1,0 +1,154 @@
+"""The policy file: data categories, purposes and clients, validated at start-up.
+
+Errors name the file, the entry and the problem; the service does not start on an
+invalid policy.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from identity.models import PERSONAL_FIELDS
+
+LEGAL_BASES = ("consent", "contract", "legitimate_interest", "legal_obligation")
+DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "membervault" / "policy" / "default.toml"
+
+
+class PolicyError(Exception):
+    def __init__(self, source: str, entry: str, problem: str):
+        super().__init__(f"{source}: {entry}: {problem}")
+        self.source, self.entry, self.problem = source, entry, problem
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    title: str
+    attributes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Purpose:
+    key: str
+    legal_basis: str
+    categories: tuple[str, ...]
+    title: str
+    notice: str
+    notice_version: int
+    sale_or_sharing: bool = False
+
+    @property
+    def consent_based(self) -> bool:
+        return self.legal_basis == "consent"
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    client_id: str
+    name: str
+    kind: str
+    purposes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: str
+    controller: str
+    categories: dict[str, Category]
+    purposes: dict[str, Purpose]
+    clients: dict[str, ClientSpec]
+    source: str
+
+    def attributes_of(self, purpose: str) -> frozenset[str]:
+        return frozenset(a for c in self.purposes[purpose].categories
+                         for a in self.categories[c].attributes)
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    source = Path(path) if path else DEFAULT_POLICY
+    name = str(source)
+    try:
+        data = tomllib.loads(source.read_text())
+    except FileNotFoundError:
+        raise PolicyError(name, "file", "does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(name, "file", f"is not valid TOML ({exc})") from None
+    return parse_policy(data, name)
+
+
+def _require(table: dict[str, Any], key: str, kind: type, source: str, entry: str) -> Any:
+    if key not in table:
+        raise PolicyError(source, entry, f"missing '{key}'")
+    value = table[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise PolicyError(source, entry, f"'{key}' must be {kind.__name__}")
+    return value
+
+
+def _unknown(table: dict[str, Any], allowed: set[str], source: str, entry: str) -> None:
+    extra = sorted(set(table) - allowed)
+    if extra:
+        raise PolicyError(source, entry, f"unknown keys {', '.join(extra)}")
+
+
+def parse_policy(data: dict[str, Any], source: str) -> Policy:
+    _unknown(data, {"policy", "categories", "purposes", "clients"}, source, "top level")
+    meta = data.get("policy", {})
+    version = str(_require(meta, "version", str, source, "[policy]"))
+    controller = str(_require(meta, "controller", str, source, "[policy]"))
+
+    categories: dict[str, Category] = {}
+    seen_attributes: dict[str, str] = {}
+    for key, table in data.get("categories", {}).items():
+        entry = f"categories.{key}"
+        _unknown(table, {"attributes", "title"}, source, entry)
+        attributes = tuple(_require(table, "attributes", list, source, entry))
+        for attribute in attributes:
+            if attribute not in PERSONAL_FIELDS:
+                raise PolicyError(source, entry, f"unknown member attribute '{attribute}'")
+            if attribute in seen_attributes:
+                raise PolicyError(source, entry,
+                                  f"attribute '{attribute}' already in {seen_attributes[attribute]}")
+            seen_attributes[attribute] = key
+        categories[key] = Category(key, _require(table, "title", str, source, entry), attributes)
+    missing = sorted(set(PERSONAL_FIELDS) - set(seen_attributes))
+    if missing:
+        raise PolicyError(source, "categories", f"attributes without a category: {', '.join(missing)}")
+
+    purposes: dict[str, Purpose] = {}
+    for key, table in data.get("purposes", {}).items():
+        entry = f"purposes.{key}"
+        _unknown(table, {"legal_basis", "categories", "title", "notice", "notice_version",
+                         "sale_or_sharing"}, source, entry)
+        basis = _require(table, "legal_basis", str, source, entry)
+        if basis not in LEGAL_BASES:
+            raise PolicyError(source, entry, f"legal_basis must be one of {', '.join(LEGAL_BASES)}")
+        cats = tuple(_require(table, "categories", list, source, entry))
+        for cat in cats:
+            if cat not in categories:
+                raise PolicyError(source, entry, f"unknown category '{cat}'")
+        version_no = _require(table, "notice_version", int, source, entry)
+        if version_no < 1:
+            raise PolicyError(source, entry, "notice_version must be at least 1")
+        purposes[key] = Purpose(
+            key=key, legal_basis=basis, categories=cats,
+            title=_require(table, "title", str, source, entry),
+            notice=_require(table, "notice", str, source, entry),
+            notice_version=version_no,
+            sale_or_sharing=bool(table.get("sale_or_sharing", False)),
+        )
+
+    clients: dict[str, ClientSpec] = {}
+    for key, table in data.get("clients", {}).items():
+        entry = f"clients.{key}"
+        _unknown(table, {"name", "kind", "purposes"}, source, entry)
+        allowed = tuple(_require(table, "purposes", list, source, entry))
+        for purpose in allowed:
+            if purpose not in purposes:
+                raise PolicyError(source, entry, f"unknown purpose '{purpose}'")
+        clients[key] = ClientSpec(key, _require(table, "name", str, source, entry),
+                                  _require(table, "kind", str, source, entry), allowed)
+    return Policy(version, controller, categories, purposes, clients, source)

@@ -1,0 +1,1 @@
+"""Data subject requests, export packages and erasure certificates (issue 4)."""

@@ -1,0 +1,1 @@
+"""Members, their encrypted attributes, blind indexes, clients and tokens."""

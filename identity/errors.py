@@ -1,0 +1,36 @@
+"""Domain errors of identity. Messages name fields and codes, never personal values."""
+
+from __future__ import annotations
+
+
+class IdentityError(Exception):
+    code = "IDENTITY_ERROR"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code:
+            self.code = code
+
+
+class ValidationFailed(IdentityError):
+    """One or more inputs are invalid; ``problems`` holds one error per field."""
+
+    code = "INVALID"
+
+    def __init__(self, problems: list[IdentityError]):
+        super().__init__("; ".join(f"{p.field}: {p.code}" for p in problems))
+        self.problems = problems
+
+
+class MemberNotFound(IdentityError):
+    code = "NOT_FOUND"
+
+
+class KeyringError(Exception):
+    """The key-encryption keys are missing, invalid or refused."""
+
+
+class TamperedCiphertext(Exception):
+    """A stored ciphertext failed authentication: tampering or the wrong key. Never silent."""

@@ -1,0 +1,60 @@
+"""KEK rotation: re-wrap every data key (and signing key) under the newest KEK version.
+
+Data is never re-encrypted: only the small wrapped keys change, in bounded batches, so
+a rotation can be interrupted and simply run again.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, func, select, update
+
+from identity import signing_keys
+from identity.encryption import data_key_aad
+from identity.keyring import KeyEncryptionKeys
+from identity.models import Member, SigningKey
+from membervault.db import Database
+
+BATCH = 500
+
+
+def rewrap_all(db: Database, keks: KeyEncryptionKeys) -> int:
+    """Re-wrap every data key not under the active KEK version; returns how many."""
+    total = 0
+    active = keks.active_version
+    while True:
+        with db.unit_of_work() as uow:
+            rows = uow.session.execute(
+                select(Member.id, Member.kek_version, Member.wrapped_key)
+                .where(Member.wrapped_key.is_not(None), Member.kek_version != active)
+                .limit(BATCH)
+            ).all()
+            if not rows:
+                total += signing_keys.rewrap(uow.session, keks)
+                uow.commit()
+                return total
+            params = []
+            for member_id, version, wrapped in rows:
+                aad = data_key_aad(member_id)
+                data_key = keks.unwrap(version, wrapped, aad)
+                new_version, new_wrapped = keks.wrap(data_key, aad)
+                params.append({"b_id": member_id, "b_version": new_version,
+                               "b_wrapped": new_wrapped})
+            uow.session.connection().execute(
+                update(Member.__table__)
+                .where(Member.__table__.c.id == bindparam("b_id"))
+                .values(kek_version=bindparam("b_version"), wrapped_key=bindparam("b_wrapped")),
+                params,
+            )
+            uow.commit()
+            total += len(rows)
+
+
+def keys_under(db: Database, version: int) -> int:
+    """How many data and signing keys are still wrapped by a KEK version."""
+    with db.unit_of_work() as uow:
+        members = uow.session.scalar(
+            select(func.count()).select_from(Member).where(Member.kek_version == version,
+                                                           Member.wrapped_key.is_not(None)))
+        keys = uow.session.scalar(
+            select(func.count()).select_from(SigningKey).where(SigningKey.kek_version == version))
+    return int(members or 0) + int(keys or 0)

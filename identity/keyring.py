@@ -1,0 +1,182 @@
+"""Key-encryption keys (KEKs) and the root of the blind-index keys.
+
+The KEK never touches the database: it wraps each member's data key. The default
+provider reads a keyring from a JSON file or an environment variable; a KMS (AWS KMS,
+Vault transit) can implement :class:`KeyEncryptionKeys` instead.
+
+Keyring JSON::
+
+    {"active": 2, "keks": {"1": "<base64 32 bytes>", "2": "..."},
+     "index_key": "<base64 32 bytes>", "generated": false}
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from identity.errors import KeyringError, TamperedCiphertext
+
+NONCE_BYTES = 12
+KEY_BYTES = 32
+
+
+class KeyEncryptionKeys(Protocol):
+    """What the rest of the service needs from a KEK holder (file keyring or KMS)."""
+
+    @property
+    def active_version(self) -> int: ...
+
+    def wrap(self, data_key: bytes, aad: bytes) -> tuple[int, bytes]: ...
+
+    def unwrap(self, version: int, wrapped: bytes, aad: bytes) -> bytes: ...
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str, what: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError:
+        raise KeyringError(f"{what} is not valid base64") from None
+    if len(raw) != KEY_BYTES:
+        raise KeyringError(f"{what} must be {KEY_BYTES} bytes")
+    return raw
+
+
+@dataclass
+class Keyring:
+    """A file/env keyring: versioned KEKs plus the blind-index root key."""
+
+    keks: dict[int, bytes]
+    active: int
+    index_key: bytes
+    generated: bool = False
+    _aead: dict[int, AESGCM] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.active not in self.keks:
+            raise KeyringError(f"active KEK version {self.active} is not in the keyring")
+        self._aead = {v: AESGCM(k) for v, k in self.keks.items()}
+
+    def __repr__(self) -> str:  # never print key material
+        return f"Keyring(active={self.active}, versions={sorted(self.keks)})"
+
+    @property
+    def active_version(self) -> int:
+        return self.active
+
+    @property
+    def versions(self) -> list[int]:
+        return sorted(self.keks)
+
+    def wrap(self, data_key: bytes, aad: bytes) -> tuple[int, bytes]:
+        nonce = os.urandom(NONCE_BYTES)
+        return self.active, nonce + self._aead[self.active].encrypt(nonce, data_key, aad)
+
+    def unwrap(self, version: int, wrapped: bytes, aad: bytes) -> bytes:
+        aead = self._aead.get(version)
+        if aead is None:
+            raise KeyringError(f"KEK version {version} is not in the keyring (retired?)")
+        try:
+            return aead.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad)
+        except InvalidTag:
+            raise TamperedCiphertext("wrapped data key failed authentication") from None
+
+    def with_new_version(self) -> Keyring:
+        version = max(self.keks) + 1
+        keks = dict(self.keks)
+        keks[version] = secrets.token_bytes(KEY_BYTES)
+        return Keyring(keks=keks, active=version, index_key=self.index_key,
+                       generated=self.generated)
+
+    def without_version(self, version: int) -> Keyring:
+        if version == self.active:
+            raise KeyringError("the active KEK version cannot be retired")
+        if version not in self.keks:
+            raise KeyringError(f"KEK version {version} is not in the keyring")
+        keks = {v: k for v, k in self.keks.items() if v != version}
+        return Keyring(keks=keks, active=self.active, index_key=self.index_key,
+                       generated=self.generated)
+
+    def derive(self, purpose: str) -> bytes:
+        """A sub-key of the index root key for one purpose (blind index, secrets, codes)."""
+        return _derive(self.index_key, purpose)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "active": self.active,
+                "keks": {str(v): _b64(k) for v, k in sorted(self.keks.items())},
+                "index_key": _b64(self.index_key),
+                "generated": self.generated,
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str, source: str) -> Keyring:
+        try:
+            data = json.loads(text)
+            keks = {int(v): _unb64(k, f"{source}: KEK {v}") for v, k in data["keks"].items()}
+            return cls(
+                keks=keks,
+                active=int(data["active"]),
+                index_key=_unb64(data["index_key"], f"{source}: index_key"),
+                generated=bool(data.get("generated", False)),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise KeyringError(f"{source} is not a valid keyring ({type(exc).__name__})") from None
+
+    @classmethod
+    def generate(cls) -> Keyring:
+        return cls(keks={1: secrets.token_bytes(KEY_BYTES)}, active=1,
+                   index_key=secrets.token_bytes(KEY_BYTES), generated=True)
+
+
+@lru_cache(maxsize=64)
+def _derive(root: bytes, purpose: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
+                info=f"membervault:{purpose}".encode()).derive(root)
+
+
+def save_keyring(keyring: Keyring, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(keyring.to_json())
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def load_keyring(kek_json: str, kek_file: str, *, production: bool) -> Keyring:
+    """Load the keyring; in development a missing file is generated, in production never."""
+    if kek_json:
+        keyring = Keyring.from_json(kek_json, "MEMBERVAULT_KEK_JSON")
+    else:
+        path = Path(kek_file)
+        if path.is_file():
+            keyring = Keyring.from_json(path.read_text(), str(path))
+        elif production:
+            raise KeyringError(f"no keyring at {path}: production refuses to generate one")
+        else:
+            keyring = Keyring.generate()
+            save_keyring(keyring, path)
+    if production and keyring.generated:
+        raise KeyringError("the keyring was generated for development; production refuses it")
+    return keyring

@@ -1,0 +1,34 @@
+"""Member numbers: the public handle on a loyalty card. 12 digits, the last a Luhn check."""
+
+from __future__ import annotations
+
+import secrets
+
+LENGTH = 12
+
+
+def luhn_check_digit(payload: str) -> str:
+    total = 0
+    for position, char in enumerate(reversed(payload)):
+        digit = int(char)
+        if position % 2 == 0:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return str((10 - total % 10) % 10)
+
+
+def generate() -> str:
+    payload = str(secrets.randbelow(9 * 10 ** (LENGTH - 2)) + 10 ** (LENGTH - 2))
+    return payload + luhn_check_digit(payload)
+
+
+def normalise(value: str) -> str | None:
+    """Digits only, or ``None`` when the number is malformed or its check digit is wrong."""
+    digits = "".join(c for c in value if not c.isspace() and c != "-")
+    if len(digits) != LENGTH or not digits.isdigit():
+        return None
+    if luhn_check_digit(digits[:-1]) != digits[-1]:
+        return None
+    return digits

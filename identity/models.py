@@ -1,0 +1,96 @@
+"""Tables of identity: members (encrypted attributes), clients, signing keys, sign-in codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import JSON, Boolean, Integer, LargeBinary, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from membervault.db import Base, UTCDateTime, utcnow
+
+# Personal attributes stored encrypted, in the order they are exported. Each belongs to
+# one data category (see the policy file).
+PERSONAL_FIELDS = (
+    "member_number",
+    "given_name",
+    "family_name",
+    "email",
+    "phone",
+    "birthdate",
+    "postal_address",
+    "preferred_language",
+    "preferences",
+)
+
+
+class Member(Base):
+    __tablename__ = "members"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    # Blind indexes (HMAC-SHA256) for equality look-ups; never the plaintext.
+    member_number_index: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    email_index: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    phone_index: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    # The member's data key, wrapped by a KEK version; destroyed on erasure.
+    kek_version: Mapped[int | None] = mapped_column(Integer)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # AES-256-GCM ciphertexts (nonce || ciphertext || tag).
+    member_number: Mapped[bytes | None] = mapped_column(LargeBinary)
+    given_name: Mapped[bytes | None] = mapped_column(LargeBinary)
+    family_name: Mapped[bytes | None] = mapped_column(LargeBinary)
+    email: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone: Mapped[bytes | None] = mapped_column(LargeBinary)
+    birthdate: Mapped[bytes | None] = mapped_column(LargeBinary)
+    postal_address: Mapped[bytes | None] = mapped_column(LargeBinary)
+    preferred_language: Mapped[bytes | None] = mapped_column(LargeBinary)
+    preferences: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_activity_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Client(Base):
+    """A principal that authenticates with client credentials: a service, officer or admin."""
+
+    __tablename__ = "clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(16))  # client | officer | admin
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    allowed_purposes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SigningKey(Base):
+    """A JWT signing key; the private half is wrapped by the KEK like a data key."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    public_jwk: Mapped[dict[str, str]] = mapped_column(JSON)
+    kek_version: Mapped[int] = mapped_column(Integer)
+    wrapped_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SignInCode(Base):
+    """A one-time sign-in code, keyed by the email's blind index, stored as a keyed hash."""
+
+    __tablename__ = "sign_in_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    email_index: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

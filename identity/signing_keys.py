@@ -1,0 +1,121 @@
+"""JWT signing keys: created, rolled over and retired; private halves wrapped by the KEK.
+
+Rollover: ``roll`` makes a new active key; the previous one stays published in the JWKS
+and keeps verifying until ``retire`` removes it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+
+import orjson
+from joserfc import jwk
+from joserfc.jwk import ECKey, KeySet
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from identity.keyring import KeyEncryptionKeys
+from identity.models import SigningKey
+from membervault.db import Database, utcnow
+
+ALGORITHM = "ES256"
+
+
+def _aad(kid: str) -> bytes:
+    return b"membervault:signing-key:" + kid.encode()
+
+
+def create_key(session: Session, keks: KeyEncryptionKeys, *, active: bool) -> SigningKey:
+    kid = secrets.token_urlsafe(12)
+    key = jwk.generate_key("EC", "P-256", parameters={"kid": kid, "alg": ALGORITHM, "use": "sig"})
+    version, wrapped = keks.wrap(orjson.dumps(key.as_dict(private=True)), _aad(kid))
+    row = SigningKey(kid=kid, algorithm=ALGORITHM, public_jwk=key.as_dict(private=False),
+                     kek_version=version, wrapped_private_key=wrapped, active=active)
+    if active:
+        session.execute(update(SigningKey).values(active=False))
+    session.add(row)
+    return row
+
+
+def ensure_active_key(session: Session, keks: KeyEncryptionKeys) -> None:
+    if session.scalar(select(SigningKey.kid).where(SigningKey.active.is_(True))) is None:
+        create_key(session, keks, active=True)
+
+
+def roll(session: Session, keks: KeyEncryptionKeys) -> SigningKey:
+    return create_key(session, keks, active=True)
+
+
+def retire(session: Session, kid: str) -> None:
+    row = session.get(SigningKey, kid)
+    if row is None or row.retired_at is not None:
+        raise LookupError(f"no published signing key {kid}")
+    if row.active:
+        raise ValueError("the active signing key cannot be retired; roll first")
+    row.retired_at = utcnow()
+
+
+def rewrap(session: Session, keks: KeyEncryptionKeys) -> int:
+    count = 0
+    for row in session.scalars(
+        select(SigningKey).where(SigningKey.kek_version != keks.active_version)
+    ):
+        private = keks.unwrap(row.kek_version, row.wrapped_private_key, _aad(row.kid))
+        row.kek_version, row.wrapped_private_key = keks.wrap(private, _aad(row.kid))
+        count += 1
+    return count
+
+
+class SigningKeys:
+    """A per-process cache of the published keys, reloaded when a kid is unknown or stale."""
+
+    REFRESH_SECONDS = 30.0
+
+    def __init__(self, db: Database, keks: KeyEncryptionKeys):
+        self._db = db
+        self._keks = keks
+        self._lock = threading.Lock()
+        self._loaded_at = 0.0
+        self._public: dict[str, ECKey] = {}
+        self._active: ECKey | None = None
+
+    def _load(self) -> None:
+        with self._db.unit_of_work() as uow:
+            rows = uow.session.scalars(
+                select(SigningKey).where(SigningKey.retired_at.is_(None))
+            ).all()
+        public = {r.kid: ECKey.import_key(r.public_jwk) for r in rows}
+        active = None
+        for r in rows:
+            if r.active:
+                private = self._keks.unwrap(r.kek_version, r.wrapped_private_key, _aad(r.kid))
+                active = ECKey.import_key(orjson.loads(private))
+        self._public, self._active, self._loaded_at = public, active, time.monotonic()
+
+    def _fresh(self, force: bool = False) -> None:
+        with self._lock:
+            age = time.monotonic() - self._loaded_at
+            if age > self.REFRESH_SECONDS or (force and age > 1.0):
+                self._load()
+
+    def active(self) -> ECKey:
+        self._fresh()
+        if self._active is None:
+            raise RuntimeError("no active signing key; run 'membervault db upgrade'")
+        return self._active
+
+    def public_key(self, kid: str) -> ECKey | None:
+        self._fresh()
+        if kid not in self._public:
+            self._fresh(force=True)
+        return self._public.get(kid)
+
+    def jwks(self) -> dict[str, object]:
+        self._fresh()
+        return KeySet(list(self._public.values())).as_dict(private=False)
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._loaded_at = 0.0

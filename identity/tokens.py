@@ -1,0 +1,74 @@
+"""JWT access tokens (RFC 9068 profile): issued with joserfc, verified strictly."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from joserfc import jwt
+
+from identity.jwt_checks import TokenRejected, unverified_claims, verify_jwt
+from identity.oidc import ExternalIssuer
+from identity.principal import ROLES, Principal
+from identity.signing_keys import ALGORITHM, SigningKeys
+
+__all__ = ["TokenIssuer", "TokenRejected", "TokenVerifier"]
+
+
+class TokenIssuer:
+    def __init__(self, keys: SigningKeys, issuer: str, audience: str):
+        self._keys = keys
+        self.issuer = issuer
+        self.audience = audience
+
+    def issue(self, *, subject: str, role: str, ttl: int, client_id: str,
+              scopes: Iterable[str] = ()) -> tuple[str, dict[str, Any]]:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role}")
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": self.audience,
+            "exp": now + ttl,
+            "nbf": now,
+            "iat": now,
+            "jti": secrets.token_urlsafe(16),
+            "client_id": client_id,
+            "scope": " ".join(sorted(scopes)),
+            "roles": [role],
+        }
+        key = self._keys.active()
+        # RFC 9068 section 2.1: typ "at+jwt"
+        header = {"alg": ALGORITHM, "kid": key.kid, "typ": "at+jwt"}
+        return jwt.encode(header, claims, key, algorithms=[ALGORITHM]), claims
+
+
+class TokenVerifier:
+    """Verifies our own tokens and, when configured, those of one external OIDC issuer."""
+
+    def __init__(self, keys: SigningKeys, issuer: str, audience: str,
+                 external: ExternalIssuer | None = None):
+        self._keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.external = external
+
+    def verify(self, token: str) -> Principal:
+        unverified = unverified_claims(token)
+        if self.external is not None and unverified.get("iss") == self.external.issuer:
+            return self.external.verify(token)
+        claims = verify_jwt(token, key_for=lambda kid: self._keys.public_key(kid or ""),
+                            algorithms=[ALGORITHM], issuer=self.issuer,
+                            audience=self.audience)
+        roles = claims.get("roles")
+        if not isinstance(roles, list) or len(roles) != 1 or roles[0] not in ROLES:
+            raise TokenRejected("invalid_claims")
+        scope = claims.get("scope", "")
+        if not isinstance(scope, str):
+            raise TokenRejected("invalid_claims")
+        return Principal(role=roles[0], subject=str(claims["sub"]),
+                         client_id=claims.get("client_id"), scopes=frozenset(scope.split()),
+                         token_id=str(claims.get("jti", "")), issuer=self.issuer)

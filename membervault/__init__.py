@@ -1,0 +1,1 @@
+"""membervault: the application package (settings, database, app factory, CLI)."""

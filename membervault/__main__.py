@@ -1,0 +1,3 @@
+from membervault.cli import main
+
+main()

@@ -1,0 +1,260 @@
+"""The ``membervault`` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from consent.policy import PolicyError
+from identity import clients, members, signing_keys
+from identity.errors import IdentityError, KeyringError
+from identity.key_rotation import keys_under, rewrap_all
+from identity.keyring import save_keyring
+from membervault import migrate
+from membervault.logs import configure_logging
+from membervault.services import Services, build_services, ensure_signing_key
+from membervault.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="membervault: member data, consent and retention.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+client_app = typer.Typer(help="Downstream service clients.", no_args_is_help=True)
+officer_app = typer.Typer(help="Compliance officers.", no_args_is_help=True)
+admin_app = typer.Typer(help="Administrators.", no_args_is_help=True)
+keys_app = typer.Typer(help="Key-encryption keys and token signing keys.", no_args_is_help=True)
+schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (client_app, "client"), (officer_app, "officer"),
+                  (admin_app, "admin"), (keys_app, "keys"), (schema_app, "schema")):
+    app.add_typer(sub, name=name)
+
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _services() -> Services:
+    settings = _settings()
+    try:
+        return build_services(settings)
+    except (KeyringError, PolicyError) as exc:
+        console.print(f"[red]cannot start:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(1)
+
+
+@app.command()
+def serve(host: Annotated[str | None, typer.Option()] = None,
+          port: Annotated[int | None, typer.Option()] = None,
+          workers: Annotated[int | None, typer.Option()] = None) -> None:
+    """Serve the API (GraphQL at /graphql) with uvicorn."""
+    import uvicorn
+
+    settings = _settings()
+    services = _services()  # fail fast on keys, policy and database before binding
+    ensure_signing_key(services)
+    services.close()
+    configure_logging()
+    host = host or settings.host
+    port = port or settings.port
+    console.print(f"membervault serving on http://{host}:{port} (GraphQL at /graphql)")
+    uvicorn.run("membervault.asgi:app", host=host, port=port,
+                workers=workers or settings.workers, access_log=False, log_config=None,
+                proxy_headers=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply database migrations."""
+    settings = _settings()
+    migrate.upgrade(settings.database_url, revision)
+    console.print(f"database at revision {revision}")
+
+
+@app.command()
+def demo(members_count: Annotated[int, typer.Option("--members")] = 300) -> None:
+    """Load the demo clients, staff and synthetic members (development only)."""
+    from membervault.demo import CREDENTIALS, load_demo
+
+    services = _services()
+    if services.settings.production:
+        raise _fail("the demo is for development mode only")
+    ensure_signing_key(services)
+    credentials = load_demo(services, members_count)
+    issuer = services.settings.issuer
+    console.print(f"demo ready: {len(credentials)} principals, credentials in {CREDENTIALS}")
+    console.print("client token:  curl -s -u loyalty-engine:$(python3 -c \"import json;"
+                  f"print(json.load(open('{CREDENTIALS}'))['loyalty-engine'])\") "
+                  f"-d grant_type=client_credentials {issuer}/oauth/token")
+    console.print("               or: .venv/bin/membervault token --client loyalty-engine")
+    console.print(f"member token:  curl -s -H 'content-type: application/json' -d "
+                  f"'{{\"email\": \"<email>\"}}' {issuer}/auth/member/code   "
+                  f"(code lands in {services.settings.mailbox_file})")
+    console.print("               or: .venv/bin/membervault token --member <member number>")
+    services.close()
+
+
+@client_app.command("create")
+def client_create(client_id: str, name: Annotated[str, typer.Option()],
+                  kind: Annotated[str, typer.Option()],
+                  purpose: Annotated[list[str], typer.Option(help="repeatable")]) -> None:
+    """Register a client service with the purposes it may declare; prints its secret once."""
+    _create_principal(client_id, name, kind, "client", purpose)
+
+
+@officer_app.command("create")
+def officer_create(client_id: str, name: Annotated[str, typer.Option()]) -> None:
+    """Create a compliance officer; prints the secret once."""
+    _create_principal(client_id, name, "officer", "officer", [])
+
+
+@admin_app.command("create")
+def admin_create(client_id: str, name: Annotated[str, typer.Option()]) -> None:
+    """Create an administrator; prints the secret once."""
+    _create_principal(client_id, name, "admin", "admin", [])
+
+
+def _create_principal(client_id: str, name: str, kind: str, role: str,
+                      purposes: list[str]) -> None:
+    services = _services()
+    with services.db.unit_of_work() as uow:
+        try:
+            secret = clients.create_client(
+                uow.session, services.hasher, client_id=client_id, name=name, kind=kind,
+                role=role, purposes=purposes, known_purposes=services.policy.purposes,
+                actor="cli")
+        except IdentityError as exc:
+            raise _fail(exc.message) from None
+        uow.commit()
+    console.print(f"{role} {client_id} created. Its secret (shown once):")
+    print(secret)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Add a new KEK version and re-wrap every data key under it."""
+    services = _services()
+    settings = services.settings
+    if settings.kek_json:
+        raise _fail("rotation writes the keyring file: use MEMBERVAULT_KEK_FILE, not _KEK_JSON")
+    keyring = services.keyring.with_new_version()
+    save_keyring(keyring, Path(settings.kek_file))
+    count = rewrap_all(services.db, keyring)
+    console.print(f"KEK version {keyring.active} active; {count} keys re-wrapped. Older "
+                  f"versions {[v for v in keyring.versions if v != keyring.active]} can be "
+                  "retired with 'keys retire-kek'.")
+
+
+@keys_app.command("rewrap")
+def keys_rewrap() -> None:
+    """Finish an interrupted rotation: re-wrap keys still under older KEK versions."""
+    services = _services()
+    console.print(f"{rewrap_all(services.db, services.keyring)} keys re-wrapped")
+
+
+@keys_app.command("retire-kek")
+def keys_retire_kek(version: int) -> None:
+    """Remove an old KEK version once no key is wrapped by it."""
+    services = _services()
+    if services.settings.kek_json:
+        raise _fail("retiring writes the keyring file: use MEMBERVAULT_KEK_FILE")
+    remaining = keys_under(services.db, version)
+    if remaining:
+        raise _fail(f"{remaining} keys are still wrapped by version {version}; run 'keys rewrap'")
+    try:
+        keyring = services.keyring.without_version(version)
+    except KeyringError as exc:
+        raise _fail(str(exc)) from None
+    save_keyring(keyring, Path(services.settings.kek_file))
+    console.print(f"KEK version {version} retired")
+
+
+@keys_app.command("roll-signing")
+def keys_roll_signing() -> None:
+    """Make a new token signing key active; the old one keeps verifying until retired."""
+    services = _services()
+    with services.db.unit_of_work() as uow:
+        row = signing_keys.roll(uow.session, services.keyring)
+        uow.commit()
+    console.print(f"signing key {row.kid} active")
+
+
+@keys_app.command("retire-signing")
+def keys_retire_signing(kid: str) -> None:
+    """Stop publishing (and accepting tokens signed by) an old signing key."""
+    services = _services()
+    with services.db.unit_of_work() as uow:
+        try:
+            signing_keys.retire(uow.session, kid)
+        except (LookupError, ValueError) as exc:
+            raise _fail(str(exc)) from None
+        uow.commit()
+    console.print(f"signing key {kid} retired")
+
+
+@app.command()
+def token(client: Annotated[str | None, typer.Option(help="a client, officer or admin id")] = None,
+          member: Annotated[str | None, typer.Option(help="a member number")] = None) -> None:
+    """Development only: mint an access token for a demo principal."""
+    from identity.models import Client
+    from identity.principal import purpose_scope
+
+    services = _services()
+    settings = services.settings
+    if settings.production:
+        raise _fail("'token' is for development mode only")
+    if (client is None) == (member is None):
+        raise _fail("give exactly one of --client or --member")
+    ensure_signing_key(services)
+    with services.db.unit_of_work() as uow:
+        if client is not None:
+            row = uow.session.get(Client, client)
+            if row is None:
+                raise _fail("no such client")
+            value, _ = services.issuer.issue(
+                subject=row.client_id, role=row.role, ttl=settings.client_token_ttl,
+                client_id=row.client_id,
+                scopes=[purpose_scope(p) for p in row.allowed_purposes])
+        else:
+            try:
+                profile = members.find_member(uow, services.crypto, number=member,
+                                              default_region=settings.default_region)
+            except IdentityError as exc:
+                raise _fail(exc.message) from None
+            if profile is None:
+                raise _fail("no member with this number")
+            value, _ = services.issuer.issue(subject=str(profile.id), role="member",
+                                             ttl=settings.member_token_ttl,
+                                             client_id="membervault-cli")
+    print(value)
+
+
+@schema_app.command("export")
+def schema_export(path: Path = Path("schema/schema.graphql")) -> None:
+    """Write the GraphQL SDL (checked by the tests)."""
+    from schema.schema import sdl
+
+    path.write_text(sdl())
+    console.print(f"wrote {path}")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        app()
+    except KeyringError as exc:
+        console.print(f"[red]key error:[/red] {exc}")
+        sys.exit(2)

@@ -1,0 +1,86 @@
+"""Demo data for ``make run``: the policy's demo clients, an officer, an admin and a few
+hundred synthetic members. Re-running keeps what exists and only fills gaps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from identity import clients, members
+from identity.errors import IdentityError
+from identity.models import Client, Member
+from membervault.services import Services
+
+GIVEN = ["Ada", "Grace", "Alan", "Katherine", "Linus", "Margaret", "Tim", "Barbara", "Dennis",
+         "Frances", "Ken", "Radia", "Edsger", "Hedy", "Donald", "Sophie", "Niklaus", "Joan"]
+FAMILY = ["Lovelace", "Hopper", "Turing", "Johnson", "Torvalds", "Hamilton", "Berners-Lee",
+          "Liskov", "Ritchie", "Allen", "Thompson", "Perlman", "Dijkstra", "Lamarr", "Knuth",
+          "Wilson", "Wirth", "Clarke"]
+TOWNS = [("London", "GB"), ("Manchester", "GB"), ("Leeds", "GB"), ("Bristol", "GB"),
+         ("Edinburgh", "GB"), ("Cardiff", "GB")]
+CREDENTIALS = "var/demo-credentials.json"
+STAFF = [("demo-officer", "Demo compliance officer", "officer"),
+         ("demo-admin", "Demo administrator", "admin")]
+
+
+def demo_member(rng: random.Random, n: int) -> dict[str, object]:
+    given, family = rng.choice(GIVEN), rng.choice(FAMILY)
+    town, country = rng.choice(TOWNS)
+    member: dict[str, object] = {
+        "given_name": given,
+        "family_name": family,
+        "email": f"{given}.{family}.{n}@example.com".lower(),
+        "preferred_language": rng.choice(["en", "en-GB", "fr", "de"]),
+        "postal_address": {"lines": [f"{rng.randint(1, 200)} High Street"], "locality": town,
+                           "postal_code": f"AB{rng.randint(1, 99)} {rng.randint(1, 9)}CD",
+                           "country": country},
+        "preferences": {"newsletter_topics": rng.sample(["food", "home", "garden", "fashion"], 2)},
+    }
+    if rng.random() < 0.8:
+        member["phone"] = f"+4477009{n:05d}"
+    if rng.random() < 0.7:
+        member["birthdate"] = f"{rng.randint(1950, 2005)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    return member
+
+
+def load_demo(services: Services, member_count: int = 300, seed: int = 7) -> dict[str, str]:
+    """Create what is missing; return the demo credentials (client id -> secret)."""
+    path = Path(CREDENTIALS)
+    saved: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+    policy = services.policy
+    wanted = [(c.client_id, c.name, c.kind, "client", list(c.purposes))
+              for c in policy.clients.values()]
+    wanted += [(cid, name, role, role, []) for cid, name, role in STAFF]
+    with services.db.unit_of_work() as uow:
+        for client_id, name, kind, role, purposes in wanted:
+            if uow.session.get(Client, client_id) is None:
+                saved[client_id] = clients.create_client(
+                    uow.session, services.hasher, client_id=client_id, name=name, kind=kind,
+                    role=role, purposes=purposes, known_purposes=policy.purposes,
+                    actor="system:demo")
+            elif client_id not in saved:
+                saved[client_id] = clients.reset_secret(uow.session, services.hasher, client_id,
+                                                        actor="system:demo")
+        uow.commit()
+        existing = uow.session.scalar(select(func.count()).select_from(Member)) or 0
+    rng = random.Random(seed)
+    n = existing
+    while n < member_count:
+        with services.db.unit_of_work() as uow:
+            try:
+                members.register_member(uow, services.crypto, demo_member(rng, n),
+                                        actor="system:demo",
+                                        default_region=services.settings.default_region)
+            except IdentityError:
+                pass  # a clash with an earlier run: try the next number
+        n += 1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(saved, handle, indent=2)
+    return saved

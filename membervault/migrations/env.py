@@ -1,0 +1,33 @@
+"""Alembic environment: the URL and the connection come from membervault, not an ini file."""
+
+from __future__ import annotations
+
+from alembic import context
+
+import audit.models  # noqa: F401  (register tables)
+import identity.models  # noqa: F401
+from membervault.db import Base, create_db_engine
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = create_db_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as connection:
+        _run(connection)
+    engine.dispose()
+
+
+def _run(connection: object) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata,
+                      render_as_batch=True, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations()

@@ -1,0 +1,79 @@
+"""Wiring: everything a process needs, built once from settings (never at import time)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consent.policy import Policy, load_policy
+from identity import signing_keys
+from identity.clients import SecretHasher
+from identity.encryption import MemberCrypto
+from identity.keyring import Keyring, load_keyring
+from identity.oauth import TokenEndpoint
+from identity.oidc import ExternalIssuer
+from identity.sign_in import SignInCodes
+from identity.signing_keys import SigningKeys
+from identity.tokens import TokenIssuer, TokenVerifier
+from membervault.db import Database
+from membervault.mailer import MailboxFileMailer, Mailer, SmtpMailer
+from membervault.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    keyring: Keyring
+    crypto: MemberCrypto
+    policy: Policy
+    hasher: SecretHasher
+    signing_keys: SigningKeys
+    issuer: TokenIssuer
+    verifier: TokenVerifier
+    token_endpoint: TokenEndpoint
+    sign_in: SignInCodes
+    mailer: Mailer
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build_services(settings: Settings, *, db: Database | None = None,
+                   mailer: Mailer | None = None, policy: Policy | None = None) -> Services:
+    keyring = load_keyring(settings.kek_json, settings.kek_file, production=settings.production)
+    db = db or Database.from_url(settings.database_url)
+    crypto = MemberCrypto(keyring, keyring.derive)
+    keys = SigningKeys(db, keyring)
+    issuer = TokenIssuer(keys, settings.issuer, settings.audience)
+    external = None
+    if settings.oidc_issuer:
+        external = ExternalIssuer(settings.oidc_issuer, settings.oidc_jwks_url,
+                                  settings.oidc_audience, settings.oidc_role_claim)
+    hasher = SecretHasher(keyring.derive)
+    if mailer is None:
+        mailer = (SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_user,
+                             settings.smtp_password, settings.smtp_from)
+                  if settings.smtp_host else MailboxFileMailer(settings.mailbox_file))
+    return Services(
+        settings=settings,
+        db=db,
+        keyring=keyring,
+        crypto=crypto,
+        policy=policy or load_policy(settings.policy_file or None),
+        hasher=hasher,
+        signing_keys=keys,
+        issuer=issuer,
+        verifier=TokenVerifier(keys, settings.issuer, settings.audience, external),
+        token_endpoint=TokenEndpoint(db, hasher, issuer, settings.client_token_ttl),
+        sign_in=SignInCodes(crypto, keyring.derive, ttl=settings.otp_ttl,
+                            max_attempts=settings.otp_max_attempts,
+                            max_per_window=settings.otp_max_per_window),
+        mailer=mailer,
+    )
+
+
+def ensure_signing_key(services: Services) -> None:
+    with services.db.unit_of_work() as uow:
+        signing_keys.ensure_active_key(uow.session, services.keyring)
+        uow.commit()
+    services.signing_keys.invalidate()

@@ -1,0 +1,145 @@
+"""Settings from environment variables (``MEMBERVAULT_*``) and an optional TOML file.
+
+Precedence: environment variable, then the settings file (``MEMBERVAULT_SETTINGS_FILE``,
+default ``membervault.toml`` in the working directory when present), then the default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "MEMBERVAULT_"
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names the setting, never a secret."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str = "development"  # development | production
+    database_url: str = "sqlite:///var/membervault.db"
+    policy_file: str = ""  # empty: the bundled default policy
+    # Key-encryption keys: a keyring file (JSON), or the keyring JSON itself in an env var.
+    kek_file: str = "var/keyring.json"
+    kek_json: str = ""
+    issuer: str = "http://127.0.0.1:8000"
+    audience: str = "membervault"
+    default_region: str = "GB"  # for phone numbers given in national format
+    client_token_ttl: int = 900
+    member_token_ttl: int = 600
+    otp_ttl: int = 600
+    otp_max_attempts: int = 5
+    otp_max_per_window: int = 5
+    mailbox_file: str = "var/mailbox.txt"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "membervault@localhost"
+    graphiql: bool | None = None
+    introspection: bool | None = None
+    max_body_bytes: int = 256 * 1024
+    max_query_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    oidc_issuer: str = ""
+    oidc_jwks_url: str = ""
+    oidc_audience: str = ""
+    oidc_role_claim: str = "membervault_role"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return (not self.production) if self.graphiql is None else self.graphiql
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return (not self.production) if self.introspection is None else self.introspection
+
+    def replace(self, **changes: Any) -> Settings:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    target = type(default) if default is not None else bool
+    if isinstance(raw, str):
+        text = raw.strip()
+        if target is bool or default is None:
+            if text.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if text.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be true or false")
+        if target is int:
+            try:
+                return int(text)
+            except ValueError:
+                raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be an integer") from None
+        return text
+    if target is int and isinstance(raw, bool):
+        raise SettingsError(f"setting {name} must be an integer")
+    if default is not None and not isinstance(raw, target):
+        raise SettingsError(f"setting {name} must be of type {target.__name__}")
+    return raw
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    file_values: dict[str, Any] = {}
+    path = env.get(f"{ENV_PREFIX}SETTINGS_FILE")
+    candidate = Path(path) if path else Path("membervault.toml")
+    if path and not candidate.is_file():
+        raise SettingsError(f"settings file {candidate} does not exist")
+    if candidate.is_file():
+        try:
+            file_values = tomllib.loads(candidate.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"settings file {candidate}: {exc}") from None
+    known = {f.name: f for f in fields(Settings)}
+    unknown = sorted(set(file_values) - set(known))
+    if unknown:
+        raise SettingsError(f"settings file {candidate}: unknown settings {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for name, f in known.items():
+        default = f.default
+        if name in file_values:
+            values[name] = _coerce(name, file_values[name], default)
+        env_name = f"{ENV_PREFIX}{name.upper()}"
+        if env_name in env:
+            values[name] = _coerce(name, env[env_name], default)
+    settings = Settings(**values)
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    if settings.mode not in {"development", "production"}:
+        raise SettingsError("MEMBERVAULT_MODE must be 'development' or 'production'")
+    if settings.production:
+        if not settings.issuer.startswith("https://"):
+            raise SettingsError("MEMBERVAULT_ISSUER must be an https:// URL in production")
+        if not (settings.smtp_host):
+            raise SettingsError("MEMBERVAULT_SMTP_HOST is required in production")
+    for name in ("client_token_ttl", "member_token_ttl", "otp_ttl"):
+        if not 30 <= getattr(settings, name) <= 86400:
+            raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be between 30 and 86400 seconds")
+    if bool(settings.oidc_issuer) != bool(settings.oidc_jwks_url) or (
+        settings.oidc_issuer and not settings.oidc_audience
+    ):
+        raise SettingsError(
+            "external OIDC needs MEMBERVAULT_OIDC_ISSUER, MEMBERVAULT_OIDC_JWKS_URL "
+            "and MEMBERVAULT_OIDC_AUDIENCE together"
+        )

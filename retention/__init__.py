@@ -1,0 +1,1 @@
+"""Retention rules, legal holds and the sweeper (issue 5)."""

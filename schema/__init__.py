@@ -1,0 +1,1 @@
+"""GraphQL only: types, queries, mutations, context, permissions (no SQL)."""

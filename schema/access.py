@@ -1,0 +1,91 @@
+"""Who may reach each GraphQL field.
+
+Every root field carries an :class:`Allow` permission (checked once, at the root) and the
+``@access`` directive it prints in the SDL; every object type carries ``@access`` naming
+who can be handed it. ``tests/schema/test_access_rules.py`` walks the schema and fails
+for anything without a rule.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.schema_directive import Location
+from strawberry.types import Info
+
+from identity.clients import client_may_declare
+
+
+@strawberry.enum(description="Who may reach a field.")
+class Role(Enum):
+    MEMBER_SELF = "member_self"
+    CLIENT = "client"
+    OFFICER = "officer"
+    ADMIN = "admin"
+
+
+PRINCIPAL_ROLE = {
+    Role.MEMBER_SELF: "member",
+    Role.CLIENT: "client",
+    Role.OFFICER: "officer",
+    Role.ADMIN: "admin",
+}
+
+
+@strawberry.schema_directive(
+    locations=[Location.FIELD_DEFINITION, Location.OBJECT],
+    description="The roles that may reach this field or be handed this type; a client "
+    "also needs the named purpose in its registration and its token.",
+)
+class Access:
+    roles: list[Role]
+    purpose: str | None = None
+
+
+def access_of(obj: Any) -> Access | None:
+    """The ``@access`` directive of a strawberry type or field, if any."""
+    for directive in getattr(obj, "directives", None) or ():
+        if isinstance(directive, Access):
+            return directive
+    return None
+
+
+class Allow(BasePermission):
+    """Grants the field to principals of the given roles (and, for clients, a purpose)."""
+
+    def __init__(self, *roles: Role, purpose: str | None = None):
+        self.roles = roles
+        self.purpose = purpose
+        self._schema_directive = Access(roles=list(roles), purpose=purpose)
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        principal = info.context.principal
+        if principal is None:
+            raise denied("UNAUTHENTICATED", "Authentication required")
+        if principal.role not in {PRINCIPAL_ROLE[r] for r in self.roles}:
+            raise denied("FORBIDDEN", "Not allowed for this principal")
+        if principal.role == "client" and self.purpose is not None:
+            # The registration may have narrowed since the token was issued.
+            if self.purpose not in principal.purposes or not client_may_declare(
+                    info.context.uow.session, principal.client_id, self.purpose):
+                raise denied("PURPOSE_NOT_PERMITTED",
+                             f"This client may not act for purpose {self.purpose}")
+        return True
+
+
+def denied(code: str, message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code})
+
+
+def guarded(*roles: Role, purpose: str | None = None) -> dict[str, Any]:
+    """Field keyword arguments that guard a root field."""
+    return {"extensions": [PermissionExtension(permissions=[Allow(*roles, purpose=purpose)])]}
+
+
+def reachable_by(*roles: Role) -> list[object]:
+    """Type directives: who can be handed objects of this type."""
+    return [Access(roles=list(roles))]

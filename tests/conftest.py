@@ -1,0 +1,222 @@
+"""Fixtures: a real database (SQLite file, or PostgreSQL with MEMBERVAULT_TEST_DATABASE=
+postgresql), real keys, the real ASGI app, and principals named by role."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from starlette.testclient import TestClient
+
+from identity import clients
+from identity.keyring import Keyring, save_keyring
+from membervault import migrate
+from membervault.app import create_app
+from membervault.db import Base, Database, create_db_engine
+from membervault.services import Services, build_services, ensure_signing_key
+from membervault.settings import Settings
+
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+BACKEND = os.environ.get("MEMBERVAULT_TEST_DATABASE", "sqlite")
+ISSUER = "http://127.0.0.1:8000"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"membervault test database: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, dropped at the end."""
+    base = os.environ.get("MEMBERVAULT_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
+    admin = create_db_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError:
+        admin.dispose()
+        message = f"PostgreSQL is not reachable at {base}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message} (required under CI=true)")
+        pytest.skip(f"{message}; set MEMBERVAULT_TEST_POSTGRES_URL to run these tests")
+    name = f"mv_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(base).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> str:
+    """The database schema, built once by the real migrations."""
+    if BACKEND == "postgresql":
+        url: str = request.getfixturevalue("postgres_server_url")
+        migrate.upgrade(url)
+        return url
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return str(path)
+
+
+@pytest.fixture
+def database_url(migrated_template: str, tmp_path: Path) -> str:
+    if BACKEND == "postgresql":
+        engine = create_db_engine(migrated_template)
+        with engine.begin() as connection:
+            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return migrated_template
+    path = tmp_path / "membervault.db"
+    shutil.copy(migrated_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def keyring_file(tmp_path: Path) -> Path:
+    path = tmp_path / "keyring.json"
+    keyring = Keyring.generate()
+    keyring.generated = False
+    save_keyring(keyring, path)
+    return path
+
+
+@pytest.fixture
+def settings(database_url: str, keyring_file: Path, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, kek_file=str(keyring_file),
+                    mailbox_file=str(tmp_path / "mailbox.txt"), issuer=ISSUER)
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    services = build_services(settings)
+    ensure_signing_key(services)
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def app(settings: Settings, services: Services) -> Any:
+    return create_app(settings, services)
+
+
+@pytest.fixture
+def http(app: Any) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        yield client
+
+
+class Api:
+    """Talks to the running app like a caller would: tokens from the token endpoint."""
+
+    def __init__(self, http: TestClient, token: str | None = None):
+        self.http = http
+        self.token = token
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None,
+                **headers: str) -> dict[str, Any]:
+        if self.token:
+            headers["authorization"] = f"Bearer {self.token}"
+        response = self.http.post("/graphql", json={"query": query, "variables": variables or {}},
+                                  headers=headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+def create_principal(services: Services, client_id: str, role: str = "client",
+                     purposes: tuple[str, ...] = ()) -> str:
+    with services.db.unit_of_work() as uow:
+        secret = clients.create_client(
+            uow.session, services.hasher, client_id=client_id, name=client_id, kind=role,
+            role=role, purposes=purposes, known_purposes=services.policy.purposes, actor="test")
+        uow.commit()
+    return secret
+
+
+def client_token(http: TestClient, client_id: str, secret: str, scope: str | None = None) -> str:
+    data = {"grant_type": "client_credentials"}
+    if scope is not None:
+        data["scope"] = scope
+    response = http.post("/oauth/token", data=data, auth=(client_id, secret))
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def member_token(http: TestClient, mailbox: Path, email: str) -> str:
+    response = http.post("/auth/member/code", json={"email": email})
+    assert response.status_code == 202
+    code = mailbox.read_text().rsplit("Your sign-in code is ", 1)[1][:6]
+    response = http.post("/auth/member/token", json={"email": email, "code": code})
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+@pytest.fixture
+def admin_api(http: TestClient, services: Services) -> Api:
+    secret = create_principal(services, "test-admin", "admin")
+    return Api(http, client_token(http, "test-admin", secret))
+
+
+@pytest.fixture
+def loyalty_api(http: TestClient, services: Services) -> Api:
+    secret = create_principal(services, "loyalty-engine", purposes=("loyalty.membership",))
+    return Api(http, client_token(http, "loyalty-engine", secret))
+
+
+@pytest.fixture
+def marketing_api(http: TestClient, services: Services) -> Api:
+    secret = create_principal(services, "email-marketing", purposes=("marketing.email",))
+    return Api(http, client_token(http, "email-marketing", secret))
+
+
+REGISTER = """
+mutation Register($input: RegisterMemberInput!) {
+  registerMember(input: $input) {
+    member { id memberNumber givenName familyName email phone birthdate
+             postalAddress { lines locality postalCode country } preferredLanguage preferences }
+    errors { field code message }
+  }
+}
+"""
+
+JANE = {
+    "givenName": "Janelle",
+    "familyName": "Quasimodo-Varga",
+    "email": "janelle.qv@example.org",
+    "phone": "07911 123456",
+    "birthdate": "1990-02-03",
+    "postalAddress": {"lines": ["12 Rosewood Lane"], "locality": "Bristol",
+                      "postalCode": "BS1 4DJ", "country": "GB"},
+    "preferredLanguage": "en-GB",
+    "preferences": {"topics": ["garden"]},
+}
+
+
+def register(api: Api, **overrides: Any) -> dict[str, Any]:
+    result = api.graphql(REGISTER, {"input": {**JANE, **overrides}})
+    payload: dict[str, Any] = result["data"]["registerMember"]
+    return payload
+
+
+@pytest.fixture
+def jane(loyalty_api: Api) -> dict[str, Any]:
+    payload = register(loyalty_api)
+    assert payload["errors"] == []
+    member: dict[str, Any] = payload["member"]
+    return member
+
+
+@pytest.fixture
+def jane_api(http: TestClient, settings: Settings, jane: dict[str, Any]) -> Api:
+    return Api(http, member_token(http, Path(settings.mailbox_file), jane["email"]))
