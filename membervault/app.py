@@ -68,10 +68,10 @@ def unauthorized(reason: str) -> JSONResponse:
 
 
 class GraphQLView(GraphQL):  # type: ignore[type-arg]
-    def __init__(self, services: Services):
+    def __init__(self, services: Services, settings: Settings):
         super().__init__(
-            build_schema(services.settings),
-            graphql_ide="graphiql" if services.settings.graphiql_enabled else None,
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=False,
         )
         self.services = services
@@ -189,7 +189,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return JSONResponse({"status": "ready"})
 
     routes = [
-        Route("/graphql", GraphQLView(services), methods=["GET", "POST"]),
+        Route("/graphql", GraphQLView(services, settings), methods=["GET", "POST"]),
         Route("/oauth/token", token, methods=["POST"]),
         Route("/auth/member/code", request_code, methods=["POST"]),
         Route("/auth/member/token", exchange_code, methods=["POST"]),

@@ -31,7 +31,7 @@ for sub, name in ((db_app, "db"), (client_app, "client"), (officer_app, "officer
                   (admin_app, "admin"), (keys_app, "keys"), (schema_app, "schema")):
     app.add_typer(sub, name=name)
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _settings() -> Settings:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
-    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -63,19 +62,39 @@ class MembervaultSchema(strawberry.Schema):
                       error.path, current_request_id(), frames)
 
 
+class ProtectiveRules(SchemaExtension):
+    """Adds validation rules built once per schema.
+
+    strawberry's ``QueryDepthLimiter`` and ``MaxAliasesLimiter`` create a new rule class per
+    instance, i.e. per request, which changes the validation cache key every time and
+    defeats ``ValidationCache``; building the rule classes once keeps the cache effective.
+    """
+
+    def __init__(self, rules: tuple[type[ASTValidationRule], ...]):
+        self.rules = rules
+
+    def on_operation(self) -> Iterator[None]:
+        self.execution_context.validation_rules = (
+            tuple(self.execution_context.validation_rules) + self.rules)
+        yield
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
+    rules: list[type[ASTValidationRule]] = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
+    if not settings.introspection_enabled:
+        rules.append(NoSchemaIntrospectionCustomRule)
     # Factories: strawberry builds fresh extension instances per request; the parser and
-    # validation caches themselves live at module level and are shared.
+    # validation caches live at module level and are shared across requests.
     extensions: list[Callable[[], SchemaExtension]] = [
         partial(ParserCache, maxsize=256),
         partial(ValidationCache, maxsize=256),
-        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
-        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        partial(ProtectiveRules, tuple(rules)),
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
         MaskUnexpectedErrors,
     ]
-    if not settings.introspection_enabled:
-        extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
     return MembervaultSchema(query=Query, mutation=Mutation, extensions=extensions)
 
 
