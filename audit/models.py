@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import JSON, Integer, String, Uuid
+from sqlalchemy import JSON, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from membervault.db import Base, UTCDateTime, utcnow
@@ -21,3 +21,24 @@ class AuditEvent(Base):
     # Internal id only; kept (no foreign key) so the trail outlives an erased member's row.
     member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
+class AccessLogEntry(Base):
+    """One read of one member's data: hash-chained, append-only, no personal values.
+
+    ``entry_hash = SHA-256(previous_hash || canonical JSON of the entry)``; ``sequence`` is
+    the primary key, so two writers racing for the same position cannot both win.
+    """
+
+    __tablename__ = "access_log"
+
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    request_id: Mapped[str] = mapped_column(String(64))
+    principal: Mapped[str] = mapped_column(String(120), index=True)
+    purpose: Mapped[str] = mapped_column(String(64), index=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    fields_returned: Mapped[list[str]] = mapped_column(JSON)
+    fields_denied: Mapped[dict[str, str]] = mapped_column(JSON)
+    previous_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))

@@ -38,11 +38,20 @@ class Purpose:
     title: str
     notice: str
     notice_version: int
+    # A material notice change makes grants of earlier notice versions stale.
+    material_change: bool = False
     sale_or_sharing: bool = False
 
     @property
     def consent_based(self) -> bool:
         return self.legal_basis == "consent"
+
+    @property
+    def objectable(self) -> bool:
+        return self.legal_basis == "legitimate_interest"
+
+    def grant_is_current(self, granted_version: int) -> bool:
+        return not self.material_change or granted_version >= self.notice_version
 
 
 @dataclass(frozen=True)
@@ -51,12 +60,15 @@ class ClientSpec:
     name: str
     kind: str
     purposes: tuple[str, ...]
+    collects_consent: bool = False
 
 
 @dataclass(frozen=True)
 class Policy:
     version: str
     controller: str
+    jurisdiction: str
+    dpo_contact: str
     categories: dict[str, Category]
     purposes: dict[str, Purpose]
     clients: dict[str, ClientSpec]
@@ -65,6 +77,13 @@ class Policy:
     def attributes_of(self, purpose: str) -> frozenset[str]:
         return frozenset(a for c in self.purposes[purpose].categories
                          for a in self.categories[c].attributes)
+
+    def category_of(self, attribute: str) -> str:
+        return next(c.key for c in self.categories.values() if attribute in c.attributes)
+
+    @property
+    def sale_or_sharing(self) -> list[Purpose]:
+        return [p for p in self.purposes.values() if p.sale_or_sharing]
 
 
 def load_policy(path: str | Path | None = None) -> Policy:
@@ -94,11 +113,21 @@ def _unknown(table: dict[str, Any], allowed: set[str], source: str, entry: str) 
         raise PolicyError(source, entry, f"unknown keys {', '.join(extra)}")
 
 
+def _flag(table: dict[str, Any], key: str, source: str, entry: str) -> bool:
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        raise PolicyError(source, entry, f"'{key}' must be true or false")
+    return value
+
+
 def parse_policy(data: dict[str, Any], source: str) -> Policy:
     _unknown(data, {"policy", "categories", "purposes", "clients"}, source, "top level")
     meta = data.get("policy", {})
     version = str(_require(meta, "version", str, source, "[policy]"))
     controller = str(_require(meta, "controller", str, source, "[policy]"))
+    jurisdiction = str(meta.get("jurisdiction", "EU"))
+    dpo_contact = str(_require(meta, "dpo_contact", str, source, "[policy]"))
+    _unknown(meta, {"version", "controller", "jurisdiction", "dpo_contact"}, source, "[policy]")
 
     categories: dict[str, Category] = {}
     seen_attributes: dict[str, str] = {}
@@ -111,18 +140,20 @@ def parse_policy(data: dict[str, Any], source: str) -> Policy:
                 raise PolicyError(source, entry, f"unknown member attribute '{attribute}'")
             if attribute in seen_attributes:
                 raise PolicyError(source, entry,
-                                  f"attribute '{attribute}' already in {seen_attributes[attribute]}")
+                                  f"attribute '{attribute}' already in "
+                                  f"{seen_attributes[attribute]}")
             seen_attributes[attribute] = key
         categories[key] = Category(key, _require(table, "title", str, source, entry), attributes)
     missing = sorted(set(PERSONAL_FIELDS) - set(seen_attributes))
     if missing:
-        raise PolicyError(source, "categories", f"attributes without a category: {', '.join(missing)}")
+        raise PolicyError(source, "categories",
+                          f"attributes without a category: {', '.join(missing)}")
 
     purposes: dict[str, Purpose] = {}
     for key, table in data.get("purposes", {}).items():
         entry = f"purposes.{key}"
         _unknown(table, {"legal_basis", "categories", "title", "notice", "notice_version",
-                         "sale_or_sharing"}, source, entry)
+                         "material_change", "sale_or_sharing"}, source, entry)
         basis = _require(table, "legal_basis", str, source, entry)
         if basis not in LEGAL_BASES:
             raise PolicyError(source, entry, f"legal_basis must be one of {', '.join(LEGAL_BASES)}")
@@ -133,22 +164,27 @@ def parse_policy(data: dict[str, Any], source: str) -> Policy:
         version_no = _require(table, "notice_version", int, source, entry)
         if version_no < 1:
             raise PolicyError(source, entry, "notice_version must be at least 1")
+        if table.get("sale_or_sharing") and basis != "consent":
+            raise PolicyError(source, entry, "a sale_or_sharing purpose must be consent-based")
         purposes[key] = Purpose(
             key=key, legal_basis=basis, categories=cats,
             title=_require(table, "title", str, source, entry),
             notice=_require(table, "notice", str, source, entry),
             notice_version=version_no,
-            sale_or_sharing=bool(table.get("sale_or_sharing", False)),
+            material_change=_flag(table, "material_change", source, entry),
+            sale_or_sharing=_flag(table, "sale_or_sharing", source, entry),
         )
 
     clients: dict[str, ClientSpec] = {}
     for key, table in data.get("clients", {}).items():
         entry = f"clients.{key}"
-        _unknown(table, {"name", "kind", "purposes"}, source, entry)
+        _unknown(table, {"name", "kind", "purposes", "collects_consent"}, source, entry)
         allowed = tuple(_require(table, "purposes", list, source, entry))
         for purpose in allowed:
             if purpose not in purposes:
                 raise PolicyError(source, entry, f"unknown purpose '{purpose}'")
         clients[key] = ClientSpec(key, _require(table, "name", str, source, entry),
-                                  _require(table, "kind", str, source, entry), allowed)
-    return Policy(version, controller, categories, purposes, clients, source)
+                                  _require(table, "kind", str, source, entry), allowed,
+                                  _flag(table, "collects_consent", source, entry))
+    return Policy(version, controller, jurisdiction, dpo_contact, categories, purposes, clients,
+                  source)

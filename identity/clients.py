@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterable
 
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from audit import trail
 from identity.errors import IdentityError
 from identity.models import Client
+from membervault.db import Database
 
 CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 PRINCIPAL_ROLES = ("client", "officer", "admin")
@@ -37,7 +39,7 @@ class SecretHasher:
 
 def create_client(session: Session, hasher: SecretHasher, *, client_id: str, name: str,
                   kind: str, role: str, purposes: Iterable[str], known_purposes: Iterable[str],
-                  actor: str) -> str:
+                  actor: str, collects_consent: bool = False) -> str:
     """Register a principal and return its secret (shown once, stored hashed)."""
     if not CLIENT_ID.match(client_id):
         raise IdentityError("client id must be 3-64 of a-z 0-9 . _ -", field="client_id",
@@ -50,7 +52,7 @@ def create_client(session: Session, hasher: SecretHasher, *, client_id: str, nam
     if unknown:
         raise IdentityError(f"unknown purposes: {', '.join(unknown)}", field="purposes",
                             code="UNKNOWN_PURPOSE")
-    if role != "client" and purposes:
+    if role != "client" and (purposes or collects_consent):
         raise IdentityError("officers and admins do not declare purposes", field="purposes",
                             code="PURPOSES_NOT_ALLOWED")
     if session.get(Client, client_id) is not None:
@@ -58,9 +60,10 @@ def create_client(session: Session, hasher: SecretHasher, *, client_id: str, nam
                             code="DUPLICATE_CLIENT")
     secret = secrets.token_urlsafe(32)
     session.add(Client(client_id=client_id, name=name, kind=kind, role=role,
-                       secret_hash=hasher.hash(secret), allowed_purposes=purposes))
+                       secret_hash=hasher.hash(secret), allowed_purposes=purposes,
+                       collects_consent=collects_consent))
     trail.record(session, actor, "client.created", client_id=client_id, role=role,
-                 purposes=purposes)
+                 purposes=purposes, collects_consent=collects_consent)
     return secret
 
 
@@ -74,7 +77,50 @@ def reset_secret(session: Session, hasher: SecretHasher, client_id: str, *, acto
     return secret
 
 
+def set_active(session: Session, client_id: str, active: bool, *, actor: str) -> None:
+    client = session.get(Client, client_id)
+    if client is None:
+        raise IdentityError("no such client", field="client_id", code="NOT_FOUND")
+    client.active = active
+    trail.record(session, actor, "client.enabled" if active else "client.disabled",
+                 client_id=client_id)
+
+
 def client_may_declare(session: Session, client_id: str | None, purpose: str) -> bool:
     """Whether the client's current registration (not only its token) allows a purpose."""
     client = session.get(Client, client_id) if client_id else None
     return client is not None and client.active and purpose in client.allowed_purposes
+
+
+CHANNEL_OF_KIND = {"store": "store", "app": "app"}
+
+
+def consent_channel(session: Session, client_id: str | None) -> str | None:
+    """The channel a consent-collecting client records under, or None if it may not."""
+    client = session.get(Client, client_id) if client_id else None
+    if client is None or not client.active or not client.collects_consent:
+        return None
+    return CHANNEL_OF_KIND.get(client.kind, "api")
+
+
+class ActiveClients:
+    """Whether a principal is still enabled, cached for a few seconds per process, so a
+    disabled client's live tokens stop working within ``ttl`` seconds."""
+
+    def __init__(self, db: Database, ttl: float = 5.0):
+        self._db = db
+        self._ttl = ttl
+        self._seen: dict[str, tuple[float, bool]] = {}
+
+    def is_active(self, client_id: str) -> bool:
+        now = time.monotonic()
+        cached = self._seen.get(client_id)
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        with self._db.unit_of_work() as uow:
+            client = uow.session.get(Client, client_id)
+            active = client is not None and client.active
+        if len(self._seen) > 10_000:
+            self._seen.clear()
+        self._seen[client_id] = (now, active)
+        return active

@@ -1,8 +1,8 @@
 """Strict JWT verification shared by our own tokens and an external OIDC issuer.
 
 Fails closed with a reason code: the algorithm is pinned by the caller (no ``none``, no
-HMAC with a public key), and issuer, audience, subject, expiry, not-before and issued-at
-are required and checked.
+HMAC with a public key), and issuer, audience, subject, expiry and issued-at are required
+and checked; not-before is checked when present (and required for our own tokens).
 """
 
 from __future__ import annotations
@@ -35,8 +35,13 @@ def _header(token: str) -> dict[str, Any]:
 
 
 def verify_jwt(token: str, *, key_for: Callable[[str | None], Key | None],
-               algorithms: list[str], issuer: str, audience: str) -> dict[str, Any]:
-    """Verify signature and registered claims; return the claims or raise TokenRejected."""
+               algorithms: list[str], issuer: str, audience: str,
+               token_type: str | None = None, require_nbf: bool = False) -> dict[str, Any]:
+    """Verify signature and registered claims; return the claims or raise TokenRejected.
+
+    ``token_type`` pins the ``typ`` header (RFC 9068 4: ``at+jwt``), so another kind of
+    JWS signed with the same key (a consent receipt, say) is never taken for a token.
+    """
     if len(token) > MAX_TOKEN_LENGTH:
         raise TokenRejected("malformed_token")
     header = _header(token)
@@ -52,6 +57,8 @@ def verify_jwt(token: str, *, key_for: Callable[[str | None], Key | None],
         raise TokenRejected("bad_signature") from None
     except JoseError:
         raise TokenRejected("malformed_token") from None
+    if token_type is not None and str(header.get("typ", "")).lower() != token_type:
+        raise TokenRejected("wrong_token_type")
     registry = jwt.JWTClaimsRegistry(
         leeway=LEEWAY_SECONDS,
         iss={"essential": True, "value": issuer},
@@ -59,6 +66,7 @@ def verify_jwt(token: str, *, key_for: Callable[[str | None], Key | None],
         sub={"essential": True},
         exp={"essential": True},
         iat={"essential": True},
+        nbf={"essential": require_nbf},
     )
     claims = decoded.claims
     try:

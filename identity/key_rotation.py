@@ -6,7 +6,7 @@ a rotation can be interrupted and simply run again.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select, update
 
 from identity import signing_keys
 from identity.encryption import data_key_aad
@@ -35,16 +35,12 @@ def rewrap_all(db: Database, keks: KeyEncryptionKeys) -> int:
             params = []
             for member_id, version, wrapped in rows:
                 aad = data_key_aad(member_id)
-                data_key = keks.unwrap(version, wrapped, aad)
+                data_key = keks.unwrap(int(version or 0), bytes(wrapped or b""), aad)
                 new_version, new_wrapped = keks.wrap(data_key, aad)
-                params.append({"b_id": member_id, "b_version": new_version,
-                               "b_wrapped": new_wrapped})
-            uow.session.connection().execute(
-                update(Member.__table__)
-                .where(Member.__table__.c.id == bindparam("b_id"))
-                .values(kek_version=bindparam("b_version"), wrapped_key=bindparam("b_wrapped")),
-                params,
-            )
+                params.append({"id": member_id, "kek_version": new_version,
+                               "wrapped_key": new_wrapped})
+            # ORM bulk UPDATE by primary key: one executemany per batch.
+            uow.session.execute(update(Member), params)
             uow.commit()
             total += len(rows)
 

@@ -16,6 +16,7 @@ import base64
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -65,30 +66,58 @@ class Keyring:
     active: int
     index_key: bytes
     generated: bool = False
+    # When read from a file, a rotation written by another process (``keys rotate``) is
+    # picked up without a restart: on an unknown version, and at most every second on wrap.
+    path: Path | None = None
     _aead: dict[int, AESGCM] = field(default_factory=dict, repr=False)
+    _checked_at: float = field(default=0.0, repr=False)
+    _mtime: int = field(default=0, repr=False)
 
     def __post_init__(self) -> None:
         if self.active not in self.keks:
             raise KeyringError(f"active KEK version {self.active} is not in the keyring")
         self._aead = {v: AESGCM(k) for v, k in self.keks.items()}
+        if self.path is not None:
+            self._mtime = self.path.stat().st_mtime_ns
+            self._checked_at = time.monotonic()
+
+    def _refresh(self, force: bool = False) -> None:
+        if self.path is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._checked_at < 1.0:
+            return
+        self._checked_at = now
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return
+        if mtime == self._mtime:
+            return
+        fresh = Keyring.from_json(self.path.read_text(), str(self.path))
+        if fresh.index_key != self.index_key:
+            raise KeyringError(f"{self.path}: the index key changed; restart after a re-index")
+        self.keks, self.active, self.generated = fresh.keks, fresh.active, fresh.generated
+        self._aead = {v: AESGCM(k) for v, k in self.keks.items()}
+        self._mtime = mtime
 
     def __repr__(self) -> str:  # never print key material
         return f"Keyring(active={self.active}, versions={sorted(self.keks)})"
-
-    @property
-    def active_version(self) -> int:
-        return self.active
 
     @property
     def versions(self) -> list[int]:
         return sorted(self.keks)
 
     def wrap(self, data_key: bytes, aad: bytes) -> tuple[int, bytes]:
+        self._refresh()
         nonce = os.urandom(NONCE_BYTES)
         return self.active, nonce + self._aead[self.active].encrypt(nonce, data_key, aad)
 
     def unwrap(self, version: int, wrapped: bytes, aad: bytes) -> bytes:
         aead = self._aead.get(version)
+        if aead is None:
+            self._refresh(force=True)
+            aead = self._aead.get(version)
         if aead is None:
             raise KeyringError(f"KEK version {version} is not in the keyring (retired?)")
         try:
@@ -127,8 +156,13 @@ class Keyring:
             indent=2,
         )
 
+    @property
+    def active_version(self) -> int:
+        self._refresh()
+        return self.active
+
     @classmethod
-    def from_json(cls, text: str, source: str) -> Keyring:
+    def from_json(cls, text: str, source: str, path: Path | None = None) -> Keyring:
         try:
             data = json.loads(text)
             keks = {int(v): _unb64(k, f"{source}: KEK {v}") for v, k in data["keks"].items()}
@@ -137,14 +171,15 @@ class Keyring:
                 active=int(data["active"]),
                 index_key=_unb64(data["index_key"], f"{source}: index_key"),
                 generated=bool(data.get("generated", False)),
+                path=path,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise KeyringError(f"{source} is not a valid keyring ({type(exc).__name__})") from None
 
     @classmethod
-    def generate(cls) -> Keyring:
+    def generate(cls, *, for_production: bool = False) -> Keyring:
         return cls(keks={1: secrets.token_bytes(KEY_BYTES)}, active=1,
-                   index_key=secrets.token_bytes(KEY_BYTES), generated=True)
+                   index_key=secrets.token_bytes(KEY_BYTES), generated=not for_production)
 
 
 @lru_cache(maxsize=64)
@@ -171,7 +206,7 @@ def load_keyring(kek_json: str, kek_file: str, *, production: bool) -> Keyring:
     else:
         path = Path(kek_file)
         if path.is_file():
-            keyring = Keyring.from_json(path.read_text(), str(path))
+            keyring = Keyring.from_json(path.read_text(), str(path), path)
         elif production:
             raise KeyringError(f"no keyring at {path}: production refuses to generate one")
         else:

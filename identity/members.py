@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from audit import trail
 from identity import member_number, repository
@@ -199,8 +200,16 @@ def _stored_text(profile: MemberProfile, name: str) -> str | None:
     return str(value)
 
 
-def touch_activity(uow: UnitOfWork, member_id: uuid.UUID) -> None:
-    member = repository.get(uow.session, member_id)
-    if member is None:
-        raise MemberNotFound("no such member")
-    member.last_activity_at = utcnow()
+def restriction_of(session: Session, member_id: uuid.UUID) -> bool:
+    member = repository.get(session, member_id)
+    return member is not None and member.restricted_at is not None
+
+
+def id_by_number(uow: UnitOfWork, crypto: MemberCrypto, number: str) -> uuid.UUID | None:
+    """The internal id behind a member number, without opening any personal value."""
+    normalised = member_number.normalise(number)
+    if normalised is None:
+        return None
+    member = repository.find_by_index(uow.session, "member_number",
+                                      crypto.index.digest("member_number", normalised))
+    return member.id if member is not None and member.status == "active" else None

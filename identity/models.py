@@ -50,6 +50,8 @@ class Member(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_activity_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # GDPR Art. 18: while set, no purpose may process the member's data.
+    restricted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Client(Base):
@@ -63,6 +65,8 @@ class Client(Base):
     role: Mapped[str] = mapped_column(String(16))  # client | officer | admin
     secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     allowed_purposes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # May record consent on a member's behalf (a store counter, the app back end).
+    collects_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -74,7 +78,7 @@ class SigningKey(Base):
 
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     algorithm: Mapped[str] = mapped_column(String(16))
-    public_jwk: Mapped[dict[str, str]] = mapped_column(JSON)
+    public_jwk: Mapped[dict[str, str | list[str]]] = mapped_column(JSON)
     kek_version: Mapped[int] = mapped_column(Integer)
     wrapped_private_key: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

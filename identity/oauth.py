@@ -51,7 +51,7 @@ class FormRequest(OAuth2Request):
         return {}
 
 
-class RegisteredClient(ClientMixin):  # type: ignore[misc]
+class RegisteredClient(ClientMixin):
     def __init__(self, row: Client, hasher: SecretHasher):
         self.row = row
         self._hasher = hasher
@@ -75,14 +75,20 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
         return {purpose_scope(p) for p in self.row.allowed_purposes}
 
 
-class TokenEndpoint(AuthorizationServer):  # type: ignore[misc]
+class ClientCredentials(ClientCredentialsGrant):
+    # authlib's grants accept only client_secret_basic by default; RFC 6749 2.3.1 also
+    # allows the credentials in the form body, which RegisteredClient permits.
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+class TokenEndpoint(AuthorizationServer):
     def __init__(self, db: Database, hasher: SecretHasher, issuer: TokenIssuer, ttl: int):
         super().__init__()
         self._db = db
         self._hasher = hasher
         self._issuer = issuer
         self._ttl = ttl
-        self.register_grant(ClientCredentialsGrant)
+        self.register_grant(ClientCredentials)
         self.register_token_generator("client_credentials", self._generate)
 
     def query_client(self, client_id: str) -> RegisteredClient | None:

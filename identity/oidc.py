@@ -38,7 +38,9 @@ class ExternalIssuer:
             response = httpx.get(self.jwks_url, timeout=5.0)
             response.raise_for_status()
             self._keys = KeySet.import_key_set(response.json())
-        except (httpx.HTTPError, ValueError, JoseError):
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, JoseError):
+            # joserfc raises KeyError/TypeError for a body that is not a JWKS object (a
+            # discovery document, a list, null) or names an unknown curve.
             raise TokenRejected("issuer_keys_unavailable") from None
         self._loaded_at = time.monotonic()
 
@@ -66,7 +68,7 @@ class ExternalIssuer:
         role = claims.get(self.role_claim)
         if isinstance(role, list):
             role = role[0] if len(role) == 1 else None
-        if role not in EXTERNAL_ROLES:
+        if not isinstance(role, str) or role not in EXTERNAL_ROLES:  # a dict is unhashable
             raise TokenRejected("role_not_mapped")
         scope = claims.get("scope", "")
         return Principal(role=str(role), subject=str(claims["sub"]),

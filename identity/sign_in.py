@@ -99,18 +99,16 @@ class SignInCodes:
                                      SignInCode.expires_at > now)
             .order_by(SignInCode.created_at.desc())
         ).all()
-        candidate = next((c for c in candidates if c.attempts < self.max_attempts), None)
-        if candidate is None or not code.isdigit() or len(code) != CODE_DIGITS:
-            if candidate is not None:
-                candidate.attempts += 1
-                uow.commit()
-            raise SignInFailed()
+        live = [c for c in candidates if c.attempts < self.max_attempts]
+        if not live or not code.isascii() or not code.isdigit() or len(code) != CODE_DIGITS:
+            raise SignInFailed()  # a malformed code cannot match: no guess is spent
         expected = self._hash(index, code)
-        match = next((c for c in candidates
-                      if c.attempts < self.max_attempts
-                      and hmac.compare_digest(c.code_hash, expected)), None)
+        match = next((c for c in live if hmac.compare_digest(c.code_hash, expected)), None)
         if match is None:
-            candidate.attempts += 1
+            # A wrong guess counts against every open code of the address, so requesting
+            # more codes never buys more guesses.
+            for c in live:
+                c.attempts += 1
             uow.commit()
             raise SignInFailed()
         match.used_at = now

@@ -28,7 +28,7 @@ def _aad(kid: str) -> bytes:
 
 
 def create_key(session: Session, keks: KeyEncryptionKeys, *, active: bool) -> SigningKey:
-    kid = secrets.token_urlsafe(12)
+    kid = secrets.token_hex(8)  # never starts with '-', so it is safe on a command line
     key = jwk.generate_key("EC", "P-256", parameters={"kid": kid, "alg": ALGORITHM, "use": "sig"})
     version, wrapped = keks.wrap(orjson.dumps(key.as_dict(private=True)), _aad(kid))
     row = SigningKey(kid=kid, algorithm=ALGORITHM, public_jwk=key.as_dict(private=False),
@@ -80,19 +80,18 @@ class SigningKeys:
         self._loaded_at = 0.0
         self._public: dict[str, ECKey] = {}
         self._active: ECKey | None = None
+        self._active_row: SigningKey | None = None
 
     def _load(self) -> None:
         with self._db.unit_of_work() as uow:
             rows = uow.session.scalars(
                 select(SigningKey).where(SigningKey.retired_at.is_(None))
             ).all()
-        public = {r.kid: ECKey.import_key(r.public_jwk) for r in rows}
-        active = None
-        for r in rows:
-            if r.active:
-                private = self._keks.unwrap(r.kek_version, r.wrapped_private_key, _aad(r.kid))
-                active = ECKey.import_key(orjson.loads(private))
-        self._public, self._active, self._loaded_at = public, active, time.monotonic()
+        public = {r.kid: ECKey.import_key(dict(r.public_jwk)) for r in rows}
+        active = next((r for r in rows if r.active), None)
+        # The private half is unwrapped only when signing: verifying never needs the KEK.
+        self._public, self._active_row, self._active = public, active, None
+        self._loaded_at = time.monotonic()
 
     def _fresh(self, force: bool = False) -> None:
         with self._lock:
@@ -102,9 +101,15 @@ class SigningKeys:
 
     def active(self) -> ECKey:
         self._fresh()
-        if self._active is None:
-            raise RuntimeError("no active signing key; run 'membervault db upgrade'")
-        return self._active
+        with self._lock:
+            row = self._active_row
+            if row is None:
+                raise RuntimeError("no active signing key; run 'membervault db upgrade'")
+            if self._active is None or self._active.kid != row.kid:
+                private = self._keks.unwrap(row.kek_version, row.wrapped_private_key,
+                                            _aad(row.kid))
+                self._active = ECKey.import_key(orjson.loads(private))
+            return self._active
 
     def public_key(self, kid: str) -> ECKey | None:
         self._fresh()
@@ -114,7 +119,7 @@ class SigningKeys:
 
     def jwks(self) -> dict[str, object]:
         self._fresh()
-        return KeySet(list(self._public.values())).as_dict(private=False)
+        return dict(KeySet(list(self._public.values())).as_dict(private=False))
 
     def invalidate(self) -> None:
         with self._lock:

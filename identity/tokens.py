@@ -62,7 +62,8 @@ class TokenVerifier:
             return self.external.verify(token)
         claims = verify_jwt(token, key_for=lambda kid: self._keys.public_key(kid or ""),
                             algorithms=[ALGORITHM], issuer=self.issuer,
-                            audience=self.audience)
+                            audience=self.audience, token_type="at+jwt",  # noqa: S106
+                            require_nbf=True)
         roles = claims.get("roles")
         if not isinstance(roles, list) or len(roles) != 1 or roles[0] not in ROLES:
             raise TokenRejected("invalid_claims")

@@ -74,7 +74,7 @@ def normalise_phone(value: Any, default_region: str) -> str:
 
 def normalise_birthdate(value: Any, today: dt.date | None = None) -> str:
     today = today or dt.date.today()
-    if isinstance(value, dt.date):
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         date = value
     elif isinstance(value, str):
         try:

@@ -19,6 +19,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
+from consent import ledger
+from consent.errors import ConsentError
+from consent.ledger import Evidence
 from identity.jwt_checks import TokenRejected
 from identity.oauth import FormRequest
 from identity.principal import Principal
@@ -56,6 +59,9 @@ def bearer_principal(services: Services, headers: Any) -> Principal | None:
             principal.member_id  # noqa: B018  (a member subject must be a member id)
         except ValueError:
             raise Unauthorized("invalid_subject") from None
+    elif principal.issuer == services.settings.issuer and not services.active_clients.is_active(
+            principal.subject):
+        raise Unauthorized("client_disabled")
     return principal
 
 
@@ -76,6 +82,19 @@ class GraphQLView(GraphQL):  # type: ignore[type-arg]
         )
         self.services = services
 
+    def _apply_gpc(self, principal: Principal, headers: dict[str, str], scope: Scope) -> None:
+        """Sec-GPC: 1 from a member is recorded and opts them out of sale/sharing."""
+        client = scope.get("client")
+        evidence = Evidence.from_request(client[0] if client else None, headers.get("user-agent"),
+                                         True, self.services.keyring.derive("evidence-ip"))
+        with self.services.db.unit_of_work() as uow:
+            try:
+                ledger.apply_gpc(uow.session, self.services.policy, principal.member_id,
+                                 actor=principal.actor, evidence=evidence)
+            except ConsentError:
+                return  # not an active member: nothing to opt out of
+            uow.commit()
+
     async def get_context(self, request: Any, response: Any) -> Context:
         context = Context(services=self.services, principal=request.scope["principal"],
                           request_id=current_request_id(), request=request, response=response)
@@ -89,6 +108,9 @@ class GraphQLView(GraphQL):  # type: ignore[type-arg]
         except Unauthorized as exc:
             await unauthorized(exc.reason)(scope, receive, send)
             return
+        principal = scope["principal"]
+        if principal is not None and principal.role == "member" and headers.get("sec-gpc") == "1":
+            self._apply_gpc(principal, headers, scope)
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -160,7 +182,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         data = await _json_object(request)
         if (data is None or set(data) != {"email", "code"}
                 or not all(isinstance(v, str) for v in data.values())):
-            return oauth_error("invalid_request", description='send {"email": "...", "code": "..."}')
+            return oauth_error("invalid_request",
+                               description='send {"email": "...", "code": "..."}')
         try:
             with services.db.unit_of_work() as uow:
                 member_id = services.sign_in.exchange(uow, data["email"], data["code"])
@@ -175,6 +198,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def jwks(request: Request) -> Response:
         return JSONResponse(services.signing_keys.jwks(),
                             headers={"Cache-Control": "public, max-age=300"})
+
+    async def gpc(request: Request) -> Response:
+        return JSONResponse({"gpc": True, "lastUpdate": "2026-11-23"})
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -194,6 +220,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Route("/auth/member/code", request_code, methods=["POST"]),
         Route("/auth/member/token", exchange_code, methods=["POST"]),
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+        Route("/.well-known/gpc.json", gpc, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]

@@ -14,7 +14,7 @@ from consent.policy import PolicyError
 from identity import clients, members, signing_keys
 from identity.errors import IdentityError, KeyringError
 from identity.key_rotation import keys_under, rewrap_all
-from identity.keyring import save_keyring
+from identity.keyring import Keyring, save_keyring
 from membervault import migrate
 from membervault.logs import configure_logging
 from membervault.services import Services, build_services, ensure_signing_key
@@ -27,8 +27,11 @@ officer_app = typer.Typer(help="Compliance officers.", no_args_is_help=True)
 admin_app = typer.Typer(help="Administrators.", no_args_is_help=True)
 keys_app = typer.Typer(help="Key-encryption keys and token signing keys.", no_args_is_help=True)
 schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
+audit_app = typer.Typer(help="The access log.", no_args_is_help=True)
+consent_app = typer.Typer(help="The consent ledger.", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (client_app, "client"), (officer_app, "officer"),
-                  (admin_app, "admin"), (keys_app, "keys"), (schema_app, "schema")):
+                  (admin_app, "admin"), (keys_app, "keys"), (schema_app, "schema"),
+                  (audit_app, "audit"), (consent_app, "consent")):
     app.add_typer(sub, name=name)
 
 console = Console(stderr=True, soft_wrap=True)
@@ -43,12 +46,29 @@ def _settings() -> Settings:
 
 
 def _services() -> Services:
+    """The services for one command; their connections close when the command ends."""
     settings = _settings()
     try:
-        return build_services(settings)
+        services = build_services(settings)
     except (KeyringError, PolicyError) as exc:
         console.print(f"[red]cannot start:[/red] {exc}")
         raise typer.Exit(2) from None
+    _open_services.append(services)
+    return services
+
+
+_open_services: list[Services] = []
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    """membervault: member data, consent and retention."""
+    ctx.call_on_close(_close_services)
+
+
+def _close_services() -> None:
+    while _open_services:
+        _open_services.pop().close()
 
 
 def _fail(message: str) -> typer.Exit:
@@ -110,9 +130,64 @@ def demo(members_count: Annotated[int, typer.Option("--members")] = 300) -> None
 @client_app.command("create")
 def client_create(client_id: str, name: Annotated[str, typer.Option()],
                   kind: Annotated[str, typer.Option()],
-                  purpose: Annotated[list[str], typer.Option(help="repeatable")]) -> None:
+                  purpose: Annotated[list[str], typer.Option(help="repeatable")],
+                  collects_consent: Annotated[bool, typer.Option(
+                      help="may record consent on members' behalf")] = False) -> None:
     """Register a client service with the purposes it may declare; prints its secret once."""
-    _create_principal(client_id, name, kind, "client", purpose)
+    _create_principal(client_id, name, kind, "client", purpose, collects_consent)
+
+
+@client_app.command("list")
+def client_list() -> None:
+    """Every registered principal with its role, purposes and state."""
+    from sqlalchemy import select
+
+    from identity.models import Client
+
+    services = _services()
+    with services.db.unit_of_work() as uow:
+        for row in uow.session.scalars(select(Client).order_by(Client.client_id)):
+            state = "active" if row.active else "disabled"
+            extra = " collects-consent" if row.collects_consent else ""
+            console.print(f"{row.client_id} {row.role} {state}{extra} "
+                          f"purposes={','.join(row.allowed_purposes) or '-'}")
+
+
+@client_app.command("disable")
+def client_disable(client_id: str) -> None:
+    """Stop a principal from obtaining tokens and acting (its live tokens stop working too)."""
+    _set_client_active(client_id, False)
+
+
+@client_app.command("enable")
+def client_enable(client_id: str) -> None:
+    """Let a disabled principal obtain tokens again."""
+    _set_client_active(client_id, True)
+
+
+def _set_client_active(client_id: str, active: bool) -> None:
+    services = _services()
+    with services.db.unit_of_work() as uow:
+        try:
+            clients.set_active(uow.session, client_id, active, actor="cli")
+        except IdentityError as exc:
+            raise _fail(exc.message) from None
+        uow.commit()
+    console.print(f"{client_id} {'enabled' if active else 'disabled'}")
+
+
+@client_app.command("reset-secret")
+def client_reset_secret(client_id: str) -> None:
+    """Issue a new secret for a principal (the old one stops working); printed once."""
+    services = _services()
+    with services.db.unit_of_work() as uow:
+        try:
+            secret = clients.reset_secret(uow.session, services.hasher, client_id, actor="cli")
+        except IdentityError as exc:
+            raise _fail(exc.message) from None
+        uow.commit()
+    console.print(f"new secret for {client_id} (shown once):")
+    print(secret)
 
 
 @officer_app.command("create")
@@ -128,19 +203,47 @@ def admin_create(client_id: str, name: Annotated[str, typer.Option()]) -> None:
 
 
 def _create_principal(client_id: str, name: str, kind: str, role: str,
-                      purposes: list[str]) -> None:
+                      purposes: list[str], collects_consent: bool = False) -> None:
     services = _services()
     with services.db.unit_of_work() as uow:
         try:
             secret = clients.create_client(
                 uow.session, services.hasher, client_id=client_id, name=name, kind=kind,
                 role=role, purposes=purposes, known_purposes=services.policy.purposes,
-                actor="cli")
+                actor="cli", collects_consent=collects_consent)
         except IdentityError as exc:
             raise _fail(exc.message) from None
         uow.commit()
     console.print(f"{role} {client_id} created. Its secret (shown once):")
     print(secret)
+
+
+@keys_app.command("init")
+def keys_init(output: Path) -> None:
+    """Write a new keyring for production (never overwrites); keep it off the database host's
+    backups and load it with MEMBERVAULT_KEK_FILE or MEMBERVAULT_KEK_JSON."""
+    if output.exists():
+        raise _fail(f"{output} exists; refusing to overwrite a keyring")
+    save_keyring(Keyring.generate(for_production=True), output)
+    console.print(f"wrote a production keyring to {output} (mode 0600)")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """KEK versions with how many keys each wraps, and the published signing keys."""
+    from sqlalchemy import select
+
+    from identity.models import SigningKey
+
+    services = _services()
+    for version in services.keyring.versions:
+        active = " (active)" if version == services.keyring.active else ""
+        console.print(f"KEK {version}{active}: wraps {keys_under(services.db, version)} keys")
+    with services.db.unit_of_work() as uow:
+        for row in uow.session.scalars(select(SigningKey).order_by(SigningKey.created_at)):
+            state = "active" if row.active else ("retired" if row.retired_at else "published")
+            console.print(f"signing key {row.kid} {row.algorithm} {state} "
+                          f"created {row.created_at:%Y-%m-%d %H:%M}")
 
 
 @keys_app.command("rotate")
@@ -171,13 +274,13 @@ def keys_retire_kek(version: int) -> None:
     services = _services()
     if services.settings.kek_json:
         raise _fail("retiring writes the keyring file: use MEMBERVAULT_KEK_FILE")
-    remaining = keys_under(services.db, version)
-    if remaining:
-        raise _fail(f"{remaining} keys are still wrapped by version {version}; run 'keys rewrap'")
     try:
         keyring = services.keyring.without_version(version)
     except KeyringError as exc:
         raise _fail(str(exc)) from None
+    remaining = keys_under(services.db, version)
+    if remaining:
+        raise _fail(f"{remaining} keys are still wrapped by version {version}; run 'keys rewrap'")
     save_keyring(keyring, Path(services.settings.kek_file))
     console.print(f"KEK version {version} retired")
 
@@ -243,12 +346,41 @@ def token(client: Annotated[str | None, typer.Option(help="a client, officer or 
 
 
 @schema_app.command("export")
-def schema_export(path: Path = Path("schema/schema.graphql")) -> None:
-    """Write the GraphQL SDL (checked by the tests)."""
-    from schema.schema import sdl
+def schema_export(path: Annotated[Path | None, typer.Argument()] = None) -> None:
+    """Write the GraphQL SDL (default: schema/schema.graphql, which the tests check)."""
+    from schema.schema import SDL_PATH, sdl
 
+    path = path or SDL_PATH
     path.write_text(sdl())
     console.print(f"wrote {path}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the access log's hash chain; exit 1 and name the first broken link if any."""
+    from audit.access_log import verify
+
+    services = _services()
+    with services.db.unit_of_work() as uow:
+        result = verify(uow.session)
+    if result.ok:
+        console.print(f"access log intact: {result.checked} entries verified")
+        return
+    console.print(f"[red]access log broken[/red] at sequence {result.first_broken_sequence}: "
+                  f"{result.problem} ({result.checked} entries verified before it)")
+    raise typer.Exit(1)
+
+
+@consent_app.command("rebuild")
+def consent_rebuild() -> None:
+    """Recompute the current consent state from the append-only records."""
+    from consent.ledger import rebuild_projection
+
+    services = _services()
+    with services.db.unit_of_work() as uow:
+        count = rebuild_projection(uow.session)
+        uow.commit()
+    console.print(f"consent state rebuilt: {count} member-purpose states")
 
 
 def main() -> None:

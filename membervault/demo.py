@@ -42,9 +42,10 @@ def demo_member(rng: random.Random, n: int) -> dict[str, object]:
         "preferences": {"newsletter_topics": rng.sample(["food", "home", "garden", "fashion"], 2)},
     }
     if rng.random() < 0.8:
-        member["phone"] = f"+4477009{n:05d}"
+        member["phone"] = f"+4474009{n:05d}"
     if rng.random() < 0.7:
-        member["birthdate"] = f"{rng.randint(1950, 2005)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        year, month, day = rng.randint(1950, 2005), rng.randint(1, 12), rng.randint(1, 28)
+        member["birthdate"] = f"{year}-{month:02d}-{day:02d}"
     return member
 
 
@@ -53,31 +54,34 @@ def load_demo(services: Services, member_count: int = 300, seed: int = 7) -> dic
     path = Path(CREDENTIALS)
     saved: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
     policy = services.policy
-    wanted = [(c.client_id, c.name, c.kind, "client", list(c.purposes))
+    wanted = [(c.client_id, c.name, c.kind, "client", list(c.purposes), c.collects_consent)
               for c in policy.clients.values()]
-    wanted += [(cid, name, role, role, []) for cid, name, role in STAFF]
+    wanted += [(cid, name, role, role, [], False) for cid, name, role in STAFF]
     with services.db.unit_of_work() as uow:
-        for client_id, name, kind, role, purposes in wanted:
+        for client_id, name, kind, role, purposes, collects in wanted:
             if uow.session.get(Client, client_id) is None:
                 saved[client_id] = clients.create_client(
                     uow.session, services.hasher, client_id=client_id, name=name, kind=kind,
                     role=role, purposes=purposes, known_purposes=policy.purposes,
-                    actor="system:demo")
+                    actor="system:demo", collects_consent=collects)
             elif client_id not in saved:
                 saved[client_id] = clients.reset_secret(uow.session, services.hasher, client_id,
                                                         actor="system:demo")
         uow.commit()
         existing = uow.session.scalar(select(func.count()).select_from(Member)) or 0
     rng = random.Random(seed)
-    n = existing
-    while n < member_count:
+    n = created = existing
+    failures = 0
+    while created < member_count and failures <= member_count:
         with services.db.unit_of_work() as uow:
             try:
                 members.register_member(uow, services.crypto, demo_member(rng, n),
                                         actor="system:demo",
                                         default_region=services.settings.default_region)
             except IdentityError:
-                pass  # a clash with an earlier run: try the next number
+                failures += 1  # a clash with an earlier run: try the next number
+            else:
+                created += 1
         n += 1
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

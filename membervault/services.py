@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from consent.policy import Policy, load_policy
 from identity import signing_keys
-from identity.clients import SecretHasher
+from identity.clients import ActiveClients, SecretHasher
 from identity.encryption import MemberCrypto
 from identity.keyring import Keyring, load_keyring
 from identity.oauth import TokenEndpoint
@@ -17,6 +17,7 @@ from identity.tokens import TokenIssuer, TokenVerifier
 from membervault.db import Database
 from membervault.mailer import MailboxFileMailer, Mailer, SmtpMailer
 from membervault.settings import Settings
+from schema.cursors import Cursors
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Services:
     token_endpoint: TokenEndpoint
     sign_in: SignInCodes
     mailer: Mailer
+    cursors: Cursors
+    active_clients: ActiveClients
 
     def close(self) -> None:
         self.db.dispose()
@@ -69,6 +72,8 @@ def build_services(settings: Settings, *, db: Database | None = None,
                             max_attempts=settings.otp_max_attempts,
                             max_per_window=settings.otp_max_per_window),
         mailer=mailer,
+        cursors=Cursors(keyring.derive("pagination-cursor")),
+        active_clients=ActiveClients(db),
     )
 
 

@@ -91,7 +91,7 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
         return text
     if target is int and isinstance(raw, bool):
         raise SettingsError(f"setting {name} must be an integer")
-    if default is not None and not isinstance(raw, target):
+    if not isinstance(raw, target):
         raise SettingsError(f"setting {name} must be of type {target.__name__}")
     return raw
 

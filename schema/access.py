@@ -39,7 +39,8 @@ PRINCIPAL_ROLE = {
 @strawberry.schema_directive(
     locations=[Location.FIELD_DEFINITION, Location.OBJECT],
     description="The roles that may reach this field or be handed this type; a client "
-    "also needs the named purpose in its registration and its token.",
+    "also needs the named purpose (or, for $argument, the purpose it declares in that "
+    "argument) in its registration and its token.",
 )
 class Access:
     roles: list[Role]
@@ -57,10 +58,13 @@ def access_of(obj: Any) -> Access | None:
 class Allow(BasePermission):
     """Grants the field to principals of the given roles (and, for clients, a purpose)."""
 
-    def __init__(self, *roles: Role, purpose: str | None = None):
+    def __init__(self, *roles: Role, purpose: str | None = None,
+                 purpose_argument: str | None = None):
         self.roles = roles
         self.purpose = purpose
-        self._schema_directive = Access(roles=list(roles), purpose=purpose)
+        self.purpose_argument = purpose_argument
+        declared = purpose or (f"${purpose_argument}" if purpose_argument else None)
+        self._schema_directive = Access(roles=list(roles), purpose=declared)
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         principal = info.context.principal
@@ -68,12 +72,14 @@ class Allow(BasePermission):
             raise denied("UNAUTHENTICATED", "Authentication required")
         if principal.role not in {PRINCIPAL_ROLE[r] for r in self.roles}:
             raise denied("FORBIDDEN", "Not allowed for this principal")
-        if principal.role == "client" and self.purpose is not None:
-            # The registration may have narrowed since the token was issued.
-            if self.purpose not in principal.purposes or not client_may_declare(
-                    info.context.uow.session, principal.client_id, self.purpose):
-                raise denied("PURPOSE_NOT_PERMITTED",
-                             f"This client may not act for purpose {self.purpose}")
+        purpose = self.purpose
+        if self.purpose_argument is not None:
+            purpose = kwargs.get(self.purpose_argument)
+        # The registration may have narrowed since the token was issued: check both.
+        if principal.role == "client" and purpose is not None and (
+                purpose not in principal.purposes or not client_may_declare(
+                    info.context.uow.session, principal.client_id, purpose)):
+            raise denied("PURPOSE_NOT_PERMITTED", f"This client may not act for purpose {purpose}")
         return True
 
 
@@ -81,9 +87,15 @@ def denied(code: str, message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code})
 
 
-def guarded(*roles: Role, purpose: str | None = None) -> dict[str, Any]:
-    """Field keyword arguments that guard a root field."""
-    return {"extensions": [PermissionExtension(permissions=[Allow(*roles, purpose=purpose)])]}
+def guarded(*roles: Role, purpose: str | None = None,
+            purpose_argument: str | None = None) -> dict[str, Any]:
+    """Field keyword arguments that guard a root field.
+
+    ``purpose`` fixes the purpose a client must hold; ``purpose_argument`` names the field
+    argument in which the client declares it (rule 1: purpose-bound reads).
+    """
+    allow = Allow(*roles, purpose=purpose, purpose_argument=purpose_argument)
+    return {"extensions": [PermissionExtension(permissions=[allow])]}
 
 
 def reachable_by(*roles: Role) -> list[object]:

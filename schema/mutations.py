@@ -2,23 +2,45 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import strawberry
 from strawberry.types import Info
 
+from consent.decisions import MemberState, decide
+from consent.gate import MemberData as GatedData
 from identity import members
 from identity.errors import IdentityError
-from schema.access import Role, guarded
+from schema.access import Role, guarded, reachable_by
+from schema.client_reads import MemberData, log_reads
+from schema.queries import ADMINISTRATION
+from schema.selection import requested_attributes
 from schema.types import (
     FieldError,
     MemberProfile,
     RegisterMemberInput,
-    RegisterMemberPayload,
     UpdateProfileInput,
     UpdateProfilePayload,
     input_values,
 )
 
 MEMBERSHIP = "loyalty.membership"
+
+
+@strawberry.type(directives=reachable_by(Role.CLIENT, Role.ADMIN))
+class RegisterMemberPayload:
+    member_number: str | None = strawberry.field(
+        default=None, description="The new member's number (their public handle).")
+    member: MemberProfile | None = strawberry.field(
+        default=None, description="Admins: the whole new profile. Null for clients.")
+    member_data: MemberData | None = strawberry.field(
+        default=None, description="Clients: what the membership purpose covers.")
+    errors: list[FieldError] = strawberry.field(default_factory=list)
+
+
+def _stored_form(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 @strawberry.type(description="Write operations.")
@@ -33,8 +55,21 @@ class Mutation:
                 ctx.uow, ctx.services.crypto, input_values(input), actor=ctx.principal.actor,
                 default_region=ctx.services.settings.default_region)
         except IdentityError as exc:
-            return RegisterMemberPayload(member=None, errors=FieldError.all_of(exc))
-        return RegisterMemberPayload(member=MemberProfile.of(profile), errors=[])
+            return RegisterMemberPayload(errors=FieldError.all_of(exc))
+        if ctx.principal.role != "client":
+            log_reads(info, ADMINISTRATION,
+                      [(profile.id, requested_attributes(info, ("member",)), {})])
+            return RegisterMemberPayload(member_number=profile.member_number,
+                                         member=MemberProfile.of(profile))
+        # Rule 1 holds here too: a client gets back what the membership purpose covers.
+        policy = ctx.services.policy
+        decision = decide(policy.purposes[MEMBERSHIP], policy.attributes_of(MEMBERSHIP),
+                          MemberState(), requested_attributes(info, ("memberData",)))
+        values = {a: _stored_form(getattr(profile, a)) for a in decision.allowed}
+        log_reads(info, MEMBERSHIP, [(profile.id, list(decision.allowed), decision.denied)])
+        return RegisterMemberPayload(member_number=profile.member_number,
+                                     member_data=MemberData.of(GatedData(profile.id, values,
+                                                                         decision)))
 
     @strawberry.mutation(description="Correct your own profile (GDPR Art. 16).",
                          **guarded(Role.MEMBER_SELF))

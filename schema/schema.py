@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -20,12 +21,20 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from membervault.requests import current_request_id
 from membervault.settings import Settings
-from schema.mutations import Mutation
-from schema.queries import Query
+from schema import mutations, queries
+from schema.client_consent import ClientConsentMutation
+from schema.client_reads import ClientQuery
+from schema.member_privacy import MemberPrivacyMutation, MemberPrivacyQuery
+from schema.officer import OfficerMutation, OfficerQuery
+
+Query = merge_types("Query", (queries.Query, MemberPrivacyQuery, ClientQuery, OfficerQuery))
+Mutation = merge_types("Mutation", (mutations.Mutation, MemberPrivacyMutation,
+                                    ClientConsentMutation, OfficerMutation))
 
 log = logging.getLogger("membervault.graphql")
 SDL_PATH = Path(__file__).resolve().parent / "schema.graphql"
@@ -38,9 +47,27 @@ def is_expected(error: GraphQLError) -> bool:
             or bool(error.extensions and "code" in error.extensions))
 
 
+# graphql-core echoes offending input values in coercion errors ("..., found: {...}",
+# "cannot represent ...: <value>"); those values may be personal, so they are cut off.
+FOUND_VALUE = re.compile(r", found: .*$", re.DOTALL)
+REPRESENTED_VALUE = re.compile(r"(cannot represent [^:]*value): .*$", re.DOTALL)
+
+
+def scrub(message: str) -> str:
+    return REPRESENTED_VALUE.sub(r"\1.", FOUND_VALUE.sub(".", message))
+
+
 class MaskUnexpectedErrors(MaskErrors):
+    """Masks unexpected errors (with the request id) and scrubs echoed input values."""
+
     def __init__(self) -> None:
         super().__init__(should_mask_error=lambda e: not is_expected(e))
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = super()._process_errors(errors)
+        for error in processed:
+            error.message = scrub(error.message)
+        return processed
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)

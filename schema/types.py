@@ -83,8 +83,17 @@ class FieldError:
     @classmethod
     def all_of(cls, exc: IdentityError) -> list[FieldError]:
         problems = exc.problems if isinstance(exc, ValidationFailed) else [exc]
-        return [cls(field=_graphql_name(p.field), code=p.code, message=p.message)
+        return [cls(field=_graphql_name(p.field), code=p.code,
+                    message=_in_graphql_words(p.message, p.field))
                 for p in problems]
+
+
+def _in_graphql_words(message: str, field: str | None) -> str:
+    """Validation messages name the field as the caller wrote it (camelCase)."""
+    if field is None:
+        return message
+    head = field.partition(".")[0]
+    return message.replace(head, GRAPHQL_NAMES.get(head, head))
 
 
 def _graphql_name(name: str | None) -> str | None:
@@ -139,12 +148,6 @@ def input_values(obj: Any) -> dict[str, Any]:
             value = {k: v for k, v in vars(value).items() if v is not None}
         values[name] = value
     return values
-
-
-@strawberry.type(directives=reachable_by(Role.CLIENT, Role.ADMIN))
-class RegisterMemberPayload:
-    member: MemberProfile | None
-    errors: list[FieldError]
 
 
 @strawberry.type(directives=reachable_by(Role.MEMBER_SELF))

@@ -18,7 +18,8 @@ from identity import clients
 from identity.keyring import Keyring, save_keyring
 from membervault import migrate
 from membervault.app import create_app
-from membervault.db import Base, Database, create_db_engine
+from membervault.db import create_db_engine
+from membervault.models import Base
 from membervault.services import Services, build_services, ensure_signing_key
 from membervault.settings import Settings
 
@@ -135,11 +136,19 @@ class Api:
 
 
 def create_principal(services: Services, client_id: str, role: str = "client",
-                     purposes: tuple[str, ...] = ()) -> str:
+                     purposes: tuple[str, ...] = (), collects_consent: bool = False) -> str:
+    """Register a principal (or, if it exists, give it a new secret); returns the secret."""
+    from identity.models import Client
+
     with services.db.unit_of_work() as uow:
+        if uow.session.get(Client, client_id) is not None:
+            secret = clients.reset_secret(uow.session, services.hasher, client_id, actor="test")
+            uow.commit()
+            return secret
         secret = clients.create_client(
             uow.session, services.hasher, client_id=client_id, name=client_id, kind=role,
-            role=role, purposes=purposes, known_purposes=services.policy.purposes, actor="test")
+            role=role, purposes=purposes, known_purposes=services.policy.purposes, actor="test",
+            collects_consent=collects_consent)
         uow.commit()
     return secret
 
@@ -183,8 +192,12 @@ def marketing_api(http: TestClient, services: Services) -> Api:
 REGISTER = """
 mutation Register($input: RegisterMemberInput!) {
   registerMember(input: $input) {
+    memberNumber
     member { id memberNumber givenName familyName email phone birthdate
              postalAddress { lines locality postalCode country } preferredLanguage preferences }
+    memberData { memberNumber givenName familyName email phone birthdate
+                 postalAddress { lines locality postalCode country } preferredLanguage
+                 preferences denied { field reason } }
     errors { field code message }
   }
 }
@@ -204,9 +217,23 @@ JANE = {
 
 
 def register(api: Api, **overrides: Any) -> dict[str, Any]:
+    """Register through the API. A client gets ``memberData`` (what its purpose covers);
+    for the tests' convenience ``member`` is then filled from it plus the internal id,
+    which only the database knows."""
     result = api.graphql(REGISTER, {"input": {**JANE, **overrides}})
     payload: dict[str, Any] = result["data"]["registerMember"]
+    if payload["member"] is None and payload["memberData"] is not None:
+        data = {k: v for k, v in payload["memberData"].items() if k != "denied"}
+        payload["member"] = {**data, "id": str(_internal_id(api, payload["memberNumber"]))}
     return payload
+
+
+def _internal_id(api: Api, number: str) -> Any:
+    from identity import members
+
+    services: Services = api.http.app.state.services  # type: ignore[attr-defined]
+    with services.db.unit_of_work() as uow:
+        return members.id_by_number(uow, services.crypto, number)
 
 
 @pytest.fixture

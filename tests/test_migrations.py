@@ -5,9 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import audit.models  # noqa: F401
-import identity.models  # noqa: F401
-from membervault.db import Base, create_db_engine
+from membervault.db import create_db_engine
+from membervault.models import Base
 
 
 def test_models_and_migrations_agree(database_url: str) -> None:

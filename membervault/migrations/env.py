@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-import audit.models  # noqa: F401  (register tables)
-import identity.models  # noqa: F401
-from membervault.db import Base, create_db_engine
+from membervault.db import create_db_engine
+from membervault.models import Base
 
 config = context.config
 target_metadata = Base.metadata

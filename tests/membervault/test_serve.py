@@ -52,7 +52,7 @@ def test_make_run_steps_serve_the_demo(tmp_path: Path) -> None:
         token = httpx.post(f"{base}/oauth/token", data={"grant_type": "client_credentials"},
                            auth=("demo-admin", credentials["demo-admin"])).json()["access_token"]
         result = httpx.post(f"{base}/graphql", headers={"authorization": f"Bearer {token}"},
-                            json={"query": '{ member(email: "nobody@example.org") { id } }'})
+                            json={"query": '{ member(email: "nobody@example.org", reason: "support ticket 4711") { id } }'})
         assert result.json() == {"data": {"member": None}}
         assert httpx.get(f"{base}/graphql", headers={"accept": "text/html"}).status_code == 200
     finally:

@@ -69,9 +69,14 @@ def test_health_and_readiness(http: Any) -> None:
 def test_readiness_fails_when_the_database_is_gone(http: Any, services: Any) -> None:
     from sqlalchemy import create_engine
 
+    real = services.db.engine
     services.db.engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none",
                                        connect_args={"connect_timeout": 1})
-    response = http.get("/readyz")
+    try:
+        response = http.get("/readyz")
+    finally:
+        services.db.engine.dispose()
+        services.db.engine = real
     assert response.status_code == 503
     assert response.json() == {"status": "database_unreachable"}
 
@@ -84,3 +89,25 @@ def test_validation_is_cached_across_requests(jane_api: Api) -> None:
     hits = cache.cache_info().hits
     jane_api.graphql("{ me { memberNumber } }")
     assert cache.cache_info().hits == hits + 1
+
+
+def test_input_errors_never_echo_the_values_sent(loyalty_api: Api) -> None:
+    from tests.conftest import JANE
+
+    query = "mutation($input: RegisterMemberInput!) { registerMember(input: $input) { errors { code } } }"
+    cases = [
+        ({**JANE, "ssn": "123-45-6789"}, "unknown field 'ssn'"),
+        ({**JANE, "email": 4155550123}, "cannot represent a non string value"),
+        ({**JANE, "postalAddress": {"lines": ["1 Secret Row"], "locality": "Hiddenham",
+                                    "country": "GB", "zz": 1}}, "unknown field 'zz'"),
+    ]
+    for variables, expected in cases:
+        message = loyalty_api.graphql(query, {"input": variables})["errors"][0]["message"]
+        assert expected in message
+        for value in ("Janelle", "janelle.qv@example.org", "123-45-6789", "4155550123",
+                      "Secret Row", "Hiddenham"):
+            assert value not in message
+    inline = loyalty_api.graphql(
+        'mutation { registerMember(input: {givenName: 5, familyName: "Zedekiah", email: "z@x.org"}) '
+        "{ errors { code } } }")
+    assert "Zedekiah" not in str(inline["errors"])

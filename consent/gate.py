@@ -1,0 +1,160 @@
+"""Gated reads for clients: load in bulk, decide purely, decrypt only what is allowed.
+
+A page of members costs a constant number of statements: one for members with their
+consent, objection and key columns; the access-log batch is written by the caller.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Select, and_, select, true
+from sqlalchemy.orm import Session
+
+from consent.decisions import NOBODY, AccessDecision, MemberState, decide, member_reason
+from consent.models import Consent, Objection
+from consent.policy import Policy, Purpose
+from identity import member_number
+from identity.encryption import MemberCrypto
+from identity.models import PERSONAL_FIELDS, Member
+from identity.validation import normalise_email, normalise_phone
+
+MAX_PAGE = 1000
+MAX_CONSENT_CHECK = 10_000
+JSON_FIELDS = {"postal_address", "preferences"}
+
+
+@dataclass(frozen=True)
+class MemberData:
+    """What one read returns: allowed values (decrypted) and denied fields with reasons."""
+
+    member_id: uuid.UUID | None
+    values: dict[str, Any]
+    decision: AccessDecision
+
+
+def _columns(requested: Iterable[str]) -> list[Any]:
+    wanted = [getattr(Member, f) for f in requested if f in PERSONAL_FIELDS]
+    return [Member.id, Member.status, Member.restricted_at, Member.kek_version,
+            Member.wrapped_key, Consent.granted, Consent.notice_version,
+            Objection.purpose.label("objection"), *wanted]
+
+
+def _joined(purpose: Purpose, requested: Sequence[str]) -> Select[Any]:
+    return (select(*_columns(requested))
+            .select_from(Member)
+            .outerjoin(Consent, and_(Consent.member_id == Member.id,
+                                     Consent.purpose == purpose.key))
+            .outerjoin(Objection, and_(Objection.member_id == Member.id,
+                                       Objection.purpose == purpose.key)))
+
+
+def _state(row: Any) -> MemberState:
+    return MemberState(exists=True, erased=row.status == "erased",
+                       restricted=row.restricted_at is not None,
+                       objected=row.objection is not None,
+                       consent_granted=bool(row.granted), consent_version=row.notice_version)
+
+
+def _open(crypto: MemberCrypto, row: Any, decision: AccessDecision) -> dict[str, Any]:
+    if not decision.allowed:
+        return {}
+    cipher = crypto.cipher(row.id, row.kek_version, row.wrapped_key)
+    values: dict[str, Any] = {}
+    for name in decision.allowed:
+        blob = getattr(row, name)
+        if blob is None:
+            values[name] = None
+            continue
+        text = cipher.decrypt(name, blob)
+        values[name] = orjson.loads(text) if name in JSON_FIELDS else text
+    return values
+
+
+def _lookup_key(kind: str, raw: str, default_region: str) -> str | None:
+    try:
+        if kind == "email":
+            return normalise_email(raw)
+        if kind == "phone":
+            return normalise_phone(raw, default_region)
+    except Exception:  # noqa: BLE001  (a malformed key finds nobody, like an unknown one)
+        return None
+    return member_number.normalise(raw)
+
+
+def read_one(session: Session, crypto: MemberCrypto, policy: Policy, purpose: Purpose,
+             requested: Sequence[str], *, kind: str, key: str,
+             default_region: str) -> MemberData:
+    """One member by email, phone or member number; an unknown key is decided like a
+    member without consent (no existence oracle)."""
+    normalised = _lookup_key(kind, key, default_region)
+    index_column = {"email": Member.email_index, "phone": Member.phone_index,
+                    "member_number": Member.member_number_index}[kind]
+    digest = crypto.index.digest(kind, normalised) if normalised else b"\x00" * 32
+    row = session.execute(_joined(purpose, requested).where(index_column == digest)).first()
+    covered = policy.attributes_of(purpose.key)
+    if row is None:
+        return MemberData(None, {}, decide(purpose, covered, NOBODY, requested))
+    decision = decide(purpose, covered, _state(row), requested)
+    return MemberData(row.id, _open(crypto, row, decision), decision)
+
+
+def permitted_filter(purpose: Purpose) -> list[Any]:
+    """SQL conditions equal to ``member_reason(...) is None`` for the bulk path."""
+    conditions: list[Any] = [Member.status == "active", Member.restricted_at.is_(None)]
+    if purpose.consent_based:
+        conditions.append(Consent.granted.is_(true()))
+        if purpose.material_change:
+            conditions.append(Consent.notice_version >= purpose.notice_version)
+    if purpose.objectable:
+        conditions.append(Objection.purpose.is_(None))
+    return conditions
+
+
+def read_page(session: Session, crypto: MemberCrypto, policy: Policy, purpose: Purpose,
+              requested: Sequence[str], *, first: int,
+              after: uuid.UUID | None) -> list[MemberData]:
+    """The next page of members for whom the purpose is permitted, ordered by internal id
+    (random, so the order reveals nothing)."""
+    first = max(1, min(first, MAX_PAGE))
+    query = _joined(purpose, requested).where(*permitted_filter(purpose))
+    if after is not None:
+        query = query.where(Member.id > after)
+    rows = session.execute(query.order_by(Member.id).limit(first)).all()
+    covered = policy.attributes_of(purpose.key)
+    result = []
+    for row in rows:
+        decision = decide(purpose, covered, _state(row), requested)
+        result.append(MemberData(row.id, _open(crypto, row, decision), decision))
+    return result
+
+
+def check_many(session: Session, crypto: MemberCrypto, purpose: Purpose,
+               numbers: Sequence[str]) -> list[tuple[str, uuid.UUID | None, str | None]]:
+    """For each distinct member number: (number, member id or None, reason or None).
+
+    An unknown or malformed number is answered like a member without consent."""
+    if len(numbers) > MAX_CONSENT_CHECK:
+        raise ValueError(f"at most {MAX_CONSENT_CHECK} member numbers per call")
+    digests: dict[str, bytes | None] = {}
+    for raw in numbers:
+        normalised = member_number.normalise(raw)
+        digests[raw] = crypto.index.digest("member_number", normalised) if normalised else None
+    wanted = [d for d in digests.values() if d is not None]
+    rows: dict[bytes, Any] = {}
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start:start + 1000]
+        query = (_joined(purpose, []).add_columns(Member.member_number_index)
+                 .where(Member.member_number_index.in_(chunk)))
+        rows.update({row.member_number_index: row for row in session.execute(query)})
+    answers = []
+    for raw, digest in digests.items():
+        row = rows.get(digest) if digest else None
+        state = _state(row) if row is not None else NOBODY
+        answers.append((raw, row.id if row is not None else None, member_reason(purpose, state)))
+    return answers
+

@@ -1,0 +1,178 @@
+"""The consent ledger: append a record, update the projection, in one transaction.
+
+Records are never changed; the ``consents`` table is a projection that
+:func:`rebuild_projection` can recompute from the records at any time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from consent.errors import ConsentError
+from consent.models import Consent, ConsentRecord, Objection
+from consent.policy import Policy, Purpose
+from identity.models import Member
+from membervault.db import utcnow
+
+CHANNELS = ("web", "app", "store", "api", "import")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How the consent was collected; the IP is kept only as a keyed hash."""
+
+    ip_hash: str | None = None
+    user_agent: str | None = None
+    gpc: bool = False
+
+    @classmethod
+    def from_request(cls, ip: str | None, user_agent: str | None, gpc: bool,
+                     ip_key: bytes) -> Evidence:
+        ip_hash = (hashlib.blake2b(ip.encode(), key=ip_key, digest_size=16).hexdigest()
+                   if ip else None)
+        return cls(ip_hash=ip_hash, user_agent=(user_agent or "")[:300] or None, gpc=gpc)
+
+    def as_json(self) -> dict[str, object]:
+        return {"ip_hash": self.ip_hash, "user_agent": self.user_agent, "gpc": self.gpc}
+
+
+def consentable(policy: Policy, purpose_key: str) -> Purpose:
+    purpose = policy.purposes.get(purpose_key)
+    if purpose is None:
+        raise ConsentError("UNKNOWN_PURPOSE", "no such purpose", field="purpose")
+    if not purpose.consent_based:
+        raise ConsentError("NOT_CONSENTABLE",
+                           f"{purpose.key} rests on {purpose.legal_basis}, not consent",
+                           field="purpose")
+    return purpose
+
+
+def record_consent(session: Session, policy: Policy, member_id: uuid.UUID, purpose_key: str, *,
+                   granted: bool, notice_version: int | None, channel: str, actor: str,
+                   evidence: Evidence) -> ConsentRecord:
+    """Grant or withdraw one purpose: one call either way (GDPR Art. 7(3))."""
+    purpose = consentable(policy, purpose_key)
+    if channel not in CHANNELS:
+        raise ConsentError("INVALID_CHANNEL", f"channel must be one of {', '.join(CHANNELS)}",
+                           field="channel")
+    if granted and notice_version != purpose.notice_version:
+        raise ConsentError("NOTICE_OUTDATED",
+                           f"consent must be given to notice version {purpose.notice_version}",
+                           field="noticeVersion")
+    member = session.get(Member, member_id)
+    if member is None or member.status != "active":
+        raise ConsentError("MEMBER_NOT_FOUND", "no such member")
+    now = utcnow()
+    record = ConsentRecord(
+        member_id=member_id, purpose=purpose.key, granted=granted,
+        notice_version=notice_version if granted and notice_version else purpose.notice_version,
+        at=now, channel=channel, actor=actor, evidence=evidence.as_json())
+    session.add(record)
+    session.flush()
+    _project(session, record)
+    return record
+
+
+def _project(session: Session, record: ConsentRecord) -> None:
+    current = session.get(Consent, (record.member_id, record.purpose))
+    if current is None:
+        session.add(Consent(member_id=record.member_id, purpose=record.purpose,
+                            granted=record.granted, notice_version=record.notice_version,
+                            updated_at=record.at, record_id=record.id))
+    else:
+        current.granted = record.granted
+        current.notice_version = record.notice_version
+        current.updated_at = record.at
+        current.record_id = record.id
+
+
+def apply_gpc(session: Session, policy: Policy, member_id: uuid.UUID, *, actor: str,
+              evidence: Evidence) -> list[ConsentRecord]:
+    """Global Privacy Control: an opt-out of every sale/sharing purpose.
+
+    Withdraws each one currently granted, and records the opt-out once for each never
+    given, so the signal itself is on record; an existing withdrawal is left as it is.
+    """
+    keys = [p.key for p in policy.sale_or_sharing]
+    if not keys:
+        return []
+    state = {row.purpose: row for row in session.scalars(
+        select(Consent).where(Consent.member_id == member_id, Consent.purpose.in_(keys)))}
+    return [record_consent(session, policy, member_id, key, granted=False, notice_version=None,
+                           channel="web", actor=actor, evidence=evidence)
+            for key in keys if key not in state or state[key].granted]
+
+
+def history(session: Session, member_id: uuid.UUID) -> list[ConsentRecord]:
+    return list(session.scalars(
+        select(ConsentRecord).where(ConsentRecord.member_id == member_id)
+        .order_by(ConsentRecord.id)))
+
+
+def current(session: Session, member_id: uuid.UUID) -> dict[str, Consent]:
+    rows = session.scalars(select(Consent).where(Consent.member_id == member_id))
+    return {row.purpose: row for row in rows}
+
+
+def rebuild_projection(session: Session, member_ids: Iterable[uuid.UUID] | None = None) -> int:
+    """Recompute ``consents`` from the records (all members, or some)."""
+    query = select(ConsentRecord).order_by(ConsentRecord.id)
+    wipe = delete(Consent)
+    if member_ids is not None:
+        ids = list(member_ids)
+        query = query.where(ConsentRecord.member_id.in_(ids))
+        wipe = wipe.where(Consent.member_id.in_(ids))
+    session.execute(wipe)
+    latest: dict[tuple[uuid.UUID, str], ConsentRecord] = {}
+    for record in session.scalars(query):
+        latest[(record.member_id, record.purpose)] = record
+    live = set(session.scalars(select(Member.id).where(Member.status == "active")))
+    rows = [Consent(member_id=m, purpose=p, granted=r.granted, notice_version=r.notice_version,
+                    updated_at=r.at, record_id=r.id)
+            for (m, p), r in latest.items() if m in live]
+    session.add_all(rows)
+    return len(rows)
+
+
+def set_objection(session: Session, policy: Policy, member_id: uuid.UUID, purpose_key: str, *,
+                  objected: bool, actor: str) -> None:
+    """Object to (or withdraw an objection to) a legitimate-interest purpose (Art. 21)."""
+    purpose = policy.purposes.get(purpose_key)
+    if purpose is None:
+        raise ConsentError("UNKNOWN_PURPOSE", "no such purpose", field="purpose")
+    if not purpose.objectable:
+        raise ConsentError("NOT_OBJECTABLE",
+                           f"{purpose.key} rests on {purpose.legal_basis}; objection applies to "
+                           "legitimate-interest purposes (withdraw consent instead)",
+                           field="purpose")
+    existing = session.get(Objection, (member_id, purpose.key))
+    if objected and existing is None:
+        session.add(Objection(member_id=member_id, purpose=purpose.key, actor=actor))
+    elif not objected and existing is not None:
+        session.delete(existing)
+
+
+def set_restriction(session: Session, member_id: uuid.UUID, *, restricted: bool) -> bool:
+    """Restrict processing (Art. 18) or lift it; returns whether anything changed."""
+    member = session.get(Member, member_id)
+    if member is None or member.status != "active":
+        raise ConsentError("MEMBER_NOT_FOUND", "no such member")
+    if restricted == (member.restricted_at is not None):
+        return False
+    member.restricted_at = utcnow() if restricted else None
+    return True
+
+
+def objections(session: Session, member_id: uuid.UUID) -> list[str]:
+    return list(session.scalars(select(Objection.purpose).where(Objection.member_id == member_id)))
+
+
+def find_record(session: Session, receipt_id: uuid.UUID) -> ConsentRecord | None:
+    return session.scalars(
+        select(ConsentRecord).where(ConsentRecord.receipt_id == receipt_id)).first()

@@ -1,0 +1,57 @@
+"""Consent ledger (append-only), its projection, and objections (GDPR Art. 21)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from membervault.db import Base, UTCDateTime, utcnow
+
+
+class ConsentRecord(Base):
+    """One change of consent, never updated or deleted: the proof."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The public handle of the record, e.g. the consent receipt id.
+    receipt_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=uuid.uuid4)
+    # No foreign key: records outlive the member's row as proof (GDPR Art. 7(1)).
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    purpose: Mapped[str] = mapped_column(String(64))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    notice_version: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    channel: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(120))
+    # Hashed IP, user agent, GPC signal: never a raw personal value.
+    evidence: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
+class Consent(Base):
+    """The current state per (member, purpose): a projection of the records."""
+
+    __tablename__ = "consents"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(64), primary_key=True)
+    granted: Mapped[bool] = mapped_column(Boolean)
+    notice_version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    record_id: Mapped[int] = mapped_column(Integer)
+
+
+class Objection(Base):
+    """A member's objection to a legitimate-interest purpose (GDPR Art. 21)."""
+
+    __tablename__ = "objections"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))

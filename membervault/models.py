@@ -1,0 +1,10 @@
+"""Every table, registered on the one metadata (for Alembic and the tests)."""
+
+from __future__ import annotations
+
+import audit.models
+import consent.models
+import identity.models
+from membervault.db import Base
+
+__all__ = ["Base", "audit", "consent", "identity"]

@@ -1,0 +1,99 @@
+"""The policy file is validated with errors that name the file, the entry and the problem."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consent.policy import DEFAULT_POLICY, PolicyError, load_policy, parse_policy
+
+DEFAULT: dict[str, Any] = tomllib.loads(DEFAULT_POLICY.read_text())
+
+
+def broken(change: Any) -> PolicyError:
+    data = copy.deepcopy(DEFAULT)
+    change(data)
+    with pytest.raises(PolicyError) as raised:
+        parse_policy(data, "policy.toml")
+    return raised.value
+
+
+def test_the_default_policy_is_valid_and_complete() -> None:
+    policy = load_policy()
+    assert {"loyalty.membership", "rewards.birthday", "marketing.email", "marketing.sms",
+            "marketing.push", "personalization.offers", "analytics.segmentation",
+            "partners.sharing"} <= set(policy.purposes)
+    assert policy.purposes["loyalty.membership"].legal_basis == "contract"
+    assert policy.purposes["analytics.segmentation"].objectable
+    assert [p.key for p in policy.sale_or_sharing] == ["partners.sharing"]
+    kinds = {c.kind for c in policy.clients.values()}
+    assert {"loyalty", "marketing", "recommendation", "analytics", "partner"} <= kinds
+    assert "email" in policy.attributes_of("marketing.email")
+    assert "phone" not in policy.attributes_of("marketing.email")
+
+
+@pytest.mark.parametrize(("change", "entry", "problem"), [
+    (lambda d: d["purposes"]["marketing.email"]["categories"].append("contact.fax"),
+     "purposes.marketing.email", "unknown category 'contact.fax'"),
+    (lambda d: d["purposes"]["marketing.email"].update(legal_basis="vibes"),
+     "purposes.marketing.email", "legal_basis must be one of"),
+    (lambda d: d["purposes"]["marketing.email"].pop("notice"),
+     "purposes.marketing.email", "missing 'notice'"),
+    (lambda d: d["purposes"]["marketing.email"].update(notice_version=0),
+     "purposes.marketing.email", "at least 1"),
+    (lambda d: d["purposes"]["marketing.email"].update(notice_version="2"),
+     "purposes.marketing.email", "'notice_version' must be int"),
+    (lambda d: d["purposes"]["marketing.email"].update(material_change="yes"),
+     "purposes.marketing.email", "'material_change' must be true or false"),
+    (lambda d: d["purposes"]["analytics.segmentation"].update(sale_or_sharing=True),
+     "purposes.analytics.segmentation", "must be consent-based"),
+    (lambda d: d["purposes"]["marketing.email"].update(colour="red"),
+     "purposes.marketing.email", "unknown keys colour"),
+    (lambda d: d["clients"]["email-marketing"]["purposes"].append("marketing.fax"),
+     "clients.email-marketing", "unknown purpose 'marketing.fax'"),
+    (lambda d: d["categories"]["contact.email"]["attributes"].append("shoe_size"),
+     "categories.contact.email", "unknown member attribute 'shoe_size'"),
+    (lambda d: d["categories"]["contact.phone"]["attributes"].append("email"),
+     "categories.contact.phone", "already in contact.email"),
+    (lambda d: d["categories"].pop("contact.address"),
+     "categories", "attributes without a category: postal_address"),
+    (lambda d: d["policy"].pop("controller"), "[policy]", "missing 'controller'"),
+    (lambda d: d.update(retention_typo={}), "top level", "unknown keys retention_typo"),
+])
+def test_invalid_policies_are_refused_with_a_precise_message(change: Any, entry: str,
+                                                             problem: str) -> None:
+    error = broken(change)
+    assert error.source == "policy.toml"
+    assert error.entry == entry
+    assert problem in error.problem
+    assert str(error).startswith(f"policy.toml: {entry}: ")
+
+
+def test_a_missing_or_malformed_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="does not exist"):
+        load_policy(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[policy\nversion = 1")
+    with pytest.raises(PolicyError, match="not valid TOML"):
+        load_policy(bad)
+
+
+def test_the_cli_refuses_to_start_on_an_invalid_policy(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from membervault.cli import app
+
+    bad = tmp_path / "policy.toml"
+    bad.write_text(DEFAULT_POLICY.read_text().replace('"contact.email", "profile.language"]',
+                                                      '"contact.fax"]', 1))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MEMBERVAULT_POLICY_FILE", str(bad))
+    monkeypatch.setenv("MEMBERVAULT_DATABASE_URL", f"sqlite:///{tmp_path}/db.sqlite")
+    result = CliRunner().invoke(app, ["client", "list"])
+    assert result.exit_code == 2
+    assert "unknown category 'contact.fax'" in result.output
