@@ -18,6 +18,7 @@ from consent.errors import ConsentError
 from consent.models import Consent, ConsentRecord, Objection
 from consent.policy import Policy, Purpose
 from identity.models import Member
+from outbox import notify
 from membervault.db import utcnow
 
 CHANNELS = ("web", "app", "store", "api", "import")
@@ -76,6 +77,7 @@ def record_consent(session: Session, policy: Policy, member_id: uuid.UUID, purpo
     session.add(record)
     session.flush()
     _project(session, record)
+    notify.consent_changed(session, member_id, purpose.key, granted, record.notice_version)
     return record
 
 
@@ -156,9 +158,13 @@ def set_objection(session: Session, policy: Policy, member_id: uuid.UUID, purpos
         session.add(Objection(member_id=member_id, purpose=purpose.key, actor=actor))
     elif not objected and existing is not None:
         session.delete(existing)
+    else:
+        return
+    notify.objected(session, member_id, purpose.key, objected)
 
 
-def set_restriction(session: Session, member_id: uuid.UUID, *, restricted: bool) -> bool:
+def set_restriction(session: Session, policy: Policy, member_id: uuid.UUID, *,
+                    restricted: bool) -> bool:
     """Restrict processing (Art. 18) or lift it; returns whether anything changed."""
     member = session.get(Member, member_id)
     if member is None or member.status != "active":
@@ -166,6 +172,7 @@ def set_restriction(session: Session, member_id: uuid.UUID, *, restricted: bool)
     if restricted == (member.restricted_at is not None):
         return False
     member.restricted_at = utcnow() if restricted else None
+    notify.restricted(session, policy, member_id, restricted)
     return True
 
 

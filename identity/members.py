@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,9 +155,13 @@ def find_member(uow: UnitOfWork, crypto: MemberCrypto, *, default_region: str,
 
 
 def rectify_member(uow: UnitOfWork, crypto: MemberCrypto, member_id: uuid.UUID,
-                   changes: Mapping[str, Any], *, actor: str,
-                   default_region: str) -> MemberProfile:
-    """Apply corrections (GDPR Art. 16); the audit trail names changed fields, not values."""
+                   changes: Mapping[str, Any], *, actor: str, default_region: str,
+                   notify: Callable[[Session, list[str]], None] | None = None,
+                   commit: bool = True) -> MemberProfile:
+    """Apply corrections (GDPR Art. 16); the audit trail names changed fields, not values.
+
+    ``notify`` is called with the changed field names inside the transaction, so the
+    recipients' notification (Art. 19) commits together with the correction."""
     values = normalise_member(changes, default_region=default_region, partial=True)
     session = uow.session
     member = repository.get(session, member_id)
@@ -184,7 +188,10 @@ def rectify_member(uow: UnitOfWork, crypto: MemberCrypto, member_id: uuid.UUID,
     if changed:
         member.updated_at = utcnow()
         trail.record(session, actor, "member.rectified", member.id, fields=sorted(changed))
-        _commit_unique(uow)
+        if notify is not None:
+            notify(session, sorted(changed))
+        if commit:
+            _commit_unique(uow)
         return open_member(crypto, member)
     return current
 

@@ -52,6 +52,7 @@ class Member(Base):
     last_activity_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # GDPR Art. 18: while set, no purpose may process the member's data.
     restricted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Client(Base):
@@ -67,6 +68,10 @@ class Client(Base):
     allowed_purposes: Mapped[list[str]] = mapped_column(JSON, default=list)
     # May record consent on a member's behalf (a store counter, the app back end).
     collects_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where events (consent changes, erasure, ...) are delivered as Standard Webhooks; the
+    # signing secret is sealed under a keyring-derived key.
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    sealed_webhook_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

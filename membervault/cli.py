@@ -96,6 +96,22 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
                 proxy_headers=False)
 
 
+@app.command()
+def worker(once: Annotated[bool, typer.Option(help="one pass, then exit")] = False,
+           interval: Annotated[float, typer.Option(help="seconds between passes")] = 2.0) -> None:
+    """Run the background worker: exports, erasures, webhook deliveries, expiries."""
+    from membervault import worker as background
+
+    services = _services()
+    ensure_signing_key(services)
+    configure_logging()
+    if once:
+        done = background.run_once(services)
+        console.print(", ".join(f"{k}={v}" for k, v in done.items()))
+        return
+    background.run_forever(services, interval)
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply database migrations."""

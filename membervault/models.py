@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import audit.models
 import consent.models
+import export.models
 import identity.models
+import outbox.models
+import retention.models
 from membervault.db import Base
 
-__all__ = ["Base", "audit", "consent", "identity"]
+__all__ = ["Base", "audit", "consent", "export", "identity", "outbox", "retention"]

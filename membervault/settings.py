@@ -36,6 +36,9 @@ class Settings:
     otp_max_attempts: int = 5
     otp_max_per_window: int = 5
     mailbox_file: str = "var/mailbox.txt"
+    export_dir: str = "var/exports"
+    export_link_ttl: int = 7 * 86400  # seconds an export download link stays valid
+    webhook_max_attempts: int = 10
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_user: str = ""
@@ -133,6 +136,10 @@ def validate(settings: Settings) -> None:
             raise SettingsError("MEMBERVAULT_ISSUER must be an https:// URL in production")
         if not (settings.smtp_host):
             raise SettingsError("MEMBERVAULT_SMTP_HOST is required in production")
+    if not 60 <= settings.export_link_ttl <= 30 * 86400:
+        raise SettingsError("MEMBERVAULT_EXPORT_LINK_TTL must be between 60 s and 30 days")
+    if not 1 <= settings.webhook_max_attempts <= 50:
+        raise SettingsError("MEMBERVAULT_WEBHOOK_MAX_ATTEMPTS must be between 1 and 50")
     for name in ("client_token_ttl", "member_token_ttl", "otp_ttl"):
         if not 30 <= getattr(settings, name) <= 86400:
             raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be between 30 and 86400 seconds")

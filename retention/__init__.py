@@ -1,1 +1,1 @@
-"""Retention rules, legal holds and the sweeper (issue 5)."""
+"""Retention rules, legal holds, erasure and the sweeper."""

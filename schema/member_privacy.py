@@ -283,9 +283,13 @@ class MemberPrivacyMutation:
     @strawberry.mutation(description="Restrict all processing of your data (Art. 18).",
                          **guarded(Role.MEMBER_SELF))
     def restrict_my_processing(self, info: Info) -> ProcessingPayload:
-        return _change_processing(info, lambda s, m: ledger.set_restriction(s, m, restricted=True))
+        policy = info.context.services.policy
+        return _change_processing(
+            info, lambda s, m: ledger.set_restriction(s, policy, m, restricted=True))
 
     @strawberry.mutation(description="Lift the restriction you placed.",
                          **guarded(Role.MEMBER_SELF))
     def lift_my_restriction(self, info: Info) -> ProcessingPayload:
-        return _change_processing(info, lambda s, m: ledger.set_restriction(s, m, restricted=False))
+        policy = info.context.services.policy
+        return _change_processing(
+            info, lambda s, m: ledger.set_restriction(s, policy, m, restricted=False))

@@ -12,6 +12,7 @@ from consent.decisions import MemberState, decide
 from consent.gate import MemberData as GatedData
 from identity import members
 from identity.errors import IdentityError
+from outbox import notify
 from schema.access import Role, guarded, reachable_by
 from schema.client_reads import MemberData, log_reads
 from schema.queries import ADMINISTRATION
@@ -76,9 +77,12 @@ class Mutation:
     def update_my_profile(self, info: Info, input: UpdateProfileInput) -> UpdateProfilePayload:
         ctx = info.context
         try:
+            member_id, policy = ctx.principal.member_id, ctx.services.policy
             profile = members.rectify_member(
-                ctx.uow, ctx.services.crypto, ctx.principal.member_id, input_values(input),
-                actor=ctx.principal.actor, default_region=ctx.services.settings.default_region)
+                ctx.uow, ctx.services.crypto, member_id, input_values(input),
+                actor=ctx.principal.actor, default_region=ctx.services.settings.default_region,
+                notify=lambda session, fields: notify.rectified(session, policy, member_id,
+                                                                fields))
         except IdentityError as exc:
             return UpdateProfilePayload(member=None, errors=FieldError.all_of(exc))
         return UpdateProfilePayload(member=MemberProfile.of(profile), errors=[])

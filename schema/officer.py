@@ -109,7 +109,8 @@ class OfficerMutation:
             return ProcessingPayload(status=None, errors=field_errors(ConsentError(
                 "REASON_REQUIRED", "give a reason of at most 500 characters", field="reason")))
         try:
-            if ledger.set_restriction(ctx.uow.session, target, restricted=restricted):
+            if ledger.set_restriction(ctx.uow.session, ctx.services.policy, target,
+                                      restricted=restricted):
                 trail.record(ctx.uow.session, ctx.principal.actor,
                              "member.restricted" if restricted else "member.restriction_lifted",
                              target, reason=reason.strip())

@@ -31,10 +31,12 @@ from schema.client_consent import ClientConsentMutation
 from schema.client_reads import ClientQuery
 from schema.member_privacy import MemberPrivacyMutation, MemberPrivacyQuery
 from schema.officer import OfficerMutation, OfficerQuery
+from schema.requests import RequestMutation, RequestQuery
 
-Query = merge_types("Query", (queries.Query, MemberPrivacyQuery, ClientQuery, OfficerQuery))
+Query = merge_types("Query", (queries.Query, MemberPrivacyQuery, ClientQuery, OfficerQuery,
+                             RequestQuery))
 Mutation = merge_types("Mutation", (mutations.Mutation, MemberPrivacyMutation,
-                                    ClientConsentMutation, OfficerMutation))
+                                    ClientConsentMutation, OfficerMutation, RequestMutation))
 
 log = logging.getLogger("membervault.graphql")
 SDL_PATH = Path(__file__).resolve().parent / "schema.graphql"

@@ -58,7 +58,7 @@ def test_a_receipt_has_the_kantara_fields(member: tuple[Api, dict[str, Any]],
     receipt = my_receipt(api, receipt_id)
     assert receipt is not None
     document = receipt["receipt"]
-    assert KANTARA_FIELDS <= set(document)
+    assert set(document) >= KANTARA_FIELDS
     assert document["version"] == "KI-CR-v1.1.0"
     assert document["jurisdiction"] == services.policy.jurisdiction
     assert isinstance(document["consentTimestamp"], int)
@@ -72,7 +72,7 @@ def test_a_receipt_has_the_kantara_fields(member: tuple[Api, dict[str, Any]],
     assert document["sensitive"] is False and document["spiCat"] == []
     [service] = document["services"]
     [purpose] = service["purposes"]
-    assert PURPOSE_FIELDS <= set(purpose)
+    assert set(purpose) >= PURPOSE_FIELDS
     assert purpose["purpose"] == "marketing.email"
     assert purpose["consentType"] == "EXPLICIT"
     assert purpose["piiCategory"] == list(services.policy.purposes["marketing.email"].categories)

@@ -29,6 +29,8 @@ from strawberry.permission import PermissionExtension
 from strawberry.utils.str_converters import to_camel_case
 
 from consent.policy import Policy, load_policy
+from export.requests import open_request
+from membervault.db import utcnow
 from membervault.services import Services
 from membervault.settings import Settings
 from schema.access import PRINCIPAL_ROLE, Allow
@@ -122,6 +124,7 @@ class World:
     email: str
     member_id: str
     receipt_id: str
+    request_id: str = ""
 
 
 Variables = Callable[[World, Principal], dict[str, Any]]
@@ -173,6 +176,10 @@ OPERATIONS: dict[str, Operation] = {
     "consentReceipt": Operation(
         "query($receiptId: ID!) { consentReceipt(receiptId: $receiptId) { jws } }",
         lambda w, p: {"receiptId": w.receipt_id}),
+    "myRequests": Operation("query { myRequests { id type state dueAt } }"),
+    "requests": Operation(
+        "query($memberId: ID) { requests(memberId: $memberId, dueWithinDays: 60) { id state } }",
+        lambda w, p: {"memberId": w.member_id}),
     # ---- Mutation (ordered so that each principal undoes what it changes)
     "registerMember": Operation(
         "mutation($input: RegisterMemberInput!) { registerMember(input: $input) {"
@@ -215,6 +222,24 @@ OPERATIONS: dict[str, Operation] = {
         " restricted: false, reason: \"authorization matrix\") {"
         " status { restricted } errors { code } } }",
         lambda w, p: {"memberId": w.member_id}),
+    "openMyRequest": Operation(
+        "mutation { openMyRequest(input: {type: ACCESS}) { request { id state } errors { code } } }"),
+    "openRequestFor": Operation(
+        "mutation($memberId: ID!) { openRequestFor(memberId: $memberId, input: {type: ERASURE})"
+        " { request { state } errors { code } } }",
+        lambda w, p: {"memberId": w.member_id}),
+    "verifyRequestIdentity": Operation(
+        "mutation($id: ID!) { verifyRequestIdentity(requestId: $id, method: \"passport seen\")"
+        " { request { state } errors { code } } }",
+        lambda w, p: {"id": w.request_id}),
+    "extendRequest": Operation(
+        "mutation($id: ID!) { extendRequest(requestId: $id, reason: \"complex request\")"
+        " { request { state } errors { code } } }",
+        lambda w, p: {"id": w.request_id}),
+    "denyRequest": Operation(
+        "mutation($id: ID!) { denyRequest(requestId: $id, code: \"DUPLICATE\", reason: \"x\")"
+        " { request { state } errors { code } } }",
+        lambda w, p: {"id": w.request_id}),
 }
 
 
@@ -351,8 +376,13 @@ def test_authorization_matrix(http: TestClient, services: Services, settings: Se
         "mutation { grantConsent(purpose: \"marketing.email\", noticeVersion: 1) {"
         " receiptIds errors { code } } }")["data"]["grantConsent"]
     assert granted["errors"] == []
+    with services.db.unit_of_work() as uow:  # a request waiting for identity verification
+        pending = open_request(uow.session, uuid.UUID(me["id"]), "restriction",
+                               jurisdiction="GDPR", actor="test", identity_verification=None,
+                               now=utcnow())
+        uow.commit()
     world = World(member_number=me["memberNumber"], email=MEMBER["email"], member_id=me["id"],
-                  receipt_id=granted["receiptIds"][0])
+                  receipt_id=granted["receiptIds"][0], request_id=str(pending.id))
 
     cast = principals()
     for principal in cast:

@@ -1,0 +1,174 @@
+"""The data subject request workflow: a state machine with a legal due date.
+
+States: received -> identity_verification -> in_progress -> (extended) ->
+waiting_for_recipients -> completed, or denied (with a reason code) from any open state.
+Every transition is recorded with who made it and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from export.deadlines import JURISDICTIONS
+from export.errors import RequestError
+from export.models import DataSubjectRequest, ExportArchive, RequestTransition
+
+TYPES = ("access", "erasure", "rectification", "restriction", "objection")
+OPEN_STATES = ("received", "identity_verification", "in_progress", "extended",
+               "waiting_for_recipients")
+DENIAL_CODES = ("UNVERIFIABLE_IDENTITY", "MANIFESTLY_UNFOUNDED", "EXCESSIVE", "LEGAL_HOLD",
+                "LEGAL_OBLIGATION", "LEGAL_CLAIMS", "DUPLICATE")
+ALLOWED = {
+    "received": {"identity_verification", "in_progress", "denied"},
+    "identity_verification": {"in_progress", "denied"},
+    "in_progress": {"extended", "waiting_for_recipients", "completed", "denied"},
+    "extended": {"waiting_for_recipients", "completed", "denied"},
+    "waiting_for_recipients": {"completed", "denied"},
+    "completed": set(),
+    "denied": set(),
+}
+
+
+def _transition(session: Session, request: DataSubjectRequest, to_state: str, *, actor: str,
+                reason: str | None, now: dt.datetime) -> None:
+    if to_state not in ALLOWED[request.state]:
+        raise RequestError("INVALID_TRANSITION",
+                           f"a request in state {request.state} cannot become {to_state}")
+    if request.state == "identity_verification" and request.paused_since is not None:
+        # Resume the clock: the time spent verifying identity does not count.
+        request.due_at = request.due_at + (now - request.paused_since)
+        request.paused_since = None
+    if to_state == "identity_verification":
+        request.paused_since = now
+    session.add(RequestTransition(request_id=request.id, from_state=request.state,
+                                  to_state=to_state, at=now, actor=actor, reason=reason))
+    request.state = to_state
+    if to_state in ("completed", "denied"):
+        request.closed_at = now
+
+
+def open_request(session: Session, member_id: uuid.UUID, type_: str, *, jurisdiction: str,
+                 actor: str, identity_verification: str | None, now: dt.datetime,
+                 details: dict[str, object] | None = None) -> DataSubjectRequest:
+    """Open a request. ``identity_verification`` says how identity was verified; ``None``
+    means it still has to be (the clock is paused until it is)."""
+    if type_ not in TYPES:
+        raise RequestError("UNKNOWN_TYPE", f"type must be one of {', '.join(TYPES)}",
+                           field="type")
+    rules = JURISDICTIONS.get(jurisdiction)
+    if rules is None:
+        raise RequestError("UNKNOWN_JURISDICTION",
+                           f"jurisdiction must be one of {', '.join(JURISDICTIONS)}",
+                           field="jurisdiction")
+    duplicate = session.scalar(
+        select(DataSubjectRequest.id).where(DataSubjectRequest.member_id == member_id,
+                                            DataSubjectRequest.type == type_,
+                                            DataSubjectRequest.state.in_(OPEN_STATES)))
+    if duplicate is not None:
+        raise RequestError("DUPLICATE", f"an open {type_} request exists already")
+    request = DataSubjectRequest(
+        id=uuid.uuid4(), member_id=member_id, type=type_, jurisdiction=jurisdiction,
+        state="received", received_at=now, due_at=rules.due(now), opened_by=actor,
+        identity_verification=identity_verification, details=details or {})
+    session.add(request)
+    session.flush()  # before its transitions (no relationship() orders them)
+    session.add(RequestTransition(request_id=request.id, from_state=None, to_state="received",
+                                  at=now, actor=actor, reason=None))
+    if identity_verification is None:
+        _transition(session, request, "identity_verification", actor=actor,
+                    reason="identity to be verified", now=now)
+    else:
+        _transition(session, request, "in_progress", actor=actor,
+                    reason=f"identity verified: {identity_verification}", now=now)
+    return request
+
+
+def get(session: Session, request_id: uuid.UUID) -> DataSubjectRequest:
+    request = session.get(DataSubjectRequest, request_id)
+    if request is None:
+        raise RequestError("NOT_FOUND", "no such request")
+    return request
+
+
+def verify_identity(session: Session, request: DataSubjectRequest, method: str, *, actor: str,
+                    now: dt.datetime) -> None:
+    if not method.strip():
+        raise RequestError("METHOD_REQUIRED", "say how identity was verified", field="method")
+    request.identity_verification = method.strip()[:200]
+    _transition(session, request, "in_progress", actor=actor,
+                reason=f"identity verified: {request.identity_verification}", now=now)
+
+
+def extend(session: Session, request: DataSubjectRequest, reason: str, *, actor: str,
+           now: dt.datetime) -> None:
+    """Extend once (GDPR: two months; CCPA: 45 days); the reason is told to the member."""
+    if request.extended:
+        raise RequestError("ALREADY_EXTENDED", "a request can be extended only once")
+    if not reason.strip():
+        raise RequestError("REASON_REQUIRED", "give the reason the member will be told",
+                           field="reason")
+    if request.state not in ("in_progress",):
+        raise RequestError("INVALID_TRANSITION",
+                           f"a request in state {request.state} cannot be extended")
+    request.due_at = JURISDICTIONS[request.jurisdiction].extend(request.due_at)
+    request.extended = True
+    request.extension_reason = reason.strip()
+    _transition(session, request, "extended", actor=actor, reason=reason.strip(), now=now)
+
+
+def deny(session: Session, request: DataSubjectRequest, code: str, reason: str, *, actor: str,
+         now: dt.datetime) -> None:
+    if code not in DENIAL_CODES:
+        raise RequestError("UNKNOWN_DENIAL_CODE",
+                           f"code must be one of {', '.join(DENIAL_CODES)}", field="code")
+    request.denial_code = code
+    request.denial_reason = reason.strip() or None
+    _transition(session, request, "denied", actor=actor, reason=f"{code}: {reason}".strip(),
+                now=now)
+
+
+def advance(session: Session, request: DataSubjectRequest, to_state: str, *, actor: str,
+            reason: str | None, now: dt.datetime) -> None:
+    _transition(session, request, to_state, actor=actor, reason=reason, now=now)
+
+
+def transitions(session: Session, request_id: uuid.UUID) -> list[RequestTransition]:
+    return list(session.scalars(select(RequestTransition)
+                                .where(RequestTransition.request_id == request_id)
+                                .order_by(RequestTransition.id)))
+
+
+def latest_archive(session: Session, request_id: uuid.UUID) -> ExportArchive | None:
+    return session.scalars(select(ExportArchive).where(ExportArchive.request_id == request_id)
+                           .order_by(ExportArchive.created_at.desc()).limit(1)).first()
+
+
+def effective_due(request: DataSubjectRequest, now: dt.datetime) -> dt.datetime:
+    """The due date as of now: while identity is being verified, the clock is stopped."""
+    if request.paused_since is not None:
+        return request.due_at + (now - request.paused_since)
+    return request.due_at
+
+
+def listing(*, states: Sequence[str] = (), overdue: bool = False,
+            due_within: dt.timedelta | None = None, member_id: uuid.UUID | None = None,
+            now: dt.datetime) -> Select[tuple[DataSubjectRequest]]:
+    query = select(DataSubjectRequest)
+    if states:
+        query = query.where(DataSubjectRequest.state.in_(states))
+    if overdue or due_within is not None:
+        # Paused requests are never overdue: their clock is stopped.
+        query = query.where(DataSubjectRequest.state.in_(OPEN_STATES),
+                            DataSubjectRequest.paused_since.is_(None))
+        limit = now + (due_within or dt.timedelta(0))
+        query = query.where(DataSubjectRequest.due_at <= limit)
+        if overdue:
+            query = query.where(DataSubjectRequest.due_at < now)
+    if member_id is not None:
+        query = query.where(DataSubjectRequest.member_id == member_id)
+    return query.order_by(DataSubjectRequest.due_at, DataSubjectRequest.id)

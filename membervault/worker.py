@@ -1,0 +1,46 @@
+"""The background worker: exports, erasures, webhook deliveries, expiry of archives.
+
+Every step is idempotent and claims its work with a lease, so the worker can be killed
+at any point and restarted (or run twice at once) without losing or doubling work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+
+from membervault.db import utcnow
+from membervault.services import Services
+
+log = logging.getLogger("membervault.worker")
+LEASE = dt.timedelta(minutes=5)
+
+
+def run_once(services: Services, now: Callable[[], dt.datetime] = utcnow) -> dict[str, int]:
+    """One pass over every kind of work; returns how much of each was done."""
+    from export.archive import build_pending_exports, purge_expired
+    from outbox.delivery import deliver_due
+    from retention.erasure import complete_acknowledged, erase_pending
+
+    done = {
+        "exports": build_pending_exports(services, now=now()),
+        "erasures": erase_pending(services, now=now()),
+        "deliveries": deliver_due(services, now=now()),
+        "completed": complete_acknowledged(services, now=now()),
+        "expired_archives": purge_expired(services, now=now()),
+    }
+    if any(done.values()):
+        log.info("worker pass: %s", ", ".join(f"{k}={v}" for k, v in done.items() if v))
+    return done
+
+
+def run_forever(services: Services, interval: float = 2.0) -> None:
+    log.info("worker started")
+    while True:
+        try:
+            run_once(services)
+        except Exception:  # noqa: BLE001  (keep serving; the failure is logged)
+            log.exception("worker pass failed; retrying in %.0fs", interval)
+        time.sleep(interval)

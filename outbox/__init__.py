@@ -1,0 +1,1 @@
+"""Transactional outbox: facts other services must learn, delivered as signed webhooks."""

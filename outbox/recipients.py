@@ -1,0 +1,29 @@
+"""Who must learn about a change: the clients whose purposes may have given them data."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consent.models import ConsentRecord
+from consent.policy import Policy
+from identity.models import Client
+
+
+def purposes_with_data(session: Session, policy: Policy, member_id: uuid.UUID) -> set[str]:
+    """Purposes under which the member's data may have been read: every non-consent
+    purpose, and each consent purpose the member ever granted."""
+    granted = set(session.scalars(
+        select(ConsentRecord.purpose).where(ConsentRecord.member_id == member_id,
+                                            ConsentRecord.granted.is_(True)).distinct()))
+    return {p.key for p in policy.purposes.values() if not p.consent_based} | granted
+
+
+def recipients(session: Session, purposes: set[str]) -> list[str]:
+    """Active clients with a webhook whose registration includes one of the purposes."""
+    rows = session.scalars(select(Client).where(Client.active.is_(True),
+                                                Client.webhook_url.is_not(None),
+                                                Client.role == "client"))
+    return sorted(c.client_id for c in rows if purposes & set(c.allowed_purposes))

@@ -1,0 +1,222 @@
+"""Data subject requests: members open their own; officers open, verify, extend, deny."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from export import requests
+from export.errors import RequestError
+from export.models import DataSubjectRequest
+from export.workflow import open_and_apply
+from identity.errors import IdentityError
+from membervault.db import utcnow
+from schema.access import Role, denied, guarded, reachable_by
+from schema.types import FieldError, UpdateProfileInput, input_values
+
+MAX_LIST = 500
+
+
+@strawberry.enum
+class RequestType(Enum):
+    ACCESS = "access"
+    ERASURE = "erasure"
+    RECTIFICATION = "rectification"
+    RESTRICTION = "restriction"
+    OBJECTION = "objection"
+
+
+@strawberry.input(description="A request under GDPR Art. 15-21 (or the CCPA equivalents).")
+class OpenRequestInput:
+    type: RequestType
+    jurisdiction: str = strawberry.field(default="GDPR", description="GDPR or CCPA")
+    purpose: str | None = strawberry.field(default=None,
+                                           description="For objection: the purpose.")
+    corrections: UpdateProfileInput | None = strawberry.field(
+        default=None, description="For rectification: the corrected values.")
+
+
+@strawberry.type(directives=reachable_by(Role.MEMBER_SELF, Role.OFFICER))
+class RequestTransitionView:
+    from_state: str | None
+    to_state: str
+    at: dt.datetime
+    actor: str
+    reason: str | None
+
+
+@strawberry.type(description="Where to download an export (needs your sign-in too).",
+                 directives=reachable_by(Role.MEMBER_SELF))
+class ExportDownload:
+    url: str
+    expires_at: dt.datetime
+
+
+@strawberry.type(directives=reachable_by(Role.MEMBER_SELF, Role.OFFICER))
+class DataSubjectRequestView:
+    id: strawberry.ID
+    member_id: strawberry.ID
+    type: RequestType
+    jurisdiction: str
+    state: str
+    received_at: dt.datetime
+    due_at: dt.datetime = strawberry.field(
+        description="The legal deadline; while identity is being verified the clock stops.")
+    overdue: bool
+    extended: bool
+    extension_reason: str | None
+    identity_verification: str | None
+    closed_at: dt.datetime | None
+    denial_code: str | None
+    denial_reason: str | None
+    transitions: list[RequestTransitionView]
+    export_download: ExportDownload | None = None
+
+
+@strawberry.type(directives=reachable_by(Role.MEMBER_SELF, Role.OFFICER))
+class RequestPayload:
+    request: DataSubjectRequestView | None
+    errors: list[FieldError]
+
+
+def view(info: Info, request: DataSubjectRequest, *, with_download: bool = False,
+         now: dt.datetime | None = None) -> DataSubjectRequestView:
+    now = now or utcnow()
+    session = info.context.uow.session
+    due = requests.effective_due(request, now)
+    return DataSubjectRequestView(
+        id=strawberry.ID(str(request.id)), member_id=strawberry.ID(str(request.member_id)),
+        type=RequestType(request.type), jurisdiction=request.jurisdiction, state=request.state,
+        received_at=request.received_at, due_at=due,
+        overdue=request.state in requests.OPEN_STATES and request.paused_since is None
+        and due < now,
+        extended=request.extended, extension_reason=request.extension_reason,
+        identity_verification=request.identity_verification, closed_at=request.closed_at,
+        denial_code=request.denial_code, denial_reason=request.denial_reason,
+        transitions=[RequestTransitionView(from_state=t.from_state, to_state=t.to_state,
+                                           at=t.at, actor=t.actor, reason=t.reason)
+                     for t in requests.transitions(session, request.id)],
+        export_download=_download(info, request) if with_download else None)
+
+
+def _download(info: Info, request: DataSubjectRequest) -> ExportDownload | None:
+    if request.type != "access" or request.state != "completed":
+        return None
+    from export.archive import download_url
+
+    archive = requests.latest_archive(info.context.uow.session, request.id)
+    url = None if archive is None else download_url(info.context.services, archive)
+    return None if url is None or archive is None else ExportDownload(
+        url=url, expires_at=archive.expires_at)
+
+
+def _errors(exc: RequestError | IdentityError) -> list[FieldError]:
+    if isinstance(exc, IdentityError):
+        return FieldError.all_of(exc)
+    return [FieldError(field=exc.field, code=exc.code, message=exc.message)]
+
+
+def _open(info: Info, member_id: uuid.UUID, input: OpenRequestInput,
+          identity_verification: str | None) -> RequestPayload:
+    ctx = info.context
+    corrections: Any = input_values(input.corrections) if input.corrections else None
+    try:
+        request = open_and_apply(ctx.uow, ctx.services, member_id, input.type.value,
+                                 jurisdiction=input.jurisdiction, actor=ctx.principal.actor,
+                                 identity_verification=identity_verification,
+                                 purpose=input.purpose, corrections=corrections, now=utcnow())
+    except (RequestError, IdentityError) as exc:
+        ctx.uow.rollback()
+        return RequestPayload(request=None, errors=_errors(exc))
+    return RequestPayload(request=view(info, request), errors=[])
+
+
+def _request_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise denied("NOT_FOUND", "no such request") from None
+
+
+def _officer_change(info: Info, request_id: str, change: Any) -> RequestPayload:
+    ctx = info.context
+    try:
+        request = requests.get(ctx.uow.session, _request_id(request_id))
+        change(ctx.uow.session, request)
+    except RequestError as exc:
+        ctx.uow.rollback()
+        return RequestPayload(request=None, errors=_errors(exc))
+    ctx.uow.commit()
+    return RequestPayload(request=view(info, request), errors=[])
+
+
+@strawberry.type
+class RequestQuery:
+    @strawberry.field(description="Your requests, newest first, with export downloads.",
+                      **guarded(Role.MEMBER_SELF))
+    def my_requests(self, info: Info) -> list[DataSubjectRequestView]:
+        ctx = info.context
+        rows = ctx.uow.session.scalars(
+            requests.listing(member_id=ctx.principal.member_id, now=utcnow())).all()
+        return [view(info, r, with_download=True)
+                for r in sorted(rows, key=lambda r: r.received_at, reverse=True)]
+
+    @strawberry.field(description="Requests by state, overdue, or due within N days; "
+                      "soonest due first.", **guarded(Role.OFFICER))
+    def requests(self, info: Info, state: str | None = None, overdue: bool = False,
+                 due_within_days: int | None = None,
+                 member_id: strawberry.ID | None = None) -> list[DataSubjectRequestView]:
+        if due_within_days is not None and not 0 <= due_within_days <= 365:
+            raise denied("INVALID_RANGE", "dueWithinDays must be between 0 and 365")
+        now = utcnow()
+        query = requests.listing(
+            states=[state] if state else [], overdue=overdue,
+            due_within=dt.timedelta(days=due_within_days) if due_within_days is not None
+            else None, member_id=_request_id(member_id) if member_id else None, now=now)
+        rows = info.context.uow.session.scalars(query.limit(MAX_LIST)).all()
+        return [view(info, r, now=now) for r in rows]
+
+
+@strawberry.type
+class RequestMutation:
+    @strawberry.mutation(description="Open a request about your own data; your sign-in "
+                         "verified your identity.", **guarded(Role.MEMBER_SELF))
+    def open_my_request(self, info: Info, input: OpenRequestInput) -> RequestPayload:
+        return _open(info, info.context.principal.member_id, input, "signed in")
+
+    @strawberry.mutation(description="Open a request on a member's behalf; say how identity "
+                         "was verified, or leave it null to verify later (the clock stops "
+                         "until then).", **guarded(Role.OFFICER))
+    def open_request_for(self, info: Info, member_id: strawberry.ID, input: OpenRequestInput,
+                         identity_verification: str | None = None) -> RequestPayload:
+        return _open(info, _request_id(member_id), input, identity_verification)
+
+    @strawberry.mutation(description="Record how the requester's identity was verified; the "
+                         "clock starts again.", **guarded(Role.OFFICER))
+    def verify_request_identity(self, info: Info, request_id: strawberry.ID,
+                                method: str) -> RequestPayload:
+        actor = info.context.principal.actor
+        return _officer_change(info, request_id, lambda s, r: requests.verify_identity(
+            s, r, method, actor=actor, now=utcnow()))
+
+    @strawberry.mutation(description="Extend the deadline once, with the reason the member "
+                         "is told.", **guarded(Role.OFFICER))
+    def extend_request(self, info: Info, request_id: strawberry.ID,
+                       reason: str) -> RequestPayload:
+        actor = info.context.principal.actor
+        return _officer_change(info, request_id, lambda s, r: requests.extend(
+            s, r, reason, actor=actor, now=utcnow()))
+
+    @strawberry.mutation(description="Deny with a reason code (UNVERIFIABLE_IDENTITY, "
+                         "MANIFESTLY_UNFOUNDED, EXCESSIVE, LEGAL_HOLD, LEGAL_OBLIGATION, "
+                         "LEGAL_CLAIMS, DUPLICATE).", **guarded(Role.OFFICER))
+    def deny_request(self, info: Info, request_id: strawberry.ID, code: str,
+                     reason: str) -> RequestPayload:
+        actor = info.context.principal.actor
+        return _officer_change(info, request_id, lambda s, r: requests.deny(
+            s, r, code, reason, actor=actor, now=utcnow()))
