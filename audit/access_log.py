@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from audit.models import AccessLogEntry
+from audit.models import AccessLogCheckpoint, AccessLogEntry
 from membervault.db import Database, utcnow
 
 GENESIS = bytes(32)
@@ -103,8 +103,7 @@ class Verification:
     problem: str | None = None
 
 
-def _entries(session: Session, batch: int = 5000) -> Iterator[AccessLogEntry]:
-    after = 0
+def _entries(session: Session, after: int = 0, batch: int = 5000) -> Iterator[AccessLogEntry]:
     while True:
         rows = session.scalars(select(AccessLogEntry).where(AccessLogEntry.sequence > after)
                                .order_by(AccessLogEntry.sequence).limit(batch)).all()
@@ -115,10 +114,18 @@ def _entries(session: Session, batch: int = 5000) -> Iterator[AccessLogEntry]:
         session.expunge_all()
 
 
+def anchor(session: Session) -> tuple[int, bytes]:
+    """Where the chain starts: the genesis, or the latest pruning checkpoint."""
+    checkpoint = session.scalars(select(AccessLogCheckpoint)
+                                 .order_by(AccessLogCheckpoint.sequence.desc()).limit(1)).first()
+    return (0, GENESIS) if checkpoint is None else (checkpoint.sequence, checkpoint.entry_hash)
+
+
 def verify(session: Session) -> Verification:
-    """Walk the chain from the start; report the first entry that does not fit."""
-    previous, expected_sequence, checked = GENESIS, 1, 0
-    for entry in _entries(session):
+    """Walk the chain from its anchor; report the first entry that does not fit."""
+    start, previous = anchor(session)
+    expected_sequence, checked = start + 1, 0
+    for entry in _entries(session, after=start):
         if entry.sequence != expected_sequence:
             return Verification(False, checked, expected_sequence,
                                 "entry missing (sequence gap)")

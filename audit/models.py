@@ -42,3 +42,15 @@ class AccessLogEntry(Base):
     fields_denied: Mapped[dict[str, str]] = mapped_column(JSON)
     previous_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AccessLogCheckpoint(Base):
+    """Where pruning cut the chain: the last pruned entry's sequence and hash, so the
+    remaining entries still verify from this anchor (and tampering is still caught)."""
+
+    __tablename__ = "access_log_checkpoints"
+
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    pruned: Mapped[int] = mapped_column(Integer)

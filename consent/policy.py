@@ -7,11 +7,12 @@ invalid policy.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from identity.models import PERSONAL_FIELDS
+from retention.rules import RetentionRule, RuleError, parse_rule
 
 LEGAL_BASES = ("consent", "contract", "legitimate_interest", "legal_obligation")
 DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "membervault" / "policy" / "default.toml"
@@ -73,6 +74,8 @@ class Policy:
     purposes: dict[str, Purpose]
     clients: dict[str, ClientSpec]
     source: str
+    retention: dict[str, RetentionRule] = field(default_factory=dict)
+    transfers: str = "none"
 
     def attributes_of(self, purpose: str) -> frozenset[str]:
         return frozenset(a for c in self.purposes[purpose].categories
@@ -121,13 +124,16 @@ def _flag(table: dict[str, Any], key: str, source: str, entry: str) -> bool:
 
 
 def parse_policy(data: dict[str, Any], source: str) -> Policy:
-    _unknown(data, {"policy", "categories", "purposes", "clients"}, source, "top level")
+    _unknown(data, {"policy", "categories", "purposes", "clients", "retention"}, source,
+             "top level")
     meta = data.get("policy", {})
     version = str(_require(meta, "version", str, source, "[policy]"))
     controller = str(_require(meta, "controller", str, source, "[policy]"))
     jurisdiction = str(meta.get("jurisdiction", "EU"))
     dpo_contact = str(_require(meta, "dpo_contact", str, source, "[policy]"))
-    _unknown(meta, {"version", "controller", "jurisdiction", "dpo_contact"}, source, "[policy]")
+    transfers = str(meta.get("transfers", "none"))
+    _unknown(meta, {"version", "controller", "jurisdiction", "dpo_contact", "transfers"}, source,
+             "[policy]")
 
     categories: dict[str, Category] = {}
     seen_attributes: dict[str, str] = {}
@@ -186,5 +192,14 @@ def parse_policy(data: dict[str, Any], source: str) -> Policy:
         clients[key] = ClientSpec(key, _require(table, "name", str, source, entry),
                                   _require(table, "kind", str, source, entry), allowed,
                                   _flag(table, "collects_consent", source, entry))
+    retention: dict[str, RetentionRule] = {}
+    for key, table in data.get("retention", {}).items():
+        try:
+            retention[key] = parse_rule(key, table)
+        except RuleError as exc:
+            raise PolicyError(source, f"retention.{key}", str(exc)) from None
+        if retention[key].applies_to.startswith("identity.") and \
+                retention[key].applies_to not in categories:
+            raise PolicyError(source, f"retention.{key}", "unknown category")
     return Policy(version, controller, jurisdiction, dpo_contact, categories, purposes, clients,
-                  source)
+                  source, retention, transfers)

@@ -157,7 +157,7 @@ def effective_due(request: DataSubjectRequest, now: dt.datetime) -> dt.datetime:
 
 def listing(*, states: Sequence[str] = (), overdue: bool = False,
             due_within: dt.timedelta | None = None, member_id: uuid.UUID | None = None,
-            now: dt.datetime) -> Select[tuple[DataSubjectRequest]]:
+            now: dt.datetime) -> Select[DataSubjectRequest]:
     query = select(DataSubjectRequest)
     if states:
         query = query.where(DataSubjectRequest.state.in_(states))

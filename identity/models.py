@@ -53,6 +53,8 @@ class Member(Base):
     # GDPR Art. 18: while set, no purpose may process the member's data.
     restricted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When the member was told that inactivity will soon erase their membership.
+    inactivity_notice_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Client(Base):

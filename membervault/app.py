@@ -12,9 +12,10 @@ import orjson
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -22,10 +23,13 @@ from strawberry.asgi import GraphQL
 from consent import ledger
 from consent.errors import ConsentError
 from consent.ledger import Evidence
+from export import archive
 from identity.jwt_checks import TokenRejected
 from identity.oauth import FormRequest
 from identity.principal import Principal
 from identity.sign_in import CodeToSend, SignInFailed, TooManyRequests
+from membervault import audience_export
+from membervault.db import utcnow
 from membervault.http import BodyLimit, RequestContext
 from membervault.requests import current_request_id
 from membervault.services import Services, build_services, ensure_signing_key
@@ -214,6 +218,37 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             return JSONResponse({"status": "database_unreachable"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
+    async def export_download(request: Request) -> Response:
+        """GET /exports/{token} (the ZIP) and /exports/{token}/signature (its JWS): only
+        with the bearer token of the member the archive belongs to. Unknown, expired,
+        erased and someone else's archives get the same 404."""
+        try:
+            principal = bearer_principal(services, request.headers)
+        except Unauthorized as exc:
+            return unauthorized(exc.reason)
+        if principal is None:
+            return JSONResponse({"error": "invalid_token", "reason": "missing_token",
+                                 "requestId": current_request_id()}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer", **NO_STORE})
+        member_id = principal.member_id if principal.role == "member" else None
+        now = utcnow()
+        found = archive.find_download(services, request.path_params["token"], member_id,
+                                      now=now)
+        if found is None:
+            return JSONResponse({"error": "not_found"}, status_code=404, headers=NO_STORE)
+        if request.url.path.endswith("/signature"):
+            return Response(found.signature, media_type="application/jose", headers=NO_STORE)
+        try:
+            chunks = await run_in_threadpool(archive.open_download, services, found, now=now)
+        except archive.ArchiveUnavailable as exc:
+            log.error("export download refused (request id %s): %s", current_request_id(), exc)
+            return JSONResponse({"error": "archive_unavailable",
+                                 "requestId": current_request_id()}, status_code=500,
+                                headers=NO_STORE)
+        return StreamingResponse(chunks, media_type="application/zip", headers={
+            **NO_STORE, "Content-Length": str(found.size), "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f'attachment; filename="{found.attachment_name}"'})
+
     routes = [
         Route("/graphql", GraphQLView(services, settings), methods=["GET", "POST"]),
         Route("/oauth/token", token, methods=["POST"]),
@@ -223,6 +258,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Route("/.well-known/gpc.json", gpc, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        audience_export.route(services),
+        Route("/exports/{token}", export_download, methods=["GET"]),
+        Route("/exports/{token}/signature", export_download, methods=["GET"]),
     ]
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

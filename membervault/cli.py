@@ -28,10 +28,11 @@ admin_app = typer.Typer(help="Administrators.", no_args_is_help=True)
 keys_app = typer.Typer(help="Key-encryption keys and token signing keys.", no_args_is_help=True)
 schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
 audit_app = typer.Typer(help="The access log.", no_args_is_help=True)
+retention_app = typer.Typer(help="Retention rules and the sweeper.", no_args_is_help=True)
 consent_app = typer.Typer(help="The consent ledger.", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (client_app, "client"), (officer_app, "officer"),
                   (admin_app, "admin"), (keys_app, "keys"), (schema_app, "schema"),
-                  (audit_app, "audit"), (consent_app, "consent")):
+                  (audit_app, "audit"), (consent_app, "consent"), (retention_app, "retention")):
     app.add_typer(sub, name=name)
 
 console = Console(stderr=True, soft_wrap=True)
@@ -93,7 +94,8 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     console.print(f"membervault serving on http://{host}:{port} (GraphQL at /graphql)")
     uvicorn.run("membervault.asgi:app", host=host, port=port,
                 workers=workers or settings.workers, access_log=False, log_config=None,
-                proxy_headers=False)
+                proxy_headers=bool(settings.forwarded_allow_ips),
+                forwarded_allow_ips=settings.forwarded_allow_ips or None)
 
 
 @app.command()
@@ -203,6 +205,38 @@ def client_reset_secret(client_id: str) -> None:
             raise _fail(exc.message) from None
         uow.commit()
     console.print(f"new secret for {client_id} (shown once):")
+    print(secret)
+
+
+@client_app.command("webhook")
+def client_webhook(client_id: str,
+                   url: Annotated[str | None, typer.Option(
+                       help="where events are POSTed (https:// in production)")] = None,
+                   remove: Annotated[bool, typer.Option(
+                       "--remove", help="stop delivering events to this client")] = False) -> None:
+    """Register a client's webhook and print its signing secret once (whsec_...), or remove it.
+    Registering again moves the webhook and replaces the secret."""
+    from outbox.errors import OutboxError
+    from outbox.subscriptions import remove_webhook, set_webhook
+
+    if (url is None) == (not remove):
+        raise _fail("give exactly one of --url or --remove")
+    services = _services()
+    with services.db.unit_of_work() as uow:
+        try:
+            if remove:
+                had = remove_webhook(uow.session, client_id, actor="cli")
+            else:
+                secret = set_webhook(uow.session, services.keyring, client_id, str(url),
+                                     production=services.settings.production, actor="cli")
+        except OutboxError as exc:
+            raise _fail(exc.message) from None
+        uow.commit()
+    if remove:
+        console.print(f"webhook of {client_id} removed" if had else
+                      f"{client_id} had no webhook")
+        return
+    console.print(f"webhook of {client_id} set. Its signing secret (shown once):")
     print(secret)
 
 
@@ -385,6 +419,56 @@ def audit_verify() -> None:
     console.print(f"[red]access log broken[/red] at sequence {result.first_broken_sequence}: "
                   f"{result.problem} ({result.checked} entries verified before it)")
     raise typer.Exit(1)
+
+
+@retention_app.command("sweep")
+def retention_sweep(dry_run: Annotated[bool, typer.Option(help="report, change nothing")] = False,
+                    rule: Annotated[str | None, typer.Option(help="only this rule")] = None,
+                    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 1000) -> None:
+    """Apply every retention rule (or one) in bounded batches; prints a summary per rule."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from membervault.db import utcnow
+    from retention.sweeper import sweep
+
+    services = _services()
+    if rule is not None and rule not in services.policy.retention:
+        raise _fail(f"no retention rule named {rule} "
+                    f"(known: {', '.join(services.policy.retention)})")
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done)
+
+        report = sweep(services, now=utcnow(), dry_run=dry_run, rule=rule,
+                       batch_size=batch_size, progress=progress)
+    table = Table(title="retention sweep" + (" (dry run: nothing changed)" if dry_run else ""))
+    for column in ("rule", "action", "would affect" if dry_run else "affected", "held, skipped"):
+        table.add_column(column)
+    for outcome in report.outcomes:
+        table.add_row(outcome.rule, outcome.action, str(outcome.affected),
+                      str(outcome.skipped_held))
+    Console(soft_wrap=True).print(table)
+
+
+@app.command()
+def ropa(out: Annotated[Path, typer.Option(help="directory for ropa.json and ropa.md")] = Path(".")
+         ) -> None:
+    """Write the record of processing activities (GDPR Art. 30) from the policy file."""
+    import json
+
+    from retention.ropa import as_markdown, record_of_processing
+
+    services = _services()
+    record = record_of_processing(services.policy)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ropa.json").write_text(json.dumps(record, indent=2) + "\n")
+    (out / "ropa.md").write_text(as_markdown(record))
+    console.print(f"wrote {out / 'ropa.json'} and {out / 'ropa.md'}")
 
 
 @consent_app.command("rebuild")

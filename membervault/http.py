@@ -14,6 +14,12 @@ from membervault.requests import reset_request_id, set_request_id
 
 log = logging.getLogger("membervault.http")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# Export download links carry a secret token in the path: never logged.
+SECRET_PATH = re.compile(r"^/exports/[^/]+")
+
+
+def loggable_path(path: str) -> str:
+    return SECRET_PATH.sub("/exports/[token]", path)
 
 
 class RequestContext:
@@ -47,8 +53,8 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            log.info("%s %s %s %.1fms rid=%s", scope["method"], scope["path"], status,
-                     (time.perf_counter() - started) * 1000, request_id)
+            log.info("%s %s %s %.1fms rid=%s", scope["method"], loggable_path(scope["path"]),
+                     status, (time.perf_counter() - started) * 1000, request_id)
             reset_request_id(token)
 
 

@@ -39,6 +39,7 @@ class Settings:
     export_dir: str = "var/exports"
     export_link_ttl: int = 7 * 86400  # seconds an export download link stays valid
     webhook_max_attempts: int = 10
+    retention_interval: int = 3600  # seconds between retention sweeps run by the worker
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_user: str = ""
@@ -54,6 +55,9 @@ class Settings:
     oidc_jwks_url: str = ""
     oidc_audience: str = ""
     oidc_role_claim: str = "membervault_role"
+    # Addresses of reverse proxies whose X-Forwarded-For to trust (uvicorn's
+    # forwarded_allow_ips); empty: none, the peer address is the client's.
+    forwarded_allow_ips: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

@@ -30,10 +30,24 @@ def run_once(services: Services, now: Callable[[], dt.datetime] = utcnow) -> dic
         "deliveries": deliver_due(services, now=now()),
         "completed": complete_acknowledged(services, now=now()),
         "expired_archives": purge_expired(services, now=now()),
+        "retention_swept": sweep_if_due(services, now=now()),
     }
     if any(done.values()):
         log.info("worker pass: %s", ", ".join(f"{k}={v}" for k, v in done.items() if v))
     return done
+
+
+def sweep_if_due(services: Services, now: dt.datetime) -> int:
+    """Run the retention sweep when the last one (by any worker) is older than the
+    interval; returns how many rows it affected."""
+    from retention.sweeper import last_sweep_at, sweep
+
+    with services.db.unit_of_work() as uow:
+        last = last_sweep_at(uow.session)
+    interval = dt.timedelta(seconds=services.settings.retention_interval)
+    if last is not None and now - last < interval:
+        return 0
+    return sum(sweep(services, now=now).counts().values())
 
 
 def run_forever(services: Services, interval: float = 2.0) -> None:

@@ -10,6 +10,7 @@ from consent.errors import ConsentError
 from identity import members
 from identity.clients import consent_channel
 from schema.access import Role, denied, guarded
+from schema.client_reads import log_reads
 from schema.member_privacy import (
     GPC_CONFLICT,
     ConsentPayload,
@@ -57,6 +58,7 @@ class ClientConsentMutation:
             ctx.uow.rollback()
             return ConsentPayload(consents=[], receipt_ids=[], errors=field_errors(exc))
         ctx.uow.commit()
+        log_reads(info, input.purpose, [(member_id, [f"consent:{input.purpose}"], {})])
         # The collecting client learns the state of this purpose only, not the others.
         changed = [c for c in consents_of(info, member_id) if c.purpose == input.purpose]
         return ConsentPayload(consents=changed,

@@ -102,9 +102,15 @@ class ClientQuery:
         if len(keys) != 1:
             raise denied("ONE_KEY_REQUIRED", "give exactly one of memberNumber, email or phone")
         ctx = info.context
+        kind = keys[0][0]
+        # Looking a member up by email or phone uses that value: only a purpose that covers
+        # it may (the member number is the public handle every client may use).
+        if kind != "member_number" and kind not in ctx.services.policy.attributes_of(purpose):
+            raise denied("LOOKUP_KEY_NOT_IN_PURPOSE",
+                         f"purpose {purpose} does not cover {kind}; look up by memberNumber")
         requested = requested_attributes(info)
         data = gate.read_one(ctx.uow.session, ctx.services.crypto, ctx.services.policy,
-                             _purpose(info, purpose), requested, kind=keys[0][0], key=keys[0][1],
+                             _purpose(info, purpose), requested, kind=kind, key=keys[0][1],
                              default_region=ctx.services.settings.default_region)
         log_reads(info, purpose, [(data.member_id, list(data.decision.allowed),
                                    data.decision.denied)])

@@ -29,14 +29,18 @@ from membervault.settings import Settings
 from schema import mutations, queries
 from schema.client_consent import ClientConsentMutation
 from schema.client_reads import ClientQuery
+from schema.deliveries import DeliveryMutation, DeliveryQuery
+from schema.erasure import ErasureMutation, ErasureQuery
 from schema.member_privacy import MemberPrivacyMutation, MemberPrivacyQuery
 from schema.officer import OfficerMutation, OfficerQuery
 from schema.requests import RequestMutation, RequestQuery
+from schema.retention import RetentionMutation, RetentionQuery
 
 Query = merge_types("Query", (queries.Query, MemberPrivacyQuery, ClientQuery, OfficerQuery,
-                             RequestQuery))
+                             RequestQuery, DeliveryQuery, ErasureQuery, RetentionQuery))
 Mutation = merge_types("Mutation", (mutations.Mutation, MemberPrivacyMutation,
-                                    ClientConsentMutation, OfficerMutation, RequestMutation))
+                                    ClientConsentMutation, OfficerMutation, RequestMutation,
+                                    DeliveryMutation, ErasureMutation, RetentionMutation))
 
 log = logging.getLogger("membervault.graphql")
 SDL_PATH = Path(__file__).resolve().parent / "schema.graphql"

@@ -96,7 +96,8 @@ def keyring_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(database_url: str, keyring_file: Path, tmp_path: Path) -> Settings:
     return Settings(database_url=database_url, kek_file=str(keyring_file),
-                    mailbox_file=str(tmp_path / "mailbox.txt"), issuer=ISSUER)
+                    mailbox_file=str(tmp_path / "mailbox.txt"), issuer=ISSUER,
+                    export_dir=str(tmp_path / "exports"))
 
 
 @pytest.fixture

@@ -152,3 +152,16 @@ def test_members_see_who_read_their_data(people: dict[str, Api], marketing_api: 
          "fieldsReturned": ["email", "given_name"]}]
     bob = people["bob"].graphql("{ myAccessLog { items { principal } } }")
     assert bob["data"]["myAccessLog"]["items"] == [{"principal": "client:loyalty-engine"}]
+
+
+def test_a_lookup_key_outside_the_purpose_is_refused(people: dict[str, Api], http: Any,
+                                                     services: Any) -> None:
+    from tests.conftest import client_token, create_principal
+
+    analytics = Api(http, client_token(http, "analytics-job", create_principal(
+        services, "analytics-job", purposes=("analytics.segmentation",))))
+    result = analytics.graphql(MEMBER_DATA, {"purpose": "analytics.segmentation",
+                                             "email": "ann@example.org"})
+    assert result["data"] is None
+    assert result["errors"][0]["extensions"]["code"] == "LOOKUP_KEY_NOT_IN_PURPOSE"
+    assert "ann@" not in str(result)

@@ -24,6 +24,7 @@ from typing import Any
 import graphql
 import pytest
 from graphql import GraphQLObjectType
+from sqlalchemy import select
 from starlette.testclient import TestClient
 from strawberry.permission import PermissionExtension
 from strawberry.utils.str_converters import to_camel_case
@@ -33,6 +34,10 @@ from export.requests import open_request
 from membervault.db import utcnow
 from membervault.services import Services
 from membervault.settings import Settings
+from outbox.models import Delivery
+from outbox.writer import emit
+from retention.erasure import erase_request
+from retention.holds import place as place_hold
 from schema.access import PRINCIPAL_ROLE, Allow
 from schema.schema import build_schema
 from tests.conftest import Api, client_token, create_principal, member_token, register
@@ -125,6 +130,10 @@ class World:
     member_id: str
     receipt_id: str
     request_id: str = ""
+    event_id: str = ""  # an outbox event addressed to every client of the cast
+    delivery_id: str = ""  # one of its deliveries
+    erasure_request_id: str = ""  # a completed erasure (of another member)
+    hold_id: str = ""  # a legal hold on the matrix member, to lift
 
 
 Variables = Callable[[World, Principal], dict[str, Any]]
@@ -177,9 +186,24 @@ OPERATIONS: dict[str, Operation] = {
         "query($receiptId: ID!) { consentReceipt(receiptId: $receiptId) { jws } }",
         lambda w, p: {"receiptId": w.receipt_id}),
     "myRequests": Operation("query { myRequests { id type state dueAt } }"),
+    "myRetentionSchedule": Operation("query { myRetentionSchedule { rule after action } }"),
+    "recordOfProcessing": Operation("query { recordOfProcessing }"),
     "requests": Operation(
         "query($memberId: ID) { requests(memberId: $memberId, dueWithinDays: 60) { id state } }",
         lambda w, p: {"memberId": w.member_id}),
+    "deliveries": Operation(
+        "query { deliveries(state: \"pending\", first: 5) {"
+        " items { id eventType memberId clientId state attempts } nextCursor } }"),
+    "legalHolds": Operation(
+        "query($memberId: ID!) { legalHolds(memberId: $memberId) { id reason active } }",
+        lambda w, p: {"memberId": w.member_id}),
+    "erasureCertificate": Operation(
+        "query($requestId: ID!) { erasureCertificate(requestId: $requestId) { certificate jws } }",
+        lambda w, p: {"requestId": w.erasure_request_id}),
+    "pendingAcknowledgements": Operation(
+        "query($requestId: ID!) { pendingAcknowledgements(requestId: $requestId) {"
+        " clientId deliveryState } }",
+        lambda w, p: {"requestId": w.erasure_request_id}),
     # ---- Mutation (ordered so that each principal undoes what it changes)
     "registerMember": Operation(
         "mutation($input: RegisterMemberInput!) { registerMember(input: $input) {"
@@ -222,6 +246,9 @@ OPERATIONS: dict[str, Operation] = {
         " restricted: false, reason: \"authorization matrix\") {"
         " status { restricted } errors { code } } }",
         lambda w, p: {"memberId": w.member_id}),
+    "recordActivity": Operation(
+        "mutation($n: [String!]!) { recordActivity(memberNumbers: $n) }",
+        lambda w, p: {"n": [w.member_number]}),
     "openMyRequest": Operation(
         "mutation { openMyRequest(input: {type: ACCESS}) { request { id state } errors { code } } }"),
     "openRequestFor": Operation(
@@ -240,6 +267,23 @@ OPERATIONS: dict[str, Operation] = {
         "mutation($id: ID!) { denyRequest(requestId: $id, code: \"DUPLICATE\", reason: \"x\")"
         " { request { state } errors { code } } }",
         lambda w, p: {"id": w.request_id}),
+    "acknowledgeEvent": Operation(
+        "mutation($id: ID!) { acknowledgeEvent(eventId: $id) {"
+        " acknowledgement { eventId acknowledgedAt } errors { code } } }",
+        lambda w, p: {"id": w.event_id}),
+    "replayDelivery": Operation(
+        "mutation($id: ID!) { replayDelivery(deliveryId: $id) {"
+        " delivery { id state attempts } errors { code } } }",
+        lambda w, p: {"id": w.delivery_id}),
+    "placeLegalHold": Operation(
+        "mutation($memberId: ID!) { placeLegalHold(memberId: $memberId,"
+        " reason: \"authorization matrix\", expiresAt: \"2999-01-01T00:00:00Z\") {"
+        " hold { id active } errors { code } } }",
+        lambda w, p: {"memberId": w.member_id}),
+    "liftLegalHold": Operation(
+        "mutation($holdId: ID!) { liftLegalHold(holdId: $holdId) {"
+        " hold { id active } errors { code } } }",
+        lambda w, p: {"holdId": w.hold_id}),
 }
 
 
@@ -365,6 +409,20 @@ def test_purpose_bound_fields_take_the_purpose_from_a_variable() -> None:
 # 2.-3. Every (operation, principal) pair against the field's declared rule
 
 
+def erased_member_request(registrar: Api, services: Services) -> uuid.UUID:
+    """Register another member and erase them: a request with a certificate to issue."""
+    registered = register(registrar, givenName="Erased", email="erased.member@example.org",
+                          phone="07400 111222")
+    assert registered["errors"] == [], registered
+    with services.db.unit_of_work() as uow:
+        request = open_request(uow.session, uuid.UUID(registered["member"]["id"]), "erasure",
+                               jurisdiction="GDPR", actor="test", identity_verification="test",
+                               now=utcnow())
+        uow.commit()
+    assert erase_request(services, request.id, now=utcnow()) == "erased"
+    return request.id
+
+
 def test_authorization_matrix(http: TestClient, services: Services, settings: Settings) -> None:
     # One registered member, signed in through the real one-time-code flow.
     registrar = staff_api(http, services, "matrix-registrar", "admin")
@@ -380,9 +438,19 @@ def test_authorization_matrix(http: TestClient, services: Services, settings: Se
         pending = open_request(uow.session, uuid.UUID(me["id"]), "restriction",
                                jurisdiction="GDPR", actor="test", identity_verification=None,
                                now=utcnow())
+        # An event addressed to every client of the cast, to acknowledge and replay.
+        event = emit(uow.session, "member.rectified", uuid.UUID(me["id"]), {"fields": []},
+                     [f"matrix-{p.name}" for p in principals() if p.role == "client"])
+        # A legal hold to lift.
+        hold = place_hold(uow.session, uuid.UUID(me["id"]), "matrix hold", "test")
         uow.commit()
+        delivery_id = uow.session.scalars(select(Delivery.id).where(
+            Delivery.event_id == event.id)).first()
+    erasure_request_id = erased_member_request(registrar, services)
     world = World(member_number=me["memberNumber"], email=MEMBER["email"], member_id=me["id"],
-                  receipt_id=granted["receiptIds"][0], request_id=str(pending.id))
+                  receipt_id=granted["receiptIds"][0], request_id=str(pending.id),
+                  event_id=str(event.id), delivery_id=str(delivery_id),
+                  erasure_request_id=str(erasure_request_id), hold_id=str(hold.id))
 
     cast = principals()
     for principal in cast:

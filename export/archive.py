@@ -1,0 +1,546 @@
+"""Export archives (GDPR Art. 15 and 20): built by the worker, stored sealed, signed,
+downloaded through an unguessable expiring link, purged when they expire.
+
+Building one access request (:func:`export_request`):
+
+1. The worker claims the request with a lease (``membervault.jobs.claim``).
+2. Leftover files of an earlier, interrupted attempt for the request are removed.
+3. The ZIP (see :mod:`export.package`) is written straight into a :class:`SealedWriter`
+   over ``<request id>.<archive id>.partial`` in ``settings.export_dir``: the plaintext
+   never reaches the disk. The file key is random per archive and is stored in the file's
+   header wrapped by the member's data key, so erasing the member shreds the archive.
+4. The file is fsynced and renamed to ``<request id>.<archive id>.sealed``.
+5. One transaction inserts the :class:`ExportArchive` row (signature, link token hash,
+   sealed token, expiry) and moves the request to ``completed``.
+
+A crash before step 5 commits leaves no row: the next pass (after the lease) deletes the
+leftovers and builds again from scratch. After step 5 there is nothing left to do. A row
+found for a request that is still open (not something this module leaves behind, but
+cheap to honour) just completes the request.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import secrets
+import traceback
+import uuid
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+from zipfile import ZIP_DEFLATED, ZipFile
+
+import orjson
+from joserfc import jws
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from consent import receipts
+from export import package, requests
+from export.disclosure import iso
+from export.models import DataSubjectRequest, ExportArchive
+from export.sealed_files import (
+    SealedFileError,
+    SealedWriter,
+    new_file_key,
+    open_chunks,
+    read_header,
+)
+from identity.encryption import MemberCipher
+from identity.errors import IdentityError, KeyringError, TamperedCiphertext
+from identity.members import open_member
+from identity.models import Member
+from membervault.db import utcnow
+from membervault.jobs import claim
+
+if TYPE_CHECKING:
+    from membervault.services import Services
+
+log = logging.getLogger("membervault.export")
+
+ACTOR = "system:export-worker"
+LEASE = dt.timedelta(minutes=10)
+BATCH = 20  # requests built per pass at most; the next pass takes the rest
+BUILDABLE_STATES = ("in_progress", "extended")
+SIGNATURE_TYPE = "export-signature+jws"
+SIGNATURE_ALGORITHM = "ES256"
+TOKEN_FIELD = "export-token"  # noqa: S105  (an encryption context, not a secret)
+FILE_KEY_FIELD = "export-file-key:"
+SEALED, PARTIAL = ".sealed", ".partial"
+FILE_NAME = re.compile(r"^(?P<request>[0-9a-f-]{36})\.(?P<archive>[0-9a-f-]{36})"
+                       r"(?P<suffix>\.sealed|\.partial)$")
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
+PURGE_BATCH = 200
+
+
+class ArchiveUnavailable(Exception):
+    """A live archive cannot be served: its file is missing, damaged or not the one signed.
+    Never serve anything of it; the message names the problem, never content."""
+
+
+# --------------------------------------------------------------------------------------
+# Files
+
+
+def export_dir(services: Services) -> Path:
+    directory = Path(services.settings.export_dir)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return directory
+
+
+def _file(directory: Path, name: str) -> Path:
+    if not FILE_NAME.match(name):
+        raise ArchiveUnavailable("archive path is not an archive file name")
+    return directory / name
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # not every file system syncs directories
+    finally:
+        os.close(fd)
+
+
+def _leftovers(directory: Path, request_ids: Collection[uuid.UUID],
+               keep: Collection[str] = ()) -> list[Path]:
+    wanted = {str(r) for r in request_ids}
+    found = []
+    for path in directory.iterdir():
+        match = FILE_NAME.match(path.name)
+        if match and match["request"] in wanted and path.name not in keep:
+            found.append(path)
+    return found
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _create(path: Path) -> BinaryIO:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return os.fdopen(fd, "wb")
+
+
+# --------------------------------------------------------------------------------------
+# Keys, tokens and the signature
+
+
+def _cipher(services: Services, member: Member) -> MemberCipher | None:
+    if member.status == "erased" or member.wrapped_key is None or member.kek_version is None:
+        return None
+    return services.crypto.cipher(member.id, member.kek_version, member.wrapped_key)
+
+
+def _wrap_file_key(cipher: MemberCipher, archive_id: uuid.UUID, key: bytes) -> bytes:
+    return cipher.encrypt(FILE_KEY_FIELD + str(archive_id), base64.b64encode(key).decode())
+
+
+def _unwrap_file_key(cipher: MemberCipher, archive_id: uuid.UUID, wrapped: bytes) -> bytes:
+    return base64.b64decode(cipher.decrypt(FILE_KEY_FIELD + str(archive_id), wrapped))
+
+
+def token_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def sign_manifest(services: Services, manifest: dict[str, Any]) -> str:
+    key = services.signing_keys.active()
+    header = {"alg": SIGNATURE_ALGORITHM, "kid": key.kid, "typ": SIGNATURE_TYPE}
+    return jws.serialize_compact(header, orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS),
+                                 key, algorithms=[SIGNATURE_ALGORITHM])
+
+
+def signed_manifest(signature: str) -> dict[str, Any]:
+    """The payload of a stored signature (our own, so not verified here)."""
+    payload = signature.split(".")[1]
+    data = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    if not isinstance(data, dict):
+        raise ArchiveUnavailable("the stored signature has no manifest")
+    return data
+
+
+# --------------------------------------------------------------------------------------
+# Building
+
+
+@dataclass(frozen=True)
+class Built:
+    archive_id: uuid.UUID
+    file_name: str
+    size: int
+    signature: str
+    token_hash: bytes
+    sealed_token: bytes
+
+
+def build_pending_exports(services: Services, now: dt.datetime) -> int:
+    """Build the archive of every claimable access request (up to :data:`BATCH` per pass)
+    and complete the requests; returns how many were completed. A request whose build
+    fails is logged (exception type and frames, never a value) and retried after its
+    lease; the others go on."""
+    completed = 0
+    for _ in range(BATCH):
+        with services.db.unit_of_work() as uow:
+            claimed = [r.id for r in claim(
+                uow.session, DataSubjectRequest, DataSubjectRequest.type == "access",
+                DataSubjectRequest.state.in_(BUILDABLE_STATES), lease=LEASE,
+                order_by=DataSubjectRequest.due_at, now=now)]
+        if not claimed:
+            break
+        request_id = claimed[0]
+        try:
+            completed += export_request(services, request_id, now=now)
+        except Exception as exc:  # noqa: BLE001  (the next pass retries; the rest go on)
+            log.error("export of request %s failed with %s; retried after its lease\n%s",
+                      request_id, type(exc).__name__,
+                      "".join(traceback.format_tb(exc.__traceback__)))
+            _record_failure(services, request_id, exc, now)
+    return completed
+
+
+def _record_failure(services: Services, request_id: uuid.UUID, exc: Exception,
+                    now: dt.datetime) -> None:
+    try:
+        with services.db.unit_of_work() as uow:
+            request = uow.session.get(DataSubjectRequest, request_id)
+            if request is not None:
+                details = dict(request.details or {})
+                attempts = details.get("exportFailures")
+                details["exportFailures"] = (attempts if isinstance(attempts, int) else 0) + 1
+                details["exportLastError"] = type(exc).__name__
+                details["exportLastFailureAt"] = iso(now)
+                request.details = details
+                uow.commit()
+    except Exception as second:  # noqa: BLE001  (bookkeeping only)
+        log.warning("could not record the failed export of %s (%s)", request_id,
+                    type(second).__name__)
+
+
+def export_request(services: Services, request_id: uuid.UUID, *, now: dt.datetime) -> bool:
+    """Build one claimed access request's archive and complete the request; returns
+    whether the request was completed."""
+    directory = export_dir(services)
+    with services.db.unit_of_work() as uow:
+        session = uow.session
+        request = session.get(DataSubjectRequest, request_id)
+        if request is None or request.type != "access" or request.state not in BUILDABLE_STATES:
+            return False
+        existing = session.scalars(select(ExportArchive)
+                                   .where(ExportArchive.request_id == request_id)).all()
+        intact = next((a for a in existing if _file_intact(directory, a)), None)
+        _remove(_leftovers(directory, {request_id}, {intact.path} if intact else set()))
+        if intact is not None:
+            _complete_request(session, request, now, f"export archive {intact.id} ready")
+            uow.commit()
+            return True
+        for stale in existing:
+            session.delete(stale)
+        member = session.get(Member, request.member_id)
+        cipher = _cipher(services, member) if member is not None else None
+        if member is None or cipher is None:
+            _complete_request(session, request, now,
+                              "the member was erased: no personal data is left to export")
+            uow.commit()
+            return True
+        built = _build(services, session, directory, request, member, cipher, now)
+        uow.commit()  # only the removal of stale rows, if any; reads end here
+    try:
+        return _finish(services, request_id, built, now)
+    except BaseException:
+        (directory / built.file_name).unlink(missing_ok=True)
+        raise
+
+
+def _file_intact(directory: Path, archive: ExportArchive) -> bool:
+    try:
+        with _file(directory, archive.path).open("rb") as raw:
+            return read_header(raw).archive_id == archive.id
+    except (OSError, SealedFileError, ArchiveUnavailable):
+        return False
+
+
+def _complete_request(session: Session, request: DataSubjectRequest, now: dt.datetime,
+                      reason: str) -> None:
+    requests.advance(session, request, "completed", actor=ACTOR, reason=reason, now=now)
+    request.lease_until = None
+
+
+def _build(services: Services, session: Session, directory: Path, request: DataSubjectRequest,
+           member: Member, cipher: MemberCipher, now: dt.datetime) -> Built:
+    archive_id = uuid.uuid4()
+    profile = open_member(services.crypto, member)
+    signing_key = services.signing_keys.active()
+    contents = package.collect(
+        session, services.policy, profile, member, archive_id=archive_id,
+        issuer=services.settings.issuer, now=now,
+        sign=lambda document: receipts.sign(document, signing_key))
+    stem = f"{request.id}.{archive_id}"
+    partial, final = directory / (stem + PARTIAL), directory / (stem + SEALED)
+    file_key = new_file_key()
+    try:
+        with _create(partial) as raw:
+            writer = SealedWriter(raw, archive_id, file_key,
+                                  _wrap_file_key(cipher, archive_id, file_key))
+            with ZipFile(writer, "w", compression=ZIP_DEFLATED) as zf:
+                package.write_zip(zf, contents, lambda: package.access_log_pages(
+                    session, member.id, contents.log_until))
+            writer.close()
+            os.fsync(raw.fileno())
+        os.replace(partial, final)
+        _fsync_dir(directory)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        final.unlink(missing_ok=True)
+        raise
+    manifest = {"archiveId": str(archive_id), "memberId": str(member.id),
+                "requestId": str(request.id), "sha256": writer.sha256, "size": writer.size,
+                "createdAt": iso(now), "iss": services.settings.issuer}
+    token = secrets.token_urlsafe(32)
+    return Built(archive_id=archive_id, file_name=final.name, size=writer.size,
+                 signature=sign_manifest(services, manifest), token_hash=token_digest(token),
+                 sealed_token=cipher.encrypt(TOKEN_FIELD, token))
+
+
+def _finish(services: Services, request_id: uuid.UUID, built: Built, now: dt.datetime) -> bool:
+    """One transaction: the archive row and the request's completion, after checking that
+    the request is still ours to complete and the member still there."""
+    directory = export_dir(services)
+    with services.db.unit_of_work() as uow:
+        session = uow.session
+        request = session.get(DataSubjectRequest, request_id, with_for_update=True,
+                              populate_existing=True)
+        if request is None or request.state not in BUILDABLE_STATES:
+            (directory / built.file_name).unlink(missing_ok=True)
+            return False
+        member = session.get(Member, request.member_id, with_for_update=True,
+                             populate_existing=True)
+        if member is None or _cipher(services, member) is None:
+            (directory / built.file_name).unlink(missing_ok=True)
+            _complete_request(session, request, now,
+                              "the member was erased: no personal data is left to export")
+            uow.commit()
+            return True
+        expires = now + dt.timedelta(seconds=services.settings.export_link_ttl)
+        session.add(ExportArchive(
+            id=built.archive_id, request_id=request.id, member_id=request.member_id,
+            path=built.file_name, size=built.size, token_hash=built.token_hash,
+            sealed_token=built.sealed_token, signature=built.signature, created_at=now,
+            expires_at=expires))
+        _complete_request(session, request, now,
+                          f"export archive {built.archive_id} ready; the download link "
+                          f"expires at {iso(expires)}")
+        uow.commit()
+    log.info("export archive %s built for request %s (%d bytes)", built.archive_id,
+             request_id, built.size)
+    return True
+
+
+# --------------------------------------------------------------------------------------
+# Links and downloads
+
+
+def download_url(services: Services, archive: ExportArchive,
+                 now: dt.datetime | None = None) -> str | None:
+    """The member's download link, or ``None`` once it expired or the member was erased.
+    Opening the link also needs the member's own bearer token."""
+    now = now or utcnow()
+    if archive.expires_at <= now:
+        return None
+    with services.db.unit_of_work() as uow:
+        member = uow.session.get(Member, archive.member_id)
+        cipher = _cipher(services, member) if member is not None else None
+    if cipher is None:
+        return None
+    try:
+        token = cipher.decrypt(TOKEN_FIELD, archive.sealed_token)
+    except TamperedCiphertext:
+        log.warning("sealed link token of archive %s failed authentication", archive.id)
+        return None
+    return f"{services.settings.issuer.rstrip('/')}/exports/{token}"
+
+
+@dataclass(frozen=True)
+class Download:
+    archive_id: uuid.UUID
+    member_id: uuid.UUID
+    file_name: str
+    size: int
+    signature: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+
+    @property
+    def attachment_name(self) -> str:
+        return f"membervault-export-{self.created_at.astimezone(dt.UTC):%Y%m%d-%H%M%S}.zip"
+
+
+def find_download(services: Services, token: str, member_id: uuid.UUID | None, *,
+                  now: dt.datetime) -> Download | None:
+    """The live archive behind ``token`` if it belongs to ``member_id``; ``None`` for an
+    unknown, expired, erased or someone else's archive alike."""
+    if member_id is None or not TOKEN.match(token):
+        return None
+    with services.db.unit_of_work() as uow:
+        row = uow.session.scalars(select(ExportArchive)
+                                  .where(ExportArchive.token_hash == token_digest(token))).first()
+        if row is None or row.member_id != member_id or row.expires_at <= now:
+            return None
+        member = uow.session.get(Member, row.member_id)
+        if member is None or _cipher(services, member) is None:
+            return None
+        return Download(archive_id=row.id, member_id=row.member_id, file_name=row.path,
+                        size=row.size, signature=row.signature, created_at=row.created_at,
+                        expires_at=row.expires_at)
+
+
+def open_download(services: Services, download: Download, *,
+                  now: dt.datetime) -> Iterator[bytes]:
+    """Check the whole stored archive (every chunk authenticates, and the plaintext is
+    the signed one), record the first download, then return the plaintext as an iterator
+    of chunks that authenticates each chunk again as it streams. Raises
+    :class:`ArchiveUnavailable` before anything is returned when a check fails."""
+    path = _file(export_dir(services), download.file_name)
+    with services.db.unit_of_work() as uow:
+        member = uow.session.get(Member, download.member_id)
+        cipher = _cipher(services, member) if member is not None else None
+    if cipher is None:
+        raise ArchiveUnavailable("the member's key is gone")
+    try:
+        key = _open_key(path, download.archive_id, cipher)
+        digest, size = hashlib.sha256(), 0
+        for chunk in _plaintext(path, key):
+            digest.update(chunk)
+            size += len(chunk)
+    except (OSError, SealedFileError, IdentityError, KeyringError, TamperedCiphertext,
+            ValueError) as exc:
+        raise ArchiveUnavailable(f"archive {download.archive_id} unreadable: "
+                                 f"{type(exc).__name__}: {exc}") from None
+    manifest = signed_manifest(download.signature)
+    if manifest.get("sha256") != digest.hexdigest() or size != download.size:
+        raise ArchiveUnavailable(f"archive {download.archive_id} is not the signed archive")
+    with services.db.unit_of_work() as uow:
+        uow.session.execute(update(ExportArchive)
+                            .where(ExportArchive.id == download.archive_id,
+                                   ExportArchive.downloaded_at.is_(None))
+                            .values(downloaded_at=now))
+        uow.commit()
+    return _plaintext(path, key)
+
+
+def _open_key(path: Path, archive_id: uuid.UUID, cipher: MemberCipher) -> bytes:
+    with path.open("rb") as raw:
+        header = read_header(raw)
+    if header.archive_id != archive_id:
+        raise SealedFileError("the file belongs to another archive")
+    return _unwrap_file_key(cipher, archive_id, header.wrapped_key)
+
+
+def _plaintext(path: Path, key: bytes) -> Iterator[bytes]:
+    with path.open("rb") as raw:
+        header = read_header(raw)
+        yield from open_chunks(raw, header, key)
+
+
+def read_archive(services: Services, archive: ExportArchive) -> Iterator[bytes]:
+    """The plaintext ZIP of an archive, chunk by chunk, authenticated (for tools and tests)."""
+    download = Download(archive_id=archive.id, member_id=archive.member_id,
+                        file_name=archive.path, size=archive.size, signature=archive.signature,
+                        created_at=archive.created_at, expires_at=archive.expires_at)
+    with services.db.unit_of_work() as uow:
+        member = uow.session.get(Member, archive.member_id)
+        cipher = _cipher(services, member) if member is not None else None
+    if cipher is None:
+        raise ArchiveUnavailable("the member's key is gone")
+    path = _file(export_dir(services), download.file_name)
+    return _plaintext(path, _open_key(path, archive.id, cipher))
+
+
+# --------------------------------------------------------------------------------------
+# Expiry and erasure
+
+
+def purge_expired(services: Services, now: dt.datetime) -> int:
+    """Delete the files and rows of archives whose link expired; returns how many. Also
+    removes files no row refers to that are older than a lease (left by a crash)."""
+    directory = export_dir(services)
+    purged = 0
+    while True:
+        with services.db.unit_of_work() as uow:
+            rows = uow.session.scalars(select(ExportArchive)
+                                       .where(ExportArchive.expires_at <= now)
+                                       .order_by(ExportArchive.expires_at)
+                                       .limit(PURGE_BATCH)).all()
+            if not rows:
+                break
+            for row in rows:
+                _delete_file(directory, row)
+                uow.session.delete(row)
+            uow.commit()
+        purged += len(rows)
+    if purged:
+        log.info("purged %d expired export archive(s)", purged)
+    _sweep_orphans(services, directory, now)
+    return purged
+
+
+def _delete_file(directory: Path, archive: ExportArchive) -> None:
+    try:
+        _file(directory, archive.path).unlink(missing_ok=True)
+    except ArchiveUnavailable:
+        log.warning("archive %s has an unexpected path; its row is removed", archive.id)
+
+
+def _sweep_orphans(services: Services, directory: Path, now: dt.datetime) -> None:
+    candidates: dict[uuid.UUID, Path] = {}
+    for path in directory.iterdir():
+        match = FILE_NAME.match(path.name)
+        if match is None:
+            continue
+        try:
+            modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+        except FileNotFoundError:
+            continue
+        if now - modified > LEASE:  # no build can still be writing it
+            candidates[uuid.UUID(match["archive"])] = path
+    if not candidates:
+        return
+    with services.db.unit_of_work() as uow:
+        live = set(uow.session.scalars(select(ExportArchive.id)
+                                       .where(ExportArchive.id.in_(list(candidates)))))
+    orphans = [p for a, p in candidates.items() if a not in live]
+    _remove(orphans)
+    if orphans:
+        log.info("removed %d export file(s) left by interrupted builds", len(orphans))
+
+
+def delete_archives_of(session: Session, services: Services, member_id: uuid.UUID) -> int:
+    """Delete every archive of a member, files and rows, inside the caller's transaction
+    (erasure); also any leftover file of the member's access requests. Returns the
+    number of archive rows deleted. Files go first: a committed erasure never leaves one
+    behind (and they are unreadable without the member's key anyway)."""
+    directory = export_dir(services)
+    rows = session.scalars(select(ExportArchive).where(ExportArchive.member_id == member_id)).all()
+    for row in rows:
+        _delete_file(directory, row)
+        session.delete(row)
+    request_ids = set(session.scalars(select(DataSubjectRequest.id)
+                                      .where(DataSubjectRequest.member_id == member_id,
+                                             DataSubjectRequest.type == "access")))
+    request_ids.update(row.request_id for row in rows)
+    if request_ids:
+        _remove(_leftovers(directory, request_ids))
+    session.flush()
+    return len(rows)

@@ -1,0 +1,370 @@
+"""What goes into an export archive, and writing it into a ZIP without holding it all.
+
+:func:`collect` loads everything that is small (the profile, consent records with their
+signed receipts, requests, the audit events that give each value's source, the policy
+facts). The access log, which can be long, is read in keyset pages ordered by sequence, up
+to the sequence seen when collecting, once for ``member.json`` and once for
+``access_log.csv``; each page is written and dropped before the next is read.
+
+Entries of the ZIP, in this order::
+
+    member.json          everything, machine-readable (see member.schema.json)
+    member.schema.json   JSON Schema (draft 2020-12) of member.json
+    profile.csv          field, category, value, source
+    consents.csv         one row per consent record
+    access_log.csv       one row per read of the member's data
+    requests.csv         one row per data subject request
+    request_transitions.csv  one row per step of those requests
+    summary.md           the GDPR Art. 15(1) information, for people
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
+
+import orjson
+from sqlalchemy import Row, func, select
+from sqlalchemy.orm import Session
+
+from audit.models import AccessLogEntry, AuditEvent
+from consent import ledger, receipts
+from consent.models import Objection
+from consent.policy import Policy
+from export import disclosure
+from export.disclosure import iso
+from export.models import DataSubjectRequest, RequestTransition
+from identity.members import MemberProfile
+from identity.models import PERSONAL_FIELDS, Client, Member
+
+FORMAT_VERSION = 1
+LOG_PAGE = 2000
+SOURCE_EVENTS = ("member.registered", "member.rectified")
+SCHEMA_RESOURCE = "member_schema.json"
+
+# member.json names of the personal attributes (the GraphQL spelling).
+JSON_NAMES = {
+    "member_number": "memberNumber", "given_name": "givenName", "family_name": "familyName",
+    "email": "email", "phone": "phone", "birthdate": "birthdate",
+    "postal_address": "postalAddress", "preferred_language": "preferredLanguage",
+    "preferences": "preferences",
+}
+
+ADDRESS_NAMES = {"postal_code": "postalCode"}
+
+PROFILE_COLUMNS = ("field", "category", "value", "source")
+CONSENT_COLUMNS = ("receipt_id", "purpose", "event", "notice_version", "at", "channel", "actor",
+                   "gpc", "user_agent", "ip_hash")
+ACCESS_LOG_COLUMNS = ("sequence", "at", "principal", "principal_name", "purpose",
+                      "fields_returned", "fields_denied", "request_id")
+REQUEST_COLUMNS = ("id", "type", "jurisdiction", "state", "received_at", "due_at", "closed_at",
+                   "extended", "extension_reason", "identity_verification", "opened_by",
+                   "denial_code", "denial_reason")
+TRANSITION_COLUMNS = ("request_id", "from_state", "to_state", "at", "actor", "reason")
+
+LogRow = Row[int, dt.datetime, str, str, str, list[str], dict[str, str]]
+
+
+def member_schema_bytes() -> bytes:
+    """The published JSON Schema of member.json (also in docs/export-schema.json)."""
+    return resources.files("export").joinpath(SCHEMA_RESOURCE).read_bytes()
+
+
+@dataclass
+class Contents:
+    """Everything of one export except the access log entries themselves."""
+
+    archive_id: uuid.UUID
+    member_id: uuid.UUID
+    generated_at: dt.datetime
+    head: dict[str, Any]  # member.json without accessLog and recipients
+    profile_rows: list[list[str]]
+    consent_rows: list[list[str]]
+    request_rows: list[list[str]]
+    transition_rows: list[list[str]]
+    field_sources: dict[str, disclosure.Source]
+    field_categories: dict[str, str]
+    clients: dict[str, tuple[str, str | None]]  # client id -> (name, kind)
+    log_until: int  # highest access-log sequence included
+    log_count: int
+    policy: Policy
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return iso(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _json_value(name: str, value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if name == "postal_address" and isinstance(value, dict):
+        return {ADDRESS_NAMES.get(k, k): v for k, v in value.items()}
+    return value
+
+
+def _opt_iso(moment: dt.datetime | None) -> str | None:
+    return iso(moment) if moment is not None else None
+
+
+def _field_names(event: AuditEvent) -> list[str]:
+    """The field names an audit event names (never values: the trail holds none)."""
+    fields = (event.details or {}).get("fields")
+    return [str(f) for f in fields] if isinstance(fields, list) else []
+
+
+def collect(session: Session, policy: Policy, profile: MemberProfile, member: Member, *,
+            archive_id: uuid.UUID, issuer: str, sign: Callable[[dict[str, Any]], str],
+            now: dt.datetime) -> Contents:
+    member_id = profile.id
+    clients: dict[str, tuple[str, str | None]] = {
+        row.client_id: (row.name, row.kind)
+        for row in session.execute(select(Client.client_id, Client.name, Client.kind))}
+    for spec in policy.clients.values():
+        clients.setdefault(spec.client_id, (spec.name, spec.kind))
+    client_names = {k: v[0] for k, v in clients.items()}
+
+    values = {name: getattr(profile, name) for name in PERSONAL_FIELDS}
+    events: list[dict[str, Any]] = [{"at": e.at, "actor": e.actor, "action": e.action, "fields": _field_names(e)}
+              for e in session.scalars(select(AuditEvent).where(AuditEvent.member_id == member_id)
+                                       .order_by(AuditEvent.id))]
+    sources = disclosure.sources(
+        PERSONAL_FIELDS, [e for e in events if e["action"] in SOURCE_EVENTS], member_id,
+        client_names, [k for k, v in values.items() if v is not None])
+    field_categories = {name: policy.category_of(name) for name in PERSONAL_FIELDS}
+    attributes = []
+    profile_rows = []
+    for name in PERSONAL_FIELDS:
+        category = policy.categories[field_categories[name]]
+        source = sources.get(name)
+        attributes.append({
+            "field": JSON_NAMES[name], "category": category.key, "categoryTitle": category.title,
+            "hasValue": values[name] is not None,
+            "retention": disclosure.retention_period(policy, category.key),
+            "source": source.as_json() if source else None})
+        profile_rows.append([JSON_NAMES[name], category.key, _text(values[name]),
+                             source.describe() if source else ""])
+
+    records = ledger.history(session, member_id)
+    receipt_of = {r.id: r.receipt_id for r in records}
+    consent_records = []
+    consent_rows = []
+    for record in records:
+        document = receipts.receipt(record, policy, issuer=issuer)
+        evidence = record.evidence or {}
+        consent_records.append({
+            "receiptId": str(record.receipt_id), "purpose": record.purpose,
+            "event": "given" if record.granted else "withdrawn", "granted": record.granted,
+            "noticeVersion": record.notice_version, "at": iso(record.at),
+            "channel": record.channel, "actor": record.actor,
+            "evidence": {"ipHash": evidence.get("ip_hash"),
+                         "userAgent": evidence.get("user_agent"),
+                         "gpc": bool(evidence.get("gpc"))},
+            "receipt": document, "receiptJws": sign(document)})
+        consent_rows.append([str(record.receipt_id), record.purpose,
+                             "given" if record.granted else "withdrawn",
+                             str(record.notice_version), iso(record.at), record.channel,
+                             record.actor, _text(bool(evidence.get("gpc"))),
+                             _text(evidence.get("user_agent")), _text(evidence.get("ip_hash"))])
+    current = ledger.current(session, member_id)
+    consent_state = {purpose: row.granted for purpose, row in current.items()}
+    objection_rows = list(session.scalars(select(Objection).where(Objection.member_id == member_id)
+                                          .order_by(Objection.at)))
+
+    dsrs = list(session.scalars(select(DataSubjectRequest)
+                                .where(DataSubjectRequest.member_id == member_id)
+                                .order_by(DataSubjectRequest.received_at,
+                                          DataSubjectRequest.id)))
+    steps: dict[uuid.UUID, list[RequestTransition]] = {r.id: [] for r in dsrs}
+    if dsrs:
+        for step in session.scalars(select(RequestTransition)
+                                    .where(RequestTransition.request_id.in_(list(steps)))
+                                    .order_by(RequestTransition.id)):
+            steps[step.request_id].append(step)
+    request_json: list[dict[str, Any]] = []
+    request_rows: list[list[str]] = []
+    transition_rows: list[list[str]] = []
+    for r in dsrs:
+        details = r.details or {}
+        fields = details.get("fields")
+        request_json.append({
+            "id": str(r.id), "type": r.type, "jurisdiction": r.jurisdiction, "state": r.state,
+            "receivedAt": iso(r.received_at), "dueAt": iso(r.due_at),
+            "closedAt": _opt_iso(r.closed_at), "extended": r.extended,
+            "extensionReason": r.extension_reason,
+            "identityVerification": r.identity_verification, "openedBy": r.opened_by,
+            "denialCode": r.denial_code, "denialReason": r.denial_reason,
+            "purpose": details.get("purpose") if isinstance(details.get("purpose"), str)
+            else None,
+            "correctedFields": [str(f) for f in fields] if isinstance(fields, list) else None,
+            "transitions": [{"fromState": t.from_state, "toState": t.to_state, "at": iso(t.at),
+                             "actor": t.actor, "reason": t.reason} for t in steps[r.id]]})
+        request_rows.append([str(r.id), r.type, r.jurisdiction, r.state, iso(r.received_at),
+                             iso(r.due_at), _text(r.closed_at), _text(r.extended),
+                             _text(r.extension_reason), _text(r.identity_verification),
+                             r.opened_by, _text(r.denial_code), _text(r.denial_reason)])
+        transition_rows.extend([str(r.id), _text(t.from_state), t.to_state, iso(t.at), t.actor,
+                                _text(t.reason)] for t in steps[r.id])
+
+    log_until, log_count = session.execute(
+        select(func.coalesce(func.max(AccessLogEntry.sequence), 0), func.count())
+        .where(AccessLogEntry.member_id == member_id)).one()
+
+    objected = [o.purpose for o in objection_rows]
+    head: dict[str, Any] = {
+        "formatVersion": FORMAT_VERSION,
+        "archiveId": str(archive_id),
+        "generatedAt": iso(now),
+        "controller": {"name": policy.controller, "contact": policy.dpo_contact,
+                       "policyVersion": policy.version, "jurisdiction": policy.jurisdiction},
+        "member": {
+            "id": str(member_id), "status": member.status, "createdAt": iso(member.created_at),
+            "updatedAt": iso(member.updated_at), "lastActivityAt": iso(member.last_activity_at),
+            "restrictedAt": _opt_iso(member.restricted_at),
+            "profile": {JSON_NAMES[k]: _json_value(k, v) for k, v in values.items()},
+        },
+        "attributes": attributes,
+        "consents": {
+            "current": [{"purpose": p, "granted": row.granted,
+                         "noticeVersion": row.notice_version, "updatedAt": iso(row.updated_at),
+                         "receiptId": str(receipt_of[row.record_id])
+                         if row.record_id in receipt_of else None}
+                        for p, row in sorted(current.items())],
+            "records": consent_records,
+        },
+        "objections": [{"purpose": o.purpose, "at": iso(o.at), "actor": o.actor}
+                       for o in objection_rows],
+        "requests": request_json,
+        "profileHistory": [{"at": iso(e["at"]), "actor": e["actor"], "action": e["action"],
+                            "fields": e["fields"]} for e in events],
+        "purposes": disclosure.purposes(policy, consent_state, objected),
+        "categories": disclosure.categories(policy),
+        "rights": [dict(r) for r in disclosure.RIGHTS],
+        "automatedDecisions": disclosure.AUTOMATED_DECISIONS,
+        "accessLogCount": int(log_count),
+    }
+    return Contents(
+        archive_id=archive_id, member_id=member_id, generated_at=now, head=head,
+        profile_rows=profile_rows, consent_rows=consent_rows, request_rows=request_rows,
+        transition_rows=transition_rows, field_sources=sources,
+        field_categories=field_categories, clients=clients, log_until=int(log_until),
+        log_count=int(log_count), policy=policy)
+
+
+def access_log_pages(session: Session, member_id: uuid.UUID, until: int,
+                     page_size: int = LOG_PAGE) -> Iterator[Sequence[LogRow]]:
+    """The member's access-log entries up to ``until``, in keyset pages by sequence."""
+    after = 0
+    while after < until:
+        rows = session.execute(
+            select(AccessLogEntry.sequence, AccessLogEntry.at, AccessLogEntry.request_id,
+                   AccessLogEntry.principal, AccessLogEntry.purpose,
+                   AccessLogEntry.fields_returned, AccessLogEntry.fields_denied)
+            .where(AccessLogEntry.member_id == member_id, AccessLogEntry.sequence > after,
+                   AccessLogEntry.sequence <= until)
+            .order_by(AccessLogEntry.sequence).limit(page_size)).all()
+        if not rows:
+            return
+        yield rows
+        after = rows[-1][0]
+
+
+def _principal_name(principal: str, contents: Contents, names: dict[str, str]) -> str:
+    return disclosure.describe_actor(principal, contents.member_id, names)[1]
+
+
+def write_member_json(zf: ZipFile, contents: Contents, pages: Iterator[Sequence[LogRow]],
+                      recipients: disclosure.Recipients) -> int:
+    """member.json, streamed: the small parts, then the access log page by page, then the
+    recipients gathered on the way. Returns the number of log entries written."""
+    names = {k: v[0] for k, v in contents.clients.items()}
+    head = orjson.dumps(contents.head, option=orjson.OPT_INDENT_2)
+    if not head.endswith(b"\n}"):
+        raise ValueError("member.json head must be a non-empty object")
+    written = 0
+    with zf.open(_entry("member.json", contents), "w", force_zip64=True) as out:
+        out.write(head[:-2] + b',\n  "accessLog": [')
+        for rows in pages:
+            parts = []
+            for sequence, at, request_id, principal, purpose, returned, denied in rows:
+                recipients.add(principal, purpose, returned, at)
+                entry = {"sequence": sequence, "at": iso(at), "requestId": request_id,
+                         "principal": principal,
+                         "principalName": _principal_name(principal, contents, names),
+                         "purpose": purpose, "fieldsReturned": list(returned),
+                         "fieldsDenied": dict(denied)}
+                parts.append((b",\n    " if written else b"\n    ") + orjson.dumps(entry))
+                written += 1
+            out.write(b"".join(parts))
+        out.write(b"\n  ],\n  \"recipients\": " + orjson.dumps(recipients.as_json())
+                  + b"\n}\n")
+    return written
+
+
+def _entry(name: str, contents: Contents) -> ZipInfo:
+    """A ZIP entry dated with the archive (ZIP times have no zone: UTC) and readable
+    (0644) once extracted."""
+    moment = contents.generated_at.astimezone(dt.UTC)
+    info = ZipInfo(name, date_time=(max(moment.year, 1980), moment.month, moment.day,
+                                    moment.hour, moment.minute, moment.second))
+    info.compress_type = ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
+
+
+def _csv(zf: ZipFile, contents: Contents, name: str, header: Sequence[str],
+         rows: Iterable[Sequence[str]], *, large: bool = False) -> None:
+    with io.TextIOWrapper(zf.open(_entry(name, contents), "w", force_zip64=large),
+                          encoding="utf-8", newline="") as text:
+        writer = csv.writer(text)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _log_csv_rows(contents: Contents,
+                  pages: Iterator[Sequence[LogRow]]) -> Iterator[list[str]]:
+    names = {k: v[0] for k, v in contents.clients.items()}
+    for rows in pages:
+        for sequence, at, request_id, principal, purpose, returned, denied in rows:
+            yield [str(sequence), iso(at), principal,
+                   _principal_name(principal, contents, names), purpose,
+                   ";".join(returned), ";".join(f"{k}={v}" for k, v in sorted(denied.items())),
+                   request_id]
+
+
+def write_zip(zf: ZipFile, contents: Contents,
+              log_pass: Callable[[], Iterator[Sequence[LogRow]]]) -> None:
+    """Every entry of the archive; ``log_pass`` starts a new pass over the access log."""
+    recipients = disclosure.Recipients(contents.clients)
+    entries = write_member_json(zf, contents, log_pass(), recipients)
+    zf.writestr(_entry("member.schema.json", contents), member_schema_bytes())
+    _csv(zf, contents, "profile.csv", PROFILE_COLUMNS, contents.profile_rows)
+    _csv(zf, contents, "consents.csv", CONSENT_COLUMNS, contents.consent_rows)
+    _csv(zf, contents, "access_log.csv", ACCESS_LOG_COLUMNS,
+         _log_csv_rows(contents, log_pass()), large=True)
+    _csv(zf, contents, "requests.csv", REQUEST_COLUMNS, contents.request_rows)
+    _csv(zf, contents, "request_transitions.csv", TRANSITION_COLUMNS, contents.transition_rows)
+    summary = disclosure.summary_markdown(
+        policy=contents.policy, generated_at=contents.generated_at,
+        archive_id=contents.archive_id, purpose_rows=contents.head["purposes"],
+        category_rows=contents.head["categories"], field_sources=contents.field_sources,
+        field_categories=contents.field_categories, recipients=recipients.as_json(),
+        access_entries=entries, consent_records=len(contents.consent_rows),
+        requests=len(contents.request_rows))
+    zf.writestr(_entry("summary.md", contents), summary.encode())

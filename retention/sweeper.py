@@ -1,0 +1,332 @@
+"""The retention sweeper (design rule 8): every rule, in bounded batches, set-based.
+
+Each rule finds its candidates with one SQL query (members under legal hold excluded and
+counted), then works through them a batch at a time, one transaction per batch, with
+set-based statements. A batch that commits is done; a batch interrupted by a crash is
+rolled back and simply found again by the next run, so a sweep is idempotent and resumes
+where it stopped. A dry run runs the same candidate queries and changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from audit import trail
+from audit.models import AccessLogCheckpoint, AccessLogEntry, AuditEvent
+from consent.models import Consent, ConsentRecord
+from export.models import DataSubjectRequest, ExportArchive
+from identity.models import Member, SignInCode
+from membervault.services import Services
+from outbox.models import Delivery, OutboxEvent
+from retention.models import LegalHold
+from retention.rules import RetentionRule
+
+ACTOR = "system:retention"
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class RuleOutcome:
+    rule: str
+    action: str
+    affected: int = 0
+    skipped_held: int = 0
+    keys: list[str] | None = None
+
+
+@dataclass
+class SweepReport:
+    dry_run: bool
+    at: dt.datetime
+    outcomes: list[RuleOutcome] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {o.rule: o.affected for o in self.outcomes}
+
+
+def held_members(now: dt.datetime) -> Select[Any]:
+    """Members under an active legal hold: skipped by every rule."""
+    return select(LegalHold.member_id).where(
+        LegalHold.lifted_at.is_(None),
+        or_(LegalHold.expires_at.is_(None), LegalHold.expires_at > now))
+
+
+class Handler:
+    """One kind of rule: which rows are due, and what to do to a batch of them."""
+
+    key_column: tuple[Any]  # the column identifying a row (in a tuple: it is a descriptor)
+
+    def __init__(self, rule: RetentionRule, services: Services):
+        self.rule = rule
+        self.services = services
+
+    @property
+    def key(self) -> Any:
+        return type(self).key_column[0]
+
+    def due(self, now: dt.datetime) -> list[Any]:
+        """Conditions for rows past their retention, held or not."""
+        raise NotImplementedError
+
+    def member_column(self) -> Any | None:
+        return None
+
+    def candidates(self, now: dt.datetime) -> Select[Any]:
+        query = select(self.key).where(*self.due(now))
+        column = self.member_column()
+        if column is not None:
+            query = query.where(column.not_in(held_members(now)))
+        return query.order_by(self.key)
+
+    def held(self, session: Session, now: dt.datetime) -> int:
+        column = self.member_column()
+        if column is None:
+            return 0
+        query = select(func.count()).select_from(self.key.table).where(
+            *self.due(now), column.in_(held_members(now)))
+        return int(session.scalar(query) or 0)
+
+    def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
+        raise NotImplementedError
+
+
+class DeleteRows(Handler):
+    def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
+        session.execute(delete(self.key.table).where(self.key.in_(keys)))
+
+
+class SignInCodes(DeleteRows):
+    key_column = (SignInCode.id,)
+
+    def due(self, now: dt.datetime) -> list[Any]:
+        return [SignInCode.created_at < self.rule.after.before(now)]
+
+
+class ConsentProof(DeleteRows):
+    key_column = (ConsentRecord.id,)
+
+    def due(self, now: dt.datetime) -> list[Any]:
+        erased = select(Member.id).where(Member.status == "erased",
+                                         Member.erased_at < self.rule.after.before(now))
+        return [ConsentRecord.member_id.in_(erased)]
+
+    def member_column(self) -> Any:
+        return ConsentRecord.member_id
+
+
+class ClosedRequests(DeleteRows):
+    key_column = (DataSubjectRequest.id,)
+
+    def due(self, now: dt.datetime) -> list[Any]:
+        return [DataSubjectRequest.closed_at < self.rule.after.before(now)]
+
+    def member_column(self) -> Any:
+        return DataSubjectRequest.member_id
+
+
+class ExportArchives(Handler):
+    key_column = (ExportArchive.id,)
+
+    def due(self, now: dt.datetime) -> list[Any]:
+        return [ExportArchive.created_at < self.rule.after.before(now)]
+
+    def member_column(self) -> Any:
+        return ExportArchive.member_id
+
+    def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
+        base = Path(self.services.settings.export_dir)
+        for path in session.scalars(select(ExportArchive.path).where(ExportArchive.id.in_(keys))):
+            (Path(path) if Path(path).is_absolute() else base / path).unlink(missing_ok=True)
+        session.execute(delete(ExportArchive).where(ExportArchive.id.in_(keys)))
+
+
+class DeliveredEvents(DeleteRows):
+    key_column = (OutboxEvent.id,)
+
+    def due(self, now: dt.datetime) -> list[Any]:
+        cutoff = self.rule.after.before(now)
+        unfinished = exists().where(
+            Delivery.event_id == OutboxEvent.id,
+            or_(Delivery.state != "delivered",
+                and_(OutboxEvent.type == "member.erased", Delivery.acknowledged_at.is_(None))))
+        recent = exists().where(Delivery.event_id == OutboxEvent.id,
+                                Delivery.delivered_at >= cutoff)
+        return [~unfinished, ~recent, OutboxEvent.created_at < cutoff]
+
+    def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
+        session.execute(delete(Delivery).where(Delivery.event_id.in_(keys)))
+        session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(keys)))
+
+
+class BirthdateWithoutConsent(Handler):
+    key_column = (Member.id,)
+
+    def due(self, now: dt.datetime) -> list[Any]:
+        purpose = self.rule.anchor.split(":", 1)[1]
+        withdrawn = select(Consent.member_id).where(
+            Consent.purpose == purpose, Consent.granted.is_(False),
+            Consent.updated_at < self.rule.after.before(now))
+        return [Member.status == "active", Member.birthdate.is_not(None),
+                Member.id.in_(withdrawn)]
+
+    def member_column(self) -> Any:
+        return Member.id
+
+    def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
+        session.execute(update(Member).where(Member.id.in_(keys))
+                        .values(birthdate=None, updated_at=now)
+                        .execution_options(synchronize_session=False))
+
+
+class AccessLogPrefix(Handler):
+    """Old entries go from the front of the chain only (so it stays verifiable), and the
+    prefix stops before the first entry about a member under legal hold."""
+
+    key_column = (AccessLogEntry.sequence,)
+
+    def due(self, now: dt.datetime) -> list[Any]:
+        return [AccessLogEntry.at < self.rule.after.before(now)]
+
+    def member_column(self) -> Any:
+        return AccessLogEntry.member_id
+
+    def candidates(self, now: dt.datetime) -> Select[Any]:
+        stop = select(func.min(AccessLogEntry.sequence)).where(
+            or_(AccessLogEntry.at >= self.rule.after.before(now),
+                AccessLogEntry.member_id.in_(held_members(now)))).scalar_subquery()
+        return (select(AccessLogEntry.sequence)
+                .where(or_(stop.is_(None), AccessLogEntry.sequence < stop))
+                .order_by(AccessLogEntry.sequence))
+
+    def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
+        last = max(keys)
+        last_hash = session.scalar(select(AccessLogEntry.entry_hash)
+                                   .where(AccessLogEntry.sequence == last))
+        # The anchor is written in the same transaction as the deletion it explains.
+        session.add(AccessLogCheckpoint(sequence=last, entry_hash=last_hash, at=now,
+                                        pruned=len(keys)))
+        session.execute(delete(AccessLogEntry).where(AccessLogEntry.sequence <= last))
+
+
+class InactiveMembers(Handler):
+    """Erase members inactive past the period, once they were told ``notice_days`` ago."""
+
+    key_column = (Member.id,)
+
+    def due(self, now: dt.datetime) -> list[Any]:
+        notice = dt.timedelta(days=self.rule.notice_days)
+        return [Member.status == "active",
+                Member.last_activity_at < self.rule.after.before(now),
+                Member.inactivity_notice_at.is_not(None),
+                Member.inactivity_notice_at <= now - notice]
+
+    def member_column(self) -> Any:
+        return Member.id
+
+    def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
+        from retention.shredding import shred_members
+
+        shred_members(session, self.services, list(keys), now=now, reason=self.rule.name)
+
+
+class InactivityNotices(Handler):
+    """Tell members ``notice_days`` before inactivity erases them."""
+
+    key_column = (Member.id,)
+
+    def due(self, now: dt.datetime) -> list[Any]:
+        notice = dt.timedelta(days=self.rule.notice_days)
+        return [Member.status == "active", Member.inactivity_notice_at.is_(None),
+                Member.last_activity_at < self.rule.after.before(now + notice)]
+
+    def member_column(self) -> Any:
+        return Member.id
+
+    def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
+        from retention.shredding import notify_inactive
+
+        notify_inactive(session, self.services, list(keys), rule=self.rule, now=now)
+
+
+HANDLERS: dict[tuple[str, str, str], list[type[Handler]]] = {
+    ("member", "last_activity", "erase"): [InactiveMembers, InactivityNotices],
+    ("identity.birthdate", "consent_withdrawn:rewards.birthday", "delete"):
+        [BirthdateWithoutConsent],
+    ("consent_record", "member_erased", "delete"): [ConsentProof],
+    ("access_log", "recorded", "delete"): [AccessLogPrefix],
+    ("data_subject_request", "closed", "delete"): [ClosedRequests],
+    ("export_archive", "created", "delete"): [ExportArchives],
+    ("outbox_event", "delivered", "delete"): [DeliveredEvents],
+    ("sign_in_code", "created", "delete"): [SignInCodes],
+}
+
+
+def _label(rule: RetentionRule, handler: Handler) -> str:
+    return f"{rule.name}:notice" if isinstance(handler, InactivityNotices) else rule.name
+
+
+def sweep(services: Services, *, now: dt.datetime, dry_run: bool = False,
+          rule: str | None = None, batch_size: int = 1000, detail: bool = False,
+          progress: Progress | None = None) -> SweepReport:
+    """Apply every rule (or one); returns what was (or, dry, would be) done per rule."""
+    rules = services.policy.retention
+    if rule is not None and rule not in rules:
+        raise KeyError(f"no retention rule named {rule}")
+    report = SweepReport(dry_run=dry_run, at=now)
+    for current in rules.values():
+        if rule is not None and current.name != rule:
+            continue
+        for handler_type in HANDLERS[current.kind]:
+            handler = handler_type(current, services)
+            report.outcomes.append(_run(services, handler, now=now, dry_run=dry_run,
+                                        batch_size=batch_size, detail=detail,
+                                        progress=progress, label=_label(current, handler)))
+    with services.db.unit_of_work() as uow:
+        trail.record(uow.session, ACTOR, "retention.sweep", None, dry_run=dry_run,
+                     at=now.isoformat(), counts=report.counts(),
+                     skipped_held={o.rule: o.skipped_held for o in report.outcomes})
+        uow.commit()
+    return report
+
+
+def _run(services: Services, handler: Handler, *, now: dt.datetime, dry_run: bool,
+         batch_size: int, detail: bool, progress: Progress | None, label: str) -> RuleOutcome:
+    action = "notify" if isinstance(handler, InactivityNotices) else handler.rule.action
+    outcome = RuleOutcome(rule=label, action=action)
+    with services.db.unit_of_work() as uow:
+        outcome.skipped_held = handler.held(uow.session, now)
+        total = int(uow.session.scalar(
+            select(func.count()).select_from(handler.candidates(now).subquery())) or 0)
+        if dry_run:
+            outcome.affected = total
+            if detail:
+                outcome.keys = [str(k) for k in uow.session.scalars(handler.candidates(now))]
+            return outcome
+    keys_done: list[str] = []
+    while True:
+        with services.db.unit_of_work() as uow:
+            keys = list(uow.session.scalars(handler.candidates(now).limit(batch_size)))
+            if not keys:
+                break
+            handler.apply(uow.session, keys, now)
+            uow.commit()
+        outcome.affected += len(keys)
+        if detail:
+            keys_done += [str(k) for k in keys]
+        if progress is not None:
+            progress(label, outcome.affected, total)
+    if detail:
+        outcome.keys = keys_done
+    return outcome
+
+
+def last_sweep_at(session: Session) -> dt.datetime | None:
+    return session.scalar(select(func.max(AuditEvent.at)).where(
+        AuditEvent.action == "retention.sweep", AuditEvent.actor == ACTOR))

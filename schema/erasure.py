@@ -1,0 +1,158 @@
+"""Officers: legal holds, erasure certificates, and who has not acknowledged an erasure."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from membervault.db import utcnow
+from retention import certificate, erasure, holds
+from retention.models import LegalHold
+from schema.access import Role, denied, guarded, reachable_by
+from schema.types import FieldError
+
+
+@strawberry.type(description="A legal hold: while active, the member is skipped by erasure "
+                 "and by every retention rule.", directives=reachable_by(Role.OFFICER))
+class LegalHoldView:
+    id: strawberry.ID
+    member_id: strawberry.ID
+    reason: str
+    placed_by: str
+    placed_at: dt.datetime
+    expires_at: dt.datetime | None
+    lifted_at: dt.datetime | None
+    lifted_by: str | None
+    active: bool
+
+    @classmethod
+    def of(cls, hold: LegalHold, now: dt.datetime) -> LegalHoldView:
+        return cls(id=strawberry.ID(str(hold.id)), member_id=strawberry.ID(str(hold.member_id)),
+                   reason=hold.reason, placed_by=hold.placed_by, placed_at=hold.placed_at,
+                   expires_at=hold.expires_at, lifted_at=hold.lifted_at,
+                   lifted_by=hold.lifted_by, active=holds.is_active(hold, now))
+
+
+@strawberry.type(directives=reachable_by(Role.OFFICER))
+class LegalHoldPayload:
+    hold: LegalHoldView | None
+    errors: list[FieldError]
+
+
+@strawberry.type(description="A signed erasure certificate.", directives=reachable_by(Role.OFFICER))
+class ErasureCertificate:
+    certificate: JSON = strawberry.field(description="What was destroyed, what was kept and "
+                                         "why, and each recipient's acknowledgement.")
+    jws: str = strawberry.field(description="Compact JWS (ES256, typ erasure-certificate+jws) "
+                                "whose payload is the certificate; verify it with "
+                                "/.well-known/jwks.json.")
+
+
+@strawberry.type(description="A recipient of an erasure event that has not acknowledged it.",
+                 directives=reachable_by(Role.OFFICER))
+class PendingAcknowledgement:
+    client_id: str
+    delivery_state: str = strawberry.field(description="pending, delivered or dead "
+                                           "(dead deliveries can be replayed).")
+    attempts: int
+    delivered_at: dt.datetime | None
+
+
+def _uuid(value: str, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        code = "INVALID_MEMBER_ID" if name == "memberId" else "INVALID_HOLD_ID"
+        raise denied(code, f"{name} must be an internal id") from None
+
+
+def _instant(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.utcoffset() is None:
+        raise denied("INVALID_DATETIME", "expiresAt needs a time zone offset (e.g. Z)")
+    return value
+
+
+def _hold_errors(exc: holds.HoldError) -> list[FieldError]:
+    return [FieldError(field=exc.field, code=exc.code, message=exc.message)]
+
+
+@strawberry.type
+class ErasureQuery:
+    @strawberry.field(description="A member's legal holds, active or not, newest first.",
+                      **guarded(Role.OFFICER))
+    def legal_holds(self, info: Info, member_id: strawberry.ID) -> list[LegalHoldView]:
+        now = utcnow()
+        return [LegalHoldView.of(h, now)
+                for h in holds.holds_of(info.context.uow.session, _uuid(member_id, "memberId"))]
+
+    @strawberry.field(description="The signed certificate of an erasure request (once the "
+                      "member is erased); null for an unknown request.",
+                      **guarded(Role.OFFICER))
+    def erasure_certificate(self, info: Info,
+                            request_id: strawberry.ID) -> ErasureCertificate | None:
+        ctx = info.context
+        try:
+            parsed = uuid.UUID(str(request_id))
+        except ValueError:
+            return None
+        try:
+            document = certificate.build(ctx.uow.session, ctx.services.policy, parsed,
+                                         issuer=ctx.services.settings.issuer, now=utcnow())
+        except certificate.CertificateError as exc:
+            if exc.code == "NOT_FOUND":
+                return None
+            raise denied(exc.code, exc.message) from None
+        return ErasureCertificate(certificate=document, jws=certificate.sign(
+            document, ctx.services.signing_keys.active()))
+
+    @strawberry.field(description="The recipients that have not yet acknowledged the "
+                      "erasure of this request (empty once all have).",
+                      **guarded(Role.OFFICER))
+    def pending_acknowledgements(self, info: Info,
+                                 request_id: strawberry.ID) -> list[PendingAcknowledgement]:
+        try:
+            parsed = uuid.UUID(str(request_id))
+        except ValueError:
+            return []
+        return [PendingAcknowledgement(client_id=d.client_id, delivery_state=d.state,
+                                       attempts=d.attempts, delivered_at=d.delivered_at)
+                for d in erasure.deliveries_of(info.context.uow.session, parsed)
+                if d.acknowledged_at is None]
+
+
+@strawberry.type
+class ErasureMutation:
+    @strawberry.mutation(description="Place a legal hold on a member (erasure and retention "
+                         "skip them while it is active). The reason is told to the member "
+                         "if an erasure is denied because of it: no personal data in it.",
+                         **guarded(Role.OFFICER))
+    def place_legal_hold(self, info: Info, member_id: strawberry.ID, reason: str,
+                         expires_at: dt.datetime | None = None) -> LegalHoldPayload:
+        ctx = info.context
+        now = utcnow()
+        try:
+            hold = holds.place(ctx.uow.session, _uuid(member_id, "memberId"), reason,
+                               ctx.principal.actor, _instant(expires_at), now=now)
+        except holds.HoldError as exc:
+            ctx.uow.rollback()
+            return LegalHoldPayload(hold=None, errors=_hold_errors(exc))
+        ctx.uow.commit()
+        return LegalHoldPayload(hold=LegalHoldView.of(hold, now), errors=[])
+
+    @strawberry.mutation(description="Lift a legal hold (lifting one already lifted changes "
+                         "nothing).", **guarded(Role.OFFICER))
+    def lift_legal_hold(self, info: Info, hold_id: strawberry.ID) -> LegalHoldPayload:
+        ctx = info.context
+        now = utcnow()
+        try:
+            hold = holds.lift(ctx.uow.session, _uuid(hold_id, "holdId"), ctx.principal.actor,
+                              now=now)
+        except holds.HoldError as exc:
+            ctx.uow.rollback()
+            return LegalHoldPayload(hold=None, errors=_hold_errors(exc))
+        ctx.uow.commit()
+        return LegalHoldPayload(hold=LegalHoldView.of(hold, now), errors=[])

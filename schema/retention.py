@@ -1,0 +1,60 @@
+"""Retention as members, clients and officers meet it: the schedule, activity, the ROPA."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from membervault.db import utcnow
+from retention.activity import MAX_BATCH, record_activity
+from retention.ropa import record_of_processing
+from schema.access import Role, denied, guarded, reachable_by
+
+MEMBERSHIP = "loyalty.membership"
+
+
+@strawberry.type(description="How long one kind of your data is kept, and what then happens.",
+                 directives=reachable_by(Role.MEMBER_SELF, Role.OFFICER))
+class RetentionScheduleItem:
+    rule: str
+    applies_to: str
+    after: str
+    action: str
+    description: str
+
+
+@strawberry.type
+class RetentionQuery:
+    @strawberry.field(description="The retention schedule that applies to your data.",
+                      **guarded(Role.MEMBER_SELF))
+    def my_retention_schedule(self, info: Info) -> list[RetentionScheduleItem]:
+        return [RetentionScheduleItem(rule=r.name, applies_to=r.applies_to, after=str(r.after),
+                                      action=r.action, description=r.describe())
+                for r in info.context.services.policy.retention.values()]
+
+    @strawberry.field(description="The record of processing activities (GDPR Art. 30), "
+                      "generated from the enforced policy.", **guarded(Role.OFFICER, Role.ADMIN))
+    def record_of_processing(self, info: Info) -> JSON:
+        return record_of_processing(info.context.services.policy)
+
+
+@strawberry.type
+class RetentionMutation:
+    @strawberry.mutation(description="Report members' latest activity (purchases, visits); "
+                         "returns how many members were updated.",
+                         **guarded(Role.CLIENT, purpose=MEMBERSHIP))
+    def record_activity(self, info: Info, member_numbers: list[str],
+                        at: dt.datetime | None = None) -> int:
+        now = utcnow()
+        if len(member_numbers) > MAX_BATCH:
+            raise denied("TOO_MANY", f"at most {MAX_BATCH} member numbers per call")
+        if at is not None and (at.tzinfo is None or at > now + dt.timedelta(minutes=5)):
+            raise denied("INVALID_DATETIME", "at needs a time zone and cannot be in the future")
+        uow = info.context.uow
+        count = record_activity(uow.session, info.context.services.crypto, member_numbers,
+                                at or now)
+        uow.commit()
+        return count

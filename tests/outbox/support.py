@@ -1,0 +1,170 @@
+"""A real webhook receiver on loopback, a fixed clock, and helpers to drive deliveries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from sqlalchemy import func, select
+
+from membervault.db import utcnow
+from membervault.services import Services
+from outbox import webhooks
+from outbox.delivery import LEASE, deliver_due
+from outbox.models import Delivery
+from outbox.subscriptions import set_webhook
+
+
+class Clock:
+    """The worker's fixed clock, advanced by hand; the receiver checks timestamps with it.
+    It starts a minute ahead of real time, so events the test causes first are due."""
+
+    def __init__(self, start: dt.datetime | None = None):
+        self.now = start or (utcnow() + dt.timedelta(minutes=1)).replace(microsecond=0)
+
+    def advance(self, seconds: float) -> dt.datetime:
+        self.now += dt.timedelta(seconds=seconds)
+        return self.now
+
+    def epoch(self) -> float:
+        return self.now.timestamp()
+
+
+@dataclass
+class Received:
+    webhook_id: str
+    body: dict[str, Any]
+    raw: bytes
+
+
+@dataclass
+class Receiver:
+    """Verifies the Standard Webhooks signature of every request (401 if it fails) with
+    the secret of the client its path names, records what it accepted, and misbehaves as
+    told for the first requests: ``"500"`` answers HTTP 500, ``"drop"`` closes the
+    connection without an answer."""
+
+    clock: Clock
+    secrets: dict[str, str] = field(default_factory=dict)  # client id -> signing secret
+    failures: list[str] = field(default_factory=list)
+    down: bool = False  # answer 503 to everything while set
+    delay: float = 0.0  # seconds before answering
+    accepted: list[Received] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)  # why each bad signature failed
+    requests: int = 0
+    url: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def url_for(self, client_id: str) -> str:
+        return f"{self.url}/{client_id}"
+
+    def handle(self, path: str, headers: dict[str, str], raw: bytes) -> str | int:
+        with self.lock:
+            self.requests += 1
+            secret = self.secrets.get(path.rsplit("/", 1)[-1])
+            if secret is None:
+                self.rejected.append("unknown client")
+                return 404
+            try:
+                msg_id = webhooks.verify(secret, headers, raw, now=self.clock.epoch())
+            except webhooks.WebhookVerificationError as exc:
+                self.rejected.append(str(exc))
+                return 401
+            if self.failures:
+                return self.failures.pop(0)
+            if self.down:
+                return 503
+            self.accepted.append(Received(msg_id, json.loads(raw), raw))
+            return 204
+
+    def unique(self) -> dict[str, Received]:
+        """What the receiver processed, de-duplicated by webhook-id (first arrival)."""
+        seen: dict[str, Received] = {}
+        for item in self.accepted:
+            seen.setdefault(item.webhook_id, item)
+        return seen
+
+
+def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802  (http.server's naming)
+            raw = self.rfile.read(int(self.headers.get("content-length", "0")))
+            if receiver.delay:
+                time.sleep(receiver.delay)
+            outcome = receiver.handle(self.path, {k.lower(): v for k, v in self.headers.items()},
+                                      raw)
+            if outcome == "drop":
+                self.close_connection = True
+                return
+            status = 500 if outcome == "500" else int(outcome)
+            self.send_response(status)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    return Handler
+
+
+@contextmanager
+def running_receiver(clock: Clock) -> Iterator[Receiver]:
+    receiver = Receiver(clock=clock)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
+    server.daemon_threads = True
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/membervault"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def subscribe(services: Services, client_id: str, receiver: Receiver) -> str:
+    """Register the receiver as the client's webhook; the receiver learns the secret."""
+    with services.db.unit_of_work() as uow:
+        secret = set_webhook(uow.session, services.keyring, client_id,
+                             receiver.url_for(client_id), production=False, actor="test")
+        uow.commit()
+    receiver.secrets[client_id] = secret
+    return secret
+
+
+def deliveries(services: Services) -> list[Delivery]:
+    with services.db.unit_of_work() as uow:
+        return list(uow.session.scalars(select(Delivery).order_by(Delivery.id)))
+
+
+def pending_count(services: Services) -> int:
+    with services.db.unit_of_work() as uow:
+        return int(uow.session.scalar(select(func.count()).select_from(Delivery)
+                                      .where(Delivery.state == "pending")) or 0)
+
+
+def drain(services: Services, clock: Clock, *, rounds: int = 60) -> int:
+    """Run the worker's delivery step until nothing is pending, moving the clock on to the
+    next scheduled attempt each time (or past a lease); returns the attempts made."""
+    made = 0
+    for _ in range(rounds):
+        made += deliver_due(services, now=clock.now)
+        if pending_count(services) == 0:
+            return made
+        with services.db.unit_of_work() as uow:
+            later = uow.session.scalar(select(func.min(Delivery.next_attempt_at)).where(
+                Delivery.state == "pending", Delivery.next_attempt_at > clock.now))
+        clock.now = later or clock.now + LEASE + dt.timedelta(seconds=1)
+    states = [(d.id, d.client_id, d.state, d.attempts, d.next_attempt_at, d.lease_until)
+              for d in deliveries(services)]
+    raise AssertionError(f"deliveries still pending after many rounds at {clock.now}: {states}")

@@ -1,0 +1,266 @@
+"""The retention sweep with a fixed clock over a data set that spans every rule."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+
+import audit.access_log as access_log
+from audit.access_log import Access
+from audit.models import AccessLogEntry, AuditEvent
+from consent import ledger
+from consent.ledger import Evidence
+from consent.models import ConsentRecord
+from export.models import DataSubjectRequest, ExportArchive
+from identity import members
+from identity.models import Member, SignInCode
+from membervault.db import utcnow
+from outbox.models import Delivery, OutboxEvent
+from retention import sweeper
+from retention.models import LegalHold
+
+NOW = dt.datetime(2031, 6, 15, 12, 0, tzinfo=dt.UTC)
+
+
+def ago(**kwargs: float) -> dt.datetime:
+    return NOW - dt.timedelta(**kwargs)
+
+
+def months_ago(months: int) -> dt.datetime:
+    return NOW - dt.timedelta(days=30.5 * months)
+
+
+def new_member(services: Any, n: int, **extra: Any) -> uuid.UUID:
+    with services.db.unit_of_work() as uow:
+        profile = members.register_member(
+            uow, services.crypto, {"given_name": f"Sweepy{n}", "family_name": "Tester",
+                                   "email": f"sweep{n}@example.org",
+                                   "birthdate": "1980-05-05", **extra},
+            actor="test", default_region="GB")
+    return profile.id
+
+
+def set_member(services: Any, member_id: uuid.UUID, **values: Any) -> None:
+    with services.db.engine.begin() as connection:
+        connection.execute(update(Member).where(Member.id == member_id).values(**values))
+
+
+def consent(services: Any, member_id: uuid.UUID, purpose: str, granted: bool,
+            at: dt.datetime) -> None:
+    with services.db.unit_of_work() as uow:
+        record = ledger.record_consent(uow.session, services.policy, member_id, purpose,
+                                       granted=granted, notice_version=1 if granted else None,
+                                       channel="web", actor="test", evidence=Evidence())
+        uow.session.flush()
+        record.at = at
+        ledger.rebuild_projection(uow.session, [member_id])
+        uow.commit()
+
+
+def log_entries(services: Any, monkeypatch: pytest.MonkeyPatch, at: dt.datetime,
+                member_id: uuid.UUID, count: int) -> None:
+    monkeypatch.setattr(access_log, "utcnow", lambda: at)
+    access_log.append(services.db, [Access("client:x", "loyalty.membership", member_id,
+                                           ["email"])] * count, "req")
+    monkeypatch.setattr(access_log, "utcnow", utcnow)
+
+
+@pytest.fixture
+def world(services: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
+    w: dict[str, Any] = {}
+    w["gone"] = new_member(services, 1)        # inactive 40 months, told 40 days ago
+    w["warned"] = new_member(services, 2)      # inactive 37 months, not told yet
+    w["active"] = new_member(services, 3)
+    w["held"] = new_member(services, 4)        # like "gone", but under legal hold
+    w["no_bday"] = new_member(services, 5)     # withdrew birthday rewards 31 days ago
+    w["recent_bday"] = new_member(services, 6)  # withdrew 10 days ago
+    for key in ("gone", "held"):
+        set_member(services, w[key], last_activity_at=months_ago(40),
+                   inactivity_notice_at=ago(days=40))
+    set_member(services, w["warned"], last_activity_at=months_ago(37))
+    for key in ("active", "no_bday", "recent_bday"):
+        set_member(services, w[key], last_activity_at=ago(days=3))
+    consent(services, w["no_bday"], "rewards.birthday", True, ago(days=100))
+    consent(services, w["no_bday"], "rewards.birthday", False, ago(days=31))
+    consent(services, w["recent_bday"], "rewards.birthday", True, ago(days=100))
+    consent(services, w["recent_bday"], "rewards.birthday", False, ago(days=10))
+    with services.db.unit_of_work() as uow:
+        uow.session.add(LegalHold(member_id=w["held"], reason="litigation 2031-17",
+                                  placed_by="officer:o", placed_at=ago(days=50)))
+        # Erased long ago and recently: their consent proof expires after 6 years.
+        for key, erased in (("old_erased", ago(days=366 * 7)), ("new_erased", ago(days=366))):
+            w[key] = uuid.uuid4()
+            uow.session.add(Member(id=w[key], status="erased", erased_at=erased))
+        uow.commit()
+    for key in ("old_erased", "new_erased"):
+        with services.db.unit_of_work() as uow:
+            uow.session.add(ConsentRecord(member_id=w[key], purpose="marketing.email",
+                                          granted=False, notice_version=1, at=ago(days=3000),
+                                          channel="web", actor="test", evidence={}))
+            uow.commit()
+    log_entries(services, monkeypatch, ago(days=3 * 366), w["active"], 5)
+    log_entries(services, monkeypatch, ago(days=366 * 2 + 5), w["held"], 1)
+    log_entries(services, monkeypatch, ago(days=3 * 366 - 1), w["active"], 2)
+    log_entries(services, monkeypatch, ago(days=200), w["active"], 3)
+    with services.db.unit_of_work() as uow:
+        s = uow.session
+        for closed in (months_ago(25), months_ago(1)):
+            s.add(DataSubjectRequest(member_id=w["active"], type="access", jurisdiction="GDPR",
+                                     state="completed", received_at=closed, due_at=closed,
+                                     opened_by="test", closed_at=closed))
+        archive = tmp_path / "old.zip.enc"
+        archive.write_bytes(b"sealed")
+        w["archive_file"] = archive
+        s.add(ExportArchive(request_id=uuid.uuid4(), member_id=w["active"], path=str(archive),
+                            token_hash=b"t" * 32, sealed_token=b"x", signature="s",
+                            created_at=ago(days=8), expires_at=ago(days=1)))
+        for created, state, delivered in ((ago(days=40), "delivered", ago(days=31)),
+                                          (ago(days=40), "pending", None)):
+            event = OutboxEvent(id=uuid.uuid4(), type="consent.changed", member_id=w["active"],
+                                facts={}, created_at=created)
+            s.add(event)
+            s.flush()
+            s.add(Delivery(event_id=event.id, client_id="c", state=state,
+                           delivered_at=delivered))
+        for created in (ago(hours=2), ago(minutes=10)):
+            s.add(SignInCode(email_index=b"e" * 32, code_hash=b"h" * 32, created_at=created,
+                             expires_at=created + dt.timedelta(minutes=10)))
+        uow.commit()
+    return w
+
+
+EXPECTED = {"inactive_members": 1, "inactive_members:notice": 1, "birthdate_without_consent": 1,
+            "consent_proof": 1, "access_log": 5, "closed_requests": 1, "export_archives": 1,
+            "delivered_events": 5, "sign_in_codes": 1}  # 4 events without recipients
+
+
+def test_dry_run_reports_exactly_what_the_sweep_then_does(services: Any,
+                                                          world: dict[str, Any]) -> None:
+    dry = sweeper.sweep(services, now=NOW, dry_run=True, detail=True)
+    assert dry.counts() == EXPECTED
+    assert {o.rule: o.skipped_held for o in dry.outcomes}["inactive_members"] == 1
+    with services.db.unit_of_work() as uow:  # the dry run changed nothing
+        assert uow.session.get_one(Member, world["gone"]).status == "active"
+    real = sweeper.sweep(services, now=NOW, detail=True)
+    assert {o.rule: sorted(o.keys or []) for o in real.outcomes} == {
+        o.rule: sorted(o.keys or []) for o in dry.outcomes}
+    assert str(world["gone"]) in next(o for o in real.outcomes
+                                      if o.rule == "inactive_members").keys  # type: ignore[operator]
+
+
+def test_the_sweep_applies_every_rule_and_a_second_sweep_changes_nothing(
+        services: Any, world: dict[str, Any]) -> None:
+    sweeper.sweep(services, now=NOW)
+    with services.db.unit_of_work() as uow:
+        s = uow.session
+        gone = s.get_one(Member, world["gone"])
+        assert (gone.status, gone.email, gone.wrapped_key) == ("erased", None, None)
+        assert s.get_one(Member, world["warned"]).inactivity_notice_at == NOW
+        assert s.get_one(Member, world["warned"]).status == "active"
+        held = s.get_one(Member, world["held"])
+        assert held.status == "active" and held.email is not None  # legal hold: untouched
+        assert s.get_one(Member, world["no_bday"]).birthdate is None
+        assert s.get_one(Member, world["recent_bday"]).birthdate is not None
+        proof = set(s.scalars(select(ConsentRecord.member_id)))
+        assert world["old_erased"] not in proof and world["new_erased"] in proof
+        assert s.scalar(select(func.count()).select_from(DataSubjectRequest)) == 1
+        assert s.scalar(select(func.count()).select_from(ExportArchive)) == 0
+        assert s.scalar(select(func.count()).select_from(OutboxEvent).where(
+            OutboxEvent.type == "consent.changed")) == 1
+        assert s.scalar(select(func.count()).select_from(SignInCode)) == 1
+        # the access log lost its 5 oldest entries and stops before the held member's
+        assert s.scalar(select(func.min(AccessLogEntry.sequence))) == 6
+        runs = s.scalars(select(AuditEvent).where(AuditEvent.action == "retention.sweep")).all()
+        assert runs[-1].details["counts"] == EXPECTED
+        assert access_log.verify(s).ok
+    assert not world["archive_file"].exists()
+    again = sweeper.sweep(services, now=NOW)
+    assert set(again.counts().values()) == {0}
+
+
+def test_a_killed_sweep_resumes_to_the_same_end_state(services: Any, world: dict[str, Any],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    predicted = sweeper.sweep(services, now=NOW, dry_run=True, detail=True)
+    calls = {"n": 0}
+    real_apply = sweeper.DeleteRows.apply
+
+    def crash_on_third_batch(self: Any, session: Any, keys: Any, now: dt.datetime) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("killed")
+        real_apply(self, session, keys, now)
+
+    monkeypatch.setattr(sweeper.DeleteRows, "apply", crash_on_third_batch)
+    with pytest.raises(RuntimeError):
+        sweeper.sweep(services, now=NOW, batch_size=1)
+    monkeypatch.setattr(sweeper.DeleteRows, "apply", real_apply)
+    resumed = sweeper.sweep(services, now=NOW, batch_size=1, detail=True)
+    first_run_total = sum(predicted.counts().values())
+    assert 0 < sum(resumed.counts().values()) < first_run_total  # the first part stayed done
+    assert set(sweeper.sweep(services, now=NOW, dry_run=True).counts().values()) == {0}
+    with services.db.unit_of_work() as uow:
+        assert uow.session.get_one(Member, world["gone"]).status == "erased"
+        assert uow.session.get_one(Member, world["held"]).status == "active"
+        assert access_log.verify(uow.session).ok
+
+
+def test_audit_verify_passes_after_pruning_and_still_catches_an_edit(
+        services: Any, world: dict[str, Any]) -> None:
+    sweeper.sweep(services, now=NOW, rule="access_log")
+    with services.db.unit_of_work() as uow:
+        result = access_log.verify(uow.session)
+    assert result.ok and result.checked == 6
+    with services.db.engine.begin() as connection:
+        connection.execute(update(AccessLogEntry).where(AccessLogEntry.sequence == 8)
+                           .values(purpose="marketing.email"))
+    with services.db.unit_of_work() as uow:
+        broken = access_log.verify(uow.session)
+    assert (broken.ok, broken.first_broken_sequence) == (False, 8)
+
+
+def test_deleting_the_first_entry_after_the_checkpoint_is_caught(
+        services: Any, world: dict[str, Any]) -> None:
+    sweeper.sweep(services, now=NOW, rule="access_log")
+    with services.db.engine.begin() as connection:
+        connection.execute(AccessLogEntry.__table__.delete().where(AccessLogEntry.sequence == 6))
+    with services.db.unit_of_work() as uow:
+        assert access_log.verify(uow.session).first_broken_sequence == 6
+
+
+def test_an_unknown_rule_is_refused(services: Any) -> None:
+    with pytest.raises(KeyError):
+        sweeper.sweep(services, now=NOW, rule="nope")
+
+
+def test_the_loyalty_engine_reports_activity(services: Any, loyalty_api: Any,
+                                             jane: dict[str, Any]) -> None:
+    member_id = uuid.UUID(jane["id"])
+    long_ago = utcnow() - dt.timedelta(days=35 * 30)
+    set_member(services, member_id, last_activity_at=long_ago,
+               inactivity_notice_at=utcnow() - dt.timedelta(days=1))
+    result = loyalty_api.graphql("mutation($n: [String!]!) { recordActivity(memberNumbers: $n) }",
+                                 {"n": [jane["memberNumber"], "000000000000", "junk"]})
+    assert result["data"]["recordActivity"] == 1
+    with services.db.unit_of_work() as uow:
+        member = uow.session.get_one(Member, member_id)
+        assert member.inactivity_notice_at is None
+        assert member.last_activity_at > long_ago + dt.timedelta(days=1000)
+    before = utcnow() - dt.timedelta(days=5000)  # activity is never moved backwards
+    moved = loyalty_api.graphql(
+        "mutation($n: [String!]!, $at: DateTime) { recordActivity(memberNumbers: $n, at: $at) }",
+        {"n": [jane["memberNumber"]], "at": before.isoformat()})
+    assert moved["data"]["recordActivity"] == 0
+
+
+def test_members_see_their_retention_schedule(jane_api: Any) -> None:
+    items = jane_api.graphql("{ myRetentionSchedule { rule after description } }")[
+        "data"]["myRetentionSchedule"]
+    by_rule = {i["rule"]: i for i in items}
+    assert by_rule["inactive_members"]["after"] == "36 months"
+    assert "30 days before" in by_rule["inactive_members"]["description"]
+    assert by_rule["sign_in_codes"]["after"] == "1 hour"
