@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres install lint clean
+.PHONY: run test test-postgres install lint clean bench bench-quick bench-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,29 @@ test: $(STAMP)
 ## The same suite against PostgreSQL at 127.0.0.1:5432 (database test)
 test-postgres: $(STAMP)
 	MEMBERVAULT_TEST_DATABASE=postgresql $(BIN)/python -m pytest -q
+
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+## B5's load generator: Debian's wrk (the suite falls back to a Python generator without it)
+bench-tools:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    timeout 180 apt-get install -y -q wrk >/dev/null 2>&1 \
+	    || { timeout 180 apt-get update -q >/dev/null 2>&1 && timeout 180 apt-get install -y -q wrk >/dev/null 2>&1; } \
+	    || echo "bench: could not install wrk; B5 uses the Python load generator"; \
+	  else echo "bench: no apt-get; B5 uses the Python load generator"; fi; }
+
+## Every performance target (B1-B9) against its floor, SQLite and PostgreSQL (100k/1M members)
+bench: $(BENCH_STAMP) bench-tools
+	$(BIN)/python -m bench
+
+## The same suite on small data, a few seconds per target (CI: it must run, times are not judged)
+bench-quick: $(STAMP) bench-tools
+	$(BIN)/python -m bench --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -66,6 +66,7 @@ class Result:
     measured: str = ""  # human text of the measured median
     floor: str = ""  # human text of the floor median
     ratio: float | None = None
+    ratio_text: str = ""  # shown instead of the ratio when the figure is not a ratio
     unit: str = "s"
     measured_series: dict[str, Any] | None = None
     floor_series: dict[str, Any] | None = None

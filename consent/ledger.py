@@ -18,8 +18,8 @@ from consent.errors import ConsentError
 from consent.models import Consent, ConsentRecord, Objection
 from consent.policy import Policy, Purpose
 from identity.models import Member
-from outbox import notify
 from membervault.db import utcnow
+from outbox import notify
 
 CHANNELS = ("web", "app", "store", "api", "import")
 

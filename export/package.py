@@ -31,7 +31,7 @@ from typing import Any
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 import orjson
-from sqlalchemy import Row, func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from audit.models import AccessLogEntry, AuditEvent
@@ -69,7 +69,8 @@ REQUEST_COLUMNS = ("id", "type", "jurisdiction", "state", "received_at", "due_at
                    "denial_code", "denial_reason")
 TRANSITION_COLUMNS = ("request_id", "from_state", "to_state", "at", "actor", "reason")
 
-LogRow = Row[int, dt.datetime, str, str, str, list[str], dict[str, str]]
+# sequence, at, request id, principal, purpose, fields returned, fields denied
+LogRow = tuple[int, dt.datetime, str, str, str, list[str], dict[str, str]]
 
 
 def member_schema_bytes() -> bytes:
@@ -141,9 +142,10 @@ def collect(session: Session, policy: Policy, profile: MemberProfile, member: Me
     client_names = {k: v[0] for k, v in clients.items()}
 
     values = {name: getattr(profile, name) for name in PERSONAL_FIELDS}
-    events: list[dict[str, Any]] = [{"at": e.at, "actor": e.actor, "action": e.action, "fields": _field_names(e)}
-              for e in session.scalars(select(AuditEvent).where(AuditEvent.member_id == member_id)
-                                       .order_by(AuditEvent.id))]
+    events: list[dict[str, Any]] = [
+        {"at": e.at, "actor": e.actor, "action": e.action, "fields": _field_names(e)}
+        for e in session.scalars(select(AuditEvent).where(AuditEvent.member_id == member_id)
+                                 .order_by(AuditEvent.id))]
     sources = disclosure.sources(
         PERSONAL_FIELDS, [e for e in events if e["action"] in SOURCE_EVENTS], member_id,
         client_names, [k for k, v in values.items() if v is not None])
@@ -270,30 +272,47 @@ def collect(session: Session, policy: Policy, profile: MemberProfile, member: Me
 def access_log_pages(session: Session, member_id: uuid.UUID, until: int,
                      page_size: int = LOG_PAGE) -> Iterator[Sequence[LogRow]]:
     """The member's access-log entries up to ``until``, in keyset pages by sequence."""
+    # The JSON columns are fetched as text and parsed with orjson: several times faster
+    # than the driver's or SQLAlchemy's json decoding, which dominated the build.
+    query = (select(AccessLogEntry.sequence, AccessLogEntry.at, AccessLogEntry.request_id,
+                    AccessLogEntry.principal, AccessLogEntry.purpose,
+                    cast(AccessLogEntry.fields_returned, Text),
+                    cast(AccessLogEntry.fields_denied, Text))
+             .where(AccessLogEntry.member_id == member_id, AccessLogEntry.sequence <= until)
+             .order_by(AccessLogEntry.sequence).limit(page_size))
+    connection = session.connection()  # Core rows: no ORM loading on this bulk path
     after = 0
     while after < until:
-        rows = session.execute(
-            select(AccessLogEntry.sequence, AccessLogEntry.at, AccessLogEntry.request_id,
-                   AccessLogEntry.principal, AccessLogEntry.purpose,
-                   AccessLogEntry.fields_returned, AccessLogEntry.fields_denied)
-            .where(AccessLogEntry.member_id == member_id, AccessLogEntry.sequence > after,
-                   AccessLogEntry.sequence <= until)
-            .order_by(AccessLogEntry.sequence).limit(page_size)).all()
+        rows = connection.execute(query.where(AccessLogEntry.sequence > after)).all()
         if not rows:
             return
-        yield rows
+        yield [(sequence, at, request_id, principal, purpose, orjson.loads(returned),
+                orjson.loads(denied))
+               for sequence, at, request_id, principal, purpose, returned, denied in rows]
         after = rows[-1][0]
 
 
-def _principal_name(principal: str, contents: Contents, names: dict[str, str]) -> str:
-    return disclosure.describe_actor(principal, contents.member_id, names)[1]
+class _PrincipalNames:
+    """How the member is told who a principal is; memoised (principals are few)."""
+
+    def __init__(self, contents: Contents):
+        self._member_id = contents.member_id
+        self._clients = {k: v[0] for k, v in contents.clients.items()}
+        self._known: dict[str, str] = {}
+
+    def __call__(self, principal: str) -> str:
+        name = self._known.get(principal)
+        if name is None:
+            name = self._known[principal] = disclosure.describe_actor(
+                principal, self._member_id, self._clients)[1]
+        return name
 
 
 def write_member_json(zf: ZipFile, contents: Contents, pages: Iterator[Sequence[LogRow]],
                       recipients: disclosure.Recipients) -> int:
     """member.json, streamed: the small parts, then the access log page by page, then the
     recipients gathered on the way. Returns the number of log entries written."""
-    names = {k: v[0] for k, v in contents.clients.items()}
+    names = _PrincipalNames(contents)
     head = orjson.dumps(contents.head, option=orjson.OPT_INDENT_2)
     if not head.endswith(b"\n}"):
         raise ValueError("member.json head must be a non-empty object")
@@ -306,7 +325,7 @@ def write_member_json(zf: ZipFile, contents: Contents, pages: Iterator[Sequence[
                 recipients.add(principal, purpose, returned, at)
                 entry = {"sequence": sequence, "at": iso(at), "requestId": request_id,
                          "principal": principal,
-                         "principalName": _principal_name(principal, contents, names),
+                         "principalName": names(principal),
                          "purpose": purpose, "fieldsReturned": list(returned),
                          "fieldsDenied": dict(denied)}
                 parts.append((b",\n    " if written else b"\n    ") + orjson.dumps(entry))
@@ -339,11 +358,11 @@ def _csv(zf: ZipFile, contents: Contents, name: str, header: Sequence[str],
 
 def _log_csv_rows(contents: Contents,
                   pages: Iterator[Sequence[LogRow]]) -> Iterator[list[str]]:
-    names = {k: v[0] for k, v in contents.clients.items()}
+    names = _PrincipalNames(contents)
     for rows in pages:
         for sequence, at, request_id, principal, purpose, returned, denied in rows:
             yield [str(sequence), iso(at), principal,
-                   _principal_name(principal, contents, names), purpose,
+                   names(principal), purpose,
                    ";".join(returned), ";".join(f"{k}={v}" for k, v in sorted(denied.items())),
                    request_id]
 

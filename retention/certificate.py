@@ -59,7 +59,8 @@ def _erasure_record(session: Session, request: DataSubjectRequest) -> AuditEvent
                                  AuditEvent.action == "member.erased")
         .order_by(AuditEvent.id)))
     own = [e for e in events if (e.details or {}).get("request_id") == str(request.id)]
-    return (own or events or [None])[0]
+    found = own or events
+    return found[0] if found else None
 
 
 def build(session: Session, policy: Policy, request_id: uuid.UUID, *, issuer: str,

@@ -275,7 +275,7 @@ def delete_archives(session: Session, services: Services, member_id: uuid.UUID) 
     count = session.scalar(select(func.count()).select_from(ExportArchive)
                            .where(ExportArchive.member_id == member_id)) or 0
     try:
-        from export.archive import delete_archives_of  # type: ignore[attr-defined]
+        from export.archive import delete_archives_of
     except ImportError:
         _delete_archive_rows_and_files(session, services, member_id)
     else:

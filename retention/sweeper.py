@@ -288,6 +288,11 @@ def sweep(services: Services, *, now: dt.datetime, dry_run: bool = False,
             report.outcomes.append(_run(services, handler, now=now, dry_run=dry_run,
                                         batch_size=batch_size, detail=detail,
                                         progress=progress, label=_label(current, handler)))
+    if not dry_run and any(o.affected for o in report.outcomes
+                           if o.action == "erase" or o.rule == "delivered_events"):
+        from retention.erasure import checkpoint_wal
+
+        checkpoint_wal(services.db)  # no page image of a shredded key stays in the WAL
     with services.db.unit_of_work() as uow:
         trail.record(uow.session, ACTOR, "retention.sweep", None, dry_run=dry_run,
                      at=now.isoformat(), counts=report.counts(),

@@ -536,7 +536,6 @@ def test_memory_is_bounded_for_a_long_access_log(
     peak_of_build(services, jane["id"])  # warm up: imports, keys, caches
     empty = peak_of_build(services, members["quiet"])
     full = peak_of_build(services, members["busy"])
-    print("PEAKS", empty, full)
     assert full - empty < 20 * 1024 * 1024, (empty, full)
 
     with services.db.unit_of_work() as uow:
@@ -547,3 +546,21 @@ def test_memory_is_bounded_for_a_long_access_log(
         document = orjson.loads(zf.read("member.json"))
         log_rows = zf.read("access_log.csv").decode().count("\n") - 1
     assert len(document["accessLog"]) >= n and log_rows == len(document["accessLog"])
+
+
+def test_the_worker_builds_exports_and_the_link_token_is_never_logged(
+        services: Services, http: Any, jane: dict[str, Any], jane_api: Api,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from membervault.worker import run_once
+
+    request_id = open_access_request(services, jane["id"])
+    assert run_once(services)["exports"] == 1
+    path = link_path(services, the_archive(services, request_id))
+    token = path.rsplit("/", 1)[1]
+    with caplog.at_level("INFO"):
+        assert get(http, path, jane_api.token).status_code == 200
+        assert get(http, path + "/signature", jane_api.token).status_code == 200
+        assert get(http, path, None).status_code == 401
+    assert "/exports/[token]" in caplog.text
+    assert token not in caplog.text
+    assert JANE["email"] not in caplog.text

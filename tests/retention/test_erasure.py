@@ -504,3 +504,15 @@ def test_two_workers_at_once_erase_once(services: Services, jane: dict[str, Any]
     assert sorted(results) == [0, 1]
     assert erasure_outcome(services, jane["id"])["events"] == 1
     assert request_of(services, request_id).state == "completed"
+
+
+def test_the_worker_pass_erases_and_completes(services: Services, jane: dict[str, Any],
+                                              jane_api: Api) -> None:
+    from membervault.worker import run_once
+
+    request_id = open_erasure(services, jane["id"])
+    done = run_once(services)
+    assert done["erasures"] == 1
+    assert request_of(services, request_id).state == "completed"
+    assert me_code(jane_api) == "MEMBER_ERASED"
+    assert run_once(services)["erasures"] == 0

@@ -264,3 +264,26 @@ def test_members_see_their_retention_schedule(jane_api: Any) -> None:
     assert by_rule["inactive_members"]["after"] == "36 months"
     assert "30 days before" in by_rule["inactive_members"]["description"]
     assert by_rule["sign_in_codes"]["after"] == "1 hour"
+
+
+@pytest.mark.skipif(__import__("tests.conftest").conftest.BACKEND != "sqlite",
+                    reason="scans the SQLite database files themselves")
+def test_members_erased_by_the_sweep_leave_no_personal_value(services: Any, settings: Any,
+                                                              world: dict[str, Any]) -> None:
+    with services.db.unit_of_work() as uow:
+        before = uow.session.get_one(Member, world["gone"])
+        # What would let anyone recover a value: the wrapped key and the ciphertexts.
+        secrets = [before.wrapped_key, before.email, before.given_name, before.email_index]
+    path = Path(settings.database_url.removeprefix("sqlite:///"))
+    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))  # db, -wal, -shm
+    assert all(s and s in raw for s in secrets)  # the scan can see them before
+    sweeper.sweep(services, now=NOW)
+    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    for secret in secrets:
+        assert secret is not None and secret not in raw
+    for value in (b"sweep1@example.org", b"Sweepy1"):
+        assert value not in raw
+    with services.db.unit_of_work() as uow:
+        gone = uow.session.get_one(Member, world["gone"])
+        assert all(getattr(gone, f) is None for f in ("email", "given_name", "wrapped_key",
+                                                      "email_index", "member_number_index"))
