@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import JSON, Integer, LargeBinary, String, Uuid
+from sqlalchemy import JSON, Index, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from membervault.db import Base, UTCDateTime, utcnow
@@ -31,13 +31,15 @@ class AccessLogEntry(Base):
     """
 
     __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_member_id_sequence", "member_id", "sequence"),)
 
     sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     request_id: Mapped[str] = mapped_column(String(64))
     principal: Mapped[str] = mapped_column(String(120), index=True)
     purpose: Mapped[str] = mapped_column(String(64), index=True)
-    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    # Indexed with the sequence (below): a member's entries are read in sequence order.
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     fields_returned: Mapped[list[str]] = mapped_column(JSON)
     fields_denied: Mapped[dict[str, str]] = mapped_column(JSON)
     previous_hash: Mapped[bytes] = mapped_column(LargeBinary(32))

@@ -96,10 +96,7 @@ def floor_pages(bench: Bench, purpose: str, fields: tuple[str, ...], *,
                 items.append({name: (cipher.decrypt(field, blob) if blob is not None else None)
                               for name, field, blob in zip(names, fields, row[3:],
                                                            strict=True)})
-            if ndjson:
-                out = b"".join(dumps(item) + b"\n" for item in items)
-            else:
-                out = dumps(items)
+            out = b"".join(dumps(item) + b"\n" for item in items) if ndjson else dumps(items)
             if sink is not None:
                 sink(out)
             count += len(items)

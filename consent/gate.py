@@ -9,10 +9,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, and_, select, true
+from sqlalchemy import Select, and_, bindparam, select, true
 from sqlalchemy.orm import Session
 
 from consent.decisions import NOBODY, AccessDecision, MemberState, decide, member_reason
@@ -75,6 +76,15 @@ def _open(crypto: MemberCrypto, row: Any, decision: AccessDecision) -> dict[str,
     return values
 
 
+@lru_cache(maxsize=1024)
+def _lookup(purpose: Purpose, requested: tuple[str, ...], kind: str) -> Select[Any]:
+    """The single-member statement, built once per (purpose, fields, key kind): building
+    the joined select costs more than running it on the hot single-profile path."""
+    index_column = {"email": Member.email_index, "phone": Member.phone_index,
+                    "member_number": Member.member_number_index}[kind]
+    return _joined(purpose, requested).where(index_column == bindparam("digest"))
+
+
 def _lookup_key(kind: str, raw: str, default_region: str) -> str | None:
     try:
         if kind == "email":
@@ -92,10 +102,8 @@ def read_one(session: Session, crypto: MemberCrypto, policy: Policy, purpose: Pu
     """One member by email, phone or member number; an unknown key is decided like a
     member without consent (no existence oracle)."""
     normalised = _lookup_key(kind, key, default_region)
-    index_column = {"email": Member.email_index, "phone": Member.phone_index,
-                    "member_number": Member.member_number_index}[kind]
     digest = crypto.index.digest(kind, normalised) if normalised else b"\x00" * 32
-    row = session.execute(_joined(purpose, requested).where(index_column == digest)).first()
+    row = session.execute(_lookup(purpose, tuple(requested), kind), {"digest": digest}).first()
     covered = policy.attributes_of(purpose.key)
     if row is None:
         return MemberData(None, {}, decide(purpose, covered, NOBODY, requested))

@@ -424,11 +424,11 @@ def open_download(services: Services, download: Download, *,
         for chunk in _plaintext(path, key):
             digest.update(chunk)
             size += len(chunk)
+        manifest = signed_manifest(download.signature)
     except (OSError, SealedFileError, IdentityError, KeyringError, TamperedCiphertext,
-            ValueError) as exc:
+            ValueError, IndexError) as exc:
         raise ArchiveUnavailable(f"archive {download.archive_id} unreadable: "
                                  f"{type(exc).__name__}: {exc}") from None
-    manifest = signed_manifest(download.signature)
     if manifest.get("sha256") != digest.hexdigest() or size != download.size:
         raise ArchiveUnavailable(f"archive {download.archive_id} is not the signed archive")
     with services.db.unit_of_work() as uow:

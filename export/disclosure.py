@@ -59,18 +59,12 @@ ASSIGNED_BY_SERVICE = frozenset({"member_number"})
 
 
 def retention_period(policy: Policy, category: str) -> str:
-    """How long data of ``category`` is kept, in words for the member.
-
-    The policy has no retention rules yet. When it gets them (a ``retention`` mapping of
-    category key to a rule that can ``describe()`` itself, or to text), they are used here;
-    every category without a rule is kept while the membership lasts.
-    """
-    rules: Mapping[str, Any] | None = getattr(policy, "retention", None)
-    rule = rules.get(category) if rules else None
-    if rule is None:
+    """How long data of ``category`` is kept, in words for the member: the policy's
+    retention rules for the category and for the membership as a whole."""
+    rules = [r for r in policy.retention.values() if r.applies_to in (category, "member")]
+    if not rules:
         return RETENTION_WHILE_MEMBER
-    describe = getattr(rule, "describe", None)
-    return str(describe() if callable(describe) else rule)
+    return " ".join(r.describe() for r in rules)
 
 
 def purposes(policy: Policy, consent_state: Mapping[str, bool],
@@ -210,6 +204,10 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _md(text: str) -> str:
     """Text safe inside a Markdown table cell or list item."""
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
@@ -236,10 +234,11 @@ def summary_markdown(*, policy: Policy, generated_at: dt.datetime, archive_id: u
         "| `member.json` | everything, machine-readable (the format is `member.schema.json`) |",
         "| `member.schema.json` | the JSON Schema (draft 2020-12) of `member.json` |",
         "| `profile.csv` | your personal values, with category and source |",
-        f"| `consents.csv` | your {consent_records} consent records |",
-        f"| `access_log.csv` | the {access_entries} reads of your data: who, why, which fields |",
-        f"| `requests.csv`, `request_transitions.csv` | your {requests} data requests and "
-        "every step of them |",
+        f"| `consents.csv` | {_count(consent_records, 'consent record')} |",
+        f"| `access_log.csv` | {_count(access_entries, 'read')} of your data: who, why, "
+        "which fields |",
+        f"| `requests.csv`, `request_transitions.csv` | {_count(requests, 'data request')} "
+        "of yours and every step of them |",
         "| `summary.md` | this summary |",
         "",
         f"Controller: {_md(policy.controller)}. Data protection contact: "

@@ -343,7 +343,7 @@ def _entry(name: str, contents: Contents) -> ZipInfo:
     info = ZipInfo(name, date_time=(max(moment.year, 1980), moment.month, moment.day,
                                     moment.hour, moment.minute, moment.second))
     info.compress_type = ZIP_DEFLATED
-    info.external_attr = 0o644 << 16
+    info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
     return info
 
 

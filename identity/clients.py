@@ -15,6 +15,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from audit import trail
@@ -86,10 +87,17 @@ def set_active(session: Session, client_id: str, active: bool, *, actor: str) ->
                  client_id=client_id)
 
 
+# Two columns, not the whole entity: this runs on every purpose-bound request.
+_REGISTRATION = select(Client.active, Client.allowed_purposes).where(
+    Client.client_id == bindparam("client_id"))
+
+
 def client_may_declare(session: Session, client_id: str | None, purpose: str) -> bool:
     """Whether the client's current registration (not only its token) allows a purpose."""
-    client = session.get(Client, client_id) if client_id else None
-    return client is not None and client.active and purpose in client.allowed_purposes
+    if not client_id:
+        return False
+    row = session.execute(_REGISTRATION, {"client_id": client_id}).first()
+    return row is not None and bool(row.active) and purpose in (row.allowed_purposes or ())
 
 
 CHANNEL_OF_KIND = {"store": "store", "app": "app"}

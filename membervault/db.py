@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -55,6 +56,13 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def json_dumps(value: Any) -> str:
+    """JSON columns are written with orjson: the same JSON values as ``json.dumps`` (int
+    dict keys become strings there too), compact and about 10x faster, which matters on
+    the access log's bulk inserts (two JSON columns per entry; see docs/performance.md)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def normalise_url(url: str) -> str:
     """Accept ``postgresql://`` and pick psycopg 3 as the driver."""
     parsed = make_url(url)
@@ -66,7 +74,8 @@ def normalise_url(url: str) -> str:
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
-    options: dict[str, Any] = {"hide_parameters": True}  # never echo bound values in errors
+    options: dict[str, Any] = {"hide_parameters": True,  # never echo bound values in errors
+                               "json_serializer": json_dumps}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,8 @@ log = logging.getLogger("membervault.outbox")
 
 LEASE = dt.timedelta(seconds=60)
 BATCH = 5  # claimed at once: BATCH * TIMEOUT stays well inside the lease
-MAX_PER_PASS = 100  # attempts per call, so one pass cannot run for ever
+MAX_PER_PASS = 100  # attempts per call, so one pass cannot run for ever ...
+PASS_BUDGET = 30.0  # ... nor claim new work after this many seconds (other work waits)
 TIMEOUT = 5.0  # seconds, for connecting and for the answer
 BACKOFF_BASE = 30  # seconds
 BACKOFF_CAP = 3600  # seconds
@@ -113,18 +114,24 @@ def _first_in_line() -> ColumnElement[bool]:
 
 def deliver_due(services: Services, now: dt.datetime | None = None, *,
                 transport: httpx.BaseTransport | None = None) -> int:
-    """Send every delivery due at ``now``; returns the number of attempts (POSTs) made."""
+    """Send every delivery due at ``now``; returns the number of attempts (POSTs) made.
+
+    ``now`` decides what is due and schedules retries; leases and signature timestamps
+    move on with the real time spent in the pass, so a long pass neither outlives its
+    leases nor signs with a stale timestamp."""
     now = now or utcnow()
     made = 0
+    pass_started = time.monotonic()
     with httpx.Client(timeout=TIMEOUT, follow_redirects=False, transport=transport,
                       headers={"user-agent": USER_AGENT}) as http:
-        while made < MAX_PER_PASS:
-            messages = _claim(services, now, min(BATCH, MAX_PER_PASS - made))
+        while made < MAX_PER_PASS and time.monotonic() - pass_started < PASS_BUDGET:
+            claimed_at = now + dt.timedelta(seconds=time.monotonic() - pass_started)
+            started = time.monotonic()
+            messages = _claim(services, now, claimed_at, min(BATCH, MAX_PER_PASS - made))
             if not messages:
                 break
-            started = time.monotonic()
             for index, message in enumerate(messages):
-                if time.monotonic() - started > LEASE.total_seconds() - 2 * TIMEOUT:
+                if index and time.monotonic() - started > LEASE.total_seconds() - 2 * TIMEOUT:
                     # The lease is running out: hand the rest back rather than risk a
                     # second worker sending them at the same time.
                     _release(services, messages[index:])
@@ -141,12 +148,13 @@ def deliver_due(services: Services, now: dt.datetime | None = None, *,
     return made
 
 
-def _claim(services: Services, now: dt.datetime, limit: int) -> list[Message]:
+def _claim(services: Services, now: dt.datetime, claimed_at: dt.datetime,
+           limit: int) -> list[Message]:
     with services.db.unit_of_work() as uow:
         session = uow.session
         claimed = claim(session, Delivery, Delivery.state == "pending",
                         Delivery.next_attempt_at <= now, _first_in_line(), lease=LEASE,
-                        limit=limit, order_by=Delivery.id, now=now)
+                        limit=limit, order_by=Delivery.id, now=claimed_at)
         messages, stale = [], []
         for delivery in claimed:
             # claim() re-checks only the lease: a row another worker finished in between
@@ -154,7 +162,7 @@ def _claim(services: Services, now: dt.datetime, limit: int) -> list[Message]:
             if delivery.state != "pending" or delivery.next_attempt_at > now:
                 stale.append(delivery.id)
                 continue
-            messages.append(_prepare(session, services, delivery, now))
+            messages.append(_prepare(session, services, delivery, claimed_at))
         if stale:
             session.execute(update(Delivery).where(Delivery.id.in_(stale))
                             .values(lease_until=None)
@@ -164,7 +172,7 @@ def _claim(services: Services, now: dt.datetime, limit: int) -> list[Message]:
 
 
 def _prepare(session: Session, services: Services, delivery: Delivery,
-             now: dt.datetime) -> Message:
+             signed_at: dt.datetime) -> Message:
     event = session.get_one(OutboxEvent, delivery.event_id)
     message = Message(delivery_id=delivery.id, event_id=event.id, client_id=delivery.client_id,
                       attempts=delivery.attempts)
@@ -186,7 +194,7 @@ def _prepare(session: Session, services: Services, delivery: Delivery,
         message.body = body_of(event, number)
         message.headers = {"content-type": "application/json",
                            **webhooks.sign(secret, webhook_id(event.id, client.client_id),
-                                           int(now.timestamp()), message.body)}
+                                           int(signed_at.timestamp()), message.body)}
     except Exception as exc:  # noqa: BLE001  (a key problem: counted, logged by type only)
         message.problem = f"ERROR {type(exc).__name__}"
     return message

@@ -330,6 +330,30 @@ def test_events_pending_when_the_member_is_erased_carry_the_sealed_number(
     assert (last.state, last.last_status) == ("dead", "MEMBER_NUMBER_UNAVAILABLE")
 
 
+def test_a_batch_whose_lease_runs_short_hands_the_rest_back(
+        services: Services, loyalty_api: Api, jane_api: Api, marketing_api: Api,
+        receiver: Receiver, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    subscribe(services, "email-marketing", receiver)
+    subscribe(services, "loyalty-engine", receiver)
+    ok(jane_api, GRANT, {"p": MARKETING, "v": 1})
+    ok(jane_api, RESTRICT)
+    ok(jane_api, LIFT)  # five deliveries, to two clients
+    # No time to spare in a lease: after the first message, the rest go back.
+    monkeypatch.setattr(delivery_module, "LEASE", delivery_module.LEASE / 6)
+    released: list[int] = []
+    release = delivery_module._release
+
+    def counting(services: Services, messages: list[Any]) -> None:
+        released.extend(m.delivery_id for m in messages)
+        release(services, messages)
+
+    monkeypatch.setattr(delivery_module, "_release", counting)
+    assert deliver_due(services, now=clock.now) == 5
+    assert released, "nothing was handed back"
+    assert {d.state for d in deliveries(services)} == {"delivered"}
+    assert len(receiver.accepted) == len(receiver.unique()) == 5
+
+
 def test_retry_delays() -> None:
     assert retry_delay(1, rand=lambda: 0.0).total_seconds() == 2 * BACKOFF_BASE
     assert retry_delay(3, rand=lambda: 0.0).total_seconds() == 8 * BACKOFF_BASE

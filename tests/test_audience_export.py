@@ -1,0 +1,207 @@
+"""The streamed audience export (GET /audience/{purpose}.ndjson): the same members, rules
+and access log as the GraphQL ``audience`` field, as NDJSON."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import select, update
+from starlette.testclient import TestClient
+
+from audit.access_log import AccessLogUnavailable, verify
+from audit.models import AccessLogEntry
+from consent import ledger
+from identity.models import Client
+from membervault import audience_export
+from membervault.settings import Settings
+from tests.conftest import Api, client_token, create_principal
+from tests.consent.support import grant, new_member, withdraw
+
+URL = "/audience/marketing.email.ndjson"
+PRINCIPAL = "client:email-marketing"
+
+
+@pytest.fixture
+def people(loyalty_api: Api, http: TestClient, settings: Settings,
+           services: Any) -> dict[str, dict[str, Any]]:
+    """ann and dee consent to email marketing, bob never did, cy withdrew, eve consented
+    but restricted processing."""
+    result = {}
+    for n, name in enumerate(["ann", "bob", "cy", "dee", "eve"]):
+        api, profile = new_member(loyalty_api, http, settings, name, n)
+        result[name] = profile
+        if name != "bob":
+            grant(api, "marketing.email")
+        if name == "cy":
+            withdraw(api, "marketing.email")
+    with services.db.unit_of_work() as uow:
+        ledger.set_restriction(uow.session, services.policy, _id(result["eve"]), restricted=True)
+        uow.commit()
+    return result
+
+
+def _id(profile: dict[str, Any]) -> uuid.UUID:
+    return uuid.UUID(profile["id"])
+
+
+def export(http: TestClient, token: str | None, url: str = URL) -> Any:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    return http.get(url, headers=headers)
+
+
+def lines(response: Any) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    return [orjson.loads(line) for line in response.content.splitlines()]
+
+
+def log_of(services: Any) -> list[AccessLogEntry]:
+    with services.db.unit_of_work() as uow:
+        return list(uow.session.scalars(select(AccessLogEntry).where(
+            AccessLogEntry.principal == PRINCIPAL).order_by(AccessLogEntry.sequence)))
+
+
+def token_of(marketing_api: Api) -> str:
+    assert marketing_api.token
+    return marketing_api.token
+
+
+def test_exports_exactly_the_members_the_purpose_permits(
+        people: dict[str, dict[str, Any]], marketing_api: Api, http: TestClient) -> None:
+    got = lines(export(http, token_of(marketing_api)))
+    assert sorted(line["email"] for line in got) == ["ann@example.org", "dee@example.org"]
+    ann = next(line for line in got if line["email"] == "ann@example.org")
+    # every field the purpose covers, under its GraphQL name, and nothing else
+    assert ann == {"givenName": "Ann", "familyName": people["ann"]["familyName"],
+                   "email": "ann@example.org",
+                   "preferredLanguage": people["ann"]["preferredLanguage"]}
+
+
+def test_the_same_members_as_the_graphql_audience(
+        people: dict[str, dict[str, Any]], marketing_api: Api, http: TestClient) -> None:
+    query = """query { audience(purpose: "marketing.email", first: 1000) {
+      items { email givenName } } }"""
+    typed = marketing_api.graphql(query)["data"]["audience"]["items"]
+    streamed = lines(export(http, token_of(marketing_api), URL + "?fields=email,givenName"))
+    assert streamed == typed
+
+
+def test_every_member_sent_is_logged(people: dict[str, dict[str, Any]], marketing_api: Api,
+                                     http: TestClient, services: Any) -> None:
+    response = export(http, token_of(marketing_api))
+    got = lines(response)
+    entries = log_of(services)
+    assert sorted(str(e.member_id) for e in entries) == sorted(
+        people[n]["id"] for n in ("ann", "dee"))
+    assert len(entries) == len(got)
+    for entry in entries:
+        assert entry.purpose == "marketing.email"
+        assert entry.fields_returned == ["email", "family_name", "given_name",
+                                         "preferred_language"]
+        assert entry.fields_denied == {}
+        assert entry.request_id == response.headers["x-request-id"]
+    with services.db.unit_of_work() as uow:
+        assert verify(uow.session).ok
+
+
+def test_pages_are_logged_one_batch_each(loyalty_api: Api, http: TestClient,
+                                         settings: Settings, services: Any,
+                                         marketing_api: Api,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audience_export, "PAGE", 2)
+    for n in range(5):
+        api, _ = new_member(loyalty_api, http, settings, f"page{n}", 10 + n)
+        grant(api, "marketing.email")
+    got = lines(export(http, token_of(marketing_api), URL + "?fields=email"))
+    assert sorted(line["email"] for line in got) == [f"page{n}@example.org" for n in range(5)]
+    assert len(log_of(services)) == 5
+
+
+def test_fields_must_belong_to_the_purpose(people: dict[str, dict[str, Any]],
+                                           marketing_api: Api, http: TestClient,
+                                           services: Any) -> None:
+    token = token_of(marketing_api)
+    only_email = lines(export(http, token, URL + "?fields=email"))
+    assert sorted(only_email, key=lambda line: line["email"]) == [
+        {"email": "ann@example.org"}, {"email": "dee@example.org"}]
+    outside = export(http, token, URL + "?fields=email,phone")
+    assert outside.status_code == 403
+    assert outside.json()["error"] == "CATEGORY_NOT_IN_PURPOSE"
+    unknown = export(http, token, URL + "?fields=shoeSize")
+    assert unknown.status_code == 400
+    assert unknown.json()["error"] == "INVALID_FIELDS"
+    before = len(log_of(services))
+    export(http, token, URL + "?fields=phone")
+    assert len(log_of(services)) == before  # refused: nothing read, nothing logged
+
+
+def test_needs_a_client_token(people: dict[str, dict[str, Any]], http: TestClient,
+                              jane_api: Api, services: Any) -> None:
+    missing = export(http, None)
+    assert missing.status_code == 401
+    assert "Bearer" in missing.headers["www-authenticate"]
+    assert export(http, "not-a-token").status_code == 401
+    member = export(http, jane_api.token)
+    assert member.status_code == 403
+    assert member.json()["error"] == "FORBIDDEN"
+    secret = create_principal(services, "export-officer", role="officer")
+    officer = export(http, client_token(http, "export-officer", secret))
+    assert officer.status_code == 403
+    assert log_of(services) == []
+
+
+def test_purpose_must_be_declared_by_the_token_and_the_registration(
+        people: dict[str, dict[str, Any]], http: TestClient, services: Any,
+        loyalty_api: Api, marketing_api: Api) -> None:
+    # a client whose registration and token do not include the purpose
+    refused = export(http, loyalty_api.token)
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "PURPOSE_NOT_PERMITTED"
+    unknown = export(http, token_of(marketing_api), "/audience/no.such.purpose.ndjson")
+    assert unknown.status_code == 403
+    # the registration narrowed after the token was issued
+    with services.db.unit_of_work() as uow:
+        uow.session.execute(update(Client).where(Client.client_id == "email-marketing")
+                            .values(allowed_purposes=[]))
+        uow.commit()
+    narrowed = export(http, token_of(marketing_api))
+    assert narrowed.status_code == 403
+    assert narrowed.json()["error"] == "PURPOSE_NOT_PERMITTED"
+    assert log_of(services) == []
+
+
+def test_no_answer_without_the_access_log(people: dict[str, dict[str, Any]],
+                                          marketing_api: Api, http: TestClient,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise AccessLogUnavailable("test")
+
+    monkeypatch.setattr(audience_export, "append", broken)
+    response = export(http, token_of(marketing_api))
+    assert response.status_code == 503
+    assert response.json()["error"] == "ACCESS_LOG_UNAVAILABLE"
+    assert b"@example.org" not in response.content
+
+
+def test_a_later_page_that_cannot_be_logged_ends_the_stream(
+        people: dict[str, dict[str, Any]], marketing_api: Api, http: TestClient,
+        services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audience_export, "PAGE", 1)
+    real = audience_export.append
+    calls = []
+
+    def second_fails(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        if len(calls) > 1:
+            raise AccessLogUnavailable("test")
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(audience_export, "append", second_fails)
+    got = lines(export(http, token_of(marketing_api)))
+    assert len(got) == 2
+    assert "email" in got[0]
+    assert got[1]["error"]["code"] == "ACCESS_LOG_UNAVAILABLE"
+    assert len(log_of(services)) == 1  # only what was sent
