@@ -253,10 +253,10 @@ def plain_schema(bench: Bench) -> strawberry.Schema:
             requested = ["birthdate", "email", "family_name", "given_name", "member_number"]
             query = gate._joined(key, requested).where(*gate.permitted_filter(key))
             if after:
-                query = query.where(gate.Member.id > uuid.UUID(after))
+                query = query.where(gate._M.id > uuid.UUID(after))
             uow = UnitOfWork(services.db.sessions)
             try:
-                rows = uow.session.execute(query.order_by(gate.Member.id).limit(first)).all()
+                rows = uow.session.execute(query.order_by(gate._M.id).limit(first)).all()
             finally:
                 uow.rollback()
                 uow.close()

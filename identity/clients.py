@@ -87,9 +87,11 @@ def set_active(session: Session, client_id: str, active: bool, *, actor: str) ->
                  client_id=client_id)
 
 
-# Two columns, not the whole entity: this runs on every purpose-bound request.
-_REGISTRATION = select(Client.active, Client.allowed_purposes).where(
-    Client.client_id == bindparam("client_id"))
+# Two table columns, not the whole entity (nor the ORM's compile step): this runs on every
+# purpose-bound request.
+_CLIENTS = Client.__table__.c
+_REGISTRATION = select(_CLIENTS.active, _CLIENTS.allowed_purposes).where(
+    _CLIENTS.client_id == bindparam("client_id"))
 
 
 def client_may_declare(session: Session, client_id: str | None, purpose: str) -> bool:
