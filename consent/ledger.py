@@ -183,3 +183,18 @@ def objections(session: Session, member_id: uuid.UUID) -> list[str]:
 def find_record(session: Session, receipt_id: uuid.UUID) -> ConsentRecord | None:
     return session.scalars(
         select(ConsentRecord).where(ConsentRecord.receipt_id == receipt_id)).first()
+
+
+def scrub_evidence(session: Session, member_ids: Iterable[uuid.UUID]) -> int:
+    """At erasure, keep of each record's evidence only the GPC flag: the user agent and
+    the keyed IP hash (the IPv4 space is small enough to search) could identify the
+    member once their other data is gone. Returns how many records were scrubbed."""
+    records = session.scalars(select(ConsentRecord).where(
+        ConsentRecord.member_id.in_(list(member_ids))))
+    count = 0
+    for record in records:
+        evidence = record.evidence or {}
+        if evidence.get("ip_hash") or evidence.get("user_agent"):
+            record.evidence = {"gpc": bool(evidence.get("gpc")), "scrubbed_at_erasure": True}
+            count += 1
+    return count

@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import select
+
 from consent import ledger
 from consent.errors import ConsentError
 from export import requests
@@ -20,6 +22,8 @@ from identity import members
 from membervault.db import UnitOfWork
 from membervault.services import Services
 from outbox import notify
+
+ACCESS_INTERVAL = dt.timedelta(hours=24)
 
 
 def open_and_apply(uow: UnitOfWork, services: Services, member_id: uuid.UUID, type_: str, *,
@@ -34,6 +38,13 @@ def open_and_apply(uow: UnitOfWork, services: Services, member_id: uuid.UUID, ty
     if type_ == "rectification" and not corrections:
         raise RequestError("CORRECTIONS_REQUIRED", "give the corrected values",
                            field="corrections")
+    if type_ == "access" and session.scalar(
+            select(DataSubjectRequest.id).where(
+                DataSubjectRequest.member_id == member_id, DataSubjectRequest.type == "access",
+                DataSubjectRequest.state == "completed",
+                DataSubjectRequest.received_at > now - ACCESS_INTERVAL).limit(1)) is not None:
+        # GDPR Art. 12(5): manifestly excessive repetition; the last export is still there.
+        raise RequestError("TOO_SOON", "one data export a day: download the last one")
     details: dict[str, object] = {"purpose": purpose} if purpose else {}
     if corrections:
         details["fields"] = sorted(corrections)  # names only: values are applied, not kept

@@ -83,6 +83,12 @@ def verify_jwt(token: str, *, key_for: Callable[[str | None], Key | None],
     return claims
 
 
+def token_kid(token: str) -> str:
+    """The ``kid`` of a token's header (of a token already verified)."""
+    kid = _header(token).get("kid")
+    return kid if isinstance(kid, str) else ""
+
+
 def unverified_claims(token: str) -> dict[str, Any]:
     """Only used to route to the right verifier; nothing here is trusted."""
     try:

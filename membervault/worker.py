@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import traceback
 from collections.abc import Callable
 
 from membervault.db import utcnow
@@ -40,14 +41,17 @@ def run_once(services: Services, now: Callable[[], dt.datetime] = utcnow) -> dic
 def sweep_if_due(services: Services, now: dt.datetime) -> int:
     """Run the retention sweep when the last one (by any worker) is older than the
     interval; returns how many rows it affected."""
-    from retention.sweeper import last_sweep_at, sweep
+    from retention.sweeper import SweepIncomplete, last_sweep_at, sweep
 
     with services.db.unit_of_work() as uow:
         last = last_sweep_at(uow.session)
     interval = dt.timedelta(seconds=services.settings.retention_interval)
     if last is not None and now - last < interval:
         return 0
-    return sum(sweep(services, now=now).counts().values())
+    try:
+        return sum(sweep(services, now=now).counts().values())
+    except SweepIncomplete as incomplete:  # recorded in the audit trail; retried next interval
+        return sum(incomplete.report.counts().values())
 
 
 def run_forever(services: Services, interval: float = 2.0) -> None:
@@ -55,6 +59,8 @@ def run_forever(services: Services, interval: float = 2.0) -> None:
     while True:
         try:
             run_once(services)
-        except Exception:  # noqa: BLE001  (keep serving; the failure is logged)
-            log.exception("worker pass failed; retrying in %.0fs", interval)
+        except Exception as exc:  # noqa: BLE001  (keep serving; the failure is logged)
+            # Type and frames only: an exception's message may carry a personal value.
+            log.error("worker pass failed with %s; retrying in %.0fs\n%s", type(exc).__name__,
+                      interval, "".join(traceback.format_tb(exc.__traceback__)))
         time.sleep(interval)

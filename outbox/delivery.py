@@ -99,14 +99,16 @@ class Message:
 
 
 def _first_in_line() -> ColumnElement[bool]:
-    """No earlier pending delivery of an event about the same member to the same client."""
+    """No earlier undelivered (pending or dead) delivery of an event about the same member
+    to the same client: events arrive in order, and a replayed dead one cannot overtake a
+    later event that cancels it."""
     earlier = aliased(Delivery)
     earlier_event = aliased(OutboxEvent)
     this_event = aliased(OutboxEvent)
     member_of_this = (select(this_event.member_id).where(this_event.id == Delivery.event_id)
                       .correlate(Delivery).scalar_subquery())
     return ~exists().where(earlier.client_id == Delivery.client_id,
-                           earlier.state == "pending",
+                           earlier.state.in_(("pending", "dead")),
                            earlier.id < Delivery.id,
                            earlier_event.id == earlier.event_id,
                            earlier_event.member_id == member_of_this)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
@@ -37,7 +38,19 @@ def validate_url(url: str, *, production: bool) -> str:
     if port == 0 or len(url) > MAX_URL or any(c.isspace() for c in url):
         raise OutboxError("INVALID_URL", f"not a valid URL of at most {MAX_URL} characters",
                           field="url")
+    if production and _internal(parts.hostname):
+        raise OutboxError("INVALID_URL", "the webhook URL must name a public host", field="url")
     return url
+
+
+def _internal(host: str) -> bool:
+    """Loopback, private, link-local (cloud metadata) or otherwise non-global addresses,
+    and names that only resolve inside a network."""
+    try:
+        return not ipaddress.ip_address(host.strip("[]")).is_global
+    except ValueError:
+        name = host.lower().rstrip(".")
+        return name == "localhost" or name.endswith((".localhost", ".internal", ".local"))
 
 
 def _receiving_client(session: Session, client_id: str) -> Client:

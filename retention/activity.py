@@ -18,16 +18,17 @@ MAX_BATCH = 10_000
 def record_activity(session: Session, crypto: MemberCrypto, numbers: Sequence[str],
                     at: dt.datetime) -> int:
     """Set the last activity of the given members (never moving it backwards) and clear
-    any inactivity notice; returns how many members were updated."""
+    any inactivity notice. Returns how many numbers were well-formed, not how many members
+    were updated, so the answer does not tell who is a member."""
     if len(numbers) > MAX_BATCH:
         raise ValueError(f"at most {MAX_BATCH} member numbers per call")
     digests = [crypto.index.digest("member_number", n) for n in
                filter(None, (member_number.normalise(raw) for raw in numbers))]
     if not digests:
         return 0
-    result = session.execute(
+    session.execute(
         update(Member).where(Member.member_number_index.in_(digests),
                              Member.status == "active", Member.last_activity_at < at)
         .values(last_activity_at=at, inactivity_notice_at=None)
         .execution_options(synchronize_session=False))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return len(digests)

@@ -30,6 +30,7 @@ from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from audit import trail
+from consent.ledger import scrub_evidence
 from consent.models import Consent, ConsentRecord, Objection
 from export import requests
 from export.models import DataSubjectRequest, ExportArchive
@@ -231,6 +232,7 @@ def erase_member(session: Session, services: Services, member: Member, *,
     if email_index is not None:
         report.sign_in_codes = _count(session.execute(
             delete(SignInCode).where(SignInCode.email_index == email_index)))
+    scrub_evidence(session, [member.id])
     report.consent_state_rows = _count(session.execute(
         delete(Consent).where(Consent.member_id == member.id)))
     report.objections = _count(session.execute(

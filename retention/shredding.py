@@ -20,6 +20,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from audit.models import AuditEvent
+from consent.ledger import scrub_evidence
 from consent.models import Consent, ConsentRecord, Objection
 from export.models import ExportArchive
 from identity.errors import KeyringError, TamperedCiphertext
@@ -129,6 +130,7 @@ def shred_members(session: Session, services: Services, ids: list[uuid.UUID], *,
     session.execute(delete(ExportArchive).where(ExportArchive.member_id.in_(ids)))
     if email_indexes:
         session.execute(delete(SignInCode).where(SignInCode.email_index.in_(email_indexes)))
+    scrub_evidence(session, ids)
     session.execute(delete(Consent).where(Consent.member_id.in_(ids)))
     session.execute(delete(Objection).where(Objection.member_id.in_(ids)))
     session.execute(update(Member).where(Member.id.in_(ids))
@@ -142,21 +144,29 @@ def shred_members(session: Session, services: Services, ids: list[uuid.UUID], *,
     return len(rows)
 
 
-def notify_inactive(session: Session, services: Services, ids: list[uuid.UUID], *,
-                    rule: RetentionRule, now: dt.datetime) -> int:
-    """Tell members their membership will be erased for inactivity (by mail); records the
-    notice so the erasure can follow ``notice_days`` later."""
+def mark_inactive_notified(session: Session, services: Services, ids: list[uuid.UUID], *,
+                           now: dt.datetime) -> list[str]:
+    """Record the inactivity notice of a batch; returns the addresses to mail once the
+    batch has committed (a mail is never sent for a notice that was not recorded)."""
     rows = session.execute(select(Member.id, Member.kek_version, Member.wrapped_key,
                                   Member.email).where(Member.id.in_(ids))).all()
-    for row in rows:
-        email = _open(services, row, ("email",))["email"]
-        if email:
+    session.execute(update(Member).where(Member.id.in_([r.id for r in rows]))
+                    .values(inactivity_notice_at=now)
+                    .execution_options(synchronize_session=False))
+    return [e for e in (_open(services, r, ("email",))["email"] for r in rows) if e]
+
+
+def mail_inactivity_notices(services: Services, emails: list[str], rule: RetentionRule) -> int:
+    """Send the notices; a failed send is logged by type only (never the address)."""
+    sent = 0
+    for email in emails:
+        try:
             services.mailer.send(
                 email, "Your membership will end for inactivity",
                 f"We have not seen you for a while. Unless you use your membership in the "
                 f"next {rule.notice_days} days, we will erase your membership and all your "
                 f"personal data, as our retention policy says.")
-    session.execute(update(Member).where(Member.id.in_([r.id for r in rows]))
-                    .values(inactivity_notice_at=now)
-                    .execution_options(synchronize_session=False))
-    return len(rows)
+            sent += 1
+        except Exception as exc:  # noqa: BLE001  (one bad address must not stop the rest)
+            log.warning("an inactivity notice could not be sent (%s)", type(exc).__name__)
+    return sent

@@ -10,6 +10,8 @@ where it stopped. A dry run runs the same candidate queries and changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,7 @@ from retention.models import LegalHold
 from retention.rules import RetentionRule
 
 ACTOR = "system:retention"
+log = logging.getLogger("membervault.retention")
 Progress = Callable[[str, int, int], None]
 
 
@@ -95,6 +98,9 @@ class Handler:
 
     def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
         raise NotImplementedError
+
+    def after_commit(self) -> None:
+        """Side effects outside the database, run once the batch has committed."""
 
 
 class DeleteRows(Handler):
@@ -250,9 +256,15 @@ class InactivityNotices(Handler):
         return Member.id
 
     def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
-        from retention.shredding import notify_inactive
+        from retention.shredding import mark_inactive_notified
 
-        notify_inactive(session, self.services, list(keys), rule=self.rule, now=now)
+        self._to_mail = mark_inactive_notified(session, self.services, list(keys), now=now)
+
+    def after_commit(self) -> None:
+        from retention.shredding import mail_inactivity_notices
+
+        mail_inactivity_notices(self.services, getattr(self, "_to_mail", []), self.rule)
+        self._to_mail = []
 
 
 HANDLERS: dict[tuple[str, str, str], list[type[Handler]]] = {
@@ -280,14 +292,22 @@ def sweep(services: Services, *, now: dt.datetime, dry_run: bool = False,
     if rule is not None and rule not in rules:
         raise KeyError(f"no retention rule named {rule}")
     report = SweepReport(dry_run=dry_run, at=now)
+    failed: list[str] = []
     for current in rules.values():
         if rule is not None and current.name != rule:
             continue
         for handler_type in HANDLERS[current.kind]:
             handler = handler_type(current, services)
-            report.outcomes.append(_run(services, handler, now=now, dry_run=dry_run,
-                                        batch_size=batch_size, detail=detail,
-                                        progress=progress, label=_label(current, handler)))
+            label = _label(current, handler)
+            try:
+                report.outcomes.append(_run(services, handler, now=now, dry_run=dry_run,
+                                            batch_size=batch_size, detail=detail,
+                                            progress=progress, label=label))
+            except Exception as exc:  # noqa: BLE001  (one rule failing must not stop the rest)
+                # Committed batches stay done; the next sweep resumes this rule.
+                log.error("retention rule %s failed with %s\n%s", label, type(exc).__name__,
+                          "".join(traceback.format_tb(exc.__traceback__)))
+                failed.append(label)
     if not dry_run and any(o.affected for o in report.outcomes
                            if o.action == "erase" or o.rule == "delivered_events"):
         from retention.erasure import checkpoint_wal
@@ -295,10 +315,20 @@ def sweep(services: Services, *, now: dt.datetime, dry_run: bool = False,
         checkpoint_wal(services.db)  # no page image of a shredded key stays in the WAL
     with services.db.unit_of_work() as uow:
         trail.record(uow.session, ACTOR, "retention.sweep", None, dry_run=dry_run,
-                     at=now.isoformat(), counts=report.counts(),
+                     at=now.isoformat(), counts=report.counts(), failed=failed,
                      skipped_held={o.rule: o.skipped_held for o in report.outcomes})
         uow.commit()
+    if failed:
+        raise SweepIncomplete(failed, report)
     return report
+
+
+class SweepIncomplete(Exception):
+    """Some rules failed (logged); the others ran. The next sweep resumes the failed ones."""
+
+    def __init__(self, failed: list[str], report: SweepReport):
+        super().__init__(f"retention rules failed: {', '.join(failed)}")
+        self.failed, self.report = failed, report
 
 
 def _run(services: Services, handler: Handler, *, now: dt.datetime, dry_run: bool,
@@ -322,6 +352,7 @@ def _run(services: Services, handler: Handler, *, now: dt.datetime, dry_run: boo
                 break
             handler.apply(uow.session, keys, now)
             uow.commit()
+        handler.after_commit()
         outcome.affected += len(keys)
         if detail:
             keys_done += [str(k) for k in keys]

@@ -13,7 +13,7 @@ from strawberry.types import Info
 from export import requests
 from export.errors import RequestError
 from export.models import DataSubjectRequest
-from export.workflow import open_and_apply
+from export.workflow import apply_now, open_and_apply
 from identity.errors import IdentityError
 from membervault.db import utcnow
 from schema.access import Role, denied, guarded, reachable_by
@@ -194,15 +194,30 @@ class RequestMutation:
                          "until then).", **guarded(Role.OFFICER))
     def open_request_for(self, info: Info, member_id: strawberry.ID, input: OpenRequestInput,
                          identity_verification: str | None = None) -> RequestPayload:
+        if input.corrections is not None:
+            # Least privilege: an officer never writes a member's personal values (a new
+            # email would hand the officer the member's sign-in); the member corrects them.
+            return RequestPayload(request=None, errors=[FieldError(
+                field="corrections", code="CORRECTIONS_BY_MEMBER_ONLY",
+                message="the member applies corrections themselves (openMyRequest or "
+                        "updateMyProfile); officers track the request")])
         return _open(info, _request_id(member_id), input, identity_verification)
 
     @strawberry.mutation(description="Record how the requester's identity was verified; the "
                          "clock starts again.", **guarded(Role.OFFICER))
     def verify_request_identity(self, info: Info, request_id: strawberry.ID,
                                 method: str) -> RequestPayload:
-        actor = info.context.principal.actor
-        return _officer_change(info, request_id, lambda s, r: requests.verify_identity(
-            s, r, method, actor=actor, now=utcnow()))
+        ctx = info.context
+        actor = ctx.principal.actor
+
+        def verify_and_apply(session: Any, request: DataSubjectRequest) -> None:
+            now = utcnow()
+            requests.verify_identity(session, request, method, actor=actor, now=now)
+            if request.type in ("restriction", "objection"):
+                apply_now(ctx.uow, ctx.services, request, actor=actor, corrections=None,
+                          now=now)
+
+        return _officer_change(info, request_id, verify_and_apply)
 
     @strawberry.mutation(description="Extend the deadline once, with the reason the member "
                          "is told.", **guarded(Role.OFFICER))

@@ -44,7 +44,7 @@ class RetentionQuery:
 @strawberry.type
 class RetentionMutation:
     @strawberry.mutation(description="Report members' latest activity (purchases, visits); "
-                         "returns how many members were updated.",
+                         "returns how many member numbers were well-formed.",
                          **guarded(Role.CLIENT, purpose=MEMBERSHIP))
     def record_activity(self, info: Info, member_numbers: list[str],
                         at: dt.datetime | None = None) -> int:

@@ -435,7 +435,7 @@ def test_authorization_matrix(http: TestClient, services: Services, settings: Se
         " receiptIds errors { code } } }")["data"]["grantConsent"]
     assert granted["errors"] == []
     with services.db.unit_of_work() as uow:  # a request waiting for identity verification
-        pending = open_request(uow.session, uuid.UUID(me["id"]), "restriction",
+        pending = open_request(uow.session, uuid.UUID(me["id"]), "rectification",
                                jurisdiction="GDPR", actor="test", identity_verification=None,
                                now=utcnow())
         # An event addressed to every client of the cast, to acknowledge and replay.
