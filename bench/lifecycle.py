@@ -30,6 +30,7 @@ from bench.env import Env, Server, open_env
 from bench.measure import Result, Series, ratio_result, seconds
 from bench.raw import Raw
 from bench.targets import Bench
+from consent.models import Consent
 from identity.keyring import NONCE_BYTES
 from identity.models import PERSONAL_FIELDS, Member
 from membervault.db import utcnow
@@ -197,6 +198,10 @@ def _sweep_data(env: Env, count: int, now: dt.datetime, say: Callable[[str], Non
     with env.engine.begin() as connection:
         connection.execute(sa.update(Member).where(Member.last_activity_at <= expired_at)
                            .values(inactivity_notice_at=now - dt.timedelta(days=40)))
+        # Withdrawals are recent, so no other rule (birthdate without consent) is due: the
+        # sweep's only work is the inactivity rule, which is what the floor does.
+        connection.execute(sa.update(Consent).where(Consent.granted.is_(False))
+                           .values(updated_at=now - dt.timedelta(days=1)))
         connection.execute(sa.text("UPDATE clients SET webhook_url = :url"),
                            {"url": "http://127.0.0.1:9/hook"})
         expired = connection.scalar(sa.select(sa.func.count()).select_from(Member).where(
@@ -221,6 +226,10 @@ def _counts(env: Env) -> dict[str, int]:
             "audit": count("SELECT COUNT(*) FROM audit_events WHERE action = 'member.erased'"),
             "suppressed": count("SELECT COUNT(*) FROM suppression_list"),
             "ciphertexts": count("SELECT COUNT(*) FROM members WHERE wrapped_key IS NOT NULL"),
+            "birthdates": count("SELECT COUNT(*) FROM members WHERE birthdate IS NOT NULL"),
+            "consent_records": count("SELECT COUNT(*) FROM consent_records"),
+            "scrubbed_evidence": count("SELECT COUNT(*) FROM consent_records WHERE "
+                                       "CAST(evidence AS TEXT) LIKE '%scrubbed_at_erasure%'"),
         }
 
 
@@ -228,8 +237,9 @@ def floor_sweep(env: Env, now: dt.datetime, batch: int = 1000) -> int:
     """The inactivity rule's work in hand-written SQL, in the same bounded batches: find
     the due members (not under hold), read their consent records, open the member number
     and email (the only per-member crypto), then one statement per table per batch:
-    suppression hashes, sign-in codes, consent state, objections, the shredded member
-    rows, outbox events with their deliveries, audit events."""
+    suppression hashes, sign-in codes, scrubbed consent evidence, consent state,
+    objections, the shredded member rows, outbox events with their deliveries, audit
+    events. It follows retention/shredding.py; ``_counts`` checks both leave the same rows."""
     services = env.services
     rule = services.policy.retention["inactive_members"]
     cutoff = rule.after.before(now)
@@ -309,6 +319,15 @@ def floor_sweep(env: Env, now: dt.datetime, batch: int = 1000) -> int:
             if indexes:
                 raw.execute(f"DELETE FROM sign_in_codes WHERE email_index IN "
                             f"({raw.marks(len(indexes))})", indexes)
+            scrubbed = []
+            for record_id, evidence in raw.fetchall(
+                    f"SELECT id, evidence FROM consent_records WHERE member_id IN ({marks})",
+                    ids):
+                evidence = orjson.loads(evidence) if isinstance(evidence, str) else evidence
+                if evidence and (evidence.get("ip_hash") or evidence.get("user_agent")):
+                    scrubbed.append((raw.json({"gpc": bool(evidence.get("gpc")),
+                                               "scrubbed_at_erasure": True}), record_id))
+            raw.executemany("UPDATE consent_records SET evidence = ? WHERE id = ?", scrubbed)
             raw.execute(f"DELETE FROM consents WHERE member_id IN ({marks})", ids)
             raw.execute(f"DELETE FROM objections WHERE member_id IN ({marks})", ids)
             raw.execute(f"UPDATE members SET {nulls}, status = 'erased', erased_at = ?, "

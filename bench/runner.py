@@ -188,6 +188,8 @@ def write_json(kind: str, results: list[Result], config: Config, started: float)
     RESULTS.mkdir(exist_ok=True)
     today = dt.date.today().isoformat()
     suffix = "-quick" if config.quick else ""
+    if tuple(config.only) != tuple(ORDER):  # a subset never overwrites a whole run
+        suffix += "-" + "-".join(config.only)
     path = RESULTS / f"{today}-{kind}{suffix}.json"
     document = {
         "date": today, "database": kind, "quick": config.quick,

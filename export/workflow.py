@@ -19,6 +19,7 @@ from export import requests
 from export.errors import RequestError
 from export.models import DataSubjectRequest
 from identity import members
+from identity.models import Member
 from membervault.db import UnitOfWork
 from membervault.services import Services
 from outbox import notify
@@ -35,9 +36,15 @@ def open_and_apply(uow: UnitOfWork, services: Services, member_id: uuid.UUID, ty
     if type_ == "objection" and not purpose:
         raise RequestError("PURPOSE_REQUIRED", "say which purpose you object to",
                            field="purpose")
-    if type_ == "rectification" and not corrections:
+    if type_ == "rectification" and not corrections and actor.startswith("member:"):
+        # A member gives the corrected values; an officer's rectification request is
+        # tracked while the member corrects their profile themselves.
         raise RequestError("CORRECTIONS_REQUIRED", "give the corrected values",
                            field="corrections")
+    member = session.get(Member, member_id)
+    if member is None or member.status != "active":
+        raise RequestError("MEMBER_NOT_FOUND", "no active member with this id",
+                           field="memberId")
     if type_ == "access" and session.scalar(
             select(DataSubjectRequest.id).where(
                 DataSubjectRequest.member_id == member_id, DataSubjectRequest.type == "access",

@@ -430,7 +430,7 @@ def retention_sweep(dry_run: Annotated[bool, typer.Option(help="report, change n
     from rich.table import Table
 
     from membervault.db import utcnow
-    from retention.sweeper import sweep
+    from retention.sweeper import SweepIncomplete, sweep
 
     services = _services()
     if rule is not None and rule not in services.policy.retention:
@@ -444,8 +444,12 @@ def retention_sweep(dry_run: Annotated[bool, typer.Option(help="report, change n
                 tasks[label] = bar.add_task(label, total=total)
             bar.update(tasks[label], completed=done)
 
-        report = sweep(services, now=utcnow(), dry_run=dry_run, rule=rule,
-                       batch_size=batch_size, progress=progress)
+        try:
+            report = sweep(services, now=utcnow(), dry_run=dry_run, rule=rule,
+                           batch_size=batch_size, progress=progress)
+            failed: list[str] = []
+        except SweepIncomplete as incomplete:
+            report, failed = incomplete.report, incomplete.failed
     table = Table(title="retention sweep" + (" (dry run: nothing changed)" if dry_run else ""))
     for column in ("rule", "action", "would affect" if dry_run else "affected", "held, skipped"):
         table.add_column(column)
@@ -453,6 +457,9 @@ def retention_sweep(dry_run: Annotated[bool, typer.Option(help="report, change n
         table.add_row(outcome.rule, outcome.action, str(outcome.affected),
                       str(outcome.skipped_held))
     Console(soft_wrap=True).print(table)
+    if failed:
+        raise _fail(f"rules failed (see the log; the next sweep resumes them): "
+                    f"{', '.join(failed)}")
 
 
 @app.command()

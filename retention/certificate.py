@@ -111,7 +111,8 @@ def build(session: Session, policy: Policy, request_id: uuid.UUID, *, issuer: st
         {"item": "tombstone", "what": "the member's internal id, status 'erased', the times "
          "of registration and erasure", "why": WHY["tombstone"]},
         {"item": "consent_records", "what": "every consent record (purpose, decision, notice "
-         "version, time, channel, actor, hashed evidence), no personal values",
+         "version, time, channel, actor, GPC flag; the user agent and IP hash are removed at "
+         "erasure), no personal values",
          "count": int(consent_records or 0), "why": WHY["consent_records"]},
     ]
     if "suppression_hash" in kept_names:

@@ -314,7 +314,9 @@ def sweep(services: Services, *, now: dt.datetime, dry_run: bool = False,
 
         checkpoint_wal(services.db)  # no page image of a shredded key stays in the WAL
     with services.db.unit_of_work() as uow:
-        trail.record(uow.session, ACTOR, "retention.sweep", None, dry_run=dry_run,
+        # Only a full real sweep schedules the next one (a dry or one-rule run does not).
+        action = "retention.sweep" if not dry_run and rule is None else "retention.sweep.partial"
+        trail.record(uow.session, ACTOR, action, None, dry_run=dry_run, rule=rule,
                      at=now.isoformat(), counts=report.counts(), failed=failed,
                      skipped_held={o.rule: o.skipped_held for o in report.outcomes})
         uow.commit()

@@ -128,3 +128,14 @@ def test_a_failing_notice_mail_neither_stops_the_sweep_nor_repeats(
     assert {o.rule: o.affected for o in again.outcomes}["inactive_members:notice"] == 0
     assert mailer.sent == ["fine@example.org"]  # nobody is mailed twice
     assert "bounce@example.org" not in caplog.text
+
+
+def test_officers_track_rectification_and_cannot_open_for_nobody(officer: Api,
+                                                                 jane: dict[str, Any]) -> None:
+    tracked = officer.graphql(OPEN_FOR, {"m": jane["id"], "v": "video call",
+                                         "input": {"type": "RECTIFICATION"}})
+    assert tracked["data"]["openRequestFor"]["request"]["state"] == "in_progress"
+    nobody = officer.graphql(OPEN_FOR, {"m": str(uuid.uuid4()), "v": "video call",
+                                        "input": {"type": "ACCESS"}})
+    assert nobody["data"]["openRequestFor"]["errors"] == [{"field": "memberId",
+                                                           "code": "MEMBER_NOT_FOUND"}]

@@ -289,3 +289,13 @@ def test_members_erased_by_the_sweep_leave_no_personal_value(services: Any, sett
         gone = uow.session.get_one(Member, world["gone"])
         assert all(getattr(gone, f) is None for f in ("email", "given_name", "wrapped_key",
                                                       "email_index", "member_number_index"))
+
+
+def test_only_a_full_real_sweep_schedules_the_next(services: Any) -> None:
+    sweeper.sweep(services, now=NOW, dry_run=True)
+    sweeper.sweep(services, now=NOW, rule="sign_in_codes")
+    with services.db.unit_of_work() as uow:
+        assert sweeper.last_sweep_at(uow.session) is None
+    sweeper.sweep(services, now=NOW)
+    with services.db.unit_of_work() as uow:
+        assert sweeper.last_sweep_at(uow.session) is not None
