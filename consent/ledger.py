@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from consent.errors import ConsentError
@@ -189,12 +189,11 @@ def scrub_evidence(session: Session, member_ids: Iterable[uuid.UUID]) -> int:
     """At erasure, keep of each record's evidence only the GPC flag: the user agent and
     the keyed IP hash (the IPv4 space is small enough to search) could identify the
     member once their other data is gone. Returns how many records were scrubbed."""
-    records = session.scalars(select(ConsentRecord).where(
+    rows = session.execute(select(ConsentRecord.id, ConsentRecord.evidence).where(
         ConsentRecord.member_id.in_(list(member_ids))))
-    count = 0
-    for record in records:
-        evidence = record.evidence or {}
-        if evidence.get("ip_hash") or evidence.get("user_agent"):
-            record.evidence = {"gpc": bool(evidence.get("gpc")), "scrubbed_at_erasure": True}
-            count += 1
-    return count
+    changes = [{"id": id_, "evidence": {"gpc": bool((ev or {}).get("gpc")),
+                                        "scrubbed_at_erasure": True}}
+               for id_, ev in rows if (ev or {}).get("ip_hash") or (ev or {}).get("user_agent")]
+    if changes:  # one executemany (ORM bulk UPDATE by primary key), not an object per row
+        session.execute(update(ConsentRecord), changes)
+    return len(changes)

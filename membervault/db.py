@@ -40,6 +40,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
+        if value.tzinfo is dt.UTC:
+            return value  # the common case, on every bulk write
         if value.tzinfo is None:
             raise ValueError("naive datetime given where UTC is required")
         return value.astimezone(dt.UTC)
