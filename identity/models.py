@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import JSON, Boolean, Integer, LargeBinary, String, Uuid
+from sqlalchemy import JSON, Boolean, Index, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from membervault.db import Base, UTCDateTime, utcnow
@@ -27,6 +27,8 @@ PERSONAL_FIELDS = (
 
 class Member(Base):
     __tablename__ = "members"
+    # The retention sweep's candidate query: active members by last activity.
+    __table_args__ = (Index("ix_members_status_last_activity_at", "status", "last_activity_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     status: Mapped[str] = mapped_column(String(16), default="active")

@@ -21,9 +21,15 @@ def purposes_with_data(session: Session, policy: Policy, member_id: uuid.UUID) -
     return {p.key for p in policy.purposes.values() if not p.consent_based} | granted
 
 
-def recipients(session: Session, purposes: set[str]) -> list[str]:
+def subscribers(session: Session) -> list[tuple[str, frozenset[str]]]:
+    """Active clients with a webhook, with their purposes (one query; reusable per batch)."""
+    rows = session.execute(select(Client.client_id, Client.allowed_purposes).where(
+        Client.active.is_(True), Client.webhook_url.is_not(None), Client.role == "client"))
+    return [(client_id, frozenset(purposes)) for client_id, purposes in rows]
+
+
+def recipients(session: Session, purposes: set[str],
+               among: list[tuple[str, frozenset[str]]] | None = None) -> list[str]:
     """Active clients with a webhook whose registration includes one of the purposes."""
-    rows = session.scalars(select(Client).where(Client.active.is_(True),
-                                                Client.webhook_url.is_not(None),
-                                                Client.role == "client"))
-    return sorted(c.client_id for c in rows if purposes & set(c.allowed_purposes))
+    table = subscribers(session) if among is None else among
+    return sorted(client_id for client_id, allowed in table if purposes & allowed)

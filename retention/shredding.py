@@ -27,7 +27,7 @@ from identity.errors import KeyringError, TamperedCiphertext
 from identity.models import PERSONAL_FIELDS, Member, SignInCode
 from membervault.services import Services
 from outbox.models import Delivery, OutboxEvent
-from outbox.recipients import recipients
+from outbox.recipients import recipients, subscribers
 from retention.erasure import MARKETING_PREFIX, seal_member_number, suppression_hash
 from retention.models import SuppressedEmail
 from retention.rules import RetentionRule
@@ -94,6 +94,7 @@ def shred_members(session: Session, services: Services, ids: list[uuid.UUID], *,
     deliveries: list[dict[str, Any]] = []
     audits: list[dict[str, Any]] = []
     recipients_of: dict[frozenset[str], list[str]] = {}
+    among = subscribers(session)
     for row in rows:
         values = _open(services, row, ("member_number", "email"))
         if values["email"] and row.id in opted_out:
@@ -102,7 +103,7 @@ def shred_members(session: Session, services: Services, ids: list[uuid.UUID], *,
                                     "reason": "marketing_opt_out"}
         purposes = frozenset(always | granted.get(row.id, set()))
         if purposes not in recipients_of:
-            recipients_of[purposes] = recipients(session, set(purposes))
+            recipients_of[purposes] = recipients(session, set(purposes), among)
         to_notify = recipients_of[purposes]
         event_id = uuid.uuid4()
         events.append({"id": event_id, "type": "member.erased", "member_id": row.id,
