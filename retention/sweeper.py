@@ -164,7 +164,10 @@ class DeliveredEvents(DeleteRows):
                 and_(OutboxEvent.type == "member.erased", Delivery.acknowledged_at.is_(None))))
         recent = exists().where(Delivery.event_id == OutboxEvent.id,
                                 Delivery.delivered_at >= cutoff)
-        return [~unfinished, ~recent, OutboxEvent.created_at < cutoff]
+        # An erasure request's event stays: its certificate lists who acknowledged when
+        # (its sealed member number is already dropped once all have acknowledged).
+        return [~unfinished, ~recent, OutboxEvent.created_at < cutoff,
+                OutboxEvent.request_id.is_(None)]
 
     def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
         session.execute(delete(Delivery).where(Delivery.event_id.in_(keys)))

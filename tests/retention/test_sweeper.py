@@ -299,3 +299,17 @@ def test_only_a_full_real_sweep_schedules_the_next(services: Any) -> None:
     sweeper.sweep(services, now=NOW)
     with services.db.unit_of_work() as uow:
         assert sweeper.last_sweep_at(uow.session) is not None
+
+
+def test_an_erasure_requests_acknowledged_event_outlives_the_delivered_events_rule(
+        services: Any) -> None:
+    with services.db.unit_of_work() as uow:
+        event = OutboxEvent(id=uuid.uuid4(), type="member.erased", member_id=uuid.uuid4(),
+                            facts={}, created_at=ago(days=400), request_id=uuid.uuid4())
+        uow.session.add(event)
+        uow.session.flush()
+        uow.session.add(Delivery(event_id=event.id, client_id="c", state="delivered",
+                                 delivered_at=ago(days=399), acknowledged_at=ago(days=398)))
+        uow.commit()
+    assert sweeper.sweep(services, now=NOW, rule="delivered_events").counts() == {
+        "delivered_events": 0}  # the certificate still needs who acknowledged, and when
