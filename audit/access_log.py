@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from audit.models import AccessLogCheckpoint, AccessLogEntry
-from membervault.db import Database, utcnow
+from vaultkernel.clock import utcnow
+from vaultkernel.database import Database
 
 GENESIS = bytes(32)
 WRITE_ATTEMPTS = 20

@@ -29,7 +29,7 @@ from consent.models import Consent, ConsentRecord, Objection
 from identity import member_number
 from identity.encryption import MemberCipher, data_key_aad, new_data_key
 from identity.models import Member
-from membervault.db import utcnow
+from vaultkernel.clock import utcnow
 
 BATCH = 5000
 GIVEN = ["Ada", "Grace", "Alan", "Katherine", "Linus", "Margaret", "Tim", "Barbara", "Dennis",

@@ -24,9 +24,9 @@ from identity import clients
 from identity.keyring import Keyring, save_keyring
 from identity.principal import purpose_scope
 from membervault import migrate
-from membervault.db import create_db_engine
 from membervault.services import Services, build_services, ensure_signing_key
-from membervault.settings import Settings
+from vaultkernel.database import create_db_engine
+from vaultkernel.settings import Settings
 
 POSTGRES_URL = os.environ.get("MEMBERVAULT_BENCH_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")

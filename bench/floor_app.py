@@ -21,7 +21,8 @@ from bench.raw import Raw
 from identity import member_number
 from identity.encryption import MemberCrypto
 from identity.keyring import load_keyring
-from membervault.db import create_db_engine, utcnow
+from vaultkernel.clock import utcnow
+from vaultkernel.database import create_db_engine
 
 PURPOSE = "marketing.email"
 PRINCIPAL = "client:email-marketing"

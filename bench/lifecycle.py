@@ -31,9 +31,9 @@ from bench.measure import Result, Series, ratio_result, seconds
 from bench.raw import Raw
 from bench.targets import Bench
 from consent.models import Consent
-from identity.keyring import NONCE_BYTES
 from identity.models import PERSONAL_FIELDS, Member
-from membervault.db import utcnow
+from vaultkernel.clock import utcnow
+from vaultkernel.sealing import NONCE_BYTES
 
 
 def _module(name: str) -> Any | None:

@@ -29,9 +29,10 @@ from bench.raw import Raw
 from consent import gate
 from identity import member_number
 from identity.principal import Principal
-from membervault.db import UnitOfWork, utcnow
 from schema.context import Context
 from schema.schema import build_schema
+from vaultkernel.clock import utcnow
+from vaultkernel.database import UnitOfWork
 
 PAGE = 1000
 EMAIL_FIELDS = ("given_name", "family_name", "email", "preferred_language")

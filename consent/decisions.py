@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from consent.policy import Purpose
+from vaultkernel.policy import Purpose
 
 CONSENT_REQUIRED = "CONSENT_REQUIRED"
 CONSENT_STALE = "CONSENT_STALE"

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from consent.decisions import NOBODY, AccessDecision, MemberState, decide, member_reason
 from consent.models import Consent, Objection
-from consent.policy import Policy, Purpose
 from identity import member_number
 from identity.encryption import MemberCrypto
 from identity.models import PERSONAL_FIELDS, Member
 from identity.validation import normalise_email, normalise_phone
+from vaultkernel.policy import Policy, Purpose
 
 MAX_PAGE = 1000
 MAX_CONSENT_CHECK = 10_000

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from consent.errors import ConsentError
 from consent.models import Consent, ConsentRecord, Objection
-from consent.policy import Policy, Purpose
 from identity.models import Member
-from membervault.db import utcnow
 from outbox import notify
+from vaultkernel.clock import utcnow
+from vaultkernel.policy import Policy, Purpose
 
 CHANNELS = ("web", "app", "store", "api", "import")
 

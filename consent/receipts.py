@@ -12,7 +12,7 @@ from joserfc import jws
 from joserfc.jwk import Key
 
 from consent.models import ConsentRecord
-from consent.policy import Policy
+from vaultkernel.policy import Policy
 
 RECEIPT_VERSION = "KI-CR-v1.1.0"
 COLLECTION_METHODS = {"web": "web form", "app": "mobile app", "store": "in store, by staff",

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from consent.models import Consent
-from consent.policy import Policy, Purpose
+from vaultkernel.policy import Policy, Purpose
 
 
 @dataclass(frozen=True)

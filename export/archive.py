@@ -3,7 +3,7 @@ downloaded through an unguessable expiring link, purged when they expire.
 
 Building one access request (:func:`export_request`):
 
-1. The worker claims the request with a lease (``membervault.jobs.claim``).
+1. The worker claims the request with a lease (``vaultkernel.jobs.claim``).
 2. Leftover files of an earlier, interrupted attempt for the request are removed.
 3. The ZIP (see :mod:`export.package`) is written straight into a :class:`SealedWriter`
    over ``<request id>.<archive id>.partial`` in ``settings.export_dir``: the plaintext
@@ -53,11 +53,12 @@ from export.sealed_files import (
     read_header,
 )
 from identity.encryption import MemberCipher
-from identity.errors import IdentityError, KeyringError, TamperedCiphertext
+from identity.errors import IdentityError, KeyringError
 from identity.members import open_member
 from identity.models import Member
-from membervault.db import utcnow
-from membervault.jobs import claim
+from vaultkernel.clock import utcnow
+from vaultkernel.jobs import claim
+from vaultkernel.sealing import TamperedCiphertext
 
 if TYPE_CHECKING:
     from membervault.services import Services
@@ -198,6 +199,7 @@ def build_pending_exports(services: Services, now: dt.datetime) -> int:
                 uow.session, DataSubjectRequest, DataSubjectRequest.type == "access",
                 DataSubjectRequest.state.in_(BUILDABLE_STATES), lease=LEASE,
                 order_by=DataSubjectRequest.due_at, now=now)]
+            uow.commit()
         if not claimed:
             break
         request_id = claimed[0]

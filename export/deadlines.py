@@ -7,9 +7,10 @@ once by 45 days. The clock stops only while the requester's identity is being ve
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass
+
+from vaultkernel.clock import add_months
 
 
 @dataclass(frozen=True)
@@ -31,15 +32,6 @@ JURISDICTIONS = {
     "GDPR": Jurisdiction("GDPR", months=1, extension_months=2),
     "CCPA": Jurisdiction("CCPA", days=45, extension_days=45),
 }
-
-
-def add_months(moment: dt.datetime, months: int) -> dt.datetime:
-    """Calendar months; a day that does not exist becomes the month's last day
-    (31 January + 1 month = 28/29 February)."""
-    month_index = moment.month - 1 + months
-    year, month = moment.year + month_index // 12, month_index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
 
 
 def add_period(moment: dt.datetime, months: int, days: int) -> dt.datetime:

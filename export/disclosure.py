@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from consent.policy import Policy
+from vaultkernel.policy import Policy
 
 # Until the policy names retention rules, data is kept for as long as the membership lasts.
 RETENTION_WHILE_MEMBER = "as long as the membership lasts"

@@ -37,12 +37,12 @@ from sqlalchemy.orm import Session
 from audit.models import AccessLogEntry, AuditEvent
 from consent import ledger, receipts
 from consent.models import Objection
-from consent.policy import Policy
 from export import disclosure
 from export.disclosure import iso
 from export.models import DataSubjectRequest, RequestTransition
 from identity.members import MemberProfile
 from identity.models import PERSONAL_FIELDS, Client, Member
+from vaultkernel.policy import Policy
 
 FORMAT_VERSION = 1
 LOG_PAGE = 2000

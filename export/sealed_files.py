@@ -28,14 +28,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from vaultkernel.sealing import KEY_BYTES, Sealer, TamperedCiphertext
 
 MAGIC = b"MVEXPORT"
 VERSION = 1
 CHUNK_SIZE = 64 * 1024
 MAX_CHUNK_SIZE = 1024 * 1024
-KEY_BYTES = 32
 PREFIX_BYTES = 8
 TAG_BYTES = 16
 MAX_CHUNKS = 2**32
@@ -78,7 +76,7 @@ class SealedWriter:
             raise ValueError("wrapped key too long")
         self._raw = raw
         self._archive_id = archive_id
-        self._aead = AESGCM(key)
+        self._sealer = Sealer(key)
         self._prefix = os.urandom(PREFIX_BYTES)
         self._chunk_size = chunk_size
         self._buffer = bytearray()
@@ -90,8 +88,8 @@ class SealedWriter:
                   + self._prefix + len(wrapped_key).to_bytes(2, "big") + wrapped_key)
 
     def _seal(self, final: bool) -> None:
-        sealed = self._aead.encrypt(_nonce(self._prefix, self._index), bytes(self._buffer),
-                                    _aad(self._archive_id, self._index, final))
+        sealed = self._sealer.seal_at(_nonce(self._prefix, self._index), bytes(self._buffer),
+                                      _aad(self._archive_id, self._index, final))
         self._raw.write(sealed)
         self._index += 1
         self._buffer = bytearray()
@@ -163,7 +161,7 @@ def open_chunks(raw: BinaryIO, header: Header, key: bytes) -> Iterator[bytes]:
     ``raw`` must be positioned just after the header."""
     if len(key) != KEY_BYTES:
         raise SealedFileError("the file key has the wrong length")
-    aead = AESGCM(key)
+    sealer = Sealer(key)
     block_size = header.chunk_size + TAG_BYTES
     block = raw.read(block_size)
     index = 0
@@ -173,9 +171,9 @@ def open_chunks(raw: BinaryIO, header: Header, key: bytes) -> Iterator[bytes]:
         following = raw.read(block_size) if len(block) == block_size else b""
         final = not following
         try:
-            plain = aead.decrypt(_nonce(header.prefix, index), block,
-                                 _aad(header.archive_id, index, final))
-        except InvalidTag:
+            plain = sealer.open_at(_nonce(header.prefix, index), block,
+                                   _aad(header.archive_id, index, final))
+        except TamperedCiphertext:
             raise SealedFileError(f"chunk {index} of the archive failed authentication") from None
         yield plain
         if final:

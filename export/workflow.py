@@ -20,9 +20,9 @@ from export.errors import RequestError
 from export.models import DataSubjectRequest
 from identity import members
 from identity.models import Member
-from membervault.db import UnitOfWork
 from membervault.services import Services
 from outbox import notify
+from vaultkernel.database import UnitOfWork
 
 ACCESS_INTERVAL = dt.timedelta(hours=24)
 

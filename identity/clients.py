@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from audit import trail
 from identity.errors import IdentityError
 from identity.models import Client
-from membervault.db import Database
+from vaultkernel.database import Database
 
 CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 PRINCIPAL_ROLES = ("client", "officer", "admin")

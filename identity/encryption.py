@@ -13,11 +13,8 @@ import os
 import uuid
 from collections.abc import Callable
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from identity.errors import TamperedCiphertext
-from identity.keyring import KEY_BYTES, NONCE_BYTES, KeyEncryptionKeys
+from identity.keyring import KeyEncryptionKeys
+from vaultkernel.sealing import KEY_BYTES, Sealer
 
 
 def new_data_key() -> bytes:
@@ -31,10 +28,10 @@ def data_key_aad(member_id: uuid.UUID) -> bytes:
 class MemberCipher:
     """Encrypts and decrypts one member's attributes with their data key."""
 
-    __slots__ = ("_aead", "_member_prefix")
+    __slots__ = ("_sealer", "_member_prefix")
 
     def __init__(self, member_id: uuid.UUID, data_key: bytes):
-        self._aead = AESGCM(data_key)
+        self._sealer = Sealer(data_key)
         self._member_prefix = member_id.bytes
 
     @classmethod
@@ -43,16 +40,11 @@ class MemberCipher:
         return cls(member_id, keks.unwrap(kek_version, wrapped_key, data_key_aad(member_id)))
 
     def encrypt(self, field: str, value: str) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
-        aad = self._member_prefix + field.encode()
-        return nonce + self._aead.encrypt(nonce, value.encode(), aad)
+        return self._sealer.seal(value.encode(), self._member_prefix + field.encode())
 
     def decrypt(self, field: str, blob: bytes) -> str:
-        aad = self._member_prefix + field.encode()
-        try:
-            return self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad).decode()
-        except InvalidTag:
-            raise TamperedCiphertext(f"ciphertext of field {field} failed authentication") from None
+        return self._sealer.open(blob, self._member_prefix + field.encode(),
+                                 f"ciphertext of field {field}").decode()
 
 
 class BlindIndex:

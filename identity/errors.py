@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+from vaultkernel.errors import DomainError
 
-class IdentityError(Exception):
+
+class IdentityError(DomainError):
     code = "IDENTITY_ERROR"
 
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        if code:
-            self.code = code
+        super().__init__(code, message, field)
 
 
 class ValidationFailed(IdentityError):
@@ -30,7 +28,3 @@ class MemberNotFound(IdentityError):
 
 class KeyringError(Exception):
     """The key-encryption keys are missing, invalid or refused."""
-
-
-class TamperedCiphertext(Exception):
-    """A stored ciphertext failed authentication: tampering or the wrong key. Never silent."""

@@ -12,7 +12,7 @@ from identity import signing_keys
 from identity.encryption import data_key_aad
 from identity.keyring import KeyEncryptionKeys
 from identity.models import Member, SigningKey
-from membervault.db import Database
+from vaultkernel.database import Database
 
 BATCH = 500
 

@@ -22,15 +22,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from identity.errors import KeyringError, TamperedCiphertext
-
-NONCE_BYTES = 12
-KEY_BYTES = 32
+from identity.errors import KeyringError
+from vaultkernel.sealing import KEY_BYTES, Sealer
 
 
 class KeyEncryptionKeys(Protocol):
@@ -69,14 +65,14 @@ class Keyring:
     # When read from a file, a rotation written by another process (``keys rotate``) is
     # picked up without a restart: on an unknown version, and at most every second on wrap.
     path: Path | None = None
-    _aead: dict[int, AESGCM] = field(default_factory=dict, repr=False)
+    _sealers: dict[int, Sealer] = field(default_factory=dict, repr=False)
     _checked_at: float = field(default=0.0, repr=False)
     _mtime: int = field(default=0, repr=False)
 
     def __post_init__(self) -> None:
         if self.active not in self.keks:
             raise KeyringError(f"active KEK version {self.active} is not in the keyring")
-        self._aead = {v: AESGCM(k) for v, k in self.keks.items()}
+        self._sealers = {v: Sealer(k) for v, k in self.keks.items()}
         if self.path is not None:
             self._mtime = self.path.stat().st_mtime_ns
             self._checked_at = time.monotonic()
@@ -98,7 +94,7 @@ class Keyring:
         if fresh.index_key != self.index_key:
             raise KeyringError(f"{self.path}: the index key changed; restart after a re-index")
         self.keks, self.active, self.generated = fresh.keks, fresh.active, fresh.generated
-        self._aead = {v: AESGCM(k) for v, k in self.keks.items()}
+        self._sealers = {v: Sealer(k) for v, k in self.keks.items()}
         self._mtime = mtime
 
     def __repr__(self) -> str:  # never print key material
@@ -110,20 +106,16 @@ class Keyring:
 
     def wrap(self, data_key: bytes, aad: bytes) -> tuple[int, bytes]:
         self._refresh()
-        nonce = os.urandom(NONCE_BYTES)
-        return self.active, nonce + self._aead[self.active].encrypt(nonce, data_key, aad)
+        return self.active, self._sealers[self.active].seal(data_key, aad)
 
     def unwrap(self, version: int, wrapped: bytes, aad: bytes) -> bytes:
-        aead = self._aead.get(version)
-        if aead is None:
+        sealer = self._sealers.get(version)
+        if sealer is None:
             self._refresh(force=True)
-            aead = self._aead.get(version)
-        if aead is None:
+            sealer = self._sealers.get(version)
+        if sealer is None:
             raise KeyringError(f"KEK version {version} is not in the keyring (retired?)")
-        try:
-            return aead.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad)
-        except InvalidTag:
-            raise TamperedCiphertext("wrapped data key failed authentication") from None
+        return sealer.open(wrapped, aad, "wrapped data key")
 
     def with_new_version(self) -> Keyring:
         version = max(self.keks) + 1

@@ -18,7 +18,8 @@ from identity.encryption import MemberCipher, MemberCrypto
 from identity.errors import IdentityError, MemberNotFound, ValidationFailed
 from identity.models import PERSONAL_FIELDS, Member
 from identity.validation import normalise_email, normalise_member, normalise_phone
-from membervault.db import UnitOfWork, utcnow
+from vaultkernel.clock import utcnow
+from vaultkernel.database import UnitOfWork
 
 INDEXED = ("email", "phone")
 

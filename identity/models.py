@@ -8,7 +8,8 @@ import uuid
 from sqlalchemy import JSON, Boolean, Index, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from membervault.db import Base, UTCDateTime, utcnow
+from vaultkernel.clock import utcnow
+from vaultkernel.database import Base, UTCDateTime
 
 # Personal attributes stored encrypted, in the order they are exported. Each belongs to
 # one data category (see the policy file).

@@ -20,7 +20,7 @@ from identity.clients import SecretHasher
 from identity.models import Client
 from identity.principal import purpose_scope
 from identity.tokens import TokenIssuer
-from membervault.db import Database
+from vaultkernel.database import Database
 
 
 class FormPayload(OAuth2Payload):

@@ -21,7 +21,8 @@ from identity.encryption import MemberCrypto
 from identity.errors import IdentityError
 from identity.models import SignInCode
 from identity.validation import normalise_email
-from membervault.db import UnitOfWork, utcnow
+from vaultkernel.clock import utcnow
+from vaultkernel.database import UnitOfWork
 
 CODE_DIGITS = 6
 RATE_WINDOW = dt.timedelta(minutes=15)

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from identity.keyring import KeyEncryptionKeys
 from identity.models import SigningKey
-from membervault.db import Database, utcnow
+from vaultkernel.clock import utcnow
+from vaultkernel.database import Database
 
 ALGORITHM = "ES256"
 

@@ -29,13 +29,13 @@ from identity.oauth import FormRequest
 from identity.principal import Principal
 from identity.sign_in import CodeToSend, SignInFailed, TooManyRequests
 from membervault import audience_export
-from membervault.db import utcnow
 from membervault.http import BodyLimit, RequestContext
-from membervault.requests import current_request_id
 from membervault.services import Services, build_services, ensure_signing_key
-from membervault.settings import Settings, load_settings
 from schema.context import Context
 from schema.schema import build_schema
+from vaultkernel.clock import utcnow
+from vaultkernel.request_id import current_request_id
+from vaultkernel.settings import Settings, load_settings
 
 log = logging.getLogger("membervault.app")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

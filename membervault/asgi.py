@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from membervault.app import create_app
-from membervault.logs import configure_logging
+from vaultkernel.logs import configure_logging
 
 configure_logging()
 app = create_app()

@@ -32,13 +32,13 @@ from starlette.routing import Route
 from audit.access_log import Access, AccessLogUnavailable, append
 from consent import gate
 from consent.gate import MemberData
-from consent.policy import Purpose
 from identity.clients import client_may_declare
 from identity.models import PERSONAL_FIELDS
 from identity.principal import Principal
-from membervault.db import UnitOfWork
-from membervault.requests import current_request_id
 from membervault.services import Services
+from vaultkernel.database import UnitOfWork
+from vaultkernel.policy import Purpose
+from vaultkernel.request_id import current_request_id
 
 PAGE = gate.MAX_PAGE
 MEDIA_TYPE = "application/x-ndjson"

@@ -10,15 +10,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from consent.policy import PolicyError
 from identity import clients, members, signing_keys
 from identity.errors import IdentityError, KeyringError
 from identity.key_rotation import keys_under, rewrap_all
 from identity.keyring import Keyring, save_keyring
 from membervault import migrate
-from membervault.logs import configure_logging
 from membervault.services import Services, build_services, ensure_signing_key
-from membervault.settings import Settings, SettingsError, load_settings
+from vaultkernel.logs import configure_logging
+from vaultkernel.policy import PolicyError
+from vaultkernel.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(help="membervault: member data, consent and retention.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -429,8 +429,8 @@ def retention_sweep(dry_run: Annotated[bool, typer.Option(help="report, change n
     from rich.progress import Progress
     from rich.table import Table
 
-    from membervault.db import utcnow
     from retention.sweeper import SweepIncomplete, sweep
+    from vaultkernel.clock import utcnow
 
     services = _services()
     if rule is not None and rule not in services.policy.retention:

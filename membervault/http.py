@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from membervault.requests import reset_request_id, set_request_id
+from vaultkernel.request_id import reset_request_id, set_request_id
 
 log = logging.getLogger("membervault.http")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")

@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from membervault.db import normalise_url
+from vaultkernel.database import normalise_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

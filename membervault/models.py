@@ -8,6 +8,6 @@ import export.models
 import identity.models
 import outbox.models
 import retention.models
-from membervault.db import Base
+from vaultkernel.database import Base
 
 __all__ = ["Base", "audit", "consent", "export", "identity", "outbox", "retention"]

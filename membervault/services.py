@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from consent.policy import Policy, load_policy
 from identity import signing_keys
 from identity.clients import ActiveClients, SecretHasher
 from identity.encryption import MemberCrypto
 from identity.keyring import Keyring, load_keyring
+from identity.models import PERSONAL_FIELDS
 from identity.oauth import TokenEndpoint
 from identity.oidc import ExternalIssuer
 from identity.sign_in import SignInCodes
 from identity.signing_keys import SigningKeys
 from identity.tokens import TokenIssuer, TokenVerifier
-from membervault.db import Database
-from membervault.mailer import MailboxFileMailer, Mailer, SmtpMailer
-from membervault.settings import Settings
 from schema.cursors import Cursors
+from vaultkernel.database import Database
+from vaultkernel.mailer import MailboxFileMailer, Mailer, SmtpMailer
+from vaultkernel.policy import Policy, load_policy
+from vaultkernel.settings import Settings
+
+DEFAULT_POLICY = Path(__file__).resolve().parent / "policy" / "default.toml"
+
+
+def load_member_policy(path: str | Path | None = None) -> Policy:
+    """The policy file (the bundled default when no path is given), validated against
+    the member attributes identity stores."""
+    return load_policy(path or DEFAULT_POLICY, member_attributes=PERSONAL_FIELDS)
 
 
 @dataclass
@@ -62,7 +72,7 @@ def build_services(settings: Settings, *, db: Database | None = None,
         db=db,
         keyring=keyring,
         crypto=crypto,
-        policy=policy or load_policy(settings.policy_file or None),
+        policy=policy or load_member_policy(settings.policy_file or None),
         hasher=hasher,
         signing_keys=keys,
         issuer=issuer,

@@ -12,8 +12,8 @@ import time
 import traceback
 from collections.abc import Callable
 
-from membervault.db import utcnow
 from membervault.services import Services
+from vaultkernel.clock import utcnow
 
 log = logging.getLogger("membervault.worker")
 LEASE = dt.timedelta(minutes=5)

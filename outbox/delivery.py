@@ -38,13 +38,13 @@ from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
 from identity.models import Client, Member
-from membervault.db import utcnow
-from membervault.jobs import claim
 from membervault.services import Services
 from outbox import webhooks
 from outbox.models import Delivery, OutboxEvent
 from outbox.secrets import open_member_number
 from outbox.subscriptions import signing_secret
+from vaultkernel.clock import utcnow
+from vaultkernel.jobs import claim
 
 log = logging.getLogger("membervault.outbox")
 

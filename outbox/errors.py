@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from vaultkernel.errors import DomainError
 
-class OutboxError(Exception):
+
+class OutboxError(DomainError):
     def __init__(self, code: str, message: str, field: str | None = None):
-        super().__init__(message)
-        self.code, self.message, self.field = code, message, field
+        super().__init__(code, message, field)

@@ -8,7 +8,8 @@ import uuid
 from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from membervault.db import Base, UTCDateTime, utcnow
+from vaultkernel.clock import utcnow
+from vaultkernel.database import Base, UTCDateTime
 
 
 class OutboxEvent(Base):

@@ -6,9 +6,9 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from consent.policy import Policy
 from outbox.recipients import purposes_with_data, recipients
 from outbox.writer import emit
+from vaultkernel.policy import Policy
 
 
 def consent_changed(session: Session, member_id: uuid.UUID, purpose: str, granted: bool,

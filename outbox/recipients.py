@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent.models import ConsentRecord
-from consent.policy import Policy
 from identity.models import Client
+from vaultkernel.policy import Policy
 
 
 def purposes_with_data(session: Session, policy: Policy, member_id: uuid.UUID) -> set[str]:

@@ -12,15 +12,10 @@ Both use AES-256-GCM under a sub-key derived from the keyring, stored as
 
 from __future__ import annotations
 
-import os
 from typing import Protocol
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from vaultkernel.sealing import Sealer
 
-from identity.errors import TamperedCiphertext
-
-NONCE_BYTES = 12
 WEBHOOK_SECRET_PURPOSE = "webhook-secret"  # noqa: S105  (a key-derivation label)
 MEMBER_NUMBER_PURPOSE = "outbox-member-number"
 
@@ -30,15 +25,11 @@ class Derives(Protocol):
 
 
 def _seal(key: bytes, plaintext: str, aad: bytes | None) -> bytes:
-    nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext.encode(), aad)
+    return Sealer(key).seal(plaintext.encode(), aad)
 
 
 def _open(key: bytes, sealed: bytes, aad: bytes | None, what: str) -> str:
-    try:
-        return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad).decode()
-    except (InvalidTag, ValueError):
-        raise TamperedCiphertext(f"sealed {what} failed authentication") from None
+    return Sealer(key).open(sealed, aad, what).decode()
 
 
 def _secret_aad(client_id: str) -> bytes:

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from audit.models import AccessLogEntry, AuditEvent
 from consent.models import ConsentRecord
-from consent.policy import Policy
 from export.models import DataSubjectRequest
-from membervault.db import utcnow
 from retention.erasure import deliveries_of
+from vaultkernel.clock import utcnow
+from vaultkernel.policy import Policy
 
 if TYPE_CHECKING:
     from membervault.services import Services

@@ -34,18 +34,19 @@ from consent.ledger import scrub_evidence
 from consent.models import Consent, ConsentRecord, Objection
 from export import requests
 from export.models import DataSubjectRequest, ExportArchive
-from identity.errors import IdentityError, KeyringError, TamperedCiphertext
+from identity.errors import IdentityError, KeyringError
 from identity.keyring import Keyring
 from identity.models import PERSONAL_FIELDS, Member, SignInCode
 from identity.validation import normalise_email
-from membervault.db import Database
-from membervault.jobs import claim
 from outbox.models import Delivery, OutboxEvent
 from outbox.recipients import purposes_with_data, recipients
 from outbox.secrets import seal_member_number
 from outbox.writer import emit
 from retention import holds
 from retention.models import SuppressedEmail
+from vaultkernel.database import Database
+from vaultkernel.jobs import claim
+from vaultkernel.sealing import TamperedCiphertext
 
 if TYPE_CHECKING:
     from membervault.services import Services
@@ -95,6 +96,7 @@ def erase_pending(services: Services, now: dt.datetime) -> int:
             uow.session, DataSubjectRequest, DataSubjectRequest.type == "erasure",
             DataSubjectRequest.state.in_(ERASABLE_STATES), lease=LEASE, limit=BATCH,
             order_by=DataSubjectRequest.due_at, now=now)]
+        uow.commit()
     done = shredded = 0
     for request_id in claimed:
         try:

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from audit import trail
 from identity.models import Member
-from membervault.db import utcnow
 from retention.models import LegalHold
+from vaultkernel.clock import utcnow
 
 MAX_REASON = 1000
 

@@ -8,7 +8,8 @@ import uuid
 from sqlalchemy import LargeBinary, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from membervault.db import Base, UTCDateTime, utcnow
+from vaultkernel.clock import utcnow
+from vaultkernel.database import Base, UTCDateTime
 
 
 class LegalHold(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from consent.policy import Policy
+from vaultkernel.policy import Policy
 
 SECURITY_MEASURES = [
     "Personal values encrypted at rest with a per-member AES-256-GCM data key, wrapped by a "

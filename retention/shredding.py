@@ -23,14 +23,15 @@ from audit.models import AuditEvent
 from consent.ledger import scrub_evidence
 from consent.models import Consent, ConsentRecord, Objection
 from export.models import ExportArchive
-from identity.errors import KeyringError, TamperedCiphertext
+from identity.errors import KeyringError
 from identity.models import PERSONAL_FIELDS, Member, SignInCode
 from membervault.services import Services
 from outbox.models import Delivery, OutboxEvent
 from outbox.recipients import recipients, subscribers
 from retention.erasure import MARKETING_PREFIX, seal_member_number, suppression_hash
 from retention.models import SuppressedEmail
-from retention.rules import RetentionRule
+from vaultkernel.retention_rules import RetentionRule
+from vaultkernel.sealing import TamperedCiphertext
 
 log = logging.getLogger("membervault.retention")
 ACTOR = "system:retention"

@@ -28,7 +28,7 @@ from identity.models import Member, SignInCode
 from membervault.services import Services
 from outbox.models import Delivery, OutboxEvent
 from retention.models import LegalHold
-from retention.rules import RetentionRule
+from vaultkernel.retention_rules import RetentionRule
 
 ACTOR = "system:retention"
 log = logging.getLogger("membervault.retention")

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from identity.principal import Principal
-from membervault.db import UnitOfWork
 from membervault.services import Services
+from vaultkernel.database import UnitOfWork
 
 
 @dataclass

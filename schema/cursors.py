@@ -7,11 +7,10 @@ another client or for another purpose.
 from __future__ import annotations
 
 import base64
-import os
+import binascii
 import uuid
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from vaultkernel.sealing import Sealer, TamperedCiphertext
 
 
 class InvalidCursor(Exception):
@@ -20,18 +19,17 @@ class InvalidCursor(Exception):
 
 class Cursors:
     def __init__(self, key: bytes):
-        self._aead = AESGCM(key)
+        self._sealer = Sealer(key)
 
     def encode(self, position: bytes, *, bound_to: str) -> str:
-        nonce = os.urandom(12)
-        sealed = nonce + self._aead.encrypt(nonce, position, bound_to.encode())
+        sealed = self._sealer.seal(position, bound_to.encode())
         return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 
     def decode(self, cursor: str, *, bound_to: str) -> bytes:
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            return self._aead.decrypt(raw[:12], raw[12:], bound_to.encode())
-        except (ValueError, InvalidTag):
+            return self._sealer.open(raw, bound_to.encode(), "cursor")
+        except (ValueError, binascii.Error, TamperedCiphertext):
             raise InvalidCursor("the cursor is not valid here") from None
 
     def encode_id(self, member_id: uuid.UUID, *, bound_to: str) -> str:

@@ -8,12 +8,12 @@ import uuid
 import strawberry
 from strawberry.types import Info
 
-from membervault.db import utcnow
 from outbox import tracking
 from outbox.errors import OutboxError
 from schema.access import Role, denied, guarded, reachable_by
 from schema.cursors import InvalidCursor
 from schema.types import FieldError
+from vaultkernel.clock import utcnow
 
 
 @strawberry.type(description="One event to one recipient. Internal ids only: the member "

@@ -9,11 +9,11 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from membervault.db import utcnow
 from retention import certificate, erasure, holds
 from retention.models import LegalHold
 from schema.access import Role, denied, guarded, reachable_by
 from schema.types import FieldError
+from vaultkernel.clock import utcnow
 
 
 @strawberry.type(description="A legal hold: while active, the member is skipped by erasure "

@@ -15,9 +15,9 @@ from export.errors import RequestError
 from export.models import DataSubjectRequest
 from export.workflow import apply_now, open_and_apply
 from identity.errors import IdentityError
-from membervault.db import utcnow
 from schema.access import Role, denied, guarded, reachable_by
 from schema.types import FieldError, UpdateProfileInput, input_values
+from vaultkernel.clock import utcnow
 
 MAX_LIST = 500
 

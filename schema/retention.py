@@ -8,10 +8,10 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from membervault.db import utcnow
 from retention.activity import MAX_BATCH, record_activity
 from retention.ropa import record_of_processing
 from schema.access import Role, denied, guarded, reachable_by
+from vaultkernel.clock import utcnow
 
 MEMBERSHIP = "loyalty.membership"
 

@@ -24,8 +24,6 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from membervault.requests import current_request_id
-from membervault.settings import Settings
 from schema import mutations, queries
 from schema.client_consent import ClientConsentMutation
 from schema.client_reads import ClientQuery
@@ -35,6 +33,8 @@ from schema.member_privacy import MemberPrivacyMutation, MemberPrivacyQuery
 from schema.officer import OfficerMutation, OfficerQuery
 from schema.requests import RequestMutation, RequestQuery
 from schema.retention import RetentionMutation, RetentionQuery
+from vaultkernel.request_id import current_request_id
+from vaultkernel.settings import Settings
 
 Query = merge_types("Query", (queries.Query, MemberPrivacyQuery, ClientQuery, OfficerQuery,
                              RequestQuery, DeliveryQuery, ErasureQuery, RetentionQuery))

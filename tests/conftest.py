@@ -18,10 +18,10 @@ from identity import clients
 from identity.keyring import Keyring, save_keyring
 from membervault import migrate
 from membervault.app import create_app
-from membervault.db import create_db_engine
 from membervault.models import Base
 from membervault.services import Services, build_services, ensure_signing_key
-from membervault.settings import Settings
+from vaultkernel.database import create_db_engine
+from vaultkernel.settings import Settings
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BACKEND = os.environ.get("MEMBERVAULT_TEST_DATABASE", "sqlite")

@@ -16,9 +16,9 @@ from audit.models import AccessLogEntry
 from consent import ledger
 from identity.models import Client
 from membervault import audience_export
-from membervault.settings import Settings
 from tests.conftest import Api, client_token, create_principal
 from tests.consent.support import grant, new_member, withdraw
+from vaultkernel.settings import Settings
 
 URL = "/audience/marketing.email.ndjson"
 PRINCIPAL = "client:email-marketing"

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select, update
 
 from identity import members
-from identity.errors import TamperedCiphertext
 from identity.key_rotation import rewrap_all
 from identity.keyring import Keyring, save_keyring
 from identity.models import Member
 from membervault.services import build_services
 from tests.conftest import BACKEND, JANE, Api, register
+from vaultkernel.sealing import TamperedCiphertext
 
 ME = "{ me { id memberNumber givenName familyName email phone birthdate preferredLanguage } }"
 UPDATE_ME = """

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from membervault.db import create_db_engine
 from membervault.models import Base
+from vaultkernel.database import create_db_engine
 
 
 def test_models_and_migrations_agree(database_url: str) -> None:

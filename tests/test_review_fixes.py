@@ -77,8 +77,8 @@ def test_webhooks_cannot_target_internal_addresses_in_production(url: str) -> No
 def test_erasure_scrubs_consent_evidence_but_keeps_the_proof(
         http: Any, services: Any, jane: dict[str, Any], jane_api: Api) -> None:
     from export.requests import open_request
-    from membervault.db import utcnow
     from retention.erasure import erase_pending
+    from vaultkernel.clock import utcnow
 
     jane_api.graphql("mutation { grantConsent(purpose: \"marketing.email\", noticeVersion: 1)"
                      " { errors { code } } }", **{"user-agent": "Mozilla/5.0 (Jane's phone)"})

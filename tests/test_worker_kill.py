@@ -20,7 +20,7 @@ from export import requests
 from export.models import DataSubjectRequest, ExportArchive
 from identity.models import Member
 from membervault import worker
-from membervault.db import utcnow
+from vaultkernel.clock import utcnow
 
 BIN = Path(sys.executable).parent / "membervault"
 

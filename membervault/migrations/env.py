@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from membervault.db import create_db_engine
 from membervault.models import Base
+from vaultkernel.database import create_db_engine
 
 config = context.config
 target_metadata = Base.metadata

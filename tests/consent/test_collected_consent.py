@@ -10,9 +10,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from identity import clients
-from membervault.settings import Settings
 from tests.conftest import Api, client_token
 from tests.consent.support import MEMBER_DATA, MY_HISTORY, grant, new_member, record_rows
+from vaultkernel.settings import Settings
 
 RECORD = """mutation($input: MemberConsentInput!) { recordMemberConsent(input: $input) {
   consents { purpose title status grantedNoticeVersion } receiptIds errors { field code } } }"""

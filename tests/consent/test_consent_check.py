@@ -13,9 +13,9 @@ from starlette.testclient import TestClient
 from audit.models import AccessLogEntry
 from identity import member_number
 from identity.clients import ActiveClients
-from membervault.settings import Settings
 from tests.conftest import Api
 from tests.consent.support import grant, new_member, withdraw
+from vaultkernel.settings import Settings
 
 CHECK = """query($purpose: String!, $numbers: [String!]!) {
   consentCheck(purpose: $purpose, memberNumbers: $numbers) { memberNumber permitted reason } }"""

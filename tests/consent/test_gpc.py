@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from membervault.settings import Settings
 from tests.conftest import Api, client_token, create_principal
 from tests.consent.support import (
     MEMBER_DATA,
@@ -19,6 +18,7 @@ from tests.consent.support import (
     new_member,
     record_rows,
 )
+from vaultkernel.settings import Settings
 
 SHARING = "partners.sharing"
 GPC = {"sec-gpc": "1"}

@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 from consent import ledger
 from consent.models import Consent, ConsentRecord
 from membervault.cli import app as cli
-from membervault.settings import Settings
 from tests.conftest import Api
 from tests.consent.support import (
     MY_CONSENTS,
@@ -31,6 +30,7 @@ from tests.consent.support import (
     record_rows,
     withdraw,
 )
+from vaultkernel.settings import Settings
 
 CLIENT_IP = "203.0.113.77"
 USER_AGENT = "MemberApp/4.2 (privacy centre)"

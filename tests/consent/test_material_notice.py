@@ -15,12 +15,19 @@ from starlette.testclient import TestClient
 
 from consent import ledger
 from consent.ledger import Evidence
-from consent.policy import DEFAULT_POLICY, Policy, load_policy, parse_policy
+from identity.models import PERSONAL_FIELDS
 from membervault.app import create_app
-from membervault.services import Services, build_services, ensure_signing_key
-from membervault.settings import Settings
+from membervault.services import (
+    DEFAULT_POLICY,
+    Services,
+    build_services,
+    ensure_signing_key,
+    load_member_policy,
+)
 from tests.conftest import Api, client_token, create_principal
 from tests.consent.support import AUDIENCE, MEMBER_DATA, MY_CONSENTS, change, new_member
+from vaultkernel.policy import Policy, parse_policy
+from vaultkernel.settings import Settings
 
 PURPOSE = "marketing.email"
 
@@ -29,7 +36,7 @@ def policy_with(**changes: Any) -> Policy:
     """The default policy with ``marketing.email`` changed."""
     data = tomllib.loads(DEFAULT_POLICY.read_text())
     data["purposes"][PURPOSE].update(changes)
-    return parse_policy(data, "test")
+    return parse_policy(data, "test", member_attributes=PERSONAL_FIELDS)
 
 
 @dataclass
@@ -169,6 +176,6 @@ def test_the_policy_file_itself_can_declare_the_change(tmp_path: Path) -> None:
     assert "material_change = true" in text
     path = tmp_path / "policy.toml"
     path.write_text(text)
-    purpose = load_policy(path).purposes[PURPOSE]
+    purpose = load_member_policy(path).purposes[PURPOSE]
     assert (purpose.notice_version, purpose.material_change) == (2, True)
     assert not purpose.grant_is_current(1) and purpose.grant_is_current(2)

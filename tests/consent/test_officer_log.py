@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from audit.models import AccessLogEntry
-from membervault.settings import Settings
 from tests.conftest import Api, client_token, create_principal
 from tests.consent.support import AUDIENCE, MEMBER_DATA, grant, new_member
+from vaultkernel.settings import Settings
 
 LOG = """query($filter: AccessLogFilter, $first: Int!, $after: String) {
   accessLog(filter: $filter, first: $first, after: $after) {

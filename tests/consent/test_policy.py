@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from consent.policy import DEFAULT_POLICY, PolicyError, load_policy, parse_policy
+from identity.models import PERSONAL_FIELDS
+from membervault.services import DEFAULT_POLICY, load_member_policy
+from vaultkernel.policy import PolicyError, parse_policy
 
 DEFAULT: dict[str, Any] = tomllib.loads(DEFAULT_POLICY.read_text())
 
@@ -18,12 +20,12 @@ def broken(change: Any) -> PolicyError:
     data = copy.deepcopy(DEFAULT)
     change(data)
     with pytest.raises(PolicyError) as raised:
-        parse_policy(data, "policy.toml")
+        parse_policy(data, "policy.toml", member_attributes=PERSONAL_FIELDS)
     return raised.value
 
 
 def test_the_default_policy_is_valid_and_complete() -> None:
-    policy = load_policy()
+    policy = load_member_policy()
     assert {"loyalty.membership", "rewards.birthday", "marketing.email", "marketing.sms",
             "marketing.push", "personalization.offers", "analytics.segmentation",
             "partners.sharing"} <= set(policy.purposes)
@@ -75,11 +77,11 @@ def test_invalid_policies_are_refused_with_a_precise_message(change: Any, entry:
 
 def test_a_missing_or_malformed_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="does not exist"):
-        load_policy(tmp_path / "nope.toml")
+        load_member_policy(tmp_path / "nope.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("[policy\nversion = 1")
     with pytest.raises(PolicyError, match="not valid TOML"):
-        load_policy(bad)
+        load_member_policy(bad)
 
 
 def test_the_cli_refuses_to_start_on_an_invalid_policy(tmp_path: Path,

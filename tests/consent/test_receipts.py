@@ -14,9 +14,9 @@ from joserfc.errors import BadSignatureError
 from joserfc.jwk import KeySet
 from starlette.testclient import TestClient
 
-from membervault.settings import Settings
 from tests.conftest import JANE, Api, client_token, create_principal
 from tests.consent.support import grant, new_member, withdraw
+from vaultkernel.settings import Settings
 
 MY_RECEIPT = """query($id: ID!) { myConsentReceipt(receiptId: $id) { receipt jws } }"""
 OFFICER_RECEIPT = """query($id: ID!) { consentReceipt(receiptId: $id) { receipt jws } }"""

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from audit.models import AuditEvent
-from membervault.settings import Settings
 from tests.conftest import Api, client_token, create_principal
 from tests.consent.support import AUDIENCE, MEMBER_DATA, MY_CONSENTS, grant, new_member
+from vaultkernel.settings import Settings
 
 STATUS = "status { restricted objectedPurposes } errors { field code }"
 RESTRICT = f"mutation {{ restrictMyProcessing {{ {STATUS} }} }}"

@@ -29,10 +29,10 @@ from consent import ledger
 from export import archive, package, requests
 from export.models import DataSubjectRequest, ExportArchive
 from identity.models import Member
-from membervault.db import utcnow
 from membervault.services import Services
 from tests.conftest import JANE, Api, register
 from tests.consent.support import MEMBER_DATA, grant, signed_in, withdraw
+from vaultkernel.clock import utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRIES = {"member.json", "member.schema.json", "profile.csv", "consents.csv",

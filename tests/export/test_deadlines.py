@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from export import requests
-from export.deadlines import JURISDICTIONS, add_months
+from export.deadlines import JURISDICTIONS
 from export.errors import RequestError
+from vaultkernel.clock import add_months
 
 T0 = dt.datetime(2026, 1, 31, 9, 30, tzinfo=dt.UTC)
 

@@ -27,8 +27,8 @@ from identity.jwt_checks import TokenRejected
 from identity.oidc import ExternalIssuer
 from membervault.app import create_app
 from membervault.services import Services, build_services
-from membervault.settings import Settings
 from tests.conftest import Api, client_token, create_principal
+from vaultkernel.settings import Settings
 
 AUDIENCE = "membervault-api"
 ROLE_CLAIM = "membervault_role"

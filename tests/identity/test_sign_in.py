@@ -21,10 +21,10 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from identity.models import SignInCode
-from membervault.db import utcnow
 from membervault.services import Services
-from membervault.settings import Settings
 from tests.conftest import Api
+from vaultkernel.clock import utcnow
+from vaultkernel.settings import Settings
 
 CODE = re.compile(r"Your sign-in code is (\d{6})\b")
 ME = "{ me { id email memberNumber } }"

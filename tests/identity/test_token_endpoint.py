@@ -18,8 +18,8 @@ from joserfc.jwk import KeySet
 from starlette.testclient import TestClient
 
 from membervault.services import Services
-from membervault.settings import Settings
 from tests.conftest import ISSUER, JANE, Api, create_principal, register
+from vaultkernel.settings import Settings
 
 ENDPOINT = "/oauth/token"
 GRANT = {"grant_type": "client_credentials"}

@@ -25,8 +25,8 @@ from identity import signing_keys
 from identity.jwt_checks import LEEWAY_SECONDS, MAX_TOKEN_LENGTH
 from membervault.app import create_app
 from membervault.services import Services, build_services
-from membervault.settings import Settings
 from tests.conftest import JANE, client_token, create_principal
+from vaultkernel.settings import Settings
 
 LOOKUP = 'query { member(email: "nobody@example.org", reason: "support ticket 4711") { id } }'
 ME = "{ me { id email } }"

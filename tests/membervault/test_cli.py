@@ -19,15 +19,14 @@ from click.testing import Result
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from consent.policy import load_policy
 from identity import members
 from identity.keyring import Keyring, save_keyring
 from identity.models import Client, Member, SigningKey
 from membervault.app import create_app
 from membervault.cli import app
 from membervault.demo import STAFF
-from membervault.services import Services, build_services, ensure_signing_key
-from membervault.settings import Settings, load_settings
+from membervault.services import Services, build_services, ensure_signing_key, load_member_policy
+from vaultkernel.settings import Settings, load_settings
 
 runner = CliRunner()
 JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
@@ -370,7 +369,7 @@ def test_production_refuses_a_generated_keyring_at_the_cli(
 
 def demo_principals() -> set[str]:
     """The policy's demo clients plus the demo officer and admin."""
-    return set(load_policy().clients) | {client_id for client_id, _, _ in STAFF}
+    return set(load_member_policy().clients) | {client_id for client_id, _, _ in STAFF}
 
 
 def test_demo_loads_members_and_principals_and_a_rerun_keeps_them(migrated: Path) -> None:

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from identity.errors import KeyringError, TamperedCiphertext
+from identity.errors import KeyringError
 from identity.keyring import Keyring, load_keyring, save_keyring
 from membervault.app import create_app
 from membervault.services import build_services
-from membervault.settings import Settings, SettingsError, load_settings
+from vaultkernel.sealing import TamperedCiphertext
+from vaultkernel.settings import Settings, SettingsError, load_settings
 
 HTTPS_ISSUER = "https://members.example.com"
 INTROSPECTION = "{ __schema { types { name } } }"

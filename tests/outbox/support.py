@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from membervault.db import utcnow
 from membervault.services import Services
 from outbox import webhooks
 from outbox.delivery import LEASE, deliver_due
 from outbox.models import Delivery
 from outbox.subscriptions import set_webhook
+from vaultkernel.clock import utcnow
 
 
 class Clock:

@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from identity.errors import TamperedCiphertext
 from identity.models import Client
 from membervault.cli import app
 from membervault.services import Services
-from membervault.settings import Settings
 from outbox import webhooks
 from outbox.errors import OutboxError
 from outbox.secrets import open_webhook_secret, seal_webhook_secret
 from outbox.subscriptions import set_webhook, signing_secret, validate_url
 from tests.conftest import create_principal
+from vaultkernel.sealing import TamperedCiphertext
+from vaultkernel.settings import Settings
 
 runner = CliRunner()
 

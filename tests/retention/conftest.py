@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from membervault.settings import Settings
+from vaultkernel.settings import Settings
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 
 from export.models import DataSubjectRequest
 from export.requests import open_request
-from membervault.db import utcnow
 from membervault.services import Services
 from outbox.subscriptions import set_webhook
 from tests.conftest import Api, client_token, create_principal
+from vaultkernel.clock import utcnow
 
 WEBHOOK = "http://127.0.0.1:9/hooks"  # never called: these tests do not run deliveries
 

@@ -20,9 +20,7 @@ from audit.models import AccessLogEntry, AuditEvent
 from consent.models import Consent, ConsentRecord
 from export.models import ExportArchive, RequestTransition
 from identity.models import PERSONAL_FIELDS, Member, SignInCode
-from membervault.db import utcnow
 from membervault.services import Services
-from membervault.settings import Settings
 from outbox.models import Delivery, OutboxEvent
 from outbox.secrets import open_member_number
 from outbox.tracking import acknowledge
@@ -50,6 +48,8 @@ from tests.retention.support import (
     request_of,
     subscribed_client,
 )
+from vaultkernel.clock import utcnow
+from vaultkernel.settings import Settings
 
 ACK = """mutation($id: ID!) { acknowledgeEvent(eventId: $id) {
   acknowledgement { eventId } errors { code } } }"""

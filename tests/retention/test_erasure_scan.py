@@ -34,15 +34,15 @@ from starlette.testclient import TestClient
 from export.models import ExportArchive
 from export.requests import open_request
 from identity.models import PERSONAL_FIELDS, Member
-from membervault.db import utcnow
 from membervault.services import Services
-from membervault.settings import Settings
 from outbox.models import Delivery, OutboxEvent
 from outbox.tracking import acknowledge
 from retention.erasure import complete_acknowledged, erase_pending
 from tests.conftest import BACKEND, Api, member_token, register
 from tests.consent.support import grant, withdraw
 from tests.retention.support import MEMBER_DATA, open_erasure, request_of, subscribed_client
+from vaultkernel.clock import utcnow
+from vaultkernel.settings import Settings
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "sqlite", reason="scans SQLite's database files; PostgreSQL keeps its data "

@@ -19,10 +19,10 @@ from consent.models import ConsentRecord
 from export.models import DataSubjectRequest, ExportArchive
 from identity import members
 from identity.models import Member, SignInCode
-from membervault.db import utcnow
 from outbox.models import Delivery, OutboxEvent
 from retention import sweeper
 from retention.models import LegalHold
+from vaultkernel.clock import utcnow
 
 NOW = dt.datetime(2031, 6, 15, 12, 0, tzinfo=dt.UTC)
 

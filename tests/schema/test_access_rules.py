@@ -9,9 +9,9 @@ from graphql import GraphQLError, GraphQLObjectType
 from strawberry.permission import PermissionExtension
 
 from identity.principal import Principal
-from membervault.settings import Settings
 from schema.access import Allow, access_of
 from schema.schema import build_schema
+from vaultkernel.settings import Settings
 
 SCHEMA = build_schema(Settings())
 GRAPHQL = SCHEMA._schema

@@ -29,11 +29,8 @@ from starlette.testclient import TestClient
 from strawberry.permission import PermissionExtension
 from strawberry.utils.str_converters import to_camel_case
 
-from consent.policy import Policy, load_policy
 from export.requests import open_request
-from membervault.db import utcnow
-from membervault.services import Services
-from membervault.settings import Settings
+from membervault.services import Services, load_member_policy
 from outbox.models import Delivery
 from outbox.writer import emit
 from retention.erasure import erase_request
@@ -41,9 +38,12 @@ from retention.holds import place as place_hold
 from schema.access import PRINCIPAL_ROLE, Allow
 from schema.schema import build_schema
 from tests.conftest import Api, client_token, create_principal, member_token, register
+from vaultkernel.clock import utcnow
+from vaultkernel.policy import Policy
+from vaultkernel.settings import Settings
 
 GRAPHQL_SCHEMA = build_schema(Settings())._schema
-POLICY: Policy = load_policy()
+POLICY: Policy = load_member_policy()
 MEMBERSHIP = "loyalty.membership"
 AUTH_CODES = {"UNAUTHENTICATED", "FORBIDDEN", "PURPOSE_NOT_PERMITTED"}
 

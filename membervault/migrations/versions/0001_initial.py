@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import membervault.db
+import vaultkernel.database
 
 revision = '0001'
 down_revision = None
@@ -21,7 +21,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('audit_events',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
-    sa.Column('at', membervault.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=120), nullable=False),
     sa.Column('action', sa.String(length=64), nullable=False),
     sa.Column('member_id', sa.Uuid(), nullable=True),
@@ -39,7 +39,7 @@ def upgrade() -> None:
     sa.Column('secret_hash', sa.LargeBinary(length=32), nullable=False),
     sa.Column('allowed_purposes', sa.JSON(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', membervault.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('client_id', name=op.f('pk_clients'))
     )
     op.create_table('members',
@@ -59,9 +59,9 @@ def upgrade() -> None:
     sa.Column('postal_address', sa.LargeBinary(), nullable=True),
     sa.Column('preferred_language', sa.LargeBinary(), nullable=True),
     sa.Column('preferences', sa.LargeBinary(), nullable=True),
-    sa.Column('created_at', membervault.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', membervault.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_activity_at', membervault.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_activity_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_members')),
     sa.UniqueConstraint('email_index', name=op.f('uq_members_email_index')),
     sa.UniqueConstraint('member_number_index', name=op.f('uq_members_member_number_index')),
@@ -71,10 +71,10 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('email_index', sa.LargeBinary(length=32), nullable=False),
     sa.Column('code_hash', sa.LargeBinary(length=32), nullable=False),
-    sa.Column('created_at', membervault.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', membervault.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('used_at', membervault.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('used_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sign_in_codes'))
     )
     with op.batch_alter_table('sign_in_codes', schema=None) as batch_op:
@@ -86,9 +86,9 @@ def upgrade() -> None:
     sa.Column('public_jwk', sa.JSON(), nullable=False),
     sa.Column('kek_version', sa.Integer(), nullable=False),
     sa.Column('wrapped_private_key', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', membervault.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('retired_at', membervault.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('retired_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('kid', name=op.f('pk_signing_keys'))
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import membervault.db
+import vaultkernel.database
 
 
 revision = '0002'
@@ -22,7 +22,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('access_log',
     sa.Column('sequence', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('at', membervault.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('request_id', sa.String(length=64), nullable=False),
     sa.Column('principal', sa.String(length=120), nullable=False),
     sa.Column('purpose', sa.String(length=64), nullable=False),
@@ -45,7 +45,7 @@ def upgrade() -> None:
     sa.Column('purpose', sa.String(length=64), nullable=False),
     sa.Column('granted', sa.Boolean(), nullable=False),
     sa.Column('notice_version', sa.Integer(), nullable=False),
-    sa.Column('at', membervault.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('actor', sa.String(length=120), nullable=False),
     sa.Column('evidence', sa.JSON(), nullable=False),
@@ -60,7 +60,7 @@ def upgrade() -> None:
     sa.Column('purpose', sa.String(length=64), nullable=False),
     sa.Column('granted', sa.Boolean(), nullable=False),
     sa.Column('notice_version', sa.Integer(), nullable=False),
-    sa.Column('updated_at', membervault.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('record_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_consents_member_id_members'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('member_id', 'purpose', name=op.f('pk_consents'))
@@ -68,7 +68,7 @@ def upgrade() -> None:
     op.create_table('objections',
     sa.Column('member_id', sa.Uuid(), nullable=False),
     sa.Column('purpose', sa.String(length=64), nullable=False),
-    sa.Column('at', membervault.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=120), nullable=False),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_objections_member_id_members'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('member_id', 'purpose', name=op.f('pk_objections'))
@@ -77,7 +77,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('collects_consent', sa.Boolean(), nullable=False, server_default=sa.false()))
 
     with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('restricted_at', membervault.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('restricted_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=True))
 
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import membervault.db
+import vaultkernel.database
 
 
 revision = '0003'
@@ -26,17 +26,17 @@ def upgrade() -> None:
     sa.Column('type', sa.String(length=16), nullable=False),
     sa.Column('jurisdiction', sa.String(length=8), nullable=False),
     sa.Column('state', sa.String(length=32), nullable=False),
-    sa.Column('received_at', membervault.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('due_at', membervault.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('paused_since', membervault.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('received_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('paused_since', vaultkernel.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('extended', sa.Boolean(), nullable=False),
     sa.Column('extension_reason', sa.Text(), nullable=True),
     sa.Column('identity_verification', sa.String(length=200), nullable=True),
     sa.Column('opened_by', sa.String(length=120), nullable=False),
-    sa.Column('closed_at', membervault.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('denial_code', sa.String(length=40), nullable=True),
     sa.Column('denial_reason', sa.Text(), nullable=True),
-    sa.Column('lease_until', membervault.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_until', vaultkernel.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('details', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_data_subject_requests'))
     )
@@ -54,9 +54,9 @@ def upgrade() -> None:
     sa.Column('token_hash', sa.LargeBinary(length=32), nullable=False),
     sa.Column('sealed_token', sa.LargeBinary(), nullable=False),
     sa.Column('signature', sa.Text(), nullable=False),
-    sa.Column('created_at', membervault.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', membervault.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('downloaded_at', membervault.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('downloaded_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_export_archives')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_export_archives_token_hash'))
     )
@@ -70,9 +70,9 @@ def upgrade() -> None:
     sa.Column('member_id', sa.Uuid(), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('placed_by', sa.String(length=120), nullable=False),
-    sa.Column('placed_at', membervault.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', membervault.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('lifted_at', membervault.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('placed_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lifted_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('lifted_by', sa.String(length=120), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_legal_holds'))
     )
@@ -85,7 +85,7 @@ def upgrade() -> None:
     sa.Column('member_id', sa.Uuid(), nullable=False),
     sa.Column('facts', sa.JSON(), nullable=False),
     sa.Column('sealed_member_number', sa.LargeBinary(), nullable=True),
-    sa.Column('created_at', membervault.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('request_id', sa.Uuid(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_events'))
     )
@@ -95,7 +95,7 @@ def upgrade() -> None:
 
     op.create_table('suppression_list',
     sa.Column('email_hash', sa.LargeBinary(length=32), nullable=False),
-    sa.Column('added_at', membervault.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('added_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('reason', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('email_hash', name=op.f('pk_suppression_list'))
     )
@@ -105,11 +105,11 @@ def upgrade() -> None:
     sa.Column('client_id', sa.String(length=64), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', membervault.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('lease_until', membervault.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('lease_until', vaultkernel.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_status', sa.String(length=64), nullable=True),
-    sa.Column('delivered_at', membervault.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('acknowledged_at', membervault.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('acknowledged_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['event_id'], ['outbox_events.id'], name=op.f('fk_outbox_deliveries_event_id_outbox_events'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_deliveries'))
     )
@@ -123,7 +123,7 @@ def upgrade() -> None:
     sa.Column('request_id', sa.Uuid(), nullable=False),
     sa.Column('from_state', sa.String(length=32), nullable=True),
     sa.Column('to_state', sa.String(length=32), nullable=False),
-    sa.Column('at', membervault.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=120), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['request_id'], ['data_subject_requests.id'], name=op.f('fk_request_transitions_request_id_data_subject_requests'), ondelete='CASCADE'),
@@ -137,7 +137,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('sealed_webhook_secret', sa.LargeBinary(), nullable=True))
 
     with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('erased_at', membervault.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('erased_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=True))
 
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import membervault.db
+import vaultkernel.database
 
 
 revision = '0004'
@@ -23,12 +23,12 @@ def upgrade() -> None:
     op.create_table('access_log_checkpoints',
     sa.Column('sequence', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('entry_hash', sa.LargeBinary(length=32), nullable=False),
-    sa.Column('at', membervault.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', vaultkernel.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('pruned', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('sequence', name=op.f('pk_access_log_checkpoints'))
     )
     with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('inactivity_notice_at', membervault.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('inactivity_notice_at', vaultkernel.database.UTCDateTime(timezone=True), nullable=True))
 
 
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from export.deadlines import add_months
+from vaultkernel.clock import add_months
 
 DURATION = re.compile(r"^\s*(\d+)\s*(hour|hours|day|days|month|months|year|years)\s*$")
 

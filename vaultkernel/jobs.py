@@ -14,14 +14,16 @@ from typing import Any, TypeVar
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from membervault.db import utcnow
+from vaultkernel.clock import utcnow
 
 T = TypeVar("T")
 
 
 def claim(session: Session, model: type[T], *conditions: Any, lease: dt.timedelta,
           limit: int = 1, order_by: Any = None, now: dt.datetime | None = None) -> list[T]:
-    """Claim up to ``limit`` rows matching ``conditions`` whose lease is free; commits."""
+    """Claim up to ``limit`` rows matching ``conditions`` whose lease is free, in the
+    caller's transaction: the claim holds once the caller commits (do so before slow work,
+    so no row stays locked while it runs)."""
     now = now or utcnow()
     lease_col = model.lease_until  # type: ignore[attr-defined]
     pk = model.id  # type: ignore[attr-defined]
@@ -37,7 +39,6 @@ def claim(session: Session, model: type[T], *conditions: Any, lease: dt.timedelt
                                  .execution_options(synchronize_session=False))
         if getattr(result, "rowcount", 0) == 1:
             claimed.append(session.get_one(model, id_))
-    session.commit()
     return claimed
 
 

@@ -1,21 +1,22 @@
-"""The policy file: data categories, purposes and clients, validated at start-up.
+"""The policy file: data categories, purposes, clients and retention rules ("privacy as
+code"), validated at start-up.
 
 Errors name the file, the entry and the problem; the service does not start on an
-invalid policy.
+invalid policy. The member attributes a category may name are given by the caller (the
+composition root passes the member table's personal fields), so the kernel knows no domain.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from identity.models import PERSONAL_FIELDS
-from retention.rules import RetentionRule, RuleError, parse_rule
+from vaultkernel.retention_rules import RetentionRule, RuleError, parse_rule
 
 LEGAL_BASES = ("consent", "contract", "legitimate_interest", "legal_obligation")
-DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "membervault" / "policy" / "default.toml"
 
 
 class PolicyError(Exception):
@@ -89,8 +90,8 @@ class Policy:
         return [p for p in self.purposes.values() if p.sale_or_sharing]
 
 
-def load_policy(path: str | Path | None = None) -> Policy:
-    source = Path(path) if path else DEFAULT_POLICY
+def load_policy(path: str | Path, *, member_attributes: Collection[str]) -> Policy:
+    source = Path(path)
     name = str(source)
     try:
         data = tomllib.loads(source.read_text())
@@ -98,7 +99,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
         raise PolicyError(name, "file", "does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(name, "file", f"is not valid TOML ({exc})") from None
-    return parse_policy(data, name)
+    return parse_policy(data, name, member_attributes=member_attributes)
 
 
 def _require(table: dict[str, Any], key: str, kind: type, source: str, entry: str) -> Any:
@@ -123,7 +124,8 @@ def _flag(table: dict[str, Any], key: str, source: str, entry: str) -> bool:
     return value
 
 
-def parse_policy(data: dict[str, Any], source: str) -> Policy:
+def parse_policy(data: dict[str, Any], source: str, *,
+                 member_attributes: Collection[str]) -> Policy:
     _unknown(data, {"policy", "categories", "purposes", "clients", "retention"}, source,
              "top level")
     meta = data.get("policy", {})
@@ -142,7 +144,7 @@ def parse_policy(data: dict[str, Any], source: str) -> Policy:
         _unknown(table, {"attributes", "title"}, source, entry)
         attributes = tuple(_require(table, "attributes", list, source, entry))
         for attribute in attributes:
-            if attribute not in PERSONAL_FIELDS:
+            if attribute not in member_attributes:
                 raise PolicyError(source, entry, f"unknown member attribute '{attribute}'")
             if attribute in seen_attributes:
                 raise PolicyError(source, entry,
@@ -150,7 +152,7 @@ def parse_policy(data: dict[str, Any], source: str) -> Policy:
                                   f"{seen_attributes[attribute]}")
             seen_attributes[attribute] = key
         categories[key] = Category(key, _require(table, "title", str, source, entry), attributes)
-    missing = sorted(set(PERSONAL_FIELDS) - set(seen_attributes))
+    missing = sorted(set(member_attributes) - set(seen_attributes))
     if missing:
         raise PolicyError(source, "categories",
                           f"attributes without a category: {', '.join(missing)}")

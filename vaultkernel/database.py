@@ -1,14 +1,12 @@
 """Engine, declarative base and the unit of work.
 
-Nothing is created at import time: the app factory and the CLI build the engine from
-settings and hand a :class:`UnitOfWork` down to the services.
+Nothing is created at import time: the composition root builds the engine from settings
+and hands a :class:`UnitOfWork` down to the use cases, which commit it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +50,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def json_dumps(value: Any) -> str:
@@ -103,11 +97,30 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class UnitOfWork:
-    """One session and one transaction; services call :meth:`commit` when done."""
+    """One session and one transaction, as a context manager.
+
+    A use case takes the unit of work and calls :meth:`commit` when its change is
+    complete; leaving the ``with`` block rolls back whatever was not committed (an error,
+    or a caller that only read) and closes the session::
+
+        with database.unit_of_work() as uow:
+            grant_consent(uow, ...)   # commits
+    """
 
     def __init__(self, factory: sessionmaker[Session]):
-        self._factory = factory
         self.session: Session = factory()
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        # Closing ends the transaction with a rollback; objects already loaded stay
+        # readable (detached). After an error they are expired too, being stale.
+        try:
+            if exc_type is not None:
+                self.session.rollback()
+        finally:
+            self.session.close()
 
     def commit(self) -> None:
         self.session.commit()
@@ -130,16 +143,8 @@ class Database:
     def from_url(cls, url: str) -> Database:
         return cls(create_db_engine(url))
 
-    @contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
-        uow = UnitOfWork(self.sessions)
-        try:
-            yield uow
-        except BaseException:
-            uow.rollback()
-            raise
-        finally:
-            uow.close()
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions)
 
     def dispose(self) -> None:
         self.engine.dispose()
