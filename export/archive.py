@@ -30,7 +30,7 @@ import re
 import secrets
 import traceback
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -528,18 +528,20 @@ def _sweep_orphans(services: Services, directory: Path, now: dt.datetime) -> Non
         log.info("removed %d export file(s) left by interrupted builds", len(orphans))
 
 
-def delete_archives_of(session: Session, services: Services, member_id: uuid.UUID) -> int:
-    """Delete every archive of a member, files and rows, inside the caller's transaction
-    (erasure); also any leftover file of the member's access requests. Returns the
+def delete_archives_of(session: Session, directory: Path,
+                       member_ids: Sequence[uuid.UUID]) -> int:
+    """Delete every archive of these members, files and rows, inside the caller's
+    transaction (erasure); also any leftover file of their access requests. Returns the
     number of archive rows deleted. Files go first: a committed erasure never leaves one
     behind (and they are unreadable without the member's key anyway)."""
-    directory = export_dir(services)
-    rows = session.scalars(select(ExportArchive).where(ExportArchive.member_id == member_id)).all()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    rows = session.scalars(select(ExportArchive)
+                           .where(ExportArchive.member_id.in_(member_ids))).all()
     for row in rows:
         _delete_file(directory, row)
         session.delete(row)
     request_ids = set(session.scalars(select(DataSubjectRequest.id)
-                                      .where(DataSubjectRequest.member_id == member_id,
+                                      .where(DataSubjectRequest.member_id.in_(member_ids),
                                              DataSubjectRequest.type == "access")))
     request_ids.update(row.request_id for row in rows)
     if request_ids:

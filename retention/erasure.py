@@ -33,6 +33,7 @@ from audit import trail
 from consent.ledger import scrub_evidence
 from consent.models import Consent, ConsentRecord, Objection
 from export import requests
+from export.archive import delete_archives_of
 from export.models import DataSubjectRequest, ExportArchive
 from identity.errors import IdentityError, KeyringError
 from identity.keyring import Keyring
@@ -278,26 +279,8 @@ def delete_archives(session: Session, services: Services, member_id: uuid.UUID) 
     were. Uses the export package's own deletion when it provides one."""
     count = session.scalar(select(func.count()).select_from(ExportArchive)
                            .where(ExportArchive.member_id == member_id)) or 0
-    try:
-        from export.archive import delete_archives_of
-    except ImportError:
-        _delete_archive_rows_and_files(session, services, member_id)
-    else:
-        delete_archives_of(session, services, member_id)
+    delete_archives_of(session, Path(services.settings.export_dir), [member_id])
     return int(count)
-
-
-def _delete_archive_rows_and_files(session: Session, services: Services,
-                                   member_id: uuid.UUID) -> None:
-    # Files go first: if the transaction then fails, the member is intact and the next
-    # pass deletes the rows; a committed erasure never leaves a file behind.
-    base = Path(services.settings.export_dir)
-    for archive in session.scalars(select(ExportArchive)
-                                   .where(ExportArchive.member_id == member_id)):
-        path = Path(archive.path)
-        (path if path.is_absolute() else base / path).unlink(missing_ok=True)
-        session.delete(archive)
-    session.flush()
 
 
 def _count(result: Any) -> int:

@@ -368,7 +368,8 @@ def test_erasure_deletes_archives_and_an_erased_member_has_no_link(
     assert archive.download_url(services, row) is None
     assert get(http, path, jane_api.token).status_code in (401, 404)
     with services.db.unit_of_work() as uow:
-        assert archive.delete_archives_of(uow.session, services, uuid.UUID(jane["id"])) == 1
+        assert archive.delete_archives_of(uow.session, Path(services.settings.export_dir),
+                                          [uuid.UUID(jane["id"])]) == 1
         uow.commit()
     assert archives_of(services, row.request_id) == []
     assert export_files(services) == []
