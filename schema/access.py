@@ -39,8 +39,9 @@ PRINCIPAL_ROLE = {
 @strawberry.schema_directive(
     locations=[Location.FIELD_DEFINITION, Location.OBJECT],
     description="The roles that may reach this field or be handed this type; a client "
-    "also needs the named purpose (or, for $argument, the purpose it declares in that "
-    "argument) in its registration and its token.",
+    "also needs the named purpose (for $argument, the purpose it declares in that "
+    "argument; for @membership, the policy's membership purpose) in its registration and "
+    "its token.",
 )
 class Access:
     roles: list[Role]
@@ -55,6 +56,10 @@ def access_of(obj: Any) -> Access | None:
     return None
 
 
+# ``purpose=MEMBERSHIP``: the purpose the policy file marks ``membership = true``.
+MEMBERSHIP = "@membership"
+
+
 class Allow(BasePermission):
     """Grants the field to principals of the given roles (and, for clients, a purpose)."""
 
@@ -66,15 +71,21 @@ class Allow(BasePermission):
         declared = purpose or (f"${purpose_argument}" if purpose_argument else None)
         self._schema_directive = Access(roles=list(roles), purpose=declared)
 
+    def _purpose(self, info: Info, kwargs: dict[str, Any]) -> str | None:
+        if self.purpose_argument is not None:
+            value = kwargs.get(self.purpose_argument)
+            return value if isinstance(value, str) else None
+        if self.purpose == MEMBERSHIP:
+            return str(info.context.services.policy.membership.key)
+        return self.purpose
+
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         principal = info.context.principal
         if principal is None:
             raise denied("UNAUTHENTICATED", "Authentication required")
         if principal.role not in {PRINCIPAL_ROLE[r] for r in self.roles}:
             raise denied("FORBIDDEN", "Not allowed for this principal")
-        purpose = self.purpose
-        if self.purpose_argument is not None:
-            purpose = kwargs.get(self.purpose_argument)
+        purpose = self._purpose(info, kwargs)
         # The registration may have narrowed since the token was issued: check both.
         if principal.role == "client" and purpose is not None and (
                 purpose not in principal.purposes or not client_may_declare(

@@ -1,18 +1,36 @@
-"""The per-request GraphQL context: the principal, the services and one unit of work."""
+"""The per-request GraphQL context: the principal, what resolvers depend on, and one unit
+of work (opened on first use, rolled back and closed when the request ends)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from identity.encryption import MemberCrypto
+from identity.keyring import Keyring
 from identity.principal import Principal
-from membervault.services import Services
-from vaultkernel.database import UnitOfWork
+from identity.signing_keys import SigningKeys
+from schema.cursors import Cursors
+from vaultkernel.database import Database, UnitOfWork
+from vaultkernel.policy import Policy
+from vaultkernel.settings import Settings
+
+
+class Dependencies(Protocol):
+    """What resolvers use; the composition root (``membervault.services``) provides it."""
+
+    settings: Settings
+    db: Database
+    policy: Policy
+    crypto: MemberCrypto
+    keyring: Keyring
+    signing_keys: SigningKeys
+    cursors: Cursors
 
 
 @dataclass
 class Context:
-    services: Services
+    services: Dependencies
     principal: Principal | None
     request_id: str
     request: Any = None
@@ -22,11 +40,10 @@ class Context:
     @property
     def uow(self) -> UnitOfWork:
         if self._uow is None:
-            self._uow = UnitOfWork(self.services.db.sessions)
+            self._uow = self.services.db.unit_of_work()
         return self._uow
 
     def close(self) -> None:
         if self._uow is not None:
-            self._uow.rollback()
-            self._uow.close()
+            self._uow.__exit__(None, None, None)
             self._uow = None

@@ -13,7 +13,7 @@ from consent.gate import MemberData as GatedData
 from identity import members
 from identity.errors import IdentityError
 from outbox import notify
-from schema.access import Role, guarded, reachable_by
+from schema.access import MEMBERSHIP, Role, guarded, reachable_by
 from schema.client_reads import MemberData, log_reads
 from schema.queries import ADMINISTRATION
 from schema.selection import requested_attributes
@@ -25,8 +25,6 @@ from schema.types import (
     UpdateProfilePayload,
     input_values,
 )
-
-MEMBERSHIP = "loyalty.membership"
 
 
 @strawberry.type(directives=reachable_by(Role.CLIENT, Role.ADMIN))
@@ -64,10 +62,12 @@ class Mutation:
                                          member=MemberProfile.of(profile))
         # Rule 1 holds here too: a client gets back what the membership purpose covers.
         policy = ctx.services.policy
-        decision = decide(policy.purposes[MEMBERSHIP], policy.attributes_of(MEMBERSHIP),
+        membership = policy.membership
+        decision = decide(membership, policy.attributes_of(membership.key),
                           MemberState(), requested_attributes(info, ("memberData",)))
         values = {a: _stored_form(getattr(profile, a)) for a in decision.allowed}
-        log_reads(info, MEMBERSHIP, [(profile.id, list(decision.allowed), decision.denied)])
+        log_reads(info, membership.key,
+                  [(profile.id, list(decision.allowed), decision.denied)])
         return RegisterMemberPayload(member_number=profile.member_number,
                                      member_data=MemberData.of(GatedData(profile.id, values,
                                                                          decision)))

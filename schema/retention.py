@@ -10,10 +10,8 @@ from strawberry.types import Info
 
 from retention.activity import MAX_BATCH, record_activity
 from retention.ropa import record_of_processing
-from schema.access import Role, denied, guarded, reachable_by
+from schema.access import MEMBERSHIP, Role, denied, guarded, reachable_by
 from vaultkernel.clock import utcnow
-
-MEMBERSHIP = "loyalty.membership"
 
 
 @strawberry.type(description="How long one kind of your data is kept, and what then happens.",

@@ -43,6 +43,10 @@ class Purpose:
     # A material notice change makes grants of earlier notice versions stale.
     material_change: bool = False
     sale_or_sharing: bool = False
+    # The purpose members are registered for, and their activity recorded under.
+    membership: bool = False
+    # Direct marketing: a withdrawal puts the address on the suppression list at erasure.
+    direct_marketing: bool = False
 
     @property
     def consent_based(self) -> bool:
@@ -88,6 +92,15 @@ class Policy:
     @property
     def sale_or_sharing(self) -> list[Purpose]:
         return [p for p in self.purposes.values() if p.sale_or_sharing]
+
+    @property
+    def membership(self) -> Purpose:
+        """The one purpose flagged ``membership`` (validated at load)."""
+        return next(p for p in self.purposes.values() if p.membership)
+
+    @property
+    def direct_marketing(self) -> list[str]:
+        return [p.key for p in self.purposes.values() if p.direct_marketing]
 
 
 def load_policy(path: str | Path, *, member_attributes: Collection[str]) -> Policy:
@@ -161,7 +174,8 @@ def parse_policy(data: dict[str, Any], source: str, *,
     for key, table in data.get("purposes", {}).items():
         entry = f"purposes.{key}"
         _unknown(table, {"legal_basis", "categories", "title", "notice", "notice_version",
-                         "material_change", "sale_or_sharing"}, source, entry)
+                         "material_change", "sale_or_sharing", "membership",
+                         "direct_marketing"}, source, entry)
         basis = _require(table, "legal_basis", str, source, entry)
         if basis not in LEGAL_BASES:
             raise PolicyError(source, entry, f"legal_basis must be one of {', '.join(LEGAL_BASES)}")
@@ -174,6 +188,11 @@ def parse_policy(data: dict[str, Any], source: str, *,
             raise PolicyError(source, entry, "notice_version must be at least 1")
         if table.get("sale_or_sharing") and basis != "consent":
             raise PolicyError(source, entry, "a sale_or_sharing purpose must be consent-based")
+        if table.get("direct_marketing") and basis != "consent":
+            raise PolicyError(source, entry, "a direct_marketing purpose must be consent-based")
+        if table.get("membership") and basis != "contract":
+            raise PolicyError(source, entry, "the membership purpose must have legal_basis "
+                              "'contract'")
         purposes[key] = Purpose(
             key=key, legal_basis=basis, categories=cats,
             title=_require(table, "title", str, source, entry),
@@ -181,7 +200,13 @@ def parse_policy(data: dict[str, Any], source: str, *,
             notice_version=version_no,
             material_change=_flag(table, "material_change", source, entry),
             sale_or_sharing=_flag(table, "sale_or_sharing", source, entry),
+            membership=_flag(table, "membership", source, entry),
+            direct_marketing=_flag(table, "direct_marketing", source, entry),
         )
+    flagged = sorted(p.key for p in purposes.values() if p.membership)
+    if len(flagged) != 1:
+        raise PolicyError(source, "purposes", "exactly one purpose must be marked "
+                          f"membership = true (found {len(flagged)})")
 
     clients: dict[str, ClientSpec] = {}
     for key, table in data.get("clients", {}).items():

@@ -32,6 +32,8 @@ def test_the_default_policy_is_valid_and_complete() -> None:
     assert policy.purposes["loyalty.membership"].legal_basis == "contract"
     assert policy.purposes["analytics.segmentation"].objectable
     assert [p.key for p in policy.sale_or_sharing] == ["partners.sharing"]
+    assert policy.membership.key == "loyalty.membership"
+    assert policy.direct_marketing == ["marketing.email", "marketing.sms", "marketing.push"]
     kinds = {c.kind for c in policy.clients.values()}
     assert {"loyalty", "marketing", "recommendation", "analytics", "partner"} <= kinds
     assert "email" in policy.attributes_of("marketing.email")
@@ -53,6 +55,15 @@ def test_the_default_policy_is_valid_and_complete() -> None:
      "purposes.marketing.email", "'material_change' must be true or false"),
     (lambda d: d["purposes"]["analytics.segmentation"].update(sale_or_sharing=True),
      "purposes.analytics.segmentation", "must be consent-based"),
+    (lambda d: d["purposes"]["analytics.segmentation"].update(direct_marketing=True),
+     "purposes.analytics.segmentation", "a direct_marketing purpose must be consent-based"),
+    (lambda d: d["purposes"]["marketing.email"].update(membership=True),
+     "purposes.marketing.email", "the membership purpose must have legal_basis 'contract'"),
+    (lambda d: d["purposes"]["loyalty.membership"].pop("membership"),
+     "purposes", "exactly one purpose must be marked membership = true (found 0)"),
+    (lambda d: d["purposes"].update(
+        {"loyalty.second": {**d["purposes"]["loyalty.membership"]}}),
+     "purposes", "exactly one purpose must be marked membership = true (found 2)"),
     (lambda d: d["purposes"]["marketing.email"].update(colour="red"),
      "purposes.marketing.email", "unknown keys colour"),
     (lambda d: d["clients"]["email-marketing"]["purposes"].append("marketing.fax"),

@@ -35,6 +35,7 @@ from outbox.models import Delivery
 from outbox.writer import emit
 from retention.erasure import erase_request
 from retention.holds import place as place_hold
+from schema import access
 from schema.access import PRINCIPAL_ROLE, Allow
 from schema.schema import build_schema
 from tests.conftest import Api, client_token, create_principal, member_token, register
@@ -328,6 +329,8 @@ def expected_refusal(name: str, principal: Principal, variables: dict[str, Any])
     if principal.role not in {PRINCIPAL_ROLE[r] for r in allow.roles}:
         return "FORBIDDEN"
     purpose = allow.purpose
+    if purpose == access.MEMBERSHIP:
+        purpose = POLICY.membership.key
     if allow.purpose_argument is not None:
         # Documents pass the declared purpose in a variable named like the argument.
         purpose = variables[to_camel_case(allow.purpose_argument)]
