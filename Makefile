@@ -50,8 +50,10 @@ bench: $(BENCH_STAMP) bench-tools
 bench-quick: $(STAMP) bench-tools
 	$(BIN)/python -m bench --quick
 
+## ruff, and mypy --strict over every package (CI runs it)
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) var

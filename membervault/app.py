@@ -77,7 +77,7 @@ def unauthorized(reason: str) -> JSONResponse:
     )
 
 
-class GraphQLView(GraphQL):  # type: ignore[type-arg]
+class GraphQLView(GraphQL[Context, None]):
     def __init__(self, services: Services, settings: Settings):
         super().__init__(
             build_schema(settings),

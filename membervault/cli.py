@@ -426,7 +426,7 @@ def retention_sweep(dry_run: Annotated[bool, typer.Option(help="report, change n
                     rule: Annotated[str | None, typer.Option(help="only this rule")] = None,
                     batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 1000) -> None:
     """Apply every retention rule (or one) in bounded batches; prints a summary per rule."""
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
     from rich.table import Table
 
     from retention.sweeper import SweepIncomplete, sweep
@@ -437,7 +437,7 @@ def retention_sweep(dry_run: Annotated[bool, typer.Option(help="report, change n
         raise _fail(f"no retention rule named {rule} "
                     f"(known: {', '.join(services.policy.retention)})")
     with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(label: str, done: int, total: int) -> None:
             if label not in tasks:

@@ -13,6 +13,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 from strawberry.types import Info
@@ -69,7 +70,8 @@ class Allow(BasePermission):
         self.purpose = purpose
         self.purpose_argument = purpose_argument
         declared = purpose or (f"${purpose_argument}" if purpose_argument else None)
-        self._schema_directive = Access(roles=list(roles), purpose=declared)
+        # strawberry declares it on the class; each Allow prints its own rule.
+        self._schema_directive = Access(roles=list(roles), purpose=declared)  # type: ignore[misc]
 
     def _purpose(self, info: Info, kwargs: dict[str, Any]) -> str | None:
         if self.purpose_argument is not None:
@@ -99,14 +101,14 @@ def denied(code: str, message: str) -> GraphQLError:
 
 
 def guarded(*roles: Role, purpose: str | None = None,
-            purpose_argument: str | None = None) -> dict[str, Any]:
-    """Field keyword arguments that guard a root field.
+            purpose_argument: str | None = None) -> list[FieldExtension]:
+    """The field extensions that guard a root field: ``extensions=guarded(Role.MEMBER_SELF)``.
 
     ``purpose`` fixes the purpose a client must hold; ``purpose_argument`` names the field
     argument in which the client declares it (rule 1: purpose-bound reads).
     """
     allow = Allow(*roles, purpose=purpose, purpose_argument=purpose_argument)
-    return {"extensions": [PermissionExtension(permissions=[allow])]}
+    return [PermissionExtension(permissions=[allow])]
 
 
 def reachable_by(*roles: Role) -> list[object]:

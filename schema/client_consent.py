@@ -36,7 +36,7 @@ class ClientConsentMutation:
     @strawberry.mutation(description="Record a member's grant or withdrawal, collected by this "
                          "client; the client and its channel (store for tills, app for the app "
                          "back end, api otherwise) are recorded as evidence.",
-                         **guarded(Role.CLIENT))
+                         extensions=guarded(Role.CLIENT))
     def record_member_consent(self, info: Info, input: MemberConsentInput) -> ConsentPayload:
         ctx = info.context
         channel = consent_channel(ctx.uow.session, ctx.principal.client_id)

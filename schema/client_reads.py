@@ -94,7 +94,7 @@ class ClientQuery:
         description="One member's data for a declared purpose, found by exactly one of "
         "memberNumber, email or phone. An unknown member is answered like one who has not "
         "consented, so the answer never reveals who is a member.",
-        **guarded(Role.CLIENT, purpose_argument="purpose"))
+        extensions=guarded(Role.CLIENT, purpose_argument="purpose"))
     def member_data(self, info: Info, purpose: str, member_number: str | None = None,
                     email: str | None = None, phone: str | None = None) -> MemberData:
         keys = [(k, v) for k, v in (("member_number", member_number), ("email", email),
@@ -119,7 +119,7 @@ class ClientQuery:
     @strawberry.field(
         description="Every member for whom the purpose is permitted now, a page at a time "
         "(at most 1000), with the fields the purpose covers.",
-        **guarded(Role.CLIENT, purpose_argument="purpose"))
+        extensions=guarded(Role.CLIENT, purpose_argument="purpose"))
     def audience(self, info: Info, purpose: str, first: int = 100,
                  after: str | None = None) -> MemberDataPage:
         ctx = info.context
@@ -142,7 +142,7 @@ class ClientQuery:
 
     @strawberry.field(
         description="Whether the purpose is permitted now, for up to 10,000 member numbers.",
-        **guarded(Role.CLIENT, purpose_argument="purpose"))
+        extensions=guarded(Role.CLIENT, purpose_argument="purpose"))
     def consent_check(self, info: Info, purpose: str,
                       member_numbers: list[str]) -> list[ConsentCheck]:
         ctx = info.context

@@ -82,7 +82,7 @@ NOT_ADDRESSED = OutboxError("NOT_FOUND", "no such event was addressed to this cl
 @strawberry.type
 class DeliveryQuery:
     @strawberry.field(description="Webhook deliveries, newest first; filter by state "
-                      "(pending, delivered, dead) and recipient.", **guarded(Role.OFFICER))
+                      "(pending, delivered, dead) and recipient.", extensions=guarded(Role.OFFICER))
     def deliveries(self, info: Info, state: str | None = None, client_id: str | None = None,
                    first: int = 50, after: str | None = None) -> DeliveryPage:
         ctx = info.context
@@ -105,7 +105,8 @@ class DeliveryQuery:
 class DeliveryMutation:
     @strawberry.mutation(description="Acknowledge an event delivered to you (for "
                          "member.erased: you have erased the member too). Idempotent; "
-                         "an event not addressed to you is NOT_FOUND.", **guarded(Role.CLIENT))
+                         "an event not addressed to you is NOT_FOUND.",
+                         extensions=guarded(Role.CLIENT))
     def acknowledge_event(self, info: Info, event_id: strawberry.ID) -> AcknowledgePayload:
         ctx = info.context
         try:
@@ -124,7 +125,8 @@ class DeliveryMutation:
             acknowledged_at=row.acknowledged_at), errors=[])
 
     @strawberry.mutation(description="Send a dead (or delivered) delivery again: back to "
-                         "pending with its attempts reset, due now.", **guarded(Role.OFFICER))
+                         "pending with its attempts reset, due now.",
+                         extensions=guarded(Role.OFFICER))
     def replay_delivery(self, info: Info, delivery_id: strawberry.ID) -> ReplayPayload:
         ctx = info.context
         missing = OutboxError("NOT_FOUND", "no such delivery", field="deliveryId")

@@ -83,7 +83,7 @@ def _hold_errors(exc: holds.HoldError) -> list[FieldError]:
 @strawberry.type
 class ErasureQuery:
     @strawberry.field(description="A member's legal holds, active or not, newest first.",
-                      **guarded(Role.OFFICER))
+                      extensions=guarded(Role.OFFICER))
     def legal_holds(self, info: Info, member_id: strawberry.ID) -> list[LegalHoldView]:
         now = utcnow()
         return [LegalHoldView.of(h, now)
@@ -91,7 +91,7 @@ class ErasureQuery:
 
     @strawberry.field(description="The signed certificate of an erasure request (once the "
                       "member is erased); null for an unknown request.",
-                      **guarded(Role.OFFICER))
+                      extensions=guarded(Role.OFFICER))
     def erasure_certificate(self, info: Info,
                             request_id: strawberry.ID) -> ErasureCertificate | None:
         ctx = info.context
@@ -106,12 +106,12 @@ class ErasureQuery:
             if exc.code == "NOT_FOUND":
                 return None
             raise denied(exc.code, exc.message) from None
-        return ErasureCertificate(certificate=document, jws=certificate.sign(
+        return ErasureCertificate(certificate=JSON(document), jws=certificate.sign(
             document, ctx.services.signing_keys.active()))
 
     @strawberry.field(description="The recipients that have not yet acknowledged the "
                       "erasure of this request (empty once all have).",
-                      **guarded(Role.OFFICER))
+                      extensions=guarded(Role.OFFICER))
     def pending_acknowledgements(self, info: Info,
                                  request_id: strawberry.ID) -> list[PendingAcknowledgement]:
         try:
@@ -129,7 +129,7 @@ class ErasureMutation:
     @strawberry.mutation(description="Place a legal hold on a member (erasure and retention "
                          "skip them while it is active). The reason is told to the member "
                          "if an erasure is denied because of it: no personal data in it.",
-                         **guarded(Role.OFFICER))
+                         extensions=guarded(Role.OFFICER))
     def place_legal_hold(self, info: Info, member_id: strawberry.ID, reason: str,
                          expires_at: dt.datetime | None = None) -> LegalHoldPayload:
         ctx = info.context
@@ -144,7 +144,7 @@ class ErasureMutation:
         return LegalHoldPayload(hold=LegalHoldView.of(hold, now), errors=[])
 
     @strawberry.mutation(description="Lift a legal hold (lifting one already lifted changes "
-                         "nothing).", **guarded(Role.OFFICER))
+                         "nothing).", extensions=guarded(Role.OFFICER))
     def lift_legal_hold(self, info: Info, hold_id: strawberry.ID) -> LegalHoldPayload:
         ctx = info.context
         now = utcnow()

@@ -155,7 +155,7 @@ def log_page(info: Info, flt: LogFilter, first: int, after: str | None) -> Acces
 def receipt_of(info: Info, record: ConsentRecord) -> ConsentReceipt:
     services = info.context.services
     document = receipts.receipt(record, services.policy, issuer=services.settings.issuer)
-    return ConsentReceipt(receipt=document,
+    return ConsentReceipt(receipt=JSON(document),
                           jws=receipts.sign(document, services.signing_keys.active()))
 
 
@@ -184,19 +184,19 @@ def field_errors(exc: ConsentError) -> list[FieldError]:
 @strawberry.type
 class MemberPrivacyQuery:
     @strawberry.field(description="Every purpose with its notice and your consent status.",
-                      **guarded(Role.MEMBER_SELF))
+                      extensions=guarded(Role.MEMBER_SELF))
     def my_consents(self, info: Info) -> list[PurposeConsent]:
         return consents_of(info, info.context.principal.member_id)
 
     @strawberry.field(description="Every consent change you or others made for you.",
-                      **guarded(Role.MEMBER_SELF))
+                      extensions=guarded(Role.MEMBER_SELF))
     def my_consent_history(self, info: Info) -> list[ConsentRecordView]:
         session = info.context.uow.session
         return [ConsentRecordView.of(r)
                 for r in ledger.history(session, info.context.principal.member_id)]
 
     @strawberry.field(description="A signed receipt for one of your consent records.",
-                      **guarded(Role.MEMBER_SELF))
+                      extensions=guarded(Role.MEMBER_SELF))
     def my_consent_receipt(self, info: Info, receipt_id: strawberry.ID) -> ConsentReceipt | None:
         record = _record(info, receipt_id)
         if record is None or record.member_id != info.context.principal.member_id:
@@ -204,13 +204,13 @@ class MemberPrivacyQuery:
         return receipt_of(info, record)
 
     @strawberry.field(description="Who read your data, for which purpose, and when; newest "
-                      "first.", **guarded(Role.MEMBER_SELF))
+                      "first.", extensions=guarded(Role.MEMBER_SELF))
     def my_access_log(self, info: Info, first: int = 50,
                       after: str | None = None) -> AccessLogPage:
         return log_page(info, LogFilter(member_id=info.context.principal.member_id), first, after)
 
     @strawberry.field(description="Whether processing of your data is restricted, and which "
-                      "purposes you objected to.", **guarded(Role.MEMBER_SELF))
+                      "purposes you objected to.", extensions=guarded(Role.MEMBER_SELF))
     def my_processing_status(self, info: Info) -> ProcessingStatus:
         return status_of(info, info.context.principal.member_id)
 
@@ -255,7 +255,7 @@ def _change_processing(info: Info, change: Any) -> ProcessingPayload:
 @strawberry.type
 class MemberPrivacyMutation:
     @strawberry.mutation(description="Consent to a purpose, to the notice version you were "
-                         "shown.", **guarded(Role.MEMBER_SELF))
+                         "shown.", extensions=guarded(Role.MEMBER_SELF))
     def grant_consent(self, info: Info, purpose: str, notice_version: int) -> ConsentPayload:
         known = info.context.services.policy.purposes.get(purpose)
         if known is not None and known.sale_or_sharing and gpc_signal(info):
@@ -263,32 +263,32 @@ class MemberPrivacyMutation:
         return _change_consent(info, purpose, True, notice_version)
 
     @strawberry.mutation(description="Withdraw consent: one call, like granting it.",
-                         **guarded(Role.MEMBER_SELF))
+                         extensions=guarded(Role.MEMBER_SELF))
     def withdraw_consent(self, info: Info, purpose: str) -> ConsentPayload:
         return _change_consent(info, purpose, False, None)
 
     @strawberry.mutation(description="Object to a legitimate-interest purpose (Art. 21).",
-                         **guarded(Role.MEMBER_SELF))
+                         extensions=guarded(Role.MEMBER_SELF))
     def object_to_purpose(self, info: Info, purpose: str) -> ProcessingPayload:
         policy, actor = info.context.services.policy, info.context.principal.actor
         return _change_processing(info, lambda s, m: ledger.set_objection(
             s, policy, m, purpose, objected=True, actor=actor))
 
-    @strawberry.mutation(description="Withdraw an objection.", **guarded(Role.MEMBER_SELF))
+    @strawberry.mutation(description="Withdraw an objection.", extensions=guarded(Role.MEMBER_SELF))
     def withdraw_objection(self, info: Info, purpose: str) -> ProcessingPayload:
         policy, actor = info.context.services.policy, info.context.principal.actor
         return _change_processing(info, lambda s, m: ledger.set_objection(
             s, policy, m, purpose, objected=False, actor=actor))
 
     @strawberry.mutation(description="Restrict all processing of your data (Art. 18).",
-                         **guarded(Role.MEMBER_SELF))
+                         extensions=guarded(Role.MEMBER_SELF))
     def restrict_my_processing(self, info: Info) -> ProcessingPayload:
         policy = info.context.services.policy
         return _change_processing(
             info, lambda s, m: ledger.set_restriction(s, policy, m, restricted=True))
 
     @strawberry.mutation(description="Lift the restriction you placed.",
-                         **guarded(Role.MEMBER_SELF))
+                         extensions=guarded(Role.MEMBER_SELF))
     def lift_my_restriction(self, info: Info) -> ProcessingPayload:
         policy = info.context.services.policy
         return _change_processing(

@@ -45,7 +45,7 @@ def _stored_form(value: Any) -> Any:
 @strawberry.type(description="Write operations.")
 class Mutation:
     @strawberry.mutation(description="Register a new member (admins, or clients acting for "
-                         "the membership purpose).", **guarded(Role.CLIENT, Role.ADMIN,
+                         "the membership purpose).", extensions=guarded(Role.CLIENT, Role.ADMIN,
                                                                purpose=MEMBERSHIP))
     def register_member(self, info: Info, input: RegisterMemberInput) -> RegisterMemberPayload:
         ctx = info.context
@@ -73,7 +73,7 @@ class Mutation:
                                                                          decision)))
 
     @strawberry.mutation(description="Correct your own profile (GDPR Art. 16).",
-                         **guarded(Role.MEMBER_SELF))
+                         extensions=guarded(Role.MEMBER_SELF))
     def update_my_profile(self, info: Info, input: UpdateProfileInput) -> UpdateProfilePayload:
         ctx = info.context
         try:

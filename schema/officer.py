@@ -60,7 +60,7 @@ def _instant(value: dt.datetime | None, name: str) -> dt.datetime | None:
 @strawberry.type
 class OfficerQuery:
     @strawberry.field(description="The access log, newest first, filtered.",
-                      **guarded(Role.OFFICER))
+                      extensions=guarded(Role.OFFICER))
     def access_log(self, info: Info, filter: AccessLogFilter | None = None, first: int = 50,
                    after: str | None = None) -> AccessLogPage:
         f = filter or AccessLogFilter()
@@ -70,7 +70,7 @@ class OfficerQuery:
         return log_page(info, flt, first, after)
 
     @strawberry.field(description="Check the access log's hash chain end to end.",
-                      **guarded(Role.OFFICER, Role.ADMIN))
+                      extensions=guarded(Role.OFFICER, Role.ADMIN))
     def verify_access_log(self, info: Info) -> AccessLogVerification:
         result = access_log.verify(info.context.uow.session)
         return AccessLogVerification(ok=result.ok, checked=result.checked,
@@ -78,13 +78,13 @@ class OfficerQuery:
                                      problem=result.problem)
 
     @strawberry.field(description="A member's consent records (proof of consent).",
-                      **guarded(Role.OFFICER))
+                      extensions=guarded(Role.OFFICER))
     def consent_history(self, info: Info, member_id: strawberry.ID) -> list[ConsentRecordView]:
         records = ledger.history(info.context.uow.session, _member_id(member_id))
         return [ConsentRecordView.of(r) for r in records]
 
     @strawberry.field(description="A signed receipt for any consent record.",
-                      **guarded(Role.OFFICER))
+                      extensions=guarded(Role.OFFICER))
     def consent_receipt(self, info: Info, receipt_id: strawberry.ID) -> ConsentReceipt | None:
         try:
             parsed = uuid.UUID(str(receipt_id))
@@ -98,7 +98,7 @@ class OfficerQuery:
 class OfficerMutation:
     @strawberry.mutation(description="Restrict (or lift restriction of) processing on a "
                          "member's behalf (Art. 18); the reason goes to the audit trail.",
-                         **guarded(Role.OFFICER))
+                         extensions=guarded(Role.OFFICER))
     def set_processing_restriction(self, info: Info, member_id: strawberry.ID, restricted: bool,
                                    reason: str) -> ProcessingPayload:
         from audit import trail

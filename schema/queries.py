@@ -20,7 +20,7 @@ ADMINISTRATION = "administration"
 @strawberry.type(description="Read operations.")
 class Query:
     @strawberry.field(description="The signed-in member's own profile.",
-                      **guarded(Role.MEMBER_SELF))
+                      extensions=guarded(Role.MEMBER_SELF))
     def me(self, info: Info) -> MemberProfile:
         ctx = info.context
         try:
@@ -32,7 +32,7 @@ class Query:
 
     @strawberry.field(description="Look one member up by exactly one key (admins, with a "
                       "reason that goes to the audit trail; the read is in the access log).",
-                      **guarded(Role.ADMIN))
+                      extensions=guarded(Role.ADMIN))
     def member(self, info: Info, reason: str, member_number: str | None = None,
                email: str | None = None, phone: str | None = None) -> MemberProfile | None:
         ctx = info.context

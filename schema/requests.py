@@ -158,7 +158,7 @@ def _officer_change(info: Info, request_id: str, change: Any) -> RequestPayload:
 @strawberry.type
 class RequestQuery:
     @strawberry.field(description="Your requests, newest first, with export downloads.",
-                      **guarded(Role.MEMBER_SELF))
+                      extensions=guarded(Role.MEMBER_SELF))
     def my_requests(self, info: Info) -> list[DataSubjectRequestView]:
         ctx = info.context
         rows = ctx.uow.session.scalars(
@@ -167,7 +167,7 @@ class RequestQuery:
                 for r in sorted(rows, key=lambda r: r.received_at, reverse=True)]
 
     @strawberry.field(description="Requests by state, overdue, or due within N days; "
-                      "soonest due first.", **guarded(Role.OFFICER))
+                      "soonest due first.", extensions=guarded(Role.OFFICER))
     def requests(self, info: Info, state: str | None = None, overdue: bool = False,
                  due_within_days: int | None = None,
                  member_id: strawberry.ID | None = None) -> list[DataSubjectRequestView]:
@@ -185,13 +185,13 @@ class RequestQuery:
 @strawberry.type
 class RequestMutation:
     @strawberry.mutation(description="Open a request about your own data; your sign-in "
-                         "verified your identity.", **guarded(Role.MEMBER_SELF))
+                         "verified your identity.", extensions=guarded(Role.MEMBER_SELF))
     def open_my_request(self, info: Info, input: OpenRequestInput) -> RequestPayload:
         return _open(info, info.context.principal.member_id, input, "signed in")
 
     @strawberry.mutation(description="Open a request on a member's behalf; say how identity "
                          "was verified, or leave it null to verify later (the clock stops "
-                         "until then).", **guarded(Role.OFFICER))
+                         "until then).", extensions=guarded(Role.OFFICER))
     def open_request_for(self, info: Info, member_id: strawberry.ID, input: OpenRequestInput,
                          identity_verification: str | None = None) -> RequestPayload:
         if input.corrections is not None:
@@ -204,7 +204,7 @@ class RequestMutation:
         return _open(info, _request_id(member_id), input, identity_verification)
 
     @strawberry.mutation(description="Record how the requester's identity was verified; the "
-                         "clock starts again.", **guarded(Role.OFFICER))
+                         "clock starts again.", extensions=guarded(Role.OFFICER))
     def verify_request_identity(self, info: Info, request_id: strawberry.ID,
                                 method: str) -> RequestPayload:
         ctx = info.context
@@ -220,7 +220,7 @@ class RequestMutation:
         return _officer_change(info, request_id, verify_and_apply)
 
     @strawberry.mutation(description="Extend the deadline once, with the reason the member "
-                         "is told.", **guarded(Role.OFFICER))
+                         "is told.", extensions=guarded(Role.OFFICER))
     def extend_request(self, info: Info, request_id: strawberry.ID,
                        reason: str) -> RequestPayload:
         actor = info.context.principal.actor
@@ -229,7 +229,7 @@ class RequestMutation:
 
     @strawberry.mutation(description="Deny with a reason code (UNVERIFIABLE_IDENTITY, "
                          "MANIFESTLY_UNFOUNDED, EXCESSIVE, LEGAL_HOLD, LEGAL_OBLIGATION, "
-                         "LEGAL_CLAIMS, DUPLICATE).", **guarded(Role.OFFICER))
+                         "LEGAL_CLAIMS, DUPLICATE).", extensions=guarded(Role.OFFICER))
     def deny_request(self, info: Info, request_id: strawberry.ID, code: str,
                      reason: str) -> RequestPayload:
         actor = info.context.principal.actor

@@ -27,23 +27,24 @@ class RetentionScheduleItem:
 @strawberry.type
 class RetentionQuery:
     @strawberry.field(description="The retention schedule that applies to your data.",
-                      **guarded(Role.MEMBER_SELF))
+                      extensions=guarded(Role.MEMBER_SELF))
     def my_retention_schedule(self, info: Info) -> list[RetentionScheduleItem]:
         return [RetentionScheduleItem(rule=r.name, applies_to=r.applies_to, after=str(r.after),
                                       action=r.action, description=r.describe())
                 for r in info.context.services.policy.retention.values()]
 
     @strawberry.field(description="The record of processing activities (GDPR Art. 30), "
-                      "generated from the enforced policy.", **guarded(Role.OFFICER, Role.ADMIN))
+                      "generated from the enforced policy.",
+                      extensions=guarded(Role.OFFICER, Role.ADMIN))
     def record_of_processing(self, info: Info) -> JSON:
-        return record_of_processing(info.context.services.policy)
+        return JSON(record_of_processing(info.context.services.policy))
 
 
 @strawberry.type
 class RetentionMutation:
     @strawberry.mutation(description="Report members' latest activity (purchases, visits); "
                          "returns how many member numbers were well-formed.",
-                         **guarded(Role.CLIENT, purpose=MEMBERSHIP))
+                         extensions=guarded(Role.CLIENT, purpose=MEMBERSHIP))
     def record_activity(self, info: Info, member_numbers: list[str],
                         at: dt.datetime | None = None) -> int:
         now = utcnow()

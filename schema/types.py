@@ -65,7 +65,7 @@ class MemberProfile:
                 country=address["country"],
             ) if address else None,
             preferred_language=p.preferred_language,
-            preferences=p.preferences,
+            preferences=None if p.preferences is None else JSON(p.preferences),
             created_at=p.created_at,
             updated_at=p.updated_at,
         )
