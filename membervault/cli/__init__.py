@@ -1,0 +1,47 @@
+"""The ``membervault`` command line: one module per command group, assembled here."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from identity.errors import KeyringError
+from membervault.cli import (
+    access_log,
+    consent_ledger,
+    database,
+    keys,
+    principals,
+    retention,
+    run,
+    sdl,
+    tokens,
+)
+from membervault.cli.context import close_services, console
+
+app = typer.Typer(help="membervault: member data, consent and retention.", no_args_is_help=True)
+for group, name in ((database.db_app, "db"), (principals.client_app, "client"),
+                    (principals.officer_app, "officer"), (principals.admin_app, "admin"),
+                    (keys.keys_app, "keys"), (sdl.schema_app, "schema"),
+                    (access_log.audit_app, "audit"), (consent_ledger.consent_app, "consent"),
+                    (retention.retention_app, "retention")):
+    app.add_typer(group, name=name)
+for command in (run.serve, run.worker, run.demo, tokens.token, retention.ropa):
+    app.command()(command)
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    """membervault: member data, consent and retention."""
+    ctx.call_on_close(close_services)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        app()
+    except KeyringError as exc:
+        console.print(f"[red]key error:[/red] {exc}")
+        sys.exit(2)

@@ -1,0 +1,66 @@
+"""Retention: ``membervault retention sweep`` and ``membervault ropa``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, TaskID
+from rich.table import Table
+
+from membervault.cli.context import console, fail, open_services
+from retention.ropa import as_markdown, record_of_processing
+from retention.sweeper import SweepIncomplete, sweep
+from vaultkernel.clock import utcnow
+
+retention_app = typer.Typer(help="Retention rules and the sweeper.", no_args_is_help=True)
+
+
+@retention_app.command("sweep")
+def retention_sweep(dry_run: Annotated[bool, typer.Option(help="report, change nothing")] = False,
+                    rule: Annotated[str | None, typer.Option(help="only this rule")] = None,
+                    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 1000) -> None:
+    """Apply every retention rule (or one) in bounded batches; prints a summary per rule."""
+    services = open_services()
+    if rule is not None and rule not in services.policy.retention:
+        raise fail(f"no retention rule named {rule} "
+                    f"(known: {', '.join(services.policy.retention)})")
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done)
+
+        try:
+            report = sweep(services, now=utcnow(), dry_run=dry_run, rule=rule,
+                           batch_size=batch_size, progress=progress)
+            failed: list[str] = []
+        except SweepIncomplete as incomplete:
+            report, failed = incomplete.report, incomplete.failed
+    table = Table(title="retention sweep" + (" (dry run: nothing changed)" if dry_run else ""))
+    for column in ("rule", "action", "would affect" if dry_run else "affected", "held, skipped"):
+        table.add_column(column)
+    for outcome in report.outcomes:
+        table.add_row(outcome.rule, outcome.action, str(outcome.affected),
+                      str(outcome.skipped_held))
+    Console(soft_wrap=True).print(table)
+    if failed:
+        raise fail(f"rules failed (see the log; the next sweep resumes them): "
+                    f"{', '.join(failed)}")
+
+
+def ropa(out: Annotated[Path, typer.Option(help="directory for ropa.json and ropa.md")] = Path(".")
+         ) -> None:
+    """Write the record of processing activities (GDPR Art. 30) from the policy file."""
+    services = open_services()
+    record = record_of_processing(services.policy)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ropa.json").write_text(json.dumps(record, indent=2) + "\n")
+    (out / "ropa.md").write_text(as_markdown(record))
+    console.print(f"wrote {out / 'ropa.json'} and {out / 'ropa.md'}")
+
