@@ -119,13 +119,13 @@ class ActiveClients:
 
     def __init__(self, db: Database, ttl: float = 5.0):
         self._db = db
-        self._ttl = ttl
+        self.ttl = ttl
         self._seen: dict[str, tuple[float, bool]] = {}
 
     def is_active(self, client_id: str) -> bool:
         now = time.monotonic()
         cached = self._seen.get(client_id)
-        if cached is not None and now - cached[0] < self._ttl:
+        if cached is not None and now - cached[0] < self.ttl:
             return cached[1]
         with self._db.unit_of_work() as uow:
             client = uow.session.get(Client, client_id)

@@ -45,5 +45,5 @@ class Context:
 
     def close(self) -> None:
         if self._uow is not None:
-            self._uow.__exit__(None, None, None)
+            self._uow.close()
             self._uow = None

@@ -15,7 +15,7 @@ from audit.access_log import AccessLogUnavailable, verify
 from audit.models import AccessLogEntry
 from consent import ledger
 from identity.models import Client
-from membervault import audience_export
+from membervault.handlers import audience as audience_export
 from tests.conftest import Api, client_token, create_principal
 from tests.consent.support import grant, new_member, withdraw
 from vaultkernel.settings import Settings

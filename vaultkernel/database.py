@@ -146,5 +146,10 @@ class Database:
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
 
+    def ping(self) -> None:
+        """Raises when the database does not answer (readiness checks)."""
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from identity.clients import ActiveClients
 from identity.keyring import Keyring
 from membervault.cli import app
 from tests.conftest import client_token, create_principal
@@ -31,7 +30,7 @@ def cli(settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
 
 
 def test_a_disabled_client_loses_tokens_and_access(cli: Any, http: Any, services: Any) -> None:
-    services.active_clients = ActiveClients(services.db, ttl=0)  # no caching in the test
+    services.active_clients.ttl = 0  # no caching in the test
     secret = create_principal(services, "ops-admin", "admin")
     token = client_token(http, "ops-admin", secret)
     headers = {"authorization": f"Bearer {token}"}

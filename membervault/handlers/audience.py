@@ -27,7 +27,6 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
 
 from audit.access_log import Access, AccessLogUnavailable, append
 from consent import gate
@@ -35,14 +34,14 @@ from consent.gate import MemberData
 from identity.clients import client_may_declare
 from identity.models import PERSONAL_FIELDS
 from identity.principal import Principal
+from membervault.auth import NO_STORE, principal_of, unauthorized
+from membervault.handlers import services_of
 from membervault.services import Services
-from vaultkernel.database import UnitOfWork
 from vaultkernel.policy import Purpose
 from vaultkernel.request_id import current_request_id
 
 PAGE = gate.MAX_PAGE
 MEDIA_TYPE = "application/x-ndjson"
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _camel(name: str) -> str:
@@ -86,7 +85,7 @@ class _Export:
         self.attributes = list(attributes)
         self.names = [GRAPHQL_NAME[a] for a in attributes]
         self.request_id = request_id
-        self.uow = UnitOfWork(services.db.sessions)
+        self.uow = services.db.unit_of_work()
 
     def page(self, after: uuid.UUID | None) -> tuple[bytes, uuid.UUID | None]:
         """The next page as NDJSON bytes (already logged) and where the next one starts."""
@@ -130,48 +129,39 @@ class _Export:
             self.close()
 
     def close(self) -> None:
-        self.uow.rollback()
         self.uow.close()
 
 
-def route(services: Services) -> Route:
-    """The Starlette route, registered by :func:`membervault.app.create_app`."""
-    from membervault.app import Unauthorized, bearer_principal, unauthorized
-
-    async def audience_export(request: Request) -> Response:
-        try:
-            principal = bearer_principal(services, request.headers)
-        except Unauthorized as exc:
-            return unauthorized(exc.reason)
-        if principal is None:
-            return unauthorized("missing_token")
-        if principal.role != "client":
-            return _error(403, "FORBIDDEN", "Not allowed for this principal")
-        key = request.path_params["purpose"]
-        purpose = services.policy.purposes.get(key)
-        if purpose is None or key not in principal.purposes:
+async def audience_export(request: Request) -> Response:
+    services = services_of(request)
+    principal = principal_of(request)
+    if principal is None:
+        return unauthorized("missing_token")
+    if principal.role != "client":
+        return _error(403, "FORBIDDEN", "Not allowed for this principal")
+    key = request.path_params["purpose"]
+    purpose = services.policy.purposes.get(key)
+    if purpose is None or key not in principal.purposes:
+        return _error(403, "PURPOSE_NOT_PERMITTED",
+                      f"This client may not act for purpose {key}")
+    attributes = _fields(request.query_params.get("fields"),
+                         services.policy.attributes_of(purpose.key))
+    if isinstance(attributes, Response):
+        return attributes
+    export = _Export(services, principal, purpose, attributes, current_request_id())
+    try:
+        # The registration may have narrowed since the token was issued: check both.
+        if not client_may_declare(export.uow.session, principal.client_id, purpose.key):
+            export.close()
             return _error(403, "PURPOSE_NOT_PERMITTED",
                           f"This client may not act for purpose {key}")
-        attributes = _fields(request.query_params.get("fields"),
-                             services.policy.attributes_of(purpose.key))
-        if isinstance(attributes, Response):
-            return attributes
-        export = _Export(services, principal, purpose, attributes, current_request_id())
-        try:
-            # The registration may have narrowed since the token was issued: check both.
-            if not client_may_declare(export.uow.session, principal.client_id, purpose.key):
-                export.close()
-                return _error(403, "PURPOSE_NOT_PERMITTED",
-                              f"This client may not act for purpose {key}")
-            first, after = await run_in_threadpool(export.page, None)
-        except AccessLogUnavailable:
-            export.close()
-            return _error(503, "ACCESS_LOG_UNAVAILABLE",
-                          "The access log cannot be written, so no data is returned")
-        except BaseException:
-            export.close()
-            raise
-        return StreamingResponse(export.lines(first, after), media_type=MEDIA_TYPE,
-                                 headers=NO_STORE)
-
-    return Route("/audience/{purpose}.ndjson", audience_export, methods=["GET"])
+        first, after = await run_in_threadpool(export.page, None)
+    except AccessLogUnavailable:
+        export.close()
+        return _error(503, "ACCESS_LOG_UNAVAILABLE",
+                      "The access log cannot be written, so no data is returned")
+    except BaseException:
+        export.close()
+        raise
+    return StreamingResponse(export.lines(first, after), media_type=MEDIA_TYPE,
+                             headers=NO_STORE)

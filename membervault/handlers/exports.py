@@ -1,0 +1,47 @@
+"""``GET /exports/{token}`` (the ZIP) and ``/exports/{token}/signature`` (its JWS).
+
+Only with the bearer token of the member the archive belongs to. Unknown, expired, erased
+and someone else's archives get the same 404.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from export import archive
+from membervault.auth import NO_STORE, principal_of
+from membervault.handlers import services_of
+from vaultkernel.clock import utcnow
+from vaultkernel.request_id import current_request_id
+
+log = logging.getLogger("membervault.app")
+
+
+async def export_download(request: Request) -> Response:
+    services = services_of(request)
+    principal = principal_of(request)
+    if principal is None:
+        return JSONResponse({"error": "invalid_token", "reason": "missing_token",
+                             "requestId": current_request_id()}, status_code=401,
+                            headers={"WWW-Authenticate": "Bearer", **NO_STORE})
+    member_id = principal.member_id if principal.role == "member" else None
+    now = utcnow()
+    found = archive.find_download(services, request.path_params["token"], member_id, now=now)
+    if found is None:
+        return JSONResponse({"error": "not_found"}, status_code=404, headers=NO_STORE)
+    if request.url.path.endswith("/signature"):
+        return Response(found.signature, media_type="application/jose", headers=NO_STORE)
+    try:
+        chunks = await run_in_threadpool(archive.open_download, services, found, now=now)
+    except archive.ArchiveUnavailable as exc:
+        log.error("export download refused (request id %s): %s", current_request_id(), exc)
+        return JSONResponse({"error": "archive_unavailable",
+                             "requestId": current_request_id()}, status_code=500,
+                            headers=NO_STORE)
+    return StreamingResponse(chunks, media_type="application/zip", headers={
+        **NO_STORE, "Content-Length": str(found.size), "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f'attachment; filename="{found.attachment_name}"'})

@@ -1,0 +1,27 @@
+"""Liveness (``/healthz``: the process answers) and readiness (``/readyz``: the database
+answers too)."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from membervault.handlers import services_of
+from vaultkernel.request_id import current_request_id
+
+log = logging.getLogger("membervault.app")
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    try:
+        services_of(request).db.ping()
+    except Exception:  # noqa: BLE001  (any failure means not ready)
+        log.warning("database not reachable (request id %s)", current_request_id())
+        return JSONResponse({"status": "database_unreachable"}, status_code=503)
+    return JSONResponse({"status": "ready"})

@@ -1,0 +1,68 @@
+"""Passwordless member sign-in: ``POST /auth/member/code`` mails a one-time code,
+``POST /auth/member/token`` exchanges it for a member access token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from identity.sign_in import CodeToSend, SignInFailed, TooManyRequests
+from membervault.auth import NO_STORE
+from membervault.handlers import services_of
+from membervault.handlers.oauth import oauth_error
+from membervault.services import Services
+
+
+async def json_object(request: Request) -> dict[str, Any] | None:
+    try:
+        data = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+async def request_code(request: Request) -> Response:
+    services = services_of(request)
+    data = await json_object(request)
+    if data is None or not isinstance(data.get("email"), str) or set(data) != {"email"}:
+        return oauth_error("invalid_request", description='send {"email": "..."}')
+    try:
+        with services.db.unit_of_work() as uow:
+            to_send = services.sign_in.request(uow, data["email"])
+    except TooManyRequests:
+        return oauth_error("slow_down", 429, "too many codes requested; try later")
+    task = BackgroundTask(mail_code, services, to_send) if to_send else None
+    return JSONResponse(
+        {"status": "sent_if_registered",
+         "message": "If this email belongs to a member, a sign-in code is on its way."},
+        status_code=202, background=task, headers=NO_STORE)
+
+
+async def exchange_code(request: Request) -> Response:
+    services = services_of(request)
+    data = await json_object(request)
+    if (data is None or set(data) != {"email", "code"}
+            or not all(isinstance(v, str) for v in data.values())):
+        return oauth_error("invalid_request",
+                           description='send {"email": "...", "code": "..."}')
+    try:
+        with services.db.unit_of_work() as uow:
+            member_id = services.sign_in.exchange(uow, data["email"], data["code"])
+    except SignInFailed:
+        return oauth_error("invalid_grant", description="the code is wrong, used or expired")
+    ttl = services.settings.member_token_ttl
+    access_token, _ = services.issuer.issue(subject=str(member_id), role="member", ttl=ttl,
+                                            client_id="membervault-sign-in")
+    return JSONResponse({"access_token": access_token, "token_type": "Bearer",
+                         "expires_in": ttl}, headers=NO_STORE)
+
+
+def mail_code(services: Services, to_send: CodeToSend) -> None:
+    services.mailer.send(
+        to_send.email, "Your membervault sign-in code",
+        f"Your sign-in code is {to_send.code}. It expires in "
+        f"{services.settings.otp_ttl // 60} minutes. If you did not ask for it, ignore this.")
