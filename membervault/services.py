@@ -18,6 +18,7 @@ from identity.oidc import ExternalIssuer
 from identity.sign_in import SignInCodes
 from identity.signing_keys import SigningKeys
 from identity.tokens import TokenIssuer, TokenVerifier
+from outbox.delivery import Courier
 from schema.cursors import Cursors
 from vaultkernel.database import Database
 from vaultkernel.mailer import MailboxFileMailer, Mailer, SmtpMailer
@@ -51,6 +52,7 @@ class Services:
     active_clients: ActiveClients
     exports: Exports  # export archives: building, links, downloads, expiry
     request_workflow: Workflow  # requests carried out at once (rectification, ...)
+    courier: Courier  # webhook deliveries
 
     def close(self) -> None:
         self.db.dispose()
@@ -95,6 +97,8 @@ def build_services(settings: Settings, *, db: Database | None = None,
                         link_ttl=dt.timedelta(seconds=settings.export_link_ttl)),
         request_workflow=Workflow(policy=policy, crypto=crypto,
                                   default_region=settings.default_region),
+        courier=Courier(keyring=keyring, crypto=crypto,
+                        max_attempts=settings.webhook_max_attempts),
     )
 
 
