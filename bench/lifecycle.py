@@ -137,7 +137,8 @@ def b8(bench: Bench, config: Any) -> Result:
         base = tracemalloc.get_traced_memory()[0]
         started = time.perf_counter()
         try:
-            done = archive.build_pending_exports(env.services, now=utcnow())
+            done = archive.build_pending_exports(env.services.db, env.services.exports,
+                                                 now=utcnow())
         finally:
             elapsed = time.perf_counter() - started
             peak = tracemalloc.get_traced_memory()[1] - base

@@ -6,7 +6,7 @@ Building one access request (:func:`export_request`):
 1. The worker claims the request with a lease (``vaultkernel.jobs.claim``).
 2. Leftover files of an earlier, interrupted attempt for the request are removed.
 3. The ZIP (see :mod:`export.package`) is written straight into a :class:`SealedWriter`
-   over ``<request id>.<archive id>.partial`` in ``settings.export_dir``: the plaintext
+   over ``<request id>.<archive id>.partial`` in :attr:`Exports.directory`: the plaintext
    never reaches the disk. The file key is random per archive and is stored in the file's
    header wrapped by the member's data key, so erasing the member shreds the archive.
 4. The file is fsynced and renamed to ``<request id>.<archive id>.sealed``.
@@ -17,6 +17,12 @@ A crash before step 5 commits leaves no row: the next pass (after the lease) del
 leftovers and builds again from scratch. After step 5 there is nothing left to do. A row
 found for a request that is still open (not something this module leaves behind, but
 cheap to honour) just completes the request.
+
+Dependencies are explicit: the jobs (:func:`build_pending_exports`, :func:`purge_expired`)
+and :func:`open_download` take the :class:`~vaultkernel.database.Database` (one short
+transaction per step, none held open while a file is written or checked); reads take the
+caller's ``Session``; everything else an archive needs is one :class:`Exports`, built once
+by the composition root.
 """
 
 from __future__ import annotations
@@ -30,14 +36,15 @@ import re
 import secrets
 import traceback
 import uuid
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 from zipfile import ZIP_DEFLATED, ZipFile
 
 import orjson
 from joserfc import jws
+from joserfc.jwk import ECKey
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -52,16 +59,15 @@ from export.sealed_files import (
     open_chunks,
     read_header,
 )
-from identity.encryption import MemberCipher
+from identity.encryption import MemberCipher, MemberCrypto
 from identity.errors import IdentityError, KeyringError
 from identity.members import open_member
 from identity.models import Member
 from vaultkernel.clock import utcnow
+from vaultkernel.database import Database
 from vaultkernel.jobs import claim
+from vaultkernel.policy import Policy
 from vaultkernel.sealing import TamperedCiphertext
-
-if TYPE_CHECKING:
-    from membervault.services import Services
 
 log = logging.getLogger("membervault.export")
 
@@ -85,12 +91,25 @@ class ArchiveUnavailable(Exception):
     Never serve anything of it; the message names the problem, never content."""
 
 
+@dataclass(frozen=True)
+class Exports:
+    """What building, linking and serving export archives needs besides the database;
+    built once by the composition root."""
+
+    crypto: MemberCrypto  # members' data keys: file keys and link tokens are sealed under them
+    signing_key: Callable[[], ECKey]  # the active signing key (manifests, consent receipts)
+    policy: Policy  # what the archive discloses: purposes, categories, retention
+    issuer: str  # the service's public URL: links and the manifest's ``iss``
+    directory: Path  # where the sealed archives are kept
+    link_ttl: dt.timedelta  # how long a download link lives
+
+
 # --------------------------------------------------------------------------------------
 # Files
 
 
-def export_dir(services: Services) -> Path:
-    directory = Path(services.settings.export_dir)
+def export_dir(exports: Exports) -> Path:
+    directory = exports.directory
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     return directory
 
@@ -139,10 +158,11 @@ def _create(path: Path) -> BinaryIO:
 # Keys, tokens and the signature
 
 
-def _cipher(services: Services, member: Member) -> MemberCipher | None:
-    if member.status == "erased" or member.wrapped_key is None or member.kek_version is None:
+def _cipher(crypto: MemberCrypto, member: Member | None) -> MemberCipher | None:
+    if (member is None or member.status == "erased" or member.wrapped_key is None
+            or member.kek_version is None):
         return None
-    return services.crypto.cipher(member.id, member.kek_version, member.wrapped_key)
+    return crypto.cipher(member.id, member.kek_version, member.wrapped_key)
 
 
 def _wrap_file_key(cipher: MemberCipher, archive_id: uuid.UUID, key: bytes) -> bytes:
@@ -157,8 +177,7 @@ def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def sign_manifest(services: Services, manifest: dict[str, Any]) -> str:
-    key = services.signing_keys.active()
+def sign_manifest(key: ECKey, manifest: dict[str, Any]) -> str:
     header = {"alg": SIGNATURE_ALGORITHM, "kid": key.kid, "typ": SIGNATURE_TYPE}
     return jws.serialize_compact(header, orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS),
                                  key, algorithms=[SIGNATURE_ALGORITHM])
@@ -187,14 +206,14 @@ class Built:
     sealed_token: bytes
 
 
-def build_pending_exports(services: Services, now: dt.datetime) -> int:
+def build_pending_exports(db: Database, exports: Exports, now: dt.datetime) -> int:
     """Build the archive of every claimable access request (up to :data:`BATCH` per pass)
     and complete the requests; returns how many were completed. A request whose build
     fails is logged (exception type and frames, never a value) and retried after its
     lease; the others go on."""
     completed = 0
     for _ in range(BATCH):
-        with services.db.unit_of_work() as uow:
+        with db.unit_of_work() as uow:
             claimed = [r.id for r in claim(
                 uow.session, DataSubjectRequest, DataSubjectRequest.type == "access",
                 DataSubjectRequest.state.in_(BUILDABLE_STATES), lease=LEASE,
@@ -204,19 +223,19 @@ def build_pending_exports(services: Services, now: dt.datetime) -> int:
             break
         request_id = claimed[0]
         try:
-            completed += export_request(services, request_id, now=now)
+            completed += export_request(db, exports, request_id, now=now)
         except Exception as exc:  # noqa: BLE001  (the next pass retries; the rest go on)
             log.error("export of request %s failed with %s; retried after its lease\n%s",
                       request_id, type(exc).__name__,
                       "".join(traceback.format_tb(exc.__traceback__)))
-            _record_failure(services, request_id, exc, now)
+            _record_failure(db, request_id, exc, now)
     return completed
 
 
-def _record_failure(services: Services, request_id: uuid.UUID, exc: Exception,
+def _record_failure(db: Database, request_id: uuid.UUID, exc: Exception,
                     now: dt.datetime) -> None:
     try:
-        with services.db.unit_of_work() as uow:
+        with db.unit_of_work() as uow:
             request = uow.session.get(DataSubjectRequest, request_id)
             if request is not None:
                 details = dict(request.details or {})
@@ -231,11 +250,12 @@ def _record_failure(services: Services, request_id: uuid.UUID, exc: Exception,
                     type(second).__name__)
 
 
-def export_request(services: Services, request_id: uuid.UUID, *, now: dt.datetime) -> bool:
+def export_request(db: Database, exports: Exports, request_id: uuid.UUID, *,
+                   now: dt.datetime) -> bool:
     """Build one claimed access request's archive and complete the request; returns
     whether the request was completed."""
-    directory = export_dir(services)
-    with services.db.unit_of_work() as uow:
+    directory = export_dir(exports)
+    with db.unit_of_work() as uow:
         session = uow.session
         request = session.get(DataSubjectRequest, request_id)
         if request is None or request.type != "access" or request.state not in BUILDABLE_STATES:
@@ -251,16 +271,16 @@ def export_request(services: Services, request_id: uuid.UUID, *, now: dt.datetim
         for stale in existing:
             session.delete(stale)
         member = session.get(Member, request.member_id)
-        cipher = _cipher(services, member) if member is not None else None
+        cipher = _cipher(exports.crypto, member)
         if member is None or cipher is None:
             _complete_request(session, request, now,
                               "the member was erased: no personal data is left to export")
             uow.commit()
             return True
-        built = _build(services, session, directory, request, member, cipher, now)
+        built = _build(exports, session, directory, request, member, cipher, now)
         uow.commit()  # only the removal of stale rows, if any; reads end here
     try:
-        return _finish(services, request_id, built, now)
+        return _finish(db, exports, request_id, built, now)
     except BaseException:
         (directory / built.file_name).unlink(missing_ok=True)
         raise
@@ -280,14 +300,14 @@ def _complete_request(session: Session, request: DataSubjectRequest, now: dt.dat
     request.lease_until = None
 
 
-def _build(services: Services, session: Session, directory: Path, request: DataSubjectRequest,
+def _build(exports: Exports, session: Session, directory: Path, request: DataSubjectRequest,
            member: Member, cipher: MemberCipher, now: dt.datetime) -> Built:
     archive_id = uuid.uuid4()
-    profile = open_member(services.crypto, member)
-    signing_key = services.signing_keys.active()
+    profile = open_member(exports.crypto, member)
+    signing_key = exports.signing_key()  # one key for the receipts and the manifest
     contents = package.collect(
-        session, services.policy, profile, member, archive_id=archive_id,
-        issuer=services.settings.issuer, now=now,
+        session, exports.policy, profile, member, archive_id=archive_id,
+        issuer=exports.issuer, now=now,
         sign=lambda document: receipts.sign(document, signing_key))
     stem = f"{request.id}.{archive_id}"
     partial, final = directory / (stem + PARTIAL), directory / (stem + SEALED)
@@ -309,18 +329,19 @@ def _build(services: Services, session: Session, directory: Path, request: DataS
         raise
     manifest = {"archiveId": str(archive_id), "memberId": str(member.id),
                 "requestId": str(request.id), "sha256": writer.sha256, "size": writer.size,
-                "createdAt": iso(now), "iss": services.settings.issuer}
+                "createdAt": iso(now), "iss": exports.issuer}
     token = secrets.token_urlsafe(32)
     return Built(archive_id=archive_id, file_name=final.name, size=writer.size,
-                 signature=sign_manifest(services, manifest), token_hash=token_digest(token),
+                 signature=sign_manifest(signing_key, manifest), token_hash=token_digest(token),
                  sealed_token=cipher.encrypt(TOKEN_FIELD, token))
 
 
-def _finish(services: Services, request_id: uuid.UUID, built: Built, now: dt.datetime) -> bool:
+def _finish(db: Database, exports: Exports, request_id: uuid.UUID, built: Built,
+            now: dt.datetime) -> bool:
     """One transaction: the archive row and the request's completion, after checking that
     the request is still ours to complete and the member still there."""
-    directory = export_dir(services)
-    with services.db.unit_of_work() as uow:
+    directory = export_dir(exports)
+    with db.unit_of_work() as uow:
         session = uow.session
         request = session.get(DataSubjectRequest, request_id, with_for_update=True,
                               populate_existing=True)
@@ -329,13 +350,13 @@ def _finish(services: Services, request_id: uuid.UUID, built: Built, now: dt.dat
             return False
         member = session.get(Member, request.member_id, with_for_update=True,
                              populate_existing=True)
-        if member is None or _cipher(services, member) is None:
+        if _cipher(exports.crypto, member) is None:
             (directory / built.file_name).unlink(missing_ok=True)
             _complete_request(session, request, now,
                               "the member was erased: no personal data is left to export")
             uow.commit()
             return True
-        expires = now + dt.timedelta(seconds=services.settings.export_link_ttl)
+        expires = now + exports.link_ttl
         session.add(ExportArchive(
             id=built.archive_id, request_id=request.id, member_id=request.member_id,
             path=built.file_name, size=built.size, token_hash=built.token_hash,
@@ -354,16 +375,15 @@ def _finish(services: Services, request_id: uuid.UUID, built: Built, now: dt.dat
 # Links and downloads
 
 
-def download_url(services: Services, archive: ExportArchive,
+def download_url(session: Session, exports: Exports, archive: ExportArchive,
                  now: dt.datetime | None = None) -> str | None:
-    """The member's download link, or ``None`` once it expired or the member was erased.
-    Opening the link also needs the member's own bearer token."""
+    """The member's download link, or ``None`` once it expired or the member was erased
+    (read in the caller's session). Opening the link also needs the member's own bearer
+    token."""
     now = now or utcnow()
     if archive.expires_at <= now:
         return None
-    with services.db.unit_of_work() as uow:
-        member = uow.session.get(Member, archive.member_id)
-        cipher = _cipher(services, member) if member is not None else None
+    cipher = _cipher(exports.crypto, session.get(Member, archive.member_id))
     if cipher is None:
         return None
     try:
@@ -371,7 +391,7 @@ def download_url(services: Services, archive: ExportArchive,
     except TamperedCiphertext:
         log.warning("sealed link token of archive %s failed authentication", archive.id)
         return None
-    return f"{services.settings.issuer.rstrip('/')}/exports/{token}"
+    return f"{exports.issuer.rstrip('/')}/exports/{token}"
 
 
 @dataclass(frozen=True)
@@ -389,35 +409,35 @@ class Download:
         return f"membervault-export-{self.created_at.astimezone(dt.UTC):%Y%m%d-%H%M%S}.zip"
 
 
-def find_download(services: Services, token: str, member_id: uuid.UUID | None, *,
-                  now: dt.datetime) -> Download | None:
-    """The live archive behind ``token`` if it belongs to ``member_id``; ``None`` for an
-    unknown, expired, erased or someone else's archive alike."""
+def find_download(session: Session, exports: Exports, token: str,
+                  member_id: uuid.UUID | None, *, now: dt.datetime) -> Download | None:
+    """The live archive behind ``token`` if it belongs to ``member_id`` (read in the
+    caller's session); ``None`` for an unknown, expired, erased or someone else's archive
+    alike."""
     if member_id is None or not TOKEN.match(token):
         return None
-    with services.db.unit_of_work() as uow:
-        row = uow.session.scalars(select(ExportArchive)
-                                  .where(ExportArchive.token_hash == token_digest(token))).first()
-        if row is None or row.member_id != member_id or row.expires_at <= now:
-            return None
-        member = uow.session.get(Member, row.member_id)
-        if member is None or _cipher(services, member) is None:
-            return None
-        return Download(archive_id=row.id, member_id=row.member_id, file_name=row.path,
-                        size=row.size, signature=row.signature, created_at=row.created_at,
-                        expires_at=row.expires_at)
+    row = session.scalars(select(ExportArchive)
+                          .where(ExportArchive.token_hash == token_digest(token))).first()
+    if row is None or row.member_id != member_id or row.expires_at <= now:
+        return None
+    if _cipher(exports.crypto, session.get(Member, row.member_id)) is None:
+        return None
+    return Download(archive_id=row.id, member_id=row.member_id, file_name=row.path,
+                    size=row.size, signature=row.signature, created_at=row.created_at,
+                    expires_at=row.expires_at)
 
 
-def open_download(services: Services, download: Download, *,
+def open_download(db: Database, exports: Exports, download: Download, *,
                   now: dt.datetime) -> Iterator[bytes]:
     """Check the whole stored archive (every chunk authenticates, and the plaintext is
     the signed one), record the first download, then return the plaintext as an iterator
     of chunks that authenticates each chunk again as it streams. Raises
-    :class:`ArchiveUnavailable` before anything is returned when a check fails."""
-    path = _file(export_dir(services), download.file_name)
-    with services.db.unit_of_work() as uow:
-        member = uow.session.get(Member, download.member_id)
-        cipher = _cipher(services, member) if member is not None else None
+    :class:`ArchiveUnavailable` before anything is returned when a check fails. Two short
+    transactions (the member's key, then the download time); none is held open while the
+    file is checked."""
+    path = _file(export_dir(exports), download.file_name)
+    with db.unit_of_work() as uow:
+        cipher = _cipher(exports.crypto, uow.session.get(Member, download.member_id))
     if cipher is None:
         raise ArchiveUnavailable("the member's key is gone")
     try:
@@ -433,7 +453,7 @@ def open_download(services: Services, download: Download, *,
                                  f"{type(exc).__name__}: {exc}") from None
     if manifest.get("sha256") != digest.hexdigest() or size != download.size:
         raise ArchiveUnavailable(f"archive {download.archive_id} is not the signed archive")
-    with services.db.unit_of_work() as uow:
+    with db.unit_of_work() as uow:
         uow.session.execute(update(ExportArchive)
                             .where(ExportArchive.id == download.archive_id,
                                    ExportArchive.downloaded_at.is_(None))
@@ -456,17 +476,14 @@ def _plaintext(path: Path, key: bytes) -> Iterator[bytes]:
         yield from open_chunks(raw, header, key)
 
 
-def read_archive(services: Services, archive: ExportArchive) -> Iterator[bytes]:
-    """The plaintext ZIP of an archive, chunk by chunk, authenticated (for tools and tests)."""
-    download = Download(archive_id=archive.id, member_id=archive.member_id,
-                        file_name=archive.path, size=archive.size, signature=archive.signature,
-                        created_at=archive.created_at, expires_at=archive.expires_at)
-    with services.db.unit_of_work() as uow:
-        member = uow.session.get(Member, archive.member_id)
-        cipher = _cipher(services, member) if member is not None else None
+def read_archive(session: Session, exports: Exports,
+                 archive: ExportArchive) -> Iterator[bytes]:
+    """The plaintext ZIP of an archive, chunk by chunk, authenticated (for tools and
+    tests); the member's key is read in the caller's session."""
+    cipher = _cipher(exports.crypto, session.get(Member, archive.member_id))
     if cipher is None:
         raise ArchiveUnavailable("the member's key is gone")
-    path = _file(export_dir(services), download.file_name)
+    path = _file(export_dir(exports), archive.path)
     return _plaintext(path, _open_key(path, archive.id, cipher))
 
 
@@ -474,13 +491,14 @@ def read_archive(services: Services, archive: ExportArchive) -> Iterator[bytes]:
 # Expiry and erasure
 
 
-def purge_expired(services: Services, now: dt.datetime) -> int:
-    """Delete the files and rows of archives whose link expired; returns how many. Also
-    removes files no row refers to that are older than a lease (left by a crash)."""
-    directory = export_dir(services)
+def purge_expired(db: Database, exports: Exports, now: dt.datetime) -> int:
+    """Delete the files and rows of archives whose link expired, one transaction per
+    batch; returns how many. Also removes files no row refers to that are older than a
+    lease (left by a crash)."""
+    directory = export_dir(exports)
     purged = 0
     while True:
-        with services.db.unit_of_work() as uow:
+        with db.unit_of_work() as uow:
             rows = uow.session.scalars(select(ExportArchive)
                                        .where(ExportArchive.expires_at <= now)
                                        .order_by(ExportArchive.expires_at)
@@ -494,7 +512,7 @@ def purge_expired(services: Services, now: dt.datetime) -> int:
         purged += len(rows)
     if purged:
         log.info("purged %d expired export archive(s)", purged)
-    _sweep_orphans(services, directory, now)
+    _sweep_orphans(db, directory, now)
     return purged
 
 
@@ -505,7 +523,7 @@ def _delete_file(directory: Path, archive: ExportArchive) -> None:
         log.warning("archive %s has an unexpected path; its row is removed", archive.id)
 
 
-def _sweep_orphans(services: Services, directory: Path, now: dt.datetime) -> None:
+def _sweep_orphans(db: Database, directory: Path, now: dt.datetime) -> None:
     candidates: dict[uuid.UUID, Path] = {}
     for path in directory.iterdir():
         match = FILE_NAME.match(path.name)
@@ -519,7 +537,7 @@ def _sweep_orphans(services: Services, directory: Path, now: dt.datetime) -> Non
             candidates[uuid.UUID(match["archive"])] = path
     if not candidates:
         return
-    with services.db.unit_of_work() as uow:
+    with db.unit_of_work() as uow:
         live = set(uow.session.scalars(select(ExportArchive.id)
                                        .where(ExportArchive.id.in_(list(candidates)))))
     orphans = [p for a, p in candidates.items() if a not in live]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from export.archive import Exports
+from export.workflow import Workflow
 from identity import signing_keys
 from identity.clients import ActiveClients, SecretHasher
 from identity.encryption import MemberCrypto
@@ -15,6 +18,7 @@ from identity.oidc import ExternalIssuer
 from identity.sign_in import SignInCodes
 from identity.signing_keys import SigningKeys
 from identity.tokens import TokenIssuer, TokenVerifier
+from outbox.delivery import Courier
 from schema.cursors import Cursors
 from vaultkernel.database import Database
 from vaultkernel.mailer import MailboxFileMailer, Mailer, SmtpMailer
@@ -46,6 +50,9 @@ class Services:
     mailer: Mailer
     cursors: Cursors
     active_clients: ActiveClients
+    exports: Exports  # export archives: building, links, downloads, expiry
+    request_workflow: Workflow  # requests carried out at once (rectification, ...)
+    courier: Courier  # webhook deliveries
 
     def close(self) -> None:
         self.db.dispose()
@@ -67,12 +74,13 @@ def build_services(settings: Settings, *, db: Database | None = None,
         mailer = (SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_user,
                              settings.smtp_password, settings.smtp_from)
                   if settings.smtp_host else MailboxFileMailer(settings.mailbox_file))
+    policy = policy or load_member_policy(settings.policy_file or None)
     return Services(
         settings=settings,
         db=db,
         keyring=keyring,
         crypto=crypto,
-        policy=policy or load_member_policy(settings.policy_file or None),
+        policy=policy,
         hasher=hasher,
         signing_keys=keys,
         issuer=issuer,
@@ -84,6 +92,13 @@ def build_services(settings: Settings, *, db: Database | None = None,
         mailer=mailer,
         cursors=Cursors(keyring.derive("pagination-cursor")),
         active_clients=ActiveClients(db),
+        exports=Exports(crypto=crypto, signing_key=keys.active, policy=policy,
+                        issuer=settings.issuer, directory=Path(settings.export_dir),
+                        link_ttl=dt.timedelta(seconds=settings.export_link_ttl)),
+        request_workflow=Workflow(policy=policy, crypto=crypto,
+                                  default_region=settings.default_region),
+        courier=Courier(keyring=keyring, crypto=crypto,
+                        max_attempts=settings.webhook_max_attempts),
     )
 
 

@@ -12,7 +12,9 @@ import time
 import traceback
 from collections.abc import Callable
 
+from export.archive import build_pending_exports, purge_expired
 from membervault.services import Services
+from outbox.delivery import deliver_due
 from vaultkernel.clock import utcnow
 
 log = logging.getLogger("membervault.worker")
@@ -21,16 +23,14 @@ LEASE = dt.timedelta(minutes=5)
 
 def run_once(services: Services, now: Callable[[], dt.datetime] = utcnow) -> dict[str, int]:
     """One pass over every kind of work; returns how much of each was done."""
-    from export.archive import build_pending_exports, purge_expired
-    from outbox.delivery import deliver_due
     from retention.erasure import complete_acknowledged, erase_pending
 
     done = {
-        "exports": build_pending_exports(services, now=now()),
+        "exports": build_pending_exports(services.db, services.exports, now=now()),
         "erasures": erase_pending(services, now=now()),
-        "deliveries": deliver_due(services, now=now()),
+        "deliveries": deliver_due(services.db, services.courier, now=now()),
         "completed": complete_acknowledged(services, now=now()),
-        "expired_archives": purge_expired(services, now=now()),
+        "expired_archives": purge_expired(services.db, services.exports, now=now()),
         "retention_swept": sweep_if_due(services, now=now()),
     }
     if any(done.values()):

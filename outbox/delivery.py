@@ -10,8 +10,8 @@ and records the outcome:
 - anything else (another status, a timeout, a refused or dropped connection) counts an
   attempt and schedules the next one ``min(BACKOFF_BASE * 2**attempts, BACKOFF_CAP)``
   seconds later, less up to ``JITTER`` of it at random; after
-  ``settings.webhook_max_attempts`` attempts the delivery is dead, which officers see and
-  can replay.
+  :attr:`Courier.max_attempts` attempts (``settings.webhook_max_attempts``) the delivery
+  is dead, which officers see and can replay.
 
 Per recipient and member, events go out in the order they were written: a delivery waits
 while an earlier one for the same member and recipient is still pending, so a withdrawal
@@ -19,6 +19,10 @@ can never overtake the grant it withdraws.
 
 Logs name the event id, the client id and the outcome; never the body or the member
 number.
+
+:func:`deliver_due` takes the :class:`~vaultkernel.database.Database` (one short
+transaction per claim and per outcome, none open while POSTing) and a :class:`Courier`,
+built once by the composition root.
 """
 
 from __future__ import annotations
@@ -37,13 +41,14 @@ import httpx
 from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
+from identity.encryption import MemberCrypto
 from identity.models import Client, Member
-from membervault.services import Services
 from outbox import webhooks
 from outbox.models import Delivery, OutboxEvent
-from outbox.secrets import open_member_number
+from outbox.secrets import Derives, open_member_number
 from outbox.subscriptions import signing_secret
 from vaultkernel.clock import utcnow
+from vaultkernel.database import Database
 from vaultkernel.jobs import claim
 
 log = logging.getLogger("membervault.outbox")
@@ -57,6 +62,15 @@ BACKOFF_BASE = 30  # seconds
 BACKOFF_CAP = 3600  # seconds
 JITTER = 0.2  # up to this share of the delay is taken off at random
 USER_AGENT = "membervault-webhooks/1"
+
+
+@dataclass(frozen=True)
+class Courier:
+    """What delivering needs besides the database; built once by the composition root."""
+
+    keyring: Derives  # webhook signing secrets and the sealed member numbers of erasures
+    crypto: MemberCrypto  # a live member's number, opened with the member's data key
+    max_attempts: int  # failed attempts before a delivery is dead
 
 
 def retry_delay(attempts: int, rand: Callable[[], float] = random.random) -> dt.timedelta:
@@ -114,7 +128,7 @@ def _first_in_line() -> ColumnElement[bool]:
                            earlier_event.member_id == member_of_this)
 
 
-def deliver_due(services: Services, now: dt.datetime | None = None, *,
+def deliver_due(db: Database, courier: Courier, now: dt.datetime | None = None, *,
                 transport: httpx.BaseTransport | None = None) -> int:
     """Send every delivery due at ``now``; returns the number of attempts (POSTs) made.
 
@@ -129,30 +143,30 @@ def deliver_due(services: Services, now: dt.datetime | None = None, *,
         while made < MAX_PER_PASS and time.monotonic() - pass_started < PASS_BUDGET:
             claimed_at = now + dt.timedelta(seconds=time.monotonic() - pass_started)
             started = time.monotonic()
-            messages = _claim(services, now, claimed_at, min(BATCH, MAX_PER_PASS - made))
+            messages = _claim(db, courier, now, claimed_at, min(BATCH, MAX_PER_PASS - made))
             if not messages:
                 break
             for index, message in enumerate(messages):
                 if index and time.monotonic() - started > LEASE.total_seconds() - 2 * TIMEOUT:
                     # The lease is running out: hand the rest back rather than risk a
                     # second worker sending them at the same time.
-                    _release(services, messages[index:])
+                    _release(db, messages[index:])
                     break
                 if message.undeliverable is not None:
-                    _give_up(services, message)
+                    _give_up(db, message)
                     continue
                 if message.problem is None:
                     made += 1
                     status, ok = _post(http, message)
                 else:
                     status, ok = message.problem, False
-                _record(services, message, status, ok, now)
+                _record(db, courier, message, status, ok, now)
     return made
 
 
-def _claim(services: Services, now: dt.datetime, claimed_at: dt.datetime,
+def _claim(db: Database, courier: Courier, now: dt.datetime, claimed_at: dt.datetime,
            limit: int) -> list[Message]:
-    with services.db.unit_of_work() as uow:
+    with db.unit_of_work() as uow:
         session = uow.session
         claimed = claim(session, Delivery, Delivery.state == "pending",
                         Delivery.next_attempt_at <= now, _first_in_line(), lease=LEASE,
@@ -164,7 +178,7 @@ def _claim(services: Services, now: dt.datetime, claimed_at: dt.datetime,
             if delivery.state != "pending" or delivery.next_attempt_at > now:
                 stale.append(delivery.id)
                 continue
-            messages.append(_prepare(session, services, delivery, claimed_at))
+            messages.append(_prepare(session, courier, delivery, claimed_at))
         if stale:
             session.execute(update(Delivery).where(Delivery.id.in_(stale))
                             .values(lease_until=None)
@@ -173,7 +187,7 @@ def _claim(services: Services, now: dt.datetime, claimed_at: dt.datetime,
     return messages
 
 
-def _prepare(session: Session, services: Services, delivery: Delivery,
+def _prepare(session: Session, courier: Courier, delivery: Delivery,
              signed_at: dt.datetime) -> Message:
     event = session.get_one(OutboxEvent, delivery.event_id)
     message = Message(delivery_id=delivery.id, event_id=event.id, client_id=delivery.client_id,
@@ -186,11 +200,11 @@ def _prepare(session: Session, services: Services, delivery: Delivery,
         message.undeliverable = "NO_WEBHOOK"
         return message
     try:
-        number = _member_number(session, services, event)
+        number = _member_number(session, courier, event)
         if number is None:
             message.undeliverable = "MEMBER_NUMBER_UNAVAILABLE"
             return message
-        secret = signing_secret(services.keyring, client)
+        secret = signing_secret(courier.keyring, client)
         assert secret is not None
         message.url = client.webhook_url
         message.body = body_of(event, number)
@@ -202,22 +216,22 @@ def _prepare(session: Session, services: Services, delivery: Delivery,
     return message
 
 
-def _member_number(session: Session, services: Services, event: OutboxEvent) -> str | None:
+def _member_number(session: Session, courier: Courier, event: OutboxEvent) -> str | None:
     """The number recipients know the member by: sealed in an erasure event, else read from
     the live member; for an event still pending when its member was erased, from the
     sealed number of the erasure event (until every recipient has acknowledged that)."""
     if event.sealed_member_number is not None:
-        return open_member_number(services.keyring, event.sealed_member_number)
+        return open_member_number(courier.keyring, event.sealed_member_number)
     member = session.get(Member, event.member_id)
     if (member is not None and member.wrapped_key is not None
             and member.kek_version is not None and member.member_number is not None):
-        cipher = services.crypto.cipher(member.id, member.kek_version, member.wrapped_key)
+        cipher = courier.crypto.cipher(member.id, member.kek_version, member.wrapped_key)
         return cipher.decrypt("member_number", member.member_number)
     sealed = session.scalar(
         select(OutboxEvent.sealed_member_number)
         .where(OutboxEvent.member_id == event.member_id, OutboxEvent.type == "member.erased",
                OutboxEvent.sealed_member_number.is_not(None)).limit(1))
-    return None if sealed is None else open_member_number(services.keyring, sealed)
+    return None if sealed is None else open_member_number(courier.keyring, sealed)
 
 
 def _post(http: httpx.Client, message: Message) -> tuple[str, bool]:
@@ -230,12 +244,12 @@ def _post(http: httpx.Client, message: Message) -> tuple[str, bool]:
     return f"HTTP {status}", 200 <= status < 300
 
 
-def _record(services: Services, message: Message, status: str, ok: bool,
+def _record(db: Database, courier: Courier, message: Message, status: str, ok: bool,
             now: dt.datetime) -> None:
-    max_attempts = services.settings.webhook_max_attempts
+    max_attempts = courier.max_attempts
     attempts = message.attempts + 1
     mine = (Delivery.id == message.delivery_id, Delivery.state == "pending")
-    with services.db.unit_of_work() as uow:
+    with db.unit_of_work() as uow:
         if ok:
             # A 2xx is a fact, whatever else happened to the row meanwhile.
             uow.session.execute(update(Delivery).where(*mine).values(
@@ -261,8 +275,8 @@ def _record(services: Services, message: Message, status: str, ok: bool,
                     message.event_id, message.client_id, attempts, max_attempts, status)
 
 
-def _give_up(services: Services, message: Message) -> None:
-    with services.db.unit_of_work() as uow:
+def _give_up(db: Database, message: Message) -> None:
+    with db.unit_of_work() as uow:
         uow.session.execute(update(Delivery).where(
             Delivery.id == message.delivery_id, Delivery.state == "pending",
             Delivery.attempts == message.attempts).values(
@@ -272,8 +286,8 @@ def _give_up(services: Services, message: Message) -> None:
               message.undeliverable)
 
 
-def _release(services: Services, messages: list[Message]) -> None:
-    with services.db.unit_of_work() as uow:
+def _release(db: Database, messages: list[Message]) -> None:
+    with db.unit_of_work() as uow:
         uow.session.execute(update(Delivery).where(
             Delivery.id.in_([m.delivery_id for m in messages]), Delivery.state == "pending")
             .values(lease_until=None).execution_options(synchronize_session=False))

@@ -11,9 +11,10 @@ import strawberry
 from strawberry.types import Info
 
 from export import requests
+from export.archive import download_url
 from export.errors import RequestError
 from export.models import DataSubjectRequest
-from export.workflow import apply_now, open_and_apply
+from export.workflow import open_and_apply, verify_and_apply
 from identity.errors import IdentityError
 from schema.access import Role, denied, guarded, reachable_by
 from schema.types import FieldError, UpdateProfileInput, input_values
@@ -107,10 +108,10 @@ def view(info: Info, request: DataSubjectRequest, *, with_download: bool = False
 def _download(info: Info, request: DataSubjectRequest) -> ExportDownload | None:
     if request.type != "access" or request.state != "completed":
         return None
-    from export.archive import download_url
-
-    archive = requests.latest_archive(info.context.uow.session, request.id)
-    url = None if archive is None else download_url(info.context.services, archive)
+    session = info.context.uow.session
+    archive = requests.latest_archive(session, request.id)
+    url = None if archive is None else download_url(session, info.context.services.exports,
+                                                    archive)
     return None if url is None or archive is None else ExportDownload(
         url=url, expires_at=archive.expires_at)
 
@@ -126,8 +127,9 @@ def _open(info: Info, member_id: uuid.UUID, input: OpenRequestInput,
     ctx = info.context
     corrections: Any = input_values(input.corrections) if input.corrections else None
     try:
-        request = open_and_apply(ctx.uow, ctx.services, member_id, input.type.value,
-                                 jurisdiction=input.jurisdiction, actor=ctx.principal.actor,
+        request = open_and_apply(ctx.uow, ctx.services.request_workflow, member_id,
+                                 input.type.value, jurisdiction=input.jurisdiction,
+                                 actor=ctx.principal.actor,
                                  identity_verification=identity_verification,
                                  purpose=input.purpose, corrections=corrections, now=utcnow())
     except (RequestError, IdentityError) as exc:
@@ -208,16 +210,14 @@ class RequestMutation:
     def verify_request_identity(self, info: Info, request_id: strawberry.ID,
                                 method: str) -> RequestPayload:
         ctx = info.context
-        actor = ctx.principal.actor
-
-        def verify_and_apply(session: Any, request: DataSubjectRequest) -> None:
-            now = utcnow()
-            requests.verify_identity(session, request, method, actor=actor, now=now)
-            if request.type in ("restriction", "objection"):
-                apply_now(ctx.uow, ctx.services, request, actor=actor, corrections=None,
-                          now=now)
-
-        return _officer_change(info, request_id, verify_and_apply)
+        try:
+            request = verify_and_apply(ctx.uow, ctx.services.request_workflow,
+                                       _request_id(request_id), method,
+                                       actor=ctx.principal.actor, now=utcnow())
+        except RequestError as exc:
+            ctx.uow.rollback()
+            return RequestPayload(request=None, errors=_errors(exc))
+        return RequestPayload(request=view(info, request), errors=[])
 
     @strawberry.mutation(description="Extend the deadline once, with the reason the member "
                          "is told.", extensions=guarded(Role.OFFICER))

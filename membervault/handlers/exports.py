@@ -30,13 +30,16 @@ async def export_download(request: Request) -> Response:
                             headers={"WWW-Authenticate": "Bearer", **NO_STORE})
     member_id = principal.member_id if principal.role == "member" else None
     now = utcnow()
-    found = archive.find_download(services, request.path_params["token"], member_id, now=now)
+    with services.db.unit_of_work() as uow:
+        found = archive.find_download(uow.session, services.exports,
+                                      request.path_params["token"], member_id, now=now)
     if found is None:
         return JSONResponse({"error": "not_found"}, status_code=404, headers=NO_STORE)
     if request.url.path.endswith("/signature"):
         return Response(found.signature, media_type="application/jose", headers=NO_STORE)
     try:
-        chunks = await run_in_threadpool(archive.open_download, services, found, now=now)
+        chunks = await run_in_threadpool(archive.open_download, services.db, services.exports,
+                                         found, now=now)
     except archive.ArchiveUnavailable as exc:
         log.error("export download refused (request id %s): %s", current_request_id(), exc)
         return JSONResponse({"error": "archive_unavailable",

@@ -74,8 +74,23 @@ def the_request(services: Services, request_id: uuid.UUID) -> DataSubjectRequest
         return request
 
 
+def download_url(services: Services, row: ExportArchive,
+                 now: dt.datetime | None = None) -> str | None:
+    with services.db.unit_of_work() as uow:
+        return archive.download_url(uow.session, services.exports, row, now=now)
+
+
+def read_archive(services: Services, row: ExportArchive) -> bytes:
+    with services.db.unit_of_work() as uow:
+        return b"".join(archive.read_archive(uow.session, services.exports, row))
+
+
+def purge_expired(services: Services, now: dt.datetime) -> int:
+    return archive.purge_expired(services.db, services.exports, now=now)
+
+
 def link_path(services: Services, row: ExportArchive) -> str:
-    url = archive.download_url(services, row)
+    url = download_url(services, row)
     assert url is not None and url.startswith(services.settings.issuer + "/exports/")
     return url[len(services.settings.issuer):]
 
@@ -109,7 +124,7 @@ def validate(document: Any) -> None:
 
 
 def build(services: Services, now: dt.datetime | None = None) -> int:
-    return archive.build_pending_exports(services, now=now or utcnow())
+    return archive.build_pending_exports(services.db, services.exports, now=now or utcnow())
 
 
 @pytest.fixture
@@ -284,7 +299,7 @@ def test_a_damaged_archive_fails_loudly_instead_of_serving_corrupt_data(
     assert response.json()["error"] == "archive_unavailable"
     assert b"PK" not in response.content
     with pytest.raises(archive.SealedFileError):
-        b"".join(archive.read_archive(services, row))
+        read_archive(services, row)
 
     stored.write_bytes(bytes(raw[:-100]))  # truncated
     assert get(http, path, jane_api.token).status_code == 500
@@ -326,10 +341,10 @@ def test_the_link_stops_working_after_expiry_and_the_archive_is_purged(
     path = link_path(services, row)
     ttl = dt.timedelta(seconds=services.settings.export_link_ttl)
     assert row.expires_at - row.created_at == ttl
-    assert archive.download_url(services, row, now=row.expires_at) is None
+    assert download_url(services, row, now=row.expires_at) is None
 
     # Before the expiry nothing is purged.
-    assert archive.purge_expired(services, now=row.expires_at - dt.timedelta(seconds=1)) == 0
+    assert purge_expired(services, now=row.expires_at - dt.timedelta(seconds=1)) == 0
     assert get(http, path, jane_api.token).status_code == 200
 
     with services.db.unit_of_work() as uow:
@@ -338,19 +353,19 @@ def test_the_link_stops_working_after_expiry_and_the_archive_is_purged(
         uow.commit()
     for suffix in ("", "/signature"):
         assert get(http, path + suffix, jane_api.token).status_code == 404
-    assert archive.download_url(services, the_archive(services, row.request_id)) is None
+    assert download_url(services, the_archive(services, row.request_id)) is None
 
-    assert archive.purge_expired(services, now=utcnow()) == 1
+    assert purge_expired(services, now=utcnow()) == 1
     assert archives_of(services, row.request_id) == []
     assert export_files(services) == []
-    assert archive.purge_expired(services, now=utcnow() + ttl) == 0
+    assert purge_expired(services, now=utcnow() + ttl) == 0
     assert get(http, path, jane_api.token).status_code == 404
 
 
 def test_purging_at_a_later_time_removes_what_expired_by_then(
         services: Services, jane_export: dict[str, Any]) -> None:
     row: ExportArchive = jane_export["row"]
-    assert archive.purge_expired(services, now=row.expires_at + dt.timedelta(days=1)) == 1
+    assert purge_expired(services, now=row.expires_at + dt.timedelta(days=1)) == 1
     assert export_files(services) == []
 
 
@@ -365,7 +380,7 @@ def test_erasure_deletes_archives_and_an_erased_member_has_no_link(
         member.wrapped_key = None  # as erasure does: the data key is gone
         member.status = "erased"
         uow.commit()
-    assert archive.download_url(services, row) is None
+    assert download_url(services, row) is None
     assert get(http, path, jane_api.token).status_code in (401, 404)
     with services.db.unit_of_work() as uow:
         assert archive.delete_archives_of(uow.session, Path(services.settings.export_dir),
@@ -441,7 +456,7 @@ def test_files_left_by_a_killed_worker_are_cleaned_on_the_next_pass(
     """A kill leaves what no ``finally`` could clean: a partial file, or a sealed file
     whose row was never committed. The next pass removes both and builds once."""
     request_id = open_access_request(services, jane["id"])
-    directory = archive.export_dir(services)
+    directory = archive.export_dir(services.exports)
     stale = [directory / f"{request_id}.{uuid.uuid4()}.partial",
              directory / f"{request_id}.{uuid.uuid4()}.sealed"]
     for path in stale:
@@ -459,11 +474,11 @@ def test_files_left_by_a_killed_worker_are_cleaned_on_the_next_pass(
         [row.path, unrelated.name, foreign.name])
 
     # An orphan younger than a lease may belong to a build in progress: kept; older: gone.
-    assert archive.purge_expired(services, now=now) == 0
+    assert purge_expired(services, now=now) == 0
     assert unrelated.exists()
     old = time.time() - archive.LEASE.total_seconds() - 60
     os.utime(unrelated, (old, old))
-    assert archive.purge_expired(services, now=now) == 0
+    assert purge_expired(services, now=now) == 0
     assert not unrelated.exists() and foreign.exists()
     assert (directory / row.path).exists()
 
@@ -543,7 +558,7 @@ def test_memory_is_bounded_for_a_long_access_log(
     with services.db.unit_of_work() as uow:
         row = uow.session.scalars(select(ExportArchive)
                                   .where(ExportArchive.member_id == busy)).one()
-    body = b"".join(archive.read_archive(services, row))
+    body = read_archive(services, row)
     with zipfile.ZipFile(io.BytesIO(body)) as zf:
         document = orjson.loads(zf.read("member.json"))
         log_rows = zf.read("access_log.csv").decode().count("\n") - 1

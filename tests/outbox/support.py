@@ -153,12 +153,17 @@ def pending_count(services: Services) -> int:
                                       .where(Delivery.state == "pending")) or 0)
 
 
+def deliver(services: Services, clock: Clock) -> int:
+    """One delivery pass of the worker at the clock's time; returns the attempts made."""
+    return deliver_due(services.db, services.courier, now=clock.now)
+
+
 def drain(services: Services, clock: Clock, *, rounds: int = 60) -> int:
     """Run the worker's delivery step until nothing is pending, moving the clock on to the
     next scheduled attempt each time (or past a lease); returns the attempts made."""
     made = 0
     for _ in range(rounds):
-        made += deliver_due(services, now=clock.now)
+        made += deliver(services, clock)
         if pending_count(services) == 0:
             return made
         with services.db.unit_of_work() as uow:

@@ -96,17 +96,17 @@ def test_events_through_the_api_arrive_once_in_effect_despite_failures_and_a_cra
         # The worker dies after the receiver accepted one message, before recording it.
         record, crashed = delivery_module._record, []
 
-        def crash_once(services: Services, message: Any, status: str, ok: bool,
+        def crash_once(db: Any, courier: Any, message: Any, status: str, ok: bool,
                        now: Any) -> None:
             if ok and not crashed:
                 crashed.append(delivery_module.webhook_id(message.event_id, message.client_id))
                 raise RuntimeError("worker killed between the POST and the commit")
-            record(services, message, status, ok, now)
+            record(db, courier, message, status, ok, now)
 
         monkeypatch.setattr(delivery_module, "_record", crash_once)
         for _ in range(10):
             try:
-                deliver_due(services, now=clock.now)
+                deliver_due(services.db, services.courier, now=clock.now)
             except RuntimeError:
                 break
             clock.advance(BACKOFF_CAP)
@@ -159,7 +159,7 @@ def test_a_withdrawal_never_overtakes_the_grant_it_withdraws(
     ok(jane_api, GRANT, {"p": MARKETING, "v": 1})
     ok(jane_api, WITHDRAW, {"p": MARKETING})
     for _ in range(3):
-        deliver_due(services, now=clock.now)
+        deliver_due(services.db, services.courier, now=clock.now)
         grant, withdrawal = deliveries(services)
         assert grant.state == "pending" and withdrawal.attempts == 0, \
             "the withdrawal was sent while the grant was still undelivered"
@@ -178,7 +178,7 @@ def test_a_receiver_down_too_long_goes_dead_then_replay_delivers(
 
     made = 0
     for attempt in range(1, max_attempts + 1):
-        made += deliver_due(services, now=clock.now)
+        made += deliver_due(services.db, services.courier, now=clock.now)
         (row,) = deliveries(services)
         assert row.attempts == attempt and row.last_status == "HTTP 503"
         if attempt == max_attempts:
@@ -191,10 +191,11 @@ def test_a_receiver_down_too_long_goes_dead_then_replay_delivers(
         assert full * (1 - JITTER) - 1 <= waited <= full, (attempt, waited)
         # Not a moment early.
         clock.now = row.next_attempt_at - (row.next_attempt_at - clock.now) / 2
-        assert deliver_due(services, now=clock.now) == 0
+        assert deliver_due(services.db, services.courier, now=clock.now) == 0
         clock.now = row.next_attempt_at
     assert made == receiver.requests == max_attempts
-    assert deliver_due(services, now=clock.advance(86400)) == 0, "a dead delivery is left alone"
+    assert deliver_due(services.db, services.courier, now=clock.advance(86400)) == 0, \
+        "a dead delivery is left alone"
 
     # Officers see the dead letter, with internal ids and no personal value.
     result = officer_api.graphql(DELIVERIES, {"state": "dead", "first": 10})
@@ -209,7 +210,7 @@ def test_a_receiver_down_too_long_goes_dead_then_replay_delivers(
     replayed = officer_api.graphql(REPLAY, {"id": item["id"]})["data"]["replayDelivery"]
     assert replayed == {"delivery": {"id": item["id"], "state": "pending", "attempts": 0},
                         "errors": []}
-    assert deliver_due(services, now=clock.now) == 1
+    assert deliver_due(services.db, services.courier, now=clock.now) == 1
     (row,) = deliveries(services)
     assert row.state == "delivered" and row.attempts == 1 and row.last_status == "HTTP 204"
     (arrived,) = receiver.unique().values()
@@ -228,7 +229,7 @@ def test_a_receiver_with_the_wrong_secret_rejects_every_message(
     subscribe(services, "email-marketing", receiver)
     receiver.secrets["email-marketing"] = new_secret()  # not the one membervault signs with
     ok(jane_api, GRANT, {"p": MARKETING, "v": 1})
-    assert deliver_due(services, now=clock.now) == 1
+    assert deliver_due(services.db, services.courier, now=clock.now) == 1
     assert receiver.rejected == ["no matching signature"] and receiver.accepted == []
     (row,) = deliveries(services)
     assert row.state == "pending" and row.last_status == "HTTP 401"
@@ -241,7 +242,7 @@ def test_the_receiver_rejects_a_message_signed_too_long_ago(
     ok(jane_api, GRANT, {"p": MARKETING, "v": 1})
     receiver.clock = Clock(clock.now)
     receiver.clock.advance(301)  # the receiver's clock is ahead: the signature is stale
-    deliver_due(services, now=clock.now)
+    deliver_due(services.db, services.courier, now=clock.now)
     assert receiver.rejected == ["message timestamp too old"]
 
 
@@ -278,7 +279,7 @@ def test_a_client_without_a_webhook_gets_a_dead_letter_and_a_replay_after_it_ret
     with services.db.unit_of_work() as uow:
         assert remove_webhook(uow.session, "email-marketing", actor="test")
         uow.commit()
-    assert deliver_due(services, now=clock.now) == 0
+    assert deliver_due(services.db, services.courier, now=clock.now) == 0
     (row,) = deliveries(services)
     assert (row.state, row.attempts, row.last_status) == ("dead", 0, "NO_WEBHOOK")
     assert receiver.requests == 0
@@ -289,7 +290,7 @@ def test_a_client_without_a_webhook_gets_a_dead_letter_and_a_replay_after_it_ret
 
         replay(uow.session, row.id, actor="test", now=clock.now)
         uow.commit()
-    assert deliver_due(services, now=clock.now) == 1
+    assert deliver_due(services.db, services.courier, now=clock.now) == 1
     assert deliveries(services)[0].state == "delivered"
     assert receiver.rejected == [] and len(receiver.unique()) == 1
 
@@ -324,7 +325,7 @@ def test_events_pending_when_the_member_is_erased_carry_the_sealed_number(
                             .values(state="pending", attempts=0))
         uow.commit()
     requests = receiver.requests
-    assert deliver_due(services, now=clock.now) == 0
+    assert deliver_due(services.db, services.courier, now=clock.now) == 0
     assert receiver.requests == requests
     last = deliveries(services)[-1]
     assert (last.state, last.last_status) == ("dead", "MEMBER_NUMBER_UNAVAILABLE")
@@ -343,12 +344,12 @@ def test_a_batch_whose_lease_runs_short_hands_the_rest_back(
     released: list[int] = []
     release = delivery_module._release
 
-    def counting(services: Services, messages: list[Any]) -> None:
+    def counting(db: Any, messages: list[Any]) -> None:
         released.extend(m.delivery_id for m in messages)
-        release(services, messages)
+        release(db, messages)
 
     monkeypatch.setattr(delivery_module, "_release", counting)
-    assert deliver_due(services, now=clock.now) == 5
+    assert deliver_due(services.db, services.courier, now=clock.now) == 5
     assert released, "nothing was handed back"
     assert {d.state for d in deliveries(services)} == {"delivered"}
     assert len(receiver.accepted) == len(receiver.unique()) == 5
@@ -382,7 +383,7 @@ def test_two_workers_at_once_post_each_delivery_once(
     def work() -> None:
         try:
             barrier.wait()
-            made.append(deliver_due(services, now=clock.now))
+            made.append(deliver_due(services.db, services.courier, now=clock.now))
         except BaseException as exc:  # noqa: BLE001
             failures.append(exc)
 
@@ -413,7 +414,7 @@ def test_two_workers_racing_for_one_delivery_post_it_once(
 
     def work() -> None:
         barrier.wait()
-        made.append(deliver_due(services, now=clock.now))
+        made.append(deliver_due(services.db, services.courier, now=clock.now))
 
     workers = [threading.Thread(target=work) for _ in range(2)]
     for w in workers:

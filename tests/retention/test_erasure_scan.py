@@ -159,7 +159,7 @@ def test_nothing_of_an_erased_member_is_left_in_files_or_logs(
             open_request(uow.session, member_id, "access", jurisdiction="GDPR",
                          actor="member:test", identity_verification="signed in", now=utcnow())
             uow.commit()
-        assert build_pending_exports(services, now=utcnow()) == 1
+        assert build_pending_exports(services.db, services.exports, now=utcnow()) == 1
         assert any(export_dir.iterdir())
 
     stored = key_material(services, member_id)
