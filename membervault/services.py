@@ -15,6 +15,7 @@ from identity.oidc import ExternalIssuer
 from identity.sign_in import SignInCodes
 from identity.signing_keys import SigningKeys
 from identity.tokens import TokenIssuer, TokenVerifier
+from retention.shredding import ErasureKit
 from schema.cursors import Cursors
 from vaultkernel.database import Database
 from vaultkernel.mailer import MailboxFileMailer, Mailer, SmtpMailer
@@ -46,6 +47,7 @@ class Services:
     mailer: Mailer
     cursors: Cursors
     active_clients: ActiveClients
+    erasure_kit: ErasureKit
 
     def close(self) -> None:
         self.db.dispose()
@@ -67,12 +69,13 @@ def build_services(settings: Settings, *, db: Database | None = None,
         mailer = (SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_user,
                              settings.smtp_password, settings.smtp_from)
                   if settings.smtp_host else MailboxFileMailer(settings.mailbox_file))
+    policy = policy or load_member_policy(settings.policy_file or None)
     return Services(
         settings=settings,
         db=db,
         keyring=keyring,
         crypto=crypto,
-        policy=policy or load_member_policy(settings.policy_file or None),
+        policy=policy,
         hasher=hasher,
         signing_keys=keys,
         issuer=issuer,
@@ -84,6 +87,8 @@ def build_services(settings: Settings, *, db: Database | None = None,
         mailer=mailer,
         cursors=Cursors(keyring.derive("pagination-cursor")),
         active_clients=ActiveClients(db),
+        erasure_kit=ErasureKit(crypto=crypto, keyring=keyring, policy=policy,
+                               export_dir=Path(settings.export_dir)),
     )
 
 

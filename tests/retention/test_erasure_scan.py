@@ -172,7 +172,7 @@ def test_nothing_of_an_erased_member_is_left_in_files_or_logs(
     assert not [found for found in before if found.startswith("'")], before
 
     request_id = open_erasure(services, member_id)
-    assert erase_pending(services, now=utcnow()) == 1
+    assert erase_pending(services.db, services.erasure_kit, now=utcnow()) == 1
     with services.db.unit_of_work() as uow:
         event = uow.session.scalars(select(OutboxEvent).where(
             OutboxEvent.request_id == request_id)).one()
@@ -183,7 +183,7 @@ def test_nothing_of_an_erased_member_is_left_in_files_or_logs(
             acknowledge(uow.session, client_id, event.id, now=utcnow())
         uow.commit()
         assert uow.session.scalar(select(ExportArchive.id)) is None
-    assert complete_acknowledged(services, now=utcnow()) == 1
+    assert complete_acknowledged(services.db, now=utcnow()) == 1
     assert request_of(services, request_id).state == "completed"
 
     # 1. As a running server leaves them: connections open.
