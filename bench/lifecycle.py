@@ -93,7 +93,7 @@ def b7(bench: Bench, config: Any) -> Result:
     def erase(member_id: uuid.UUID) -> float:
         _open_request(env, member_id, "erasure")
         started = time.perf_counter()
-        done = erasure.erase_pending(env.services, now=utcnow())
+        done = erasure.erase_pending(env.services.db, env.services.erasure_kit, now=utcnow())
         elapsed = time.perf_counter() - started
         with env.engine.connect() as connection:
             status = connection.scalar(sa.select(Member.status).where(Member.id == member_id))
@@ -376,7 +376,8 @@ def b9(kind: str, server: Server, workdir: Path, keyring_file: Path, config: Any
         try:
             started = time.perf_counter()
             if side == "service":
-                report = sweeper.sweep(copy.services, now=now)
+                report = sweeper.sweep(copy.services.db, copy.services.erasure_kit,
+                                       copy.services.mailer, now=now)
                 erased = report.counts().get("inactive_members", 0)
             else:
                 erased = floor_sweep(copy, now)

@@ -19,6 +19,7 @@ from identity.sign_in import SignInCodes
 from identity.signing_keys import SigningKeys
 from identity.tokens import TokenIssuer, TokenVerifier
 from outbox.delivery import Courier
+from retention.shredding import ErasureKit
 from schema.cursors import Cursors
 from vaultkernel.database import Database
 from vaultkernel.mailer import MailboxFileMailer, Mailer, SmtpMailer
@@ -53,6 +54,7 @@ class Services:
     exports: Exports  # export archives: building, links, downloads, expiry
     request_workflow: Workflow  # requests carried out at once (rectification, ...)
     courier: Courier  # webhook deliveries
+    erasure_kit: ErasureKit
 
     def close(self) -> None:
         self.db.dispose()
@@ -99,6 +101,8 @@ def build_services(settings: Settings, *, db: Database | None = None,
                                   default_region=settings.default_region),
         courier=Courier(keyring=keyring, crypto=crypto,
                         max_attempts=settings.webhook_max_attempts),
+        erasure_kit=ErasureKit(crypto=crypto, keyring=keyring, policy=policy,
+                               export_dir=Path(settings.export_dir)),
     )
 
 

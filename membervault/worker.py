@@ -27,9 +27,9 @@ def run_once(services: Services, now: Callable[[], dt.datetime] = utcnow) -> dic
 
     done = {
         "exports": build_pending_exports(services.db, services.exports, now=now()),
-        "erasures": erase_pending(services, now=now()),
+        "erasures": erase_pending(services.db, services.erasure_kit, now=now()),
         "deliveries": deliver_due(services.db, services.courier, now=now()),
-        "completed": complete_acknowledged(services, now=now()),
+        "completed": complete_acknowledged(services.db, now=now()),
         "expired_archives": purge_expired(services.db, services.exports, now=now()),
         "retention_swept": sweep_if_due(services, now=now()),
     }
@@ -49,7 +49,8 @@ def sweep_if_due(services: Services, now: dt.datetime) -> int:
     if last is not None and now - last < interval:
         return 0
     try:
-        return sum(sweep(services, now=now).counts().values())
+        return sum(sweep(services.db, services.erasure_kit, services.mailer,
+                         now=now).counts().values())
     except SweepIncomplete as incomplete:  # recorded in the audit trail; retried next interval
         return sum(incomplete.report.counts().values())
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from joserfc import jws
@@ -22,10 +22,8 @@ from consent.models import ConsentRecord
 from export.models import DataSubjectRequest
 from retention.erasure import deliveries_of
 from vaultkernel.clock import utcnow
+from vaultkernel.database import UnitOfWork
 from vaultkernel.policy import Policy
-
-if TYPE_CHECKING:
-    from membervault.services import Services
 
 TYP = "erasure-certificate+jws"
 ERASED_STATES = ("waiting_for_recipients", "completed")
@@ -156,12 +154,11 @@ def sign(document: dict[str, Any], key: Key) -> str:
     return jws.serialize_compact(header, payload, key, algorithms=["ES256"])
 
 
-def erasure_certificate(services: Services, request_id: uuid.UUID, *,
+def erasure_certificate(uow: UnitOfWork, policy: Policy, request_id: uuid.UUID, *,
+                        issuer: str, signing_key: Key,
                         now: dt.datetime | None = None) -> tuple[dict[str, Any], str]:
-    """The certificate of one erasure request and its compact JWS (ES256).
+    """The certificate of one erasure request and its compact JWS (ES256); reads only.
 
     Raises :class:`CertificateError` (``NOT_FOUND``, ``NOT_ERASED``)."""
-    with services.db.unit_of_work() as uow:
-        document = build(uow.session, services.policy, request_id,
-                         issuer=services.settings.issuer, now=now or utcnow())
-    return document, sign(document, services.signing_keys.active())
+    document = build(uow.session, policy, request_id, issuer=issuer, now=now or utcnow())
+    return document, sign(document, signing_key)

@@ -1,62 +1,288 @@
-"""Erasure of many members at once, for retention: the same crypto-shredding as an
-erasure request (retention/erasure.py), done with set-based statements per batch.
+"""The one erasure (design rule 5): crypto-shredding plus propagation, for a set of members.
 
-Per member only what needs the member's own key happens in Python (reading the member
-number for recipients and the email for the suppression hash); everything else is one
-statement per batch.
+Erasure requests (``retention/erasure.py``, one member at a time) and the retention sweep
+(``retention/sweeper.py``, a batch at a time) both call :func:`erase_members`; only the
+:class:`ErasureCause` differs (a request or a retention rule). Inside the caller's
+transaction it
+
+- reads what needs the member's own key, per member in Python: the member number (sealed
+  for recipients, ``outbox.secrets``) and the email (its suppression hash, kept when the
+  member's latest record for some ``marketing.*`` purpose withdraws);
+- then, with one statement per kind for the whole set: keeps the suppression hashes,
+  deletes sign-in codes, scrubs consent evidence, deletes the consent projection and
+  objections, destroys the data key, every ciphertext and every blind index, emits
+  ``member.erased`` with its deliveries to every client that may hold the member's data,
+  writes one ``member.erased`` audit-trail record per member (what was destroyed and
+  kept), and last deletes the export archives, files and rows.
+
+A crash before the caller commits leaves every member as they were. The caller runs
+:func:`retention.erasure.checkpoint_wal` after committing. See docs/erasure.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import logging
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from audit.models import AuditEvent
 from consent.ledger import scrub_evidence
 from consent.models import Consent, ConsentRecord, Objection
+from export.archive import delete_archives_of
 from export.models import ExportArchive
-from identity.errors import KeyringError
+from identity.encryption import MemberCrypto
+from identity.errors import IdentityError, KeyringError
+from identity.keyring import Keyring
 from identity.models import PERSONAL_FIELDS, Member, SignInCode
-from membervault.services import Services
-from outbox.models import Delivery, OutboxEvent
+from identity.validation import normalise_email
 from outbox.recipients import recipients, subscribers
-from retention.erasure import MARKETING_PREFIX, seal_member_number, suppression_hash
+from outbox.secrets import seal_member_number
+from outbox.writer import Emission, emit_many
 from retention.models import SuppressedEmail
-from vaultkernel.retention_rules import RetentionRule
+from vaultkernel.policy import Policy
 from vaultkernel.sealing import TamperedCiphertext
 
-log = logging.getLogger("membervault.retention")
-ACTOR = "system:retention"
+log = logging.getLogger("membervault.erasure")
+
+EVENT = "member.erased"
+SUPPRESSION_KEY = "suppression"
+MARKETING_PREFIX = "marketing."
+BLIND_INDEXES = ("email", "phone", "member_number")
+KEPT = ("tombstone", "consent_records", "access_log", "requests", "audit_trail")
 ERASED_VALUES: dict[str, Any] = {
     **{name: None for name in PERSONAL_FIELDS},
-    "wrapped_key": None, "kek_version": None, "email_index": None, "phone_index": None,
-    "member_number_index": None, "status": "erased",
+    "wrapped_key": None, "kek_version": None,
+    **{f"{kind}_index": None for kind in BLIND_INDEXES},
+    "status": "erased",
 }
 
 
-def _open(services: Services, row: Any, fields: Sequence[str]) -> dict[str, str | None]:
-    """Decrypt some fields of a member row; a damaged key or value never blocks erasure."""
-    if row.wrapped_key is None or row.kek_version is None:
-        return dict.fromkeys(fields)
+@dataclass(frozen=True)
+class ErasureKit:
+    """What erasing members needs besides the session: the member crypto (to read the
+    member number and email before the key goes), the keyring (suppression and
+    outbox sub-keys), the policy (which purposes give clients data) and the export
+    directory (archive files). Built once by the composition root."""
+
+    crypto: MemberCrypto
+    keyring: Keyring
+    policy: Policy
+    export_dir: Path
+
+
+@dataclass(frozen=True)
+class ErasureCause:
+    """Why members are erased: an erasure request, or a retention rule. It names the
+    actor, is recorded in the audit trail and is told to recipients; nothing else about
+    an erasure depends on it."""
+
+    actor: str
+    request_id: uuid.UUID | None = None
+    retention_rule: str | None = None
+
+    @classmethod
+    def request(cls, request_id: uuid.UUID) -> ErasureCause:
+        return cls(actor="system:erasure", request_id=request_id)
+
+    @classmethod
+    def rule(cls, name: str) -> ErasureCause:
+        return cls(actor="system:retention", retention_rule=name)
+
+    def facts(self, now: dt.datetime) -> dict[str, object]:
+        """The event's facts (the same keys, in the same order, as ever)."""
+        if self.request_id is not None:
+            return {"requestId": str(self.request_id), "erasedAt": now.isoformat()}
+        return {"erasedAt": now.isoformat(), "retentionRule": self.retention_rule}
+
+    def details(self) -> dict[str, object]:
+        """The audit-trail record's cause."""
+        if self.request_id is not None:
+            return {"request_id": str(self.request_id)}
+        return {"retention_rule": self.retention_rule}
+
+
+@dataclass
+class ErasureReport:
+    """What one member's erasure destroyed and kept (names and counts, never values)."""
+
+    member_id: uuid.UUID
+    attributes: list[str]
+    blind_indexes: list[str]
+    kek_version: int | None
+    sign_in_codes: int = 0
+    export_archives: int = 0
+    consent_state_rows: int = 0
+    objections: int = 0
+    suppressed: bool = False
+    member_number_captured: bool = False
+    recipients: list[str] = field(default_factory=list)
+    event_id: uuid.UUID | None = None
+    sealed_member_number: bytes | None = field(default=None, repr=False)
+
+    def as_details(self) -> dict[str, Any]:
+        return {
+            "destroyed": {
+                "data_key": True, "kek_version": self.kek_version,
+                "attributes": self.attributes, "blind_indexes": self.blind_indexes,
+                "sign_in_codes": self.sign_in_codes, "export_archives": self.export_archives,
+                "consent_state_rows": self.consent_state_rows, "objections": self.objections,
+                "last_activity": True,
+            },
+            "kept": [*KEPT, *(["suppression_hash"] if self.suppressed else [])],
+            "suppressed": self.suppressed,
+            "member_number_captured": self.member_number_captured,
+        }
+
+
+# --------------------------------------------------------------------------------------
+# The suppression hash
+
+
+def suppression_hash(keyring: Keyring, email: str) -> bytes:
+    """HMAC-SHA256 of the normalised address: equal addresses match, none can be read back."""
+    return hmac.new(keyring.derive(SUPPRESSION_KEY), normalise_email(email).encode(),
+                    hashlib.sha256).digest()
+
+
+def is_suppressed(session: Session, keyring: Keyring, email: str) -> bool:
+    """Whether an address belongs to an erased member who had opted out of marketing (an
+    import for marketing must skip it). A malformed address is never suppressed."""
     try:
-        cipher = services.crypto.cipher(row.id, row.kek_version, row.wrapped_key)
-        return {f: (cipher.decrypt(f, getattr(row, f)) if getattr(row, f) is not None else None)
-                for f in fields}
+        digest = suppression_hash(keyring, email)
+    except IdentityError:
+        return False
+    return session.get(SuppressedEmail, digest) is not None
+
+
+# --------------------------------------------------------------------------------------
+# The erasure
+
+
+def erase_members(session: Session, kit: ErasureKit, ids: Sequence[uuid.UUID], *,
+                  now: dt.datetime, cause: ErasureCause) -> list[ErasureReport]:
+    """Erase these members inside the caller's transaction (which commits or rolls back);
+    returns one report per member erased, skipping ids that are unknown or already
+    erased. Members under legal hold must already be excluded by the caller."""
+    present = [Member.id, Member.kek_version, Member.wrapped_key, Member.member_number,
+               Member.email, Member.email_index]
+    flags = [getattr(Member, name).is_not(None).label(f"has_{name}")
+             for name in (*PERSONAL_FIELDS, *(f"{k}_index" for k in BLIND_INDEXES))]
+    rows = session.execute(select(*present, *flags)
+                           .where(Member.id.in_(list(ids)), Member.status != "erased")
+                           .order_by(Member.id).with_for_update()).all()
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    opted_out = _marketing_withdrawn(session, ids)
+    granted = _granted_purposes(session, ids)
+    always = {p.key for p in kit.policy.purposes.values() if not p.consent_based}
+    among = subscribers(session)
+    recipients_of: dict[frozenset[str], list[str]] = {}
+    reports: list[ErasureReport] = []
+    suppressions: dict[bytes, dict[str, Any]] = {}
+    for row in rows:
+        report = ErasureReport(
+            member_id=row.id,
+            attributes=[f for f in PERSONAL_FIELDS if getattr(row, f"has_{f}")],
+            blind_indexes=[k for k in BLIND_INDEXES if getattr(row, f"has_{k}_index")],
+            kek_version=row.kek_version)
+        number, email = _read_for_erasure(kit, row)
+        purposes = frozenset(always | granted.get(row.id, set()))
+        if purposes not in recipients_of:
+            recipients_of[purposes] = recipients(session, set(purposes), among)
+        report.recipients = recipients_of[purposes]
+        report.member_number_captured = number is not None
+        if number is not None and report.recipients:
+            report.sealed_member_number = seal_member_number(kit.keyring, number)
+        if email and row.id in opted_out:
+            digest = suppression_hash(kit.keyring, email)
+            suppressions[digest] = {"email_hash": digest, "added_at": now,
+                                    "reason": "marketing_opt_out"}
+            report.suppressed = True
+        reports.append(report)
+    by_id = {report.member_id: report for report in reports}
+
+    if suppressions:
+        known = set(session.scalars(select(SuppressedEmail.email_hash)
+                                    .where(SuppressedEmail.email_hash.in_(list(suppressions)))))
+        fresh = [v for k, v in suppressions.items() if k not in known]
+        if fresh:
+            session.execute(insert(SuppressedEmail), fresh)
+    owner_of = {row.email_index: row.id for row in rows if row.email_index is not None}
+    if owner_of:
+        for index in _deleted(session, delete(SignInCode).where(
+                SignInCode.email_index.in_(list(owner_of))).returning(SignInCode.email_index)):
+            by_id[owner_of[index]].sign_in_codes += 1
+    scrub_evidence(session, ids)
+    for member_id in _deleted(session, delete(Consent).where(
+            Consent.member_id.in_(ids)).returning(Consent.member_id)):
+        by_id[member_id].consent_state_rows += 1
+    for member_id in _deleted(session, delete(Objection).where(
+            Objection.member_id.in_(ids)).returning(Objection.member_id)):
+        by_id[member_id].objections += 1
+    # Crypto-shredding: the data key, every ciphertext and every blind index.
+    session.execute(update(Member).where(Member.id.in_(ids))
+                    .values(**ERASED_VALUES, erased_at=now, updated_at=now,
+                            last_activity_at=now)
+                    .execution_options(synchronize_session=False))
+    event_ids = emit_many(session, EVENT, [
+        Emission(member_id=r.member_id, facts=cause.facts(now), recipients=r.recipients,
+                 sealed_member_number=r.sealed_member_number, request_id=cause.request_id)
+        for r in reports], now=now)
+    for report, event_id in zip(reports, event_ids, strict=True):
+        report.event_id = event_id
+    archives: Counter[uuid.UUID] = Counter()
+    for member_id, archived in session.execute(
+            select(ExportArchive.member_id, func.count()).where(ExportArchive.member_id.in_(ids))
+            .group_by(ExportArchive.member_id)):
+        archives[member_id] = int(archived)
+    for report in reports:
+        report.export_archives = archives[report.member_id]
+    session.execute(insert(AuditEvent), [
+        {"at": now, "actor": cause.actor, "action": EVENT, "member_id": r.member_id,
+         "details": {**cause.details(), "recipients": r.recipients, **r.as_details()}}
+        for r in reports])
+    # Files last, just before the caller commits: a crash in between leaves members
+    # intact with rows pointing at missing files, which the retried erasure deletes.
+    delete_archives_of(session, kit.export_dir, ids)
+    return reports
+
+
+def _deleted(session: Session, statement: Any) -> list[Any]:
+    """Run a DELETE ... RETURNING one column; the returned values (one per row)."""
+    return list(session.execute(statement,
+                                execution_options={"synchronize_session": False}).scalars())
+
+
+def _read_for_erasure(kit: ErasureKit, row: Any) -> tuple[str | None, str | None]:
+    """The member number (for recipients) and email (for the suppression hash); ``None``
+    for what cannot be read. A damaged key or ciphertext never blocks an erasure."""
+    if row.wrapped_key is None or row.kek_version is None:
+        return None, None
+    try:
+        cipher = kit.crypto.cipher(row.id, row.kek_version, row.wrapped_key)
+        number = (cipher.decrypt("member_number", row.member_number)
+                  if row.member_number is not None else None)
+        email = cipher.decrypt("email", row.email) if row.email is not None else None
     except (TamperedCiphertext, KeyringError) as exc:
-        log.warning("a member could not be opened for erasure (%s)", type(exc).__name__)
-        return dict.fromkeys(fields)
+        log.warning("a member could not be opened for erasure (%s); erasing without the "
+                    "member number or suppression hash", type(exc).__name__)
+        return None, None
+    return number, email
 
 
-def _latest_marketing(session: Session, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """Members whose latest record for some marketing purpose is a withdrawal."""
+def _marketing_withdrawn(session: Session, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Members whose latest record for some ``marketing.*`` purpose is a withdrawal."""
     latest: dict[tuple[uuid.UUID, str], bool] = {}
     for member_id, purpose, granted in session.execute(
             select(ConsentRecord.member_id, ConsentRecord.purpose, ConsentRecord.granted)
@@ -68,6 +294,8 @@ def _latest_marketing(session: Session, ids: Sequence[uuid.UUID]) -> set[uuid.UU
 
 
 def _granted_purposes(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
+    """Each member's consent purposes ever granted (``outbox.recipients.purposes_with_data``
+    for a set)."""
     granted: dict[uuid.UUID, set[str]] = defaultdict(set)
     for member_id, purpose in session.execute(
             select(ConsentRecord.member_id, ConsentRecord.purpose)
@@ -75,100 +303,3 @@ def _granted_purposes(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.U
             .distinct()):
         granted[member_id].add(purpose)
     return granted
-
-
-def shred_members(session: Session, services: Services, ids: list[uuid.UUID], *,
-                  now: dt.datetime, reason: str) -> int:
-    """Erase a batch of members in the caller's transaction; returns how many."""
-    rows = session.execute(select(Member.id, Member.kek_version, Member.wrapped_key,
-                                  Member.member_number, Member.email, Member.email_index)
-                           .where(Member.id.in_(ids), Member.status == "active")).all()
-    if not rows:
-        return 0
-    ids = [r.id for r in rows]
-    keyring, policy = services.keyring, services.policy
-    opted_out = _latest_marketing(session, ids)
-    granted = _granted_purposes(session, ids)
-    always = {p.key for p in policy.purposes.values() if not p.consent_based}
-    suppressions: dict[bytes, dict[str, Any]] = {}
-    events: list[dict[str, Any]] = []
-    deliveries: list[dict[str, Any]] = []
-    audits: list[dict[str, Any]] = []
-    recipients_of: dict[frozenset[str], list[str]] = {}
-    among = subscribers(session)
-    for row in rows:
-        values = _open(services, row, ("member_number", "email"))
-        if values["email"] and row.id in opted_out:
-            digest = suppression_hash(keyring, values["email"])
-            suppressions[digest] = {"email_hash": digest, "added_at": now,
-                                    "reason": "marketing_opt_out"}
-        purposes = frozenset(always | granted.get(row.id, set()))
-        if purposes not in recipients_of:
-            recipients_of[purposes] = recipients(session, set(purposes), among)
-        to_notify = recipients_of[purposes]
-        event_id = uuid.uuid4()
-        events.append({"id": event_id, "type": "member.erased", "member_id": row.id,
-                       "facts": {"erasedAt": now.isoformat(), "retentionRule": reason},
-                       "sealed_member_number": seal_member_number(keyring,
-                                                                  values["member_number"])
-                       if to_notify and values["member_number"] else None,
-                       "created_at": now, "request_id": None})
-        deliveries += [{"event_id": event_id, "client_id": c, "state": "pending", "attempts": 0,
-                        "next_attempt_at": now} for c in to_notify]
-        audits.append({"at": now, "actor": ACTOR, "action": "member.erased", "member_id": row.id,
-                       "details": {"retention_rule": reason, "recipients": to_notify,
-                                   "suppressed": row.id in opted_out}})
-    email_indexes = [r.email_index for r in rows if r.email_index is not None]
-    if suppressions:
-        known = set(session.scalars(select(SuppressedEmail.email_hash)
-                                    .where(SuppressedEmail.email_hash.in_(list(suppressions)))))
-        fresh = [v for k, v in suppressions.items() if k not in known]
-        if fresh:
-            session.execute(insert(SuppressedEmail), fresh)
-    base = Path(services.settings.export_dir)
-    for path in session.scalars(select(ExportArchive.path)
-                                .where(ExportArchive.member_id.in_(ids))):
-        (Path(path) if Path(path).is_absolute() else base / path).unlink(missing_ok=True)
-    session.execute(delete(ExportArchive).where(ExportArchive.member_id.in_(ids)))
-    if email_indexes:
-        session.execute(delete(SignInCode).where(SignInCode.email_index.in_(email_indexes)))
-    scrub_evidence(session, ids)
-    session.execute(delete(Consent).where(Consent.member_id.in_(ids)))
-    session.execute(delete(Objection).where(Objection.member_id.in_(ids)))
-    session.execute(update(Member).where(Member.id.in_(ids))
-                    .values(**ERASED_VALUES, erased_at=now, updated_at=now,
-                            last_activity_at=now)
-                    .execution_options(synchronize_session=False))
-    session.execute(insert(OutboxEvent), events)
-    if deliveries:
-        session.execute(insert(Delivery), deliveries)
-    session.execute(insert(AuditEvent), audits)
-    return len(rows)
-
-
-def mark_inactive_notified(session: Session, services: Services, ids: list[uuid.UUID], *,
-                           now: dt.datetime) -> list[str]:
-    """Record the inactivity notice of a batch; returns the addresses to mail once the
-    batch has committed (a mail is never sent for a notice that was not recorded)."""
-    rows = session.execute(select(Member.id, Member.kek_version, Member.wrapped_key,
-                                  Member.email).where(Member.id.in_(ids))).all()
-    session.execute(update(Member).where(Member.id.in_([r.id for r in rows]))
-                    .values(inactivity_notice_at=now)
-                    .execution_options(synchronize_session=False))
-    return [e for e in (_open(services, r, ("email",))["email"] for r in rows) if e]
-
-
-def mail_inactivity_notices(services: Services, emails: list[str], rule: RetentionRule) -> int:
-    """Send the notices; a failed send is logged by type only (never the address)."""
-    sent = 0
-    for email in emails:
-        try:
-            services.mailer.send(
-                email, "Your membership will end for inactivity",
-                f"We have not seen you for a while. Unless you use your membership in the "
-                f"next {rule.notice_days} days, we will erase your membership and all your "
-                f"personal data, as our retention policy says.")
-            sent += 1
-        except Exception as exc:  # noqa: BLE001  (one bad address must not stop the rest)
-            log.warning("an inactivity notice could not be sent (%s)", type(exc).__name__)
-    return sent

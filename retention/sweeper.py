@@ -24,11 +24,16 @@ from audit import trail
 from audit.models import AccessLogCheckpoint, AccessLogEntry, AuditEvent
 from consent.models import Consent, ConsentRecord
 from export.models import DataSubjectRequest, ExportArchive
+from identity.errors import KeyringError
 from identity.models import Member, SignInCode
-from membervault.services import Services
 from outbox.models import Delivery, OutboxEvent
+from retention.erasure import checkpoint_wal
 from retention.models import LegalHold
+from retention.shredding import ErasureCause, ErasureKit, erase_members
+from vaultkernel.database import Database
+from vaultkernel.mailer import Mailer
 from vaultkernel.retention_rules import RetentionRule
+from vaultkernel.sealing import TamperedCiphertext
 
 ACTOR = "system:retention"
 log = logging.getLogger("membervault.retention")
@@ -66,9 +71,10 @@ class Handler:
 
     key_column: tuple[Any]  # the column identifying a row (in a tuple: it is a descriptor)
 
-    def __init__(self, rule: RetentionRule, services: Services):
+    def __init__(self, rule: RetentionRule, kit: ErasureKit, mailer: Mailer):
         self.rule = rule
-        self.services = services
+        self.kit = kit
+        self.mailer = mailer
 
     @property
     def key(self) -> Any:
@@ -147,7 +153,7 @@ class ExportArchives(Handler):
         return ExportArchive.member_id
 
     def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
-        base = Path(self.services.settings.export_dir)
+        base = self.kit.export_dir
         for path in session.scalars(select(ExportArchive.path).where(ExportArchive.id.in_(keys))):
             (Path(path) if Path(path).is_absolute() else base / path).unlink(missing_ok=True)
         session.execute(delete(ExportArchive).where(ExportArchive.id.in_(keys)))
@@ -240,9 +246,8 @@ class InactiveMembers(Handler):
         return Member.id
 
     def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
-        from retention.shredding import shred_members
-
-        shred_members(session, self.services, list(keys), now=now, reason=self.rule.name)
+        erase_members(session, self.kit, list(keys), now=now,
+                      cause=ErasureCause.rule(self.rule.name))
 
 
 class InactivityNotices(Handler):
@@ -259,15 +264,51 @@ class InactivityNotices(Handler):
         return Member.id
 
     def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
-        from retention.shredding import mark_inactive_notified
-
-        self._to_mail = mark_inactive_notified(session, self.services, list(keys), now=now)
+        self._to_mail = mark_inactive_notified(session, self.kit, list(keys), now=now)
 
     def after_commit(self) -> None:
-        from retention.shredding import mail_inactivity_notices
-
-        mail_inactivity_notices(self.services, getattr(self, "_to_mail", []), self.rule)
+        mail_inactivity_notices(self.mailer, getattr(self, "_to_mail", []), self.rule)
         self._to_mail = []
+
+
+def mark_inactive_notified(session: Session, kit: ErasureKit, ids: list[Any], *,
+                           now: dt.datetime) -> list[str]:
+    """Record the inactivity notice of a batch; returns the addresses to mail once the
+    batch has committed (a mail is never sent for a notice that was not recorded)."""
+    rows = session.execute(select(Member.id, Member.kek_version, Member.wrapped_key,
+                                  Member.email).where(Member.id.in_(ids))).all()
+    session.execute(update(Member).where(Member.id.in_([r.id for r in rows]))
+                    .values(inactivity_notice_at=now)
+                    .execution_options(synchronize_session=False))
+    return [e for e in (_email_of(kit, r) for r in rows) if e]
+
+
+def _email_of(kit: ErasureKit, row: Any) -> str | None:
+    """A member's email; ``None`` when it cannot be read (never blocks the sweep)."""
+    if row.wrapped_key is None or row.kek_version is None or row.email is None:
+        return None
+    try:
+        return kit.crypto.cipher(row.id, row.kek_version, row.wrapped_key).decrypt(
+            "email", row.email)
+    except (TamperedCiphertext, KeyringError) as exc:
+        log.warning("a member could not be opened for a notice (%s)", type(exc).__name__)
+        return None
+
+
+def mail_inactivity_notices(mailer: Mailer, emails: list[str], rule: RetentionRule) -> int:
+    """Send the notices; a failed send is logged by type only (never the address)."""
+    sent = 0
+    for email in emails:
+        try:
+            mailer.send(
+                email, "Your membership will end for inactivity",
+                f"We have not seen you for a while. Unless you use your membership in the "
+                f"next {rule.notice_days} days, we will erase your membership and all your "
+                f"personal data, as our retention policy says.")
+            sent += 1
+        except Exception as exc:  # noqa: BLE001  (one bad address must not stop the rest)
+            log.warning("an inactivity notice could not be sent (%s)", type(exc).__name__)
+    return sent
 
 
 HANDLERS: dict[tuple[str, str, str], list[type[Handler]]] = {
@@ -287,11 +328,12 @@ def _label(rule: RetentionRule, handler: Handler) -> str:
     return f"{rule.name}:notice" if isinstance(handler, InactivityNotices) else rule.name
 
 
-def sweep(services: Services, *, now: dt.datetime, dry_run: bool = False,
-          rule: str | None = None, batch_size: int = 1000, detail: bool = False,
-          progress: Progress | None = None) -> SweepReport:
-    """Apply every rule (or one); returns what was (or, dry, would be) done per rule."""
-    rules = services.policy.retention
+def sweep(db: Database, kit: ErasureKit, mailer: Mailer, *, now: dt.datetime,
+          dry_run: bool = False, rule: str | None = None, batch_size: int = 1000,
+          detail: bool = False, progress: Progress | None = None) -> SweepReport:
+    """Apply every rule (or one), one transaction per batch; returns what was (or, dry,
+    would be) done per rule. ``mailer`` sends the inactivity notices."""
+    rules = kit.policy.retention
     if rule is not None and rule not in rules:
         raise KeyError(f"no retention rule named {rule}")
     report = SweepReport(dry_run=dry_run, at=now)
@@ -300,10 +342,10 @@ def sweep(services: Services, *, now: dt.datetime, dry_run: bool = False,
         if rule is not None and current.name != rule:
             continue
         for handler_type in HANDLERS[current.kind]:
-            handler = handler_type(current, services)
+            handler = handler_type(current, kit, mailer)
             label = _label(current, handler)
             try:
-                report.outcomes.append(_run(services, handler, now=now, dry_run=dry_run,
+                report.outcomes.append(_run(db, handler, now=now, dry_run=dry_run,
                                             batch_size=batch_size, detail=detail,
                                             progress=progress, label=label))
             except Exception as exc:  # noqa: BLE001  (one rule failing must not stop the rest)
@@ -313,10 +355,8 @@ def sweep(services: Services, *, now: dt.datetime, dry_run: bool = False,
                 failed.append(label)
     if not dry_run and any(o.affected for o in report.outcomes
                            if o.action == "erase" or o.rule == "delivered_events"):
-        from retention.erasure import checkpoint_wal
-
-        checkpoint_wal(services.db)  # no page image of a shredded key stays in the WAL
-    with services.db.unit_of_work() as uow:
+        checkpoint_wal(db)  # no page image of a shredded key stays in the WAL
+    with db.unit_of_work() as uow:
         # Only a full real sweep schedules the next one (a dry or one-rule run does not).
         action = "retention.sweep" if not dry_run and rule is None else "retention.sweep.partial"
         trail.record(uow.session, ACTOR, action, None, dry_run=dry_run, rule=rule,
@@ -336,11 +376,11 @@ class SweepIncomplete(Exception):
         self.failed, self.report = failed, report
 
 
-def _run(services: Services, handler: Handler, *, now: dt.datetime, dry_run: bool,
+def _run(db: Database, handler: Handler, *, now: dt.datetime, dry_run: bool,
          batch_size: int, detail: bool, progress: Progress | None, label: str) -> RuleOutcome:
     action = "notify" if isinstance(handler, InactivityNotices) else handler.rule.action
     outcome = RuleOutcome(rule=label, action=action)
-    with services.db.unit_of_work() as uow:
+    with db.unit_of_work() as uow:
         outcome.skipped_held = handler.held(uow.session, now)
         total = int(uow.session.scalar(
             select(func.count()).select_from(handler.candidates(now).subquery())) or 0)
@@ -351,7 +391,7 @@ def _run(services: Services, handler: Handler, *, now: dt.datetime, dry_run: boo
             return outcome
     keys_done: list[str] = []
     while True:
-        with services.db.unit_of_work() as uow:
+        with db.unit_of_work() as uow:
             keys = list(uow.session.scalars(handler.candidates(now).limit(batch_size)))
             if not keys:
                 break

@@ -17,10 +17,6 @@ COMPOSITION_ROOT = "membervault"
 # name was chosen to have none).
 PYPI_NAMESPACE_CLASHES = ["schema", "identity", "consent", "export", "retention"]
 OURS = {KERNEL, *DOMAIN, ENTRYPOINTS, COMPOSITION_ROOT}
-# Packages that still import the composition root (its ``Services`` bag), being moved to
-# explicit dependencies (issue 9); the list may only shrink (a test fails when an entry
-# no longer applies).
-STILL_IMPORTING_THE_ROOT = {"retention"}
 
 
 def imports_of(package: str) -> set[str]:
@@ -49,14 +45,9 @@ def test_schema_never_touches_sql() -> None:
     assert "sqlalchemy" not in imports_of(ENTRYPOINTS)
 
 
-@pytest.mark.parametrize("package", sorted(OURS - {COMPOSITION_ROOT} - STILL_IMPORTING_THE_ROOT))
+@pytest.mark.parametrize("package", sorted(OURS - {COMPOSITION_ROOT}))
 def test_nothing_imports_the_composition_root(package: str) -> None:
     assert COMPOSITION_ROOT not in imports_of(package)
-
-
-@pytest.mark.parametrize("package", sorted(STILL_IMPORTING_THE_ROOT))
-def test_the_list_of_packages_still_importing_the_root_is_current(package: str) -> None:
-    assert COMPOSITION_ROOT in imports_of(package), f"{package} is clean: drop it from the list"
 
 
 @pytest.mark.parametrize("package", [KERNEL, *DOMAIN])

@@ -86,7 +86,7 @@ def test_erasure_scrubs_consent_evidence_but_keeps_the_proof(
         open_request(uow.session, uuid.UUID(jane["id"]), "erasure", jurisdiction="GDPR",
                      actor="test", identity_verification="signed in", now=utcnow())
         uow.commit()
-    erase_pending(services, now=utcnow())
+    erase_pending(services.db, services.erasure_kit, now=utcnow())
     with services.db.unit_of_work() as uow:
         records = uow.session.scalars(select(ConsentRecord).where(
             ConsentRecord.member_id == uuid.UUID(jane["id"]))).all()
@@ -121,10 +121,11 @@ def test_a_failing_notice_mail_neither_stops_the_sweep_nor_repeats(
             connection.execute(Member.__table__.update().where(Member.id == profile.id)
                                .values(last_activity_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)))
     now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    report = sweeper.sweep(services, now=now)
+    report = sweeper.sweep(services.db, services.erasure_kit, services.mailer, now=now)
     assert {o.rule: o.affected for o in report.outcomes}["inactive_members:notice"] == 2
     assert mailer.sent == ["fine@example.org"]
-    again = sweeper.sweep(services, now=now + dt.timedelta(hours=1))
+    again = sweeper.sweep(services.db, services.erasure_kit, services.mailer,
+                          now=now + dt.timedelta(hours=1))
     assert {o.rule: o.affected for o in again.outcomes}["inactive_members:notice"] == 0
     assert mailer.sent == ["fine@example.org"]  # nobody is mailed twice
     assert "bounce@example.org" not in caplog.text

@@ -33,7 +33,7 @@ def test_erasure_reaches_every_recipient_and_completes_after_their_acknowledgeme
     assert opened["errors"] == [], opened
     request_id = opened["request"]["id"]
 
-    assert erase_pending(services, now=clock.now) == 1
+    assert erase_pending(services.db, services.erasure_kit, now=clock.now) == 1
     with services.db.unit_of_work() as uow:
         (erased,) = uow.session.scalars(select(OutboxEvent)
                                         .where(OutboxEvent.type == "member.erased"))
@@ -49,11 +49,11 @@ def test_erasure_reaches_every_recipient_and_completes_after_their_acknowledgeme
     assert receiver.rejected == []
 
     # Delivered is not enough: the request waits for the acknowledgements.
-    assert complete_acknowledged(services, now=clock.now) == 0
+    assert complete_acknowledged(services.db, now=clock.now) == 0
     ok(marketing_api, ACK, {"id": str(erased.id)})
-    assert complete_acknowledged(services, now=clock.now) == 0
+    assert complete_acknowledged(services.db, now=clock.now) == 0
     ok(loyalty_api, ACK, {"id": str(erased.id)})
-    assert complete_acknowledged(services, now=clock.now) == 1
+    assert complete_acknowledged(services.db, now=clock.now) == 1
 
     with services.db.unit_of_work() as uow:
         event = uow.session.get_one(OutboxEvent, erased.id)

@@ -24,18 +24,17 @@ from membervault.services import Services
 from outbox.models import Delivery, OutboxEvent
 from outbox.secrets import open_member_number
 from outbox.tracking import acknowledge
-from retention import erasure
+from retention import erasure, shredding
 from retention.certificate import WHY, erasure_certificate
 from retention.erasure import (
     LEASE,
     complete_acknowledged,
     erase_pending,
     erase_request,
-    is_suppressed,
     pending_acknowledgements,
-    suppression_hash,
 )
 from retention.models import SuppressedEmail
+from retention.shredding import is_suppressed, suppression_hash
 from tests.conftest import Api, register
 from tests.consent.support import grant, signed_in, withdraw
 from tests.retention.support import (
@@ -53,6 +52,11 @@ from vaultkernel.settings import Settings
 
 ACK = """mutation($id: ID!) { acknowledgeEvent(eventId: $id) {
   acknowledgement { eventId } errors { code } } }"""
+
+
+def erase(services: Services, now: dt.datetime) -> int:
+    """A worker's erasure pass, with the service's own dependencies."""
+    return erase_pending(services.db, services.erasure_kit, now=now)
 
 
 def erasure_event(services: Services, request_id: uuid.UUID) -> OutboxEvent:
@@ -104,7 +108,7 @@ def test_erasure_shreds_the_member_notifies_recipients_and_completes_on_acknowle
     assert count(services, SignInCode) >= 1
 
     request_id = open_erasure(services, jane["id"])
-    assert erase_pending(services, now=utcnow()) == 1
+    assert erase(services, now=utcnow()) == 1
 
     # Crypto-shredding: no key, no ciphertext, no blind index; a tombstone remains.
     member = member_row(services, jane["id"])
@@ -157,18 +161,18 @@ def test_erasure_shreds_the_member_notifies_recipients_and_completes_on_acknowle
     assert {p["deliveryState"] for p in pending} == {"pending"}
 
     # The request completes only when the last recipient has acknowledged.
-    assert complete_acknowledged(services, now=utcnow()) == 0
+    assert complete_acknowledged(services.db, now=utcnow()) == 0
     for api in (loyalty, email_tool):
         acked = api.graphql(ACK, {"id": str(event.id)})["data"]["acknowledgeEvent"]
         assert acked["errors"] == []
-    assert complete_acknowledged(services, now=utcnow()) == 0
+    assert complete_acknowledged(services.db, now=utcnow()) == 0
     assert request_of(services, request_id).state == "waiting_for_recipients"
     pending = desk.graphql(PENDING, {"id": str(request_id)})["data"]["pendingAcknowledgements"]
     assert [p["clientId"] for p in pending] == ["analytics"]
     assert analytics.graphql(ACK, {"id": str(event.id)})["data"]["acknowledgeEvent"][
         "errors"] == []
-    assert complete_acknowledged(services, now=utcnow()) == 1
-    assert complete_acknowledged(services, now=utcnow()) == 0
+    assert complete_acknowledged(services.db, now=utcnow()) == 1
+    assert complete_acknowledged(services.db, now=utcnow()) == 0
     assert request_of(services, request_id).state == "completed"
     assert erasure_event(services, request_id).sealed_member_number is None
     assert desk.graphql(PENDING, {"id": str(request_id)})["data"][
@@ -206,14 +210,17 @@ def test_erasure_shreds_the_member_notifies_recipients_and_completes_on_acknowle
     assert set(recipients) == {"analytics", "email-tool", "loyalty-engine"}
     assert all(r["acknowledgedAt"] for r in recipients.values())
     # The same through the domain function.
-    again, token = erasure_certificate(services, request_id)
+    with services.db.unit_of_work() as uow:
+        again, token = erasure_certificate(uow, services.policy, request_id,
+                                           issuer=services.settings.issuer,
+                                           signing_key=services.signing_keys.active())
     assert orjson.loads(jws.deserialize_compact(token, published_keys(http)).payload) == again
 
 
 def test_a_member_without_subscribed_recipients_is_completed_at_once(
         services: Services, jane: dict[str, Any], jane_api: Api) -> None:
     request_id = open_erasure(services, jane["id"])
-    assert erase_pending(services, now=utcnow()) == 1
+    assert erase(services, now=utcnow()) == 1
     state = request_of(services, request_id)
     assert state.state == "completed" and state.closed_at is not None
     event = erasure_event(services, request_id)
@@ -241,7 +248,7 @@ def test_the_suppression_hash_is_kept_only_when_marketing_consent_was_withdrawn(
         people[name] = (payload["member"]["id"], email)
     for member_id, _ in people.values():
         open_erasure(services, member_id)
-    assert erase_pending(services, now=utcnow()) == len(people)
+    assert erase(services, now=utcnow()) == len(people)
     with services.db.unit_of_work() as uow:
         hashes = set(uow.session.scalars(select(SuppressedEmail.email_hash)))
     assert hashes == {suppression_hash(services.keyring, people[n][1])
@@ -267,7 +274,7 @@ def test_a_held_member_is_not_erased_and_the_request_is_denied_with_the_reason(
     placed = desk.graphql(PLACE, {"m": jane["id"], "r": reason})["data"]["placeLegalHold"]
     assert placed["errors"] == [] and placed["hold"]["active"] is True
     request_id = open_erasure(services, jane["id"])
-    assert erase_pending(services, now=utcnow()) == 1
+    assert erase(services, now=utcnow()) == 1
 
     denied = request_of(services, request_id)
     assert (denied.state, denied.denial_code, denied.denial_reason) == (
@@ -293,7 +300,7 @@ def test_a_held_member_is_not_erased_and_the_request_is_denied_with_the_reason(
     again = desk.graphql(LIFT, {"h": placed["hold"]["id"]})["data"]["liftLegalHold"]
     assert again["errors"] == [] and again["hold"]["liftedAt"] == lifted["hold"]["liftedAt"]
     second = open_erasure(services, jane["id"])
-    assert erase_pending(services, now=utcnow()) == 1
+    assert erase(services, now=utcnow()) == 1
     assert request_of(services, second).state == "completed"
     assert me_code(jane_api) == "MEMBER_ERASED"
 
@@ -305,7 +312,7 @@ def test_an_expired_hold_no_longer_blocks_erasure(
     placed = desk.graphql(PLACE, {"m": jane["id"], "r": "tax audit 2026", "e": expiry})
     assert placed["data"]["placeLegalHold"]["errors"] == []
     request_id = open_erasure(services, jane["id"])
-    assert erase_pending(services, now=utcnow() + dt.timedelta(hours=2)) == 1
+    assert erase(services, now=utcnow() + dt.timedelta(hours=2)) == 1
     assert request_of(services, request_id).state == "completed"
 
 
@@ -364,10 +371,13 @@ def test_export_archives_are_deleted_rows_and_files(
                 sealed_token=b"x", signature="sig", expires_at=utcnow() + dt.timedelta(days=7)))
         uow.commit()
     request_id = open_erasure(services, jane["id"])
-    assert erase_pending(services, now=utcnow()) == 1
+    assert erase(services, now=utcnow()) == 1
     assert [p for p in files if p.exists()] == []
     assert count(services, ExportArchive) == 0
-    document, _ = erasure_certificate(services, request_id)
+    with services.db.unit_of_work() as uow:
+        document, _ = erasure_certificate(uow, services.policy, request_id,
+                                          issuer=services.settings.issuer,
+                                          signing_key=services.signing_keys.active())
     archives = next(d for d in document["destroyed"] if d["item"] == "export_archives")
     assert archives["count"] == 2
 
@@ -395,13 +405,14 @@ def test_running_again_does_no_harm(http: TestClient, services: Services,
     grant(jane_api, "marketing.email")
     withdraw(jane_api, "marketing.email")
     request_id = open_erasure(services, jane["id"])
-    assert erase_pending(services, now=utcnow()) == 1
+    assert erase(services, now=utcnow()) == 1
     once = erasure_outcome(services, jane["id"])
     assert once == {"events": 1, "deliveries": 1, "audits": 1,
                     "suppressed": 1, "records": 2}
-    assert erase_pending(services, now=utcnow()) == 0
-    assert erase_pending(services, now=utcnow() + 2 * LEASE) == 0
-    assert erase_request(services, request_id, now=utcnow()) == "skipped"
+    assert erase(services, now=utcnow()) == 0
+    assert erase(services, now=utcnow() + 2 * LEASE) == 0
+    with services.db.unit_of_work() as uow:
+        assert erase_request(uow, services.erasure_kit, request_id, now=utcnow()) == "skipped"
     assert erasure_outcome(services, jane["id"]) == once
     assert request_of(services, request_id).state == "waiting_for_recipients"
 
@@ -409,17 +420,21 @@ def test_running_again_does_no_harm(http: TestClient, services: Services,
         acknowledge(uow.session, "loyalty-engine", erasure_event(services, request_id).id,
                     now=utcnow())
         uow.commit()
-    assert complete_acknowledged(services, now=utcnow()) == 1
-    assert complete_acknowledged(services, now=utcnow()) == 0
+    assert complete_acknowledged(services.db, now=utcnow()) == 1
+    assert complete_acknowledged(services.db, now=utcnow()) == 0
 
     # Another erasure request for the erased member: nothing left to erase, no new event.
     second = open_erasure(services, jane["id"])
-    assert erase_pending(services, now=utcnow()) == 1
+    assert erase(services, now=utcnow()) == 1
     assert erasure_outcome(services, jane["id"]) == once
     assert request_of(services, second).state == "completed"
 
 
-STEPS = ("seal_member_number", "suppression_hash", "delete_archives", "emit")
+# Steps of the one erasure (retention.shredding.erase_members), in the order it takes
+# them: capturing the member number, the suppression hash, the evidence scrub, the event
+# with its deliveries, and the archive files (last, just before the commit).
+STEPS = ("seal_member_number", "suppression_hash", "scrub_evidence", "emit_many",
+         "delete_archives_of")
 
 
 @pytest.mark.parametrize("kind", ["exception", "kill"])
@@ -432,7 +447,7 @@ def test_a_crash_before_the_commit_leaves_the_member_intact(
     subscribed_client(http, services, "loyalty-engine", ("loyalty.membership",))
     grant(jane_api, "marketing.email")
     withdraw(jane_api, "marketing.email")
-    real = getattr(erasure, step)
+    real = getattr(shredding, step)
     failures = []
 
     def fail_once(*args: Any, **kwargs: Any) -> Any:
@@ -441,16 +456,16 @@ def test_a_crash_before_the_commit_leaves_the_member_intact(
             raise RuntimeError("simulated failure") if kind == "exception" else SystemExit(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(erasure, step, fail_once)
+    monkeypatch.setattr(shredding, step, fail_once)
     before = erasure_outcome(services, jane["id"])
     codes_before = count(services, SignInCode)
     request_id = open_erasure(services, jane["id"])
     now = utcnow()
     if kind == "exception":
-        assert erase_pending(services, now=now) == 0
+        assert erase(services, now=now) == 0
     else:
         with pytest.raises(SystemExit):
-            erase_pending(services, now=now)
+            erase(services, now=now)
     assert failures == [step]
     assert me_code(jane_api) is None
     assert member_row(services, jane["id"]).wrapped_key is not None
@@ -458,8 +473,8 @@ def test_a_crash_before_the_commit_leaves_the_member_intact(
     assert count(services, SignInCode) == codes_before
     assert request_of(services, request_id).state == "in_progress"
 
-    assert erase_pending(services, now=now + dt.timedelta(seconds=1)) == 0  # leased
-    assert erase_pending(services, now=now + LEASE + dt.timedelta(seconds=1)) == 1
+    assert erase(services, now=now + dt.timedelta(seconds=1)) == 0  # leased
+    assert erase(services, now=now + LEASE + dt.timedelta(seconds=1)) == 1
     after = erasure_outcome(services, jane["id"])
     assert after["events"] == after["audits"] == after["suppressed"] == 1
     assert me_code(jane_api) == "MEMBER_ERASED"
@@ -475,10 +490,10 @@ def test_a_crash_after_the_commit_leaves_only_the_state_to_finish(
     monkeypatch.setattr(erasure, "checkpoint_wal", die)
     request_id = open_erasure(services, jane["id"])
     with pytest.raises(SystemExit):
-        erase_pending(services, now=utcnow())
+        erase(services, now=utcnow())
     monkeypatch.undo()
     assert request_of(services, request_id).state == "completed"
-    assert erase_pending(services, now=utcnow() + 2 * LEASE) == 0
+    assert erase(services, now=utcnow() + 2 * LEASE) == 0
     assert erasure_outcome(services, jane["id"])["events"] == 1
 
 
@@ -491,7 +506,7 @@ def test_two_workers_at_once_erase_once(services: Services, jane: dict[str, Any]
     def work() -> None:
         try:
             start.wait()
-            results.append(erase_pending(services, now=utcnow()))
+            results.append(erase(services, now=utcnow()))
         except BaseException as exc:  # noqa: BLE001  (reported below)
             errors.append(exc)
 

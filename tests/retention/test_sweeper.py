@@ -27,6 +27,11 @@ from vaultkernel.clock import utcnow
 NOW = dt.datetime(2031, 6, 15, 12, 0, tzinfo=dt.UTC)
 
 
+def sweep(services: Any, **options: Any) -> sweeper.SweepReport:
+    """The sweep as the worker runs it, with the service's own dependencies."""
+    return sweeper.sweep(services.db, services.erasure_kit, services.mailer, **options)
+
+
 def ago(**kwargs: float) -> dt.datetime:
     return NOW - dt.timedelta(**kwargs)
 
@@ -141,12 +146,12 @@ EXPECTED = {"inactive_members": 1, "inactive_members:notice": 1, "birthdate_with
 
 def test_dry_run_reports_exactly_what_the_sweep_then_does(services: Any,
                                                           world: dict[str, Any]) -> None:
-    dry = sweeper.sweep(services, now=NOW, dry_run=True, detail=True)
+    dry = sweep(services, now=NOW, dry_run=True, detail=True)
     assert dry.counts() == EXPECTED
     assert {o.rule: o.skipped_held for o in dry.outcomes}["inactive_members"] == 1
     with services.db.unit_of_work() as uow:  # the dry run changed nothing
         assert uow.session.get_one(Member, world["gone"]).status == "active"
-    real = sweeper.sweep(services, now=NOW, detail=True)
+    real = sweep(services, now=NOW, detail=True)
     assert {o.rule: sorted(o.keys or []) for o in real.outcomes} == {
         o.rule: sorted(o.keys or []) for o in dry.outcomes}
     assert str(world["gone"]) in next(o for o in real.outcomes
@@ -155,7 +160,7 @@ def test_dry_run_reports_exactly_what_the_sweep_then_does(services: Any,
 
 def test_the_sweep_applies_every_rule_and_a_second_sweep_changes_nothing(
         services: Any, world: dict[str, Any]) -> None:
-    sweeper.sweep(services, now=NOW)
+    sweep(services, now=NOW)
     with services.db.unit_of_work() as uow:
         s = uow.session
         gone = s.get_one(Member, world["gone"])
@@ -179,13 +184,13 @@ def test_the_sweep_applies_every_rule_and_a_second_sweep_changes_nothing(
         assert runs[-1].details["counts"] == EXPECTED
         assert access_log.verify(s).ok
     assert not world["archive_file"].exists()
-    again = sweeper.sweep(services, now=NOW)
+    again = sweep(services, now=NOW)
     assert set(again.counts().values()) == {0}
 
 
 def test_a_killed_sweep_resumes_to_the_same_end_state(services: Any, world: dict[str, Any],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    predicted = sweeper.sweep(services, now=NOW, dry_run=True, detail=True)
+    predicted = sweep(services, now=NOW, dry_run=True, detail=True)
     calls = {"n": 0}
     real_apply = sweeper.DeleteRows.apply
 
@@ -197,12 +202,12 @@ def test_a_killed_sweep_resumes_to_the_same_end_state(services: Any, world: dict
 
     monkeypatch.setattr(sweeper.DeleteRows, "apply", crash_on_third_batch)
     with pytest.raises(sweeper.SweepIncomplete):
-        sweeper.sweep(services, now=NOW, batch_size=1)
+        sweep(services, now=NOW, batch_size=1)
     monkeypatch.setattr(sweeper.DeleteRows, "apply", real_apply)
-    resumed = sweeper.sweep(services, now=NOW, batch_size=1, detail=True)
+    resumed = sweep(services, now=NOW, batch_size=1, detail=True)
     first_run_total = sum(predicted.counts().values())
     assert 0 < sum(resumed.counts().values()) < first_run_total  # the first part stayed done
-    assert set(sweeper.sweep(services, now=NOW, dry_run=True).counts().values()) == {0}
+    assert set(sweep(services, now=NOW, dry_run=True).counts().values()) == {0}
     with services.db.unit_of_work() as uow:
         assert uow.session.get_one(Member, world["gone"]).status == "erased"
         assert uow.session.get_one(Member, world["held"]).status == "active"
@@ -211,7 +216,7 @@ def test_a_killed_sweep_resumes_to_the_same_end_state(services: Any, world: dict
 
 def test_audit_verify_passes_after_pruning_and_still_catches_an_edit(
         services: Any, world: dict[str, Any]) -> None:
-    sweeper.sweep(services, now=NOW, rule="access_log")
+    sweep(services, now=NOW, rule="access_log")
     with services.db.unit_of_work() as uow:
         result = access_log.verify(uow.session)
     assert result.ok and result.checked == 6
@@ -225,7 +230,7 @@ def test_audit_verify_passes_after_pruning_and_still_catches_an_edit(
 
 def test_deleting_the_first_entry_after_the_checkpoint_is_caught(
         services: Any, world: dict[str, Any]) -> None:
-    sweeper.sweep(services, now=NOW, rule="access_log")
+    sweep(services, now=NOW, rule="access_log")
     with services.db.engine.begin() as connection:
         connection.execute(AccessLogEntry.__table__.delete().where(AccessLogEntry.sequence == 6))
     with services.db.unit_of_work() as uow:
@@ -234,7 +239,7 @@ def test_deleting_the_first_entry_after_the_checkpoint_is_caught(
 
 def test_an_unknown_rule_is_refused(services: Any) -> None:
     with pytest.raises(KeyError):
-        sweeper.sweep(services, now=NOW, rule="nope")
+        sweep(services, now=NOW, rule="nope")
 
 
 def test_the_loyalty_engine_reports_activity(services: Any, loyalty_api: Any,
@@ -279,7 +284,7 @@ def test_members_erased_by_the_sweep_leave_no_personal_value(services: Any, sett
     path = Path(settings.database_url.removeprefix("sqlite:///"))
     raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))  # db, -wal, -shm
     assert all(s and s in raw for s in secrets)  # the scan can see them before
-    sweeper.sweep(services, now=NOW)
+    sweep(services, now=NOW)
     raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
     for secret in secrets:
         assert secret is not None and secret not in raw
@@ -292,11 +297,11 @@ def test_members_erased_by_the_sweep_leave_no_personal_value(services: Any, sett
 
 
 def test_only_a_full_real_sweep_schedules_the_next(services: Any) -> None:
-    sweeper.sweep(services, now=NOW, dry_run=True)
-    sweeper.sweep(services, now=NOW, rule="sign_in_codes")
+    sweep(services, now=NOW, dry_run=True)
+    sweep(services, now=NOW, rule="sign_in_codes")
     with services.db.unit_of_work() as uow:
         assert sweeper.last_sweep_at(uow.session) is None
-    sweeper.sweep(services, now=NOW)
+    sweep(services, now=NOW)
     with services.db.unit_of_work() as uow:
         assert sweeper.last_sweep_at(uow.session) is not None
 
@@ -311,5 +316,5 @@ def test_an_erasure_requests_acknowledged_event_outlives_the_delivered_events_ru
         uow.session.add(Delivery(event_id=event.id, client_id="c", state="delivered",
                                  delivered_at=ago(days=399), acknowledged_at=ago(days=398)))
         uow.commit()
-    assert sweeper.sweep(services, now=NOW, rule="delivered_events").counts() == {
+    assert sweep(services, now=NOW, rule="delivered_events").counts() == {
         "delivered_events": 0}  # the certificate still needs who acknowledged, and when

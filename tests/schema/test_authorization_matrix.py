@@ -422,7 +422,8 @@ def erased_member_request(registrar: Api, services: Services) -> uuid.UUID:
                                jurisdiction="GDPR", actor="test", identity_verification="test",
                                now=utcnow())
         uow.commit()
-    assert erase_request(services, request.id, now=utcnow()) == "erased"
+    with services.db.unit_of_work() as uow:
+        assert erase_request(uow, services.erasure_kit, request.id, now=utcnow()) == "erased"
     return request.id
 
 
