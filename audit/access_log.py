@@ -20,11 +20,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from audit.models import AccessLogCheckpoint, AccessLogEntry
-from vaultkernel.clock import utcnow
+from vaultkernel.clock import Clock, SystemClock
 from vaultkernel.database import Database
 
 GENESIS = bytes(32)
 WRITE_ATTEMPTS = 20
+SYSTEM_CLOCK = SystemClock()
 
 
 class AccessLogUnavailable(Exception):
@@ -70,7 +71,8 @@ _TAIL = (select(AccessLogEntry.sequence, AccessLogEntry.entry_hash)
 _INSERT = insert(AccessLogEntry)
 
 
-def append(db: Database, accesses: Sequence[Access], request_id: str) -> None:
+def append(db: Database, accesses: Sequence[Access], request_id: str, *,
+           clock: Clock = SYSTEM_CLOCK) -> None:
     """Write a batch of entries in one short transaction of its own, retrying when another
     writer took the next position first. Raises :class:`AccessLogUnavailable`."""
     if not accesses:
@@ -80,7 +82,7 @@ def append(db: Database, accesses: Sequence[Access], request_id: str) -> None:
             with db.engine.begin() as connection:
                 last = connection.execute(_TAIL).first()
                 sequence, previous = (last[0], last[1]) if last else (0, GENESIS)
-                rows = _rows(accesses, request_id, sequence, previous)
+                rows = _rows(accesses, request_id, sequence, previous, clock.now())
                 connection.execute(_INSERT, rows)
             return
         except (IntegrityError, OperationalError):
@@ -91,8 +93,7 @@ def append(db: Database, accesses: Sequence[Access], request_id: str) -> None:
 
 
 def _rows(accesses: Sequence[Access], request_id: str, sequence: int,
-          previous: bytes) -> list[dict[str, Any]]:
-    now = utcnow()
+          previous: bytes, now: dt.datetime) -> list[dict[str, Any]]:
     instant = _instant(now)
     rows = []
     for access in accesses:

@@ -13,10 +13,10 @@ Keyring JSON::
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 import secrets
-import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +26,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from identity.errors import KeyringError
+from vaultkernel.clock import Clock, SystemClock
 from vaultkernel.sealing import KEY_BYTES, Sealer
+
+# How often a keyring read from a file looks for a rotation written by another process.
+RECHECK = dt.timedelta(seconds=1)
 
 
 class KeyEncryptionKeys(Protocol):
@@ -65,8 +69,9 @@ class Keyring:
     # When read from a file, a rotation written by another process (``keys rotate``) is
     # picked up without a restart: on an unknown version, and at most every second on wrap.
     path: Path | None = None
+    clock: Clock = field(default_factory=SystemClock, repr=False, compare=False)
     _sealers: dict[int, Sealer] = field(default_factory=dict, repr=False)
-    _checked_at: float = field(default=0.0, repr=False)
+    _checked_at: dt.datetime | None = field(default=None, repr=False)
     _mtime: int = field(default=0, repr=False)
 
     def __post_init__(self) -> None:
@@ -75,13 +80,13 @@ class Keyring:
         self._sealers = {v: Sealer(k) for v, k in self.keks.items()}
         if self.path is not None:
             self._mtime = self.path.stat().st_mtime_ns
-            self._checked_at = time.monotonic()
+            self._checked_at = self.clock.now()
 
     def _refresh(self, force: bool = False) -> None:
         if self.path is None:
             return
-        now = time.monotonic()
-        if not force and now - self._checked_at < 1.0:
+        now = self.clock.now()
+        if not force and self._checked_at is not None and now - self._checked_at < RECHECK:
             return
         self._checked_at = now
         try:
@@ -154,7 +159,8 @@ class Keyring:
         return self.active
 
     @classmethod
-    def from_json(cls, text: str, source: str, path: Path | None = None) -> Keyring:
+    def from_json(cls, text: str, source: str, path: Path | None = None,
+                  clock: Clock | None = None) -> Keyring:
         try:
             data = json.loads(text)
             keks = {int(v): _unb64(k, f"{source}: KEK {v}") for v, k in data["keks"].items()}
@@ -164,6 +170,7 @@ class Keyring:
                 index_key=_unb64(data["index_key"], f"{source}: index_key"),
                 generated=bool(data.get("generated", False)),
                 path=path,
+                clock=clock or SystemClock(),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise KeyringError(f"{source} is not a valid keyring ({type(exc).__name__})") from None
@@ -191,14 +198,15 @@ def save_keyring(keyring: Keyring, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def load_keyring(kek_json: str, kek_file: str, *, production: bool) -> Keyring:
+def load_keyring(kek_json: str, kek_file: str, *, production: bool,
+                 clock: Clock | None = None) -> Keyring:
     """Load the keyring; in development a missing file is generated, in production never."""
     if kek_json:
         keyring = Keyring.from_json(kek_json, "MEMBERVAULT_KEK_JSON")
     else:
         path = Path(kek_file)
         if path.is_file():
-            keyring = Keyring.from_json(path.read_text(), str(path), path)
+            keyring = Keyring.from_json(path.read_text(), str(path), path, clock)
         elif production:
             raise KeyringError(f"no keyring at {path}: production refuses to generate one")
         else:

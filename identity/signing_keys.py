@@ -6,9 +6,9 @@ and keeps verifying until ``retire`` removes it.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import threading
-import time
 
 import orjson
 from joserfc import jwk
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from identity.keyring import KeyEncryptionKeys
 from identity.models import SigningKey
-from vaultkernel.clock import utcnow
+from vaultkernel.clock import Clock, SystemClock, utcnow
 from vaultkernel.database import Database
 
 ALGORITHM = "ES256"
@@ -72,13 +72,16 @@ def rewrap(session: Session, keks: KeyEncryptionKeys) -> int:
 class SigningKeys:
     """A per-process cache of the published keys, reloaded when a kid is unknown or stale."""
 
-    REFRESH_SECONDS = 30.0
+    REFRESH = dt.timedelta(seconds=30)
+    # An unknown kid is looked up at once, but at most once a second.
+    LOOKUP_AT_MOST_EVERY = dt.timedelta(seconds=1)
 
-    def __init__(self, db: Database, keks: KeyEncryptionKeys):
+    def __init__(self, db: Database, keks: KeyEncryptionKeys, clock: Clock | None = None):
         self._db = db
         self._keks = keks
+        self._clock = clock or SystemClock()
         self._lock = threading.Lock()
-        self._loaded_at = 0.0
+        self._loaded_at: dt.datetime | None = None
         self._public: dict[str, ECKey] = {}
         self._active: ECKey | None = None
         self._active_row: SigningKey | None = None
@@ -92,12 +95,15 @@ class SigningKeys:
         active = next((r for r in rows if r.active), None)
         # The private half is unwrapped only when signing: verifying never needs the KEK.
         self._public, self._active_row, self._active = public, active, None
-        self._loaded_at = time.monotonic()
+        self._loaded_at = self._clock.now()
 
     def _fresh(self, force: bool = False) -> None:
         with self._lock:
-            age = time.monotonic() - self._loaded_at
-            if age > self.REFRESH_SECONDS or (force and age > 1.0):
+            if self._loaded_at is None:
+                self._load()
+                return
+            age = self._clock.now() - self._loaded_at
+            if age > self.REFRESH or (force and age > self.LOOKUP_AT_MOST_EVERY):
                 self._load()
 
     def active(self) -> ECKey:
@@ -124,4 +130,4 @@ class SigningKeys:
 
     def invalidate(self) -> None:
         with self._lock:
-            self._loaded_at = 0.0
+            self._loaded_at = None

@@ -21,6 +21,7 @@ from identity.tokens import TokenIssuer, TokenVerifier
 from outbox.delivery import Courier
 from retention.shredding import ErasureKit
 from schema.cursors import Cursors
+from vaultkernel.clock import Clock, SystemClock
 from vaultkernel.database import Database
 from vaultkernel.mailer import MailboxFileMailer, Mailer, SmtpMailer
 from vaultkernel.policy import Policy, load_policy
@@ -51,6 +52,7 @@ class Services:
     mailer: Mailer
     cursors: Cursors
     active_clients: ActiveClients
+    clock: Clock
     exports: Exports  # export archives: building, links, downloads, expiry
     request_workflow: Workflow  # requests carried out at once (rectification, ...)
     courier: Courier  # webhook deliveries
@@ -61,11 +63,14 @@ class Services:
 
 
 def build_services(settings: Settings, *, db: Database | None = None,
-                   mailer: Mailer | None = None, policy: Policy | None = None) -> Services:
-    keyring = load_keyring(settings.kek_json, settings.kek_file, production=settings.production)
+                   mailer: Mailer | None = None, policy: Policy | None = None,
+                   clock: Clock | None = None) -> Services:
+    clock = clock or SystemClock()
+    keyring = load_keyring(settings.kek_json, settings.kek_file, production=settings.production,
+                           clock=clock)
     db = db or Database.from_url(settings.database_url)
     crypto = MemberCrypto(keyring, keyring.derive)
-    keys = SigningKeys(db, keyring)
+    keys = SigningKeys(db, keyring, clock)
     issuer = TokenIssuer(keys, settings.issuer, settings.audience)
     external = None
     if settings.oidc_issuer:
@@ -94,6 +99,7 @@ def build_services(settings: Settings, *, db: Database | None = None,
         mailer=mailer,
         cursors=Cursors(keyring.derive("pagination-cursor")),
         active_clients=ActiveClients(db),
+        clock=clock,
         exports=Exports(crypto=crypto, signing_key=keys.active, policy=policy,
                         issuer=settings.issuer, directory=Path(settings.export_dir),
                         link_ttl=dt.timedelta(seconds=settings.export_link_ttl)),

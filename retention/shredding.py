@@ -7,7 +7,7 @@ transaction it
 
 - reads what needs the member's own key, per member in Python: the member number (sealed
   for recipients, ``outbox.secrets``) and the email (its suppression hash, kept when the
-  member's latest record for some ``marketing.*`` purpose withdraws);
+  member's latest record for some purpose the policy marks ``direct_marketing`` withdraws);
 - then, with one statement per kind for the whole set: keeps the suppression hashes,
   deletes sign-in codes, scrubs consent evidence, deletes the consent projection and
   objections, destroys the data key, every ciphertext and every blind index, emits
@@ -56,7 +56,6 @@ log = logging.getLogger("membervault.erasure")
 
 EVENT = "member.erased"
 SUPPRESSION_KEY = "suppression"
-MARKETING_PREFIX = "marketing."
 BLIND_INDEXES = ("email", "phone", "member_number")
 KEPT = ("tombstone", "consent_records", "access_log", "requests", "audit_trail")
 ERASED_VALUES: dict[str, Any] = {
@@ -183,7 +182,7 @@ def erase_members(session: Session, kit: ErasureKit, ids: Sequence[uuid.UUID], *
     if not rows:
         return []
     ids = [row.id for row in rows]
-    opted_out = _marketing_withdrawn(session, ids)
+    opted_out = _direct_marketing_withdrawn(session, kit.policy.direct_marketing, ids)
     granted = _granted_purposes(session, ids)
     always = {p.key for p in kit.policy.purposes.values() if not p.consent_based}
     among = subscribers(session)
@@ -281,13 +280,13 @@ def _read_for_erasure(kit: ErasureKit, row: Any) -> tuple[str | None, str | None
     return number, email
 
 
-def _marketing_withdrawn(session: Session, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """Members whose latest record for some ``marketing.*`` purpose is a withdrawal."""
+def _direct_marketing_withdrawn(session: Session, purposes: Sequence[str],
+                                ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Members whose latest record for some direct-marketing purpose is a withdrawal."""
     latest: dict[tuple[uuid.UUID, str], bool] = {}
     for member_id, purpose, granted in session.execute(
             select(ConsentRecord.member_id, ConsentRecord.purpose, ConsentRecord.granted)
-            .where(ConsentRecord.member_id.in_(ids),
-                   ConsentRecord.purpose.startswith(MARKETING_PREFIX, autoescape=True))
+            .where(ConsentRecord.member_id.in_(ids), ConsentRecord.purpose.in_(purposes))
             .order_by(ConsentRecord.id)):
         latest[(member_id, purpose)] = bool(granted)
     return {m for (m, _), granted in latest.items() if not granted}

@@ -32,7 +32,7 @@ from retention.models import LegalHold
 from retention.shredding import ErasureCause, ErasureKit, erase_members
 from vaultkernel.database import Database
 from vaultkernel.mailer import Mailer
-from vaultkernel.retention_rules import RetentionRule
+from vaultkernel.retention_rules import CATEGORY, CONSENT_WITHDRAWN, RetentionRule
 from vaultkernel.sealing import TamperedCiphertext
 
 ACTOR = "system:retention"
@@ -180,15 +180,24 @@ class DeliveredEvents(DeleteRows):
         session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(keys)))
 
 
-class BirthdateWithoutConsent(Handler):
+class CategoryWithoutConsent(Handler):
+    """Deletes a category's values (and their blind indexes) once consent to the purpose
+    that needed them has been withdrawn for long enough."""
+
     key_column = (Member.id,)
 
+    @property
+    def columns(self) -> list[str]:
+        attributes = self.kit.policy.categories[self.rule.applies_to].attributes
+        return [*attributes, *(f"{a}_index" for a in attributes if hasattr(Member, f"{a}_index"))]
+
     def due(self, now: dt.datetime) -> list[Any]:
-        purpose = self.rule.anchor.split(":", 1)[1]
+        attributes = self.kit.policy.categories[self.rule.applies_to].attributes
         withdrawn = select(Consent.member_id).where(
-            Consent.purpose == purpose, Consent.granted.is_(False),
+            Consent.purpose == self.rule.withdrawn_purpose, Consent.granted.is_(False),
             Consent.updated_at < self.rule.after.before(now))
-        return [Member.status == "active", Member.birthdate.is_not(None),
+        return [Member.status == "active",
+                or_(*(getattr(Member, a).is_not(None) for a in attributes)),
                 Member.id.in_(withdrawn)]
 
     def member_column(self) -> Any:
@@ -196,7 +205,7 @@ class BirthdateWithoutConsent(Handler):
 
     def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
         session.execute(update(Member).where(Member.id.in_(keys))
-                        .values(birthdate=None, updated_at=now)
+                        .values(**dict.fromkeys(self.columns), updated_at=now)
                         .execution_options(synchronize_session=False))
 
 
@@ -313,8 +322,7 @@ def mail_inactivity_notices(mailer: Mailer, emails: list[str], rule: RetentionRu
 
 HANDLERS: dict[tuple[str, str, str], list[type[Handler]]] = {
     ("member", "last_activity", "erase"): [InactiveMembers, InactivityNotices],
-    ("identity.birthdate", "consent_withdrawn:rewards.birthday", "delete"):
-        [BirthdateWithoutConsent],
+    (CATEGORY, CONSENT_WITHDRAWN, "delete"): [CategoryWithoutConsent],
     ("consent_record", "member_erased", "delete"): [ConsentProof],
     ("access_log", "recorded", "delete"): [AccessLogPrefix],
     ("data_subject_request", "closed", "delete"): [ClosedRequests],

@@ -78,7 +78,7 @@ def log_reads(info: Info, purpose: str, reads: list[tuple[Any, list[str], dict[s
                        fields_returned=returned, fields_denied=denied_fields)
                 for member_id, returned, denied_fields in reads if member_id is not None]
     try:
-        append(ctx.services.db, accesses, ctx.request_id)
+        append(ctx.services.db, accesses, ctx.request_id, clock=ctx.services.clock)
     except AccessLogUnavailable:
         raise denied("ACCESS_LOG_UNAVAILABLE",
                      "The access log cannot be written, so no data is returned") from None

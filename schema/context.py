@@ -11,6 +11,7 @@ from identity.keyring import Keyring
 from identity.principal import Principal
 from identity.signing_keys import SigningKeys
 from schema.cursors import Cursors
+from vaultkernel.clock import Clock
 from vaultkernel.database import Database, UnitOfWork
 from vaultkernel.policy import Policy
 from vaultkernel.settings import Settings
@@ -26,6 +27,7 @@ class Dependencies(Protocol):
     keyring: Keyring
     signing_keys: SigningKeys
     cursors: Cursors
+    clock: Clock
 
 
 @dataclass

@@ -20,6 +20,7 @@ from membervault import migrate
 from membervault.app import create_app
 from membervault.models import Base
 from membervault.services import Services, build_services, ensure_signing_key
+from vaultkernel.clock import OffsetClock
 from vaultkernel.database import create_db_engine
 from vaultkernel.settings import Settings
 
@@ -102,7 +103,8 @@ def settings(database_url: str, keyring_file: Path, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def services(settings: Settings) -> Iterator[Services]:
-    services = build_services(settings)
+    # The wall clock, but one a test can move forward instead of sleeping.
+    services = build_services(settings, clock=OffsetClock())
     ensure_signing_key(services)
     yield services
     services.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +137,26 @@ def _flag(table: dict[str, Any], key: str, source: str, entry: str) -> bool:
     return value
 
 
+def _with_titles(rule: RetentionRule, categories: dict[str, Category],
+                 purposes: dict[str, Purpose], source: str, key: str) -> RetentionRule:
+    """Check a rule naming a category and a purpose against them, and give it their
+    titles (what members read in their retention schedule)."""
+    entry = f"retention.{key}"
+    purpose_key = rule.withdrawn_purpose
+    if purpose_key is None:
+        return rule
+    category = categories.get(rule.applies_to)
+    if category is None:
+        raise PolicyError(source, entry, f"unknown category '{rule.applies_to}'")
+    purpose = purposes.get(purpose_key)
+    if purpose is None or not purpose.consent_based:
+        raise PolicyError(source, entry, f"'{purpose_key}' is not a consent-based purpose")
+    if category.key not in purpose.categories:
+        raise PolicyError(source, entry, f"purpose '{purpose_key}' does not use "
+                          f"'{category.key}'")
+    return replace(rule, category_title=category.title, purpose_title=purpose.title)
+
+
 def parse_policy(data: dict[str, Any], source: str, *,
                  member_attributes: Collection[str]) -> Policy:
     _unknown(data, {"policy", "categories", "purposes", "clients", "retention"}, source,
@@ -225,8 +245,6 @@ def parse_policy(data: dict[str, Any], source: str, *,
             retention[key] = parse_rule(key, table)
         except RuleError as exc:
             raise PolicyError(source, f"retention.{key}", str(exc)) from None
-        if retention[key].applies_to.startswith("identity.") and \
-                retention[key].applies_to not in categories:
-            raise PolicyError(source, f"retention.{key}", "unknown category")
+        retention[key] = _with_titles(retention[key], categories, purposes, source, key)
     return Policy(version, controller, jurisdiction, dpo_contact, categories, purposes, clients,
                   source, retention, transfers)

@@ -15,14 +15,17 @@ from vaultkernel.clock import add_months
 
 DURATION = re.compile(r"^\s*(\d+)\s*(hour|hours|day|days|month|months|year|years)\s*$")
 
+CATEGORY = "<category>"
+CONSENT_WITHDRAWN = "consent_withdrawn"
+
 # (applies_to, anchor, action) -> what members see in their retention schedule
 KINDS: dict[tuple[str, str, str], str] = {
     ("member", "last_activity", "erase"):
         "Your membership and all your personal data are erased {after} after your last "
         "activity (you are told {notice_days} days before).",
-    ("identity.birthdate", "consent_withdrawn:rewards.birthday", "delete"):
-        "Your date of birth is deleted {after} after you withdraw consent to birthday "
-        "rewards.",
+    # applies_to: a data category; anchor: consent_withdrawn:<a consent purpose covering it>
+    (CATEGORY, CONSENT_WITHDRAWN, "delete"):
+        "Your {category} is deleted {after} after you withdraw consent to {purpose}.",
     ("consent_record", "member_erased", "delete"):
         "Records of your consents are kept {after} after your erasure, as proof, then "
         "deleted.",
@@ -66,13 +69,34 @@ class RetentionRule:
     after: Duration
     action: str
     notice_days: int = 0
+    # Filled in by the policy, which knows the titles a member reads.
+    category_title: str = ""
+    purpose_title: str = ""
 
     @property
     def kind(self) -> tuple[str, str, str]:
-        return (self.applies_to, self.anchor, self.action)
+        return kind_of(self.applies_to, self.anchor, self.action)
+
+    @property
+    def withdrawn_purpose(self) -> str | None:
+        """For a ``consent_withdrawn:<purpose>`` anchor, the purpose."""
+        head, _, purpose = self.anchor.partition(":")
+        return purpose if head == CONSENT_WITHDRAWN and purpose else None
 
     def describe(self) -> str:
-        return KINDS[self.kind].format(after=self.after, notice_days=self.notice_days)
+        return KINDS[self.kind].format(after=self.after, notice_days=self.notice_days,
+                                       category=_lower_first(self.category_title),
+                                       purpose=_lower_first(self.purpose_title))
+
+
+def kind_of(applies_to: str, anchor: str, action: str) -> tuple[str, str, str]:
+    if anchor.partition(":")[0] == CONSENT_WITHDRAWN:
+        return (CATEGORY, CONSENT_WITHDRAWN, action)
+    return (applies_to, anchor, action)
+
+
+def _lower_first(title: str) -> str:
+    return title[:1].lower() + title[1:]
 
 
 class RuleError(ValueError):
@@ -97,11 +121,14 @@ def parse_rule(name: str, table: dict[str, Any]) -> RetentionRule:
     missing = [k for k in ("applies_to", "anchor", "after", "action") if k not in table]
     if missing:
         raise RuleError(f"missing {', '.join(repr(m) for m in missing)}")
-    kind = (table["applies_to"], table["anchor"], table["action"])
-    if kind not in KINDS:
-        known = "; ".join(" / ".join(k) for k in KINDS)
-        raise RuleError(f"the sweeper does not know {' / '.join(map(str, kind))} (known: {known})")
+    given = (table["applies_to"], table["anchor"], table["action"])
+    if not all(isinstance(part, str) for part in given) or kind_of(*given) not in KINDS:
+        known = "; ".join(" / ".join(k) for k in KINDS).replace(
+            CONSENT_WITHDRAWN, CONSENT_WITHDRAWN + ":<purpose>")
+        raise RuleError(f"the sweeper does not know {' / '.join(map(str, given))} "
+                        f"(known: {known})")
     notice = table.get("notice_days", 0)
     if not isinstance(notice, int) or isinstance(notice, bool) or notice < 0:
         raise RuleError("'notice_days' must be a whole number of days")
-    return RetentionRule(name, kind[0], kind[1], parse_duration(table["after"]), kind[2], notice)
+    return RetentionRule(name, given[0], given[1], parse_duration(table["after"]), given[2],
+                         notice)

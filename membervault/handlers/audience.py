@@ -96,7 +96,8 @@ class _Export:
         append(services.db, [Access(principal=self.principal.actor, purpose=self.purpose.key,
                                     member_id=d.member_id, fields_returned=list(d.decision.allowed),
                                     fields_denied=d.decision.denied)
-                             for d in rows if d.member_id is not None], self.request_id)
+                             for d in rows if d.member_id is not None], self.request_id,
+               clock=services.clock)
         last = rows[-1].member_id if len(rows) == PAGE else None
         return self.render(rows), last
 

@@ -33,6 +33,8 @@ def test_the_default_policy_is_valid_and_complete() -> None:
     assert policy.purposes["analytics.segmentation"].objectable
     assert [p.key for p in policy.sale_or_sharing] == ["partners.sharing"]
     assert policy.membership.key == "loyalty.membership"
+    assert policy.retention["birthdate_without_consent"].describe() == (
+        "Your date of birth is deleted 30 days after you withdraw consent to birthday rewards.")
     assert policy.direct_marketing == ["marketing.email", "marketing.sms", "marketing.push"]
     kinds = {c.kind for c in policy.clients.values()}
     assert {"loyalty", "marketing", "recommendation", "analytics", "partner"} <= kinds
@@ -64,6 +66,17 @@ def test_the_default_policy_is_valid_and_complete() -> None:
     (lambda d: d["purposes"].update(
         {"loyalty.second": {**d["purposes"]["loyalty.membership"]}}),
      "purposes", "exactly one purpose must be marked membership = true (found 2)"),
+    (lambda d: d["retention"]["birthdate_without_consent"].update(
+        anchor="consent_withdrawn:loyalty.membership"),
+     "retention.birthdate_without_consent", "'loyalty.membership' is not a consent-based purpose"),
+    (lambda d: d["retention"]["birthdate_without_consent"].update(
+        anchor="consent_withdrawn:marketing.email"),
+     "retention.birthdate_without_consent",
+     "purpose 'marketing.email' does not use 'identity.birthdate'"),
+    (lambda d: d["retention"]["birthdate_without_consent"].update(applies_to="identity.shoes"),
+     "retention.birthdate_without_consent", "unknown category 'identity.shoes'"),
+    (lambda d: d["retention"]["birthdate_without_consent"].update(anchor="a_full_moon"),
+     "retention.birthdate_without_consent", "the sweeper does not know"),
     (lambda d: d["purposes"]["marketing.email"].update(colour="red"),
      "purposes.marketing.email", "unknown keys colour"),
     (lambda d: d["clients"]["email-marketing"]["purposes"].append("marketing.fax"),

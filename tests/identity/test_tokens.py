@@ -9,6 +9,7 @@ signs with the service's real active key taken from ``services.signing_keys``.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -26,6 +27,7 @@ from identity.jwt_checks import LEEWAY_SECONDS, MAX_TOKEN_LENGTH
 from membervault.app import create_app
 from membervault.services import Services, build_services
 from tests.conftest import JANE, client_token, create_principal
+from vaultkernel.clock import OffsetClock
 from vaultkernel.settings import Settings
 
 LOOKUP = 'query { member(email: "nobody@example.org", reason: "support ticket 4711") { id } }'
@@ -511,7 +513,8 @@ def test_another_process_accepts_a_new_kid_without_waiting_for_its_refresh(
         http: TestClient, services: Services, settings: Settings) -> None:
     """A second server process whose cache predates the roll looks an unknown kid up."""
     secret = create_principal(services, "test-admin", "admin")
-    other_services = build_services(settings)
+    other_clock = OffsetClock()
+    other_services = build_services(settings, clock=other_clock)
     with TestClient(create_app(settings, other_services),
                     base_url="http://127.0.0.1:8000") as other:
         assert_admin_lookup_works(bearer(other, client_token(http, "test-admin", secret)))
@@ -520,5 +523,5 @@ def test_another_process_accepts_a_new_kid_without_waiting_for_its_refresh(
         services.signing_keys.invalidate()  # this process: the 30 s refresh, simulated
         new_token = client_token(http, "test-admin", secret)
         # the other process reloads on an unknown kid at most once a second
-        time.sleep(1.1)
+        other_clock.advance(dt.timedelta(seconds=1.1))
         assert_admin_lookup_works(bearer(other, new_token))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,7 @@ def test_a_running_process_picks_up_a_rotated_keyring(cli: Any, services: Any,
     assert cli("keys", "rotate").exit_code == 0  # another process writes version 2
     assert json.loads(Path(settings.kek_file).read_text())["active"] == 2
     # This process never restarted; within a second it wraps new members under version 2.
-    time.sleep(1.1)
+    services.clock.advance(dt.timedelta(seconds=1.1))
     after = register(loyalty_api, email="after@example.org", phone="07400 123402")
     assert after["errors"] == []
     assert cli("keys", "retire-kek", "1").exit_code == 0  # refused if any key were under 1

@@ -22,7 +22,7 @@ from identity.models import Member, SignInCode
 from outbox.models import Delivery, OutboxEvent
 from retention import sweeper
 from retention.models import LegalHold
-from vaultkernel.clock import utcnow
+from vaultkernel.clock import FixedClock, utcnow
 
 NOW = dt.datetime(2031, 6, 15, 12, 0, tzinfo=dt.UTC)
 
@@ -69,10 +69,8 @@ def consent(services: Any, member_id: uuid.UUID, purpose: str, granted: bool,
 
 def log_entries(services: Any, monkeypatch: pytest.MonkeyPatch, at: dt.datetime,
                 member_id: uuid.UUID, count: int) -> None:
-    monkeypatch.setattr(access_log, "utcnow", lambda: at)
     access_log.append(services.db, [Access("client:x", "loyalty.membership", member_id,
-                                           ["email"])] * count, "req")
-    monkeypatch.setattr(access_log, "utcnow", utcnow)
+                                           ["email"])] * count, "req", clock=FixedClock(at))
 
 
 @pytest.fixture
