@@ -14,10 +14,9 @@ from consent import gate
 from consent.gate import MemberData as GatedData
 from schema.access import Role, denied, guarded, reachable_by
 from schema.cursors import InvalidCursor
-from schema.selection import ATTRIBUTE_OF, requested_attributes
+from schema.names import GRAPHQL_NAME
+from schema.selection import requested_attributes
 from schema.types import PostalAddress
-
-GRAPHQL_NAME = {a: g for g, a in ATTRIBUTE_OF.items()}
 
 
 @strawberry.type(description="A field left null, and why (a stable reason code).",

@@ -8,11 +8,7 @@ from typing import Any
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField
 
-from schema.types import GRAPHQL_NAMES
-
-ATTRIBUTE_OF = {GRAPHQL_NAMES.get(a, a): a for a in (
-    "member_number", "given_name", "family_name", "email", "phone", "birthdate",
-    "postal_address", "preferred_language", "preferences")}
+from schema.names import ATTRIBUTE_OF
 
 
 def _fields(selections: Iterable[Any]) -> Iterable[SelectedField]:

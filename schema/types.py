@@ -11,14 +11,7 @@ from strawberry.scalars import JSON
 from identity.errors import IdentityError, ValidationFailed
 from identity.members import MemberProfile as Profile
 from schema.access import Role, reachable_by
-
-GRAPHQL_NAMES = {
-    "given_name": "givenName",
-    "family_name": "familyName",
-    "postal_address": "postalAddress",
-    "preferred_language": "preferredLanguage",
-    "member_number": "memberNumber",
-}
+from schema.names import GRAPHQL_NAME
 
 
 @strawberry.type(directives=reachable_by(Role.MEMBER_SELF, Role.CLIENT, Role.ADMIN))
@@ -93,14 +86,14 @@ def _in_graphql_words(message: str, field: str | None) -> str:
     if field is None:
         return message
     head = field.partition(".")[0]
-    return message.replace(head, GRAPHQL_NAMES.get(head, head))
+    return message.replace(head, GRAPHQL_NAME.get(head, head))
 
 
 def _graphql_name(name: str | None) -> str | None:
     if name is None:
         return None
     head, _, rest = name.partition(".")
-    head = GRAPHQL_NAMES.get(head, head)
+    head = GRAPHQL_NAME.get(head, head)
     return f"{head}.{rest}" if rest else head
 
 

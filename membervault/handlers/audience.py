@@ -37,6 +37,7 @@ from identity.principal import Principal
 from membervault.auth import NO_STORE, principal_of, unauthorized
 from membervault.handlers import services_of
 from membervault.services import Services
+from schema.names import ATTRIBUTE_OF, GRAPHQL_NAME
 from vaultkernel.policy import Purpose
 from vaultkernel.request_id import current_request_id
 
@@ -44,13 +45,6 @@ PAGE = gate.MAX_PAGE
 MEDIA_TYPE = "application/x-ndjson"
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-GRAPHQL_NAME = {a: _camel(a) for a in PERSONAL_FIELDS}
-ATTRIBUTE_OF = {g: a for a, g in GRAPHQL_NAME.items()}
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
