@@ -1,5 +1,5 @@
 """B7-B9: erasure, export and the retention sweep, through the service's own workers
-(``retention.erasure.erase_pending``, ``export.archive.build_pending_exports``,
+(``subject_requests.erasure.erase_pending``, ``export.archive.build_pending_exports``,
 ``retention.sweeper.sweep``). A target whose module is missing reports "not available yet"
 instead of measuring something else.
 """
@@ -44,12 +44,11 @@ def _module(name: str) -> Any | None:
 
 
 def _open_request(env: Env, member_id: uuid.UUID, type_: str) -> None:
-    from export import requests
+    from subject_requests import lifecycle
 
     with env.services.db.unit_of_work() as uow:
-        requests.open_request(uow.session, member_id, type_, jurisdiction="GDPR",
-                              actor="system:bench", identity_verification="bench",
-                              now=utcnow())
+        lifecycle.receive(uow.session, member_id, type_, jurisdiction="GDPR",
+                          actor="system:bench", identity_verification="bench", now=utcnow())
         uow.commit()
 
 
@@ -72,13 +71,13 @@ def _fresh_members(bench: Bench, count: int) -> list[uuid.UUID]:
 
 
 def b7(bench: Bench, config: Any) -> Result:
-    erasure = _module("retention.erasure")
+    erasure = _module("subject_requests.erasure")
     what = (f"erase a member with {config.history:,} access-log entries and "
             f"{config.consent_records:,} consent records vs one with none "
-            "(retention.erasure.erase_pending)")
+            "(subject_requests.erasure.erase_pending)")
     if erasure is None or not hasattr(erasure, "erase_pending"):
         return Result("B7", what, "<= 2x", "not available yet",
-                      note="retention.erasure.erase_pending does not exist yet")
+                      note="subject_requests.erasure.erase_pending does not exist yet")
     env = bench.env
     reps = max(3, min(config.repeats, 3))
     members = _fresh_members(bench, 2 * reps + 2)

@@ -1,1 +1,1 @@
-"""Data subject requests, export packages and erasure certificates (issue 4)."""
+"""Export archives of access requests: the package, its sealed file, links, disclosure."""

@@ -49,9 +49,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from consent import receipts
-from export import package, requests
+from export import package
 from export.disclosure import iso
-from export.models import DataSubjectRequest, ExportArchive
+from export.models import ExportArchive
 from export.sealed_files import (
     SealedFileError,
     SealedWriter,
@@ -63,6 +63,8 @@ from identity.encryption import MemberCipher, MemberCrypto
 from identity.errors import IdentityError, KeyringError
 from identity.members import open_member
 from identity.models import Member
+from subject_requests import lifecycle
+from subject_requests.models import DataSubjectRequest
 from vaultkernel.clock import utcnow
 from vaultkernel.database import Database
 from vaultkernel.jobs import claim
@@ -296,7 +298,7 @@ def _file_intact(directory: Path, archive: ExportArchive) -> bool:
 
 def _complete_request(session: Session, request: DataSubjectRequest, now: dt.datetime,
                       reason: str) -> None:
-    requests.advance(session, request, "completed", actor=ACTOR, reason=reason, now=now)
+    lifecycle.advance(session, request, "completed", actor=ACTOR, reason=reason, now=now)
     request.lease_until = None
 
 
@@ -373,6 +375,12 @@ def _finish(db: Database, exports: Exports, request_id: uuid.UUID, built: Built,
 
 # --------------------------------------------------------------------------------------
 # Links and downloads
+
+
+def latest_archive(session: Session, request_id: uuid.UUID) -> ExportArchive | None:
+    """The newest archive built for an access request, if any."""
+    return session.scalars(select(ExportArchive).where(ExportArchive.request_id == request_id)
+                           .order_by(ExportArchive.created_at.desc()).limit(1)).first()
 
 
 def download_url(session: Session, exports: Exports, archive: ExportArchive,

@@ -39,9 +39,9 @@ from consent import ledger, receipts
 from consent.models import Objection
 from export import disclosure
 from export.disclosure import iso
-from export.models import DataSubjectRequest, RequestTransition
 from identity.members import MemberProfile
 from identity.models import PERSONAL_FIELDS, Client, Member
+from subject_requests.models import DataSubjectRequest, RequestTransition
 from vaultkernel.policy import Policy
 
 FORMAT_VERSION = 1

@@ -8,6 +8,8 @@ import export.models
 import identity.models
 import outbox.models
 import retention.models
+import subject_requests.models
 from vaultkernel.database import Base
 
-__all__ = ["Base", "audit", "consent", "export", "identity", "outbox", "retention"]
+__all__ = ["Base", "audit", "consent", "export", "identity", "outbox", "retention",
+           "subject_requests"]

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from export.archive import Exports
-from export.workflow import Workflow
 from identity import signing_keys
 from identity.clients import ActiveClients, SecretHasher
 from identity.encryption import MemberCrypto
@@ -21,6 +20,7 @@ from identity.tokens import TokenIssuer, TokenVerifier
 from outbox.delivery import Courier
 from retention.shredding import ErasureKit
 from schema.cursors import Cursors
+from subject_requests.opening import Workflow
 from vaultkernel.clock import Clock, SystemClock
 from vaultkernel.database import Database
 from vaultkernel.mailer import MailboxFileMailer, Mailer, SmtpMailer

@@ -23,7 +23,7 @@ LEASE = dt.timedelta(minutes=5)
 
 def run_once(services: Services, now: Callable[[], dt.datetime] = utcnow) -> dict[str, int]:
     """One pass over every kind of work; returns how much of each was done."""
-    from retention.erasure import complete_acknowledged, erase_pending
+    from subject_requests.erasure import complete_acknowledged, erase_pending
 
     done = {
         "exports": build_pending_exports(services.db, services.exports, now=now()),

@@ -1,6 +1,6 @@
 """The one erasure (design rule 5): crypto-shredding plus propagation, for a set of members.
 
-Erasure requests (``retention/erasure.py``, one member at a time) and the retention sweep
+Erasure requests (``subject_requests/erasure.py``, one member at a time) and the retention sweep
 (``retention/sweeper.py``, a batch at a time) both call :func:`erase_members`; only the
 :class:`ErasureCause` differs (a request or a retention rule). Inside the caller's
 transaction it
@@ -16,7 +16,7 @@ transaction it
   kept), and last deletes the export archives, files and rows.
 
 A crash before the caller commits leaves every member as they were. The caller runs
-:func:`retention.erasure.checkpoint_wal` after committing. See docs/erasure.md.
+:func:`checkpoint_wal` after committing. See docs/erasure.md.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from outbox.recipients import recipients, subscribers
 from outbox.secrets import seal_member_number
 from outbox.writer import Emission, emit_many
 from retention.models import SuppressedEmail
+from vaultkernel.database import Database
 from vaultkernel.policy import Policy
 from vaultkernel.sealing import TamperedCiphertext
 
@@ -302,3 +303,16 @@ def _granted_purposes(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.U
             .distinct()):
         granted[member_id].add(purpose)
     return granted
+
+
+def checkpoint_wal(db: Database) -> None:
+    """SQLite: copy the WAL into the database and truncate it, so page images written
+    before an erasure (wrapped keys, ciphertexts, blind indexes) do not linger in the
+    -wal file. ``secure_delete`` already zeroes freed space in the database pages."""
+    if db.engine.dialect.name != "sqlite":
+        return
+    with db.engine.connect() as connection:
+        row = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+    if row is not None and row[0]:
+        log.warning("WAL checkpoint after erasure was blocked by a reader; the next "
+                    "erasure pass (or SQLite's automatic checkpoint) completes it")

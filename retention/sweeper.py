@@ -23,13 +23,13 @@ from sqlalchemy.orm import Session
 from audit import trail
 from audit.models import AccessLogCheckpoint, AccessLogEntry, AuditEvent
 from consent.models import Consent, ConsentRecord
-from export.models import DataSubjectRequest, ExportArchive
+from export.models import ExportArchive
 from identity.errors import KeyringError
 from identity.models import Member, SignInCode
 from outbox.models import Delivery, OutboxEvent
-from retention.erasure import checkpoint_wal
 from retention.models import LegalHold
-from retention.shredding import ErasureCause, ErasureKit, erase_members
+from retention.shredding import ErasureCause, ErasureKit, checkpoint_wal, erase_members
+from subject_requests.models import DataSubjectRequest
 from vaultkernel.database import Database
 from vaultkernel.mailer import Mailer
 from vaultkernel.retention_rules import CATEGORY, CONSENT_WITHDRAWN, RetentionRule

@@ -9,10 +9,11 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from retention import certificate, erasure, holds
+from retention import holds
 from retention.models import LegalHold
 from schema.access import Role, denied, guarded, reachable_by
 from schema.types import FieldError
+from subject_requests import erasure
 from vaultkernel.clock import utcnow
 
 
@@ -100,14 +101,14 @@ class ErasureQuery:
         except ValueError:
             return None
         try:
-            document = certificate.build(ctx.uow.session, ctx.services.policy, parsed,
-                                         issuer=ctx.services.settings.issuer, now=utcnow())
-        except certificate.CertificateError as exc:
+            document, signed = erasure.erasure_certificate(
+                ctx.uow, ctx.services.policy, parsed, issuer=ctx.services.settings.issuer,
+                signing_key=ctx.services.signing_keys.active, now=utcnow())
+        except erasure.CertificateError as exc:
             if exc.code == "NOT_FOUND":
                 return None
             raise denied(exc.code, exc.message) from None
-        return ErasureCertificate(certificate=JSON(document), jws=certificate.sign(
-            document, ctx.services.signing_keys.active()))
+        return ErasureCertificate(certificate=JSON(document), jws=signed)
 
     @strawberry.field(description="The recipients that have not yet acknowledged the "
                       "erasure of this request (empty once all have).",
@@ -120,8 +121,7 @@ class ErasureQuery:
             return []
         return [PendingAcknowledgement(client_id=d.client_id, delivery_state=d.state,
                                        attempts=d.attempts, delivered_at=d.delivered_at)
-                for d in erasure.deliveries_of(info.context.uow.session, parsed)
-                if d.acknowledged_at is None]
+                for d in erasure.awaiting_acknowledgement(info.context.uow, parsed)]
 
 
 @strawberry.type

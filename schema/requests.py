@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
-from export import requests
-from export.archive import download_url
-from export.errors import RequestError
-from export.models import DataSubjectRequest
-from export.workflow import open_and_apply, verify_and_apply
 from identity.errors import IdentityError
 from schema.access import Role, denied, guarded, reachable_by
 from schema.types import FieldError, UpdateProfileInput, input_values
+from subject_requests import access, lifecycle, opening
+from subject_requests.errors import RequestError
+from subject_requests.lifecycle import Snapshot
 from vaultkernel.clock import utcnow
 
 MAX_LIST = 500
@@ -85,35 +84,20 @@ class RequestPayload:
     errors: list[FieldError]
 
 
-def view(info: Info, request: DataSubjectRequest, *, with_download: bool = False,
-         now: dt.datetime | None = None) -> DataSubjectRequestView:
-    now = now or utcnow()
-    session = info.context.uow.session
-    due = requests.effective_due(request, now)
+def view(found: Snapshot) -> DataSubjectRequestView:
+    request, download = found.request, found.download
     return DataSubjectRequestView(
         id=strawberry.ID(str(request.id)), member_id=strawberry.ID(str(request.member_id)),
         type=RequestType(request.type), jurisdiction=request.jurisdiction, state=request.state,
-        received_at=request.received_at, due_at=due,
-        overdue=request.state in requests.OPEN_STATES and request.paused_since is None
-        and due < now,
+        received_at=request.received_at, due_at=found.due_at, overdue=found.overdue,
         extended=request.extended, extension_reason=request.extension_reason,
         identity_verification=request.identity_verification, closed_at=request.closed_at,
         denial_code=request.denial_code, denial_reason=request.denial_reason,
         transitions=[RequestTransitionView(from_state=t.from_state, to_state=t.to_state,
                                            at=t.at, actor=t.actor, reason=t.reason)
-                     for t in requests.transitions(session, request.id)],
-        export_download=_download(info, request) if with_download else None)
-
-
-def _download(info: Info, request: DataSubjectRequest) -> ExportDownload | None:
-    if request.type != "access" or request.state != "completed":
-        return None
-    session = info.context.uow.session
-    archive = requests.latest_archive(session, request.id)
-    url = None if archive is None else download_url(session, info.context.services.exports,
-                                                    archive)
-    return None if url is None or archive is None else ExportDownload(
-        url=url, expires_at=archive.expires_at)
+                     for t in found.transitions],
+        export_download=None if download is None else ExportDownload(
+            url=download.url, expires_at=download.expires_at))
 
 
 def _errors(exc: RequestError | IdentityError) -> list[FieldError]:
@@ -127,15 +111,16 @@ def _open(info: Info, member_id: uuid.UUID, input: OpenRequestInput,
     ctx = info.context
     corrections: Any = input_values(input.corrections) if input.corrections else None
     try:
-        request = open_and_apply(ctx.uow, ctx.services.request_workflow, member_id,
-                                 input.type.value, jurisdiction=input.jurisdiction,
-                                 actor=ctx.principal.actor,
-                                 identity_verification=identity_verification,
-                                 purpose=input.purpose, corrections=corrections, now=utcnow())
+        opened = opening.open_request(ctx.uow, ctx.services.request_workflow, member_id,
+                                      input.type.value, jurisdiction=input.jurisdiction,
+                                      actor=ctx.principal.actor,
+                                      identity_verification=identity_verification,
+                                      purpose=input.purpose, corrections=corrections,
+                                      now=utcnow())
     except (RequestError, IdentityError) as exc:
         ctx.uow.rollback()
         return RequestPayload(request=None, errors=_errors(exc))
-    return RequestPayload(request=view(info, request), errors=[])
+    return RequestPayload(request=view(opened), errors=[])
 
 
 def _request_id(value: str) -> uuid.UUID:
@@ -145,16 +130,13 @@ def _request_id(value: str) -> uuid.UUID:
         raise denied("NOT_FOUND", "no such request") from None
 
 
-def _officer_change(info: Info, request_id: str, change: Any) -> RequestPayload:
-    ctx = info.context
+def _officer_change(info: Info, change: Callable[[], Snapshot]) -> RequestPayload:
     try:
-        request = requests.get(ctx.uow.session, _request_id(request_id))
-        change(ctx.uow.session, request)
+        changed = change()
     except RequestError as exc:
-        ctx.uow.rollback()
+        info.context.uow.rollback()
         return RequestPayload(request=None, errors=_errors(exc))
-    ctx.uow.commit()
-    return RequestPayload(request=view(info, request), errors=[])
+    return RequestPayload(request=view(changed), errors=[])
 
 
 @strawberry.type
@@ -163,10 +145,8 @@ class RequestQuery:
                       extensions=guarded(Role.MEMBER_SELF))
     def my_requests(self, info: Info) -> list[DataSubjectRequestView]:
         ctx = info.context
-        rows = ctx.uow.session.scalars(
-            requests.listing(member_id=ctx.principal.member_id, now=utcnow())).all()
-        return [view(info, r, with_download=True)
-                for r in sorted(rows, key=lambda r: r.received_at, reverse=True)]
+        return [view(r) for r in access.member_requests(
+            ctx.uow, ctx.services.exports, ctx.principal.member_id, now=utcnow())]
 
     @strawberry.field(description="Requests by state, overdue, or due within N days; "
                       "soonest due first.", extensions=guarded(Role.OFFICER))
@@ -175,13 +155,11 @@ class RequestQuery:
                  member_id: strawberry.ID | None = None) -> list[DataSubjectRequestView]:
         if due_within_days is not None and not 0 <= due_within_days <= 365:
             raise denied("INVALID_RANGE", "dueWithinDays must be between 0 and 365")
-        now = utcnow()
-        query = requests.listing(
-            states=[state] if state else [], overdue=overdue,
+        return [view(r) for r in lifecycle.find_requests(
+            info.context.uow, states=[state] if state else [], overdue=overdue,
             due_within=dt.timedelta(days=due_within_days) if due_within_days is not None
-            else None, member_id=_request_id(member_id) if member_id else None, now=now)
-        rows = info.context.uow.session.scalars(query.limit(MAX_LIST)).all()
-        return [view(info, r, now=now) for r in rows]
+            else None, member_id=_request_id(member_id) if member_id else None,
+            limit=MAX_LIST, now=utcnow())]
 
 
 @strawberry.type
@@ -210,28 +188,24 @@ class RequestMutation:
     def verify_request_identity(self, info: Info, request_id: strawberry.ID,
                                 method: str) -> RequestPayload:
         ctx = info.context
-        try:
-            request = verify_and_apply(ctx.uow, ctx.services.request_workflow,
-                                       _request_id(request_id), method,
-                                       actor=ctx.principal.actor, now=utcnow())
-        except RequestError as exc:
-            ctx.uow.rollback()
-            return RequestPayload(request=None, errors=_errors(exc))
-        return RequestPayload(request=view(info, request), errors=[])
+        return _officer_change(info, lambda: opening.verify_request_identity(
+            ctx.uow, ctx.services.request_workflow, _request_id(request_id), method,
+            actor=ctx.principal.actor, now=utcnow()))
 
     @strawberry.mutation(description="Extend the deadline once, with the reason the member "
                          "is told.", extensions=guarded(Role.OFFICER))
     def extend_request(self, info: Info, request_id: strawberry.ID,
                        reason: str) -> RequestPayload:
-        actor = info.context.principal.actor
-        return _officer_change(info, request_id, lambda s, r: requests.extend(
-            s, r, reason, actor=actor, now=utcnow()))
+        ctx = info.context
+        return _officer_change(info, lambda: lifecycle.extend_request(
+            ctx.uow, _request_id(request_id), reason, actor=ctx.principal.actor, now=utcnow()))
 
     @strawberry.mutation(description="Deny with a reason code (UNVERIFIABLE_IDENTITY, "
                          "MANIFESTLY_UNFOUNDED, EXCESSIVE, LEGAL_HOLD, LEGAL_OBLIGATION, "
                          "LEGAL_CLAIMS, DUPLICATE).", extensions=guarded(Role.OFFICER))
     def deny_request(self, info: Info, request_id: strawberry.ID, code: str,
                      reason: str) -> RequestPayload:
-        actor = info.context.principal.actor
-        return _officer_change(info, request_id, lambda s, r: requests.deny(
-            s, r, code, reason, actor=actor, now=utcnow()))
+        ctx = info.context
+        return _officer_change(info, lambda: lifecycle.deny_request(
+            ctx.uow, _request_id(request_id), code, reason, actor=ctx.principal.actor,
+            now=utcnow()))

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL = "vaultkernel"
-DOMAIN = ["identity", "consent", "audit", "export", "retention", "outbox"]
+DOMAIN = ["identity", "consent", "audit", "export", "retention", "outbox", "subject_requests"]
 ENTRYPOINTS = "schema"
 COMPOSITION_ROOT = "membervault"
 # Our top-level packages whose names unrelated PyPI distributions also use (the kernel's

@@ -15,53 +15,7 @@ from identity.models import Member
 from outbox.errors import OutboxError
 from outbox.subscriptions import validate_url
 from retention import sweeper
-from tests.conftest import Api, client_token, create_principal
-
-OPEN_FOR = """mutation($m: ID!, $input: OpenRequestInput!, $v: String) {
-  openRequestFor(memberId: $m, input: $input, identityVerification: $v) {
-    request { id state } errors { field code } } }"""
-
-
-@pytest.fixture
-def officer(http: Any, services: Any) -> Api:
-    return Api(http, client_token(http, "officer-r", create_principal(services, "officer-r",
-                                                                       "officer")))
-
-
-def test_an_officer_cannot_write_a_members_values(officer: Api, jane: dict[str, Any],
-                                                  jane_api: Api) -> None:
-    result = officer.graphql(OPEN_FOR, {"m": jane["id"], "v": "phone call", "input": {
-        "type": "RECTIFICATION", "corrections": {"email": "officer@evil.example"}}})
-    assert result["data"]["openRequestFor"]["errors"] == [
-        {"field": "corrections", "code": "CORRECTIONS_BY_MEMBER_ONLY"}]
-    assert jane_api.graphql("{ me { email } }")["data"]["me"]["email"] == jane["email"]
-
-
-def test_verifying_identity_carries_out_a_restriction(officer: Api, jane: dict[str, Any],
-                                                      jane_api: Api) -> None:
-    opened = officer.graphql(OPEN_FOR, {"m": jane["id"], "v": None,
-                                        "input": {"type": "RESTRICTION"}})
-    request = opened["data"]["openRequestFor"]["request"]
-    assert request["state"] == "identity_verification"
-    status = "{ myProcessingStatus { restricted } }"
-    assert jane_api.graphql(status)["data"]["myProcessingStatus"]["restricted"] is False
-    verified = officer.graphql(
-        """mutation($id: ID!) { verifyRequestIdentity(requestId: $id, method: "id seen")
-           { request { state } errors { code } } }""", {"id": request["id"]})
-    assert verified["data"]["verifyRequestIdentity"]["request"]["state"] == "completed"
-    assert jane_api.graphql(status)["data"]["myProcessingStatus"]["restricted"] is True
-
-
-def test_one_export_a_day(jane_api: Api, services: Any) -> None:
-    from membervault import worker
-
-    opened = jane_api.graphql("mutation { openMyRequest(input: {type: ACCESS}) "
-                              "{ request { id } errors { code } } }")
-    assert opened["data"]["openMyRequest"]["errors"] == []
-    worker.run_once(services)
-    again = jane_api.graphql("mutation { openMyRequest(input: {type: ACCESS}) "
-                             "{ request { id } errors { code } } }")
-    assert again["data"]["openMyRequest"]["errors"] == [{"code": "TOO_SOON"}]
+from tests.conftest import Api
 
 
 @pytest.mark.parametrize("url", [
@@ -76,15 +30,15 @@ def test_webhooks_cannot_target_internal_addresses_in_production(url: str) -> No
 
 def test_erasure_scrubs_consent_evidence_but_keeps_the_proof(
         http: Any, services: Any, jane: dict[str, Any], jane_api: Api) -> None:
-    from export.requests import open_request
-    from retention.erasure import erase_pending
+    from subject_requests.erasure import erase_pending
+    from subject_requests.lifecycle import receive
     from vaultkernel.clock import utcnow
 
     jane_api.graphql("mutation { grantConsent(purpose: \"marketing.email\", noticeVersion: 1)"
                      " { errors { code } } }", **{"user-agent": "Mozilla/5.0 (Jane's phone)"})
     with services.db.unit_of_work() as uow:
-        open_request(uow.session, uuid.UUID(jane["id"]), "erasure", jurisdiction="GDPR",
-                     actor="test", identity_verification="signed in", now=utcnow())
+        receive(uow.session, uuid.UUID(jane["id"]), "erasure", jurisdiction="GDPR",
+                actor="test", identity_verification="signed in", now=utcnow())
         uow.commit()
     erase_pending(services.db, services.erasure_kit, now=utcnow())
     with services.db.unit_of_work() as uow:
@@ -129,14 +83,3 @@ def test_a_failing_notice_mail_neither_stops_the_sweep_nor_repeats(
     assert {o.rule: o.affected for o in again.outcomes}["inactive_members:notice"] == 0
     assert mailer.sent == ["fine@example.org"]  # nobody is mailed twice
     assert "bounce@example.org" not in caplog.text
-
-
-def test_officers_track_rectification_and_cannot_open_for_nobody(officer: Api,
-                                                                 jane: dict[str, Any]) -> None:
-    tracked = officer.graphql(OPEN_FOR, {"m": jane["id"], "v": "video call",
-                                         "input": {"type": "RECTIFICATION"}})
-    assert tracked["data"]["openRequestFor"]["request"]["state"] == "in_progress"
-    nobody = officer.graphql(OPEN_FOR, {"m": str(uuid.uuid4()), "v": "video call",
-                                        "input": {"type": "ACCESS"}})
-    assert nobody["data"]["openRequestFor"]["errors"] == [{"field": "memberId",
-                                                           "code": "MEMBER_NOT_FOUND"}]

@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from audit.access_log import Access, append
-from export import requests
-from export.models import DataSubjectRequest, ExportArchive
+from export.models import ExportArchive
 from identity.models import Member
 from membervault import worker
+from subject_requests import lifecycle
+from subject_requests.models import DataSubjectRequest
 from vaultkernel.clock import utcnow
 
 BIN = Path(sys.executable).parent / "membervault"
@@ -27,9 +28,9 @@ BIN = Path(sys.executable).parent / "membervault"
 
 def open_request(services: Any, member_id: str, type_: str) -> uuid.UUID:
     with services.db.unit_of_work() as uow:
-        request = requests.open_request(uow.session, uuid.UUID(member_id), type_,
-                                        jurisdiction="GDPR", actor="test",
-                                        identity_verification="signed in", now=utcnow())
+        request = lifecycle.receive(uow.session, uuid.UUID(member_id), type_,
+                                    jurisdiction="GDPR", actor="test",
+                                    identity_verification="signed in", now=utcnow())
         uow.commit()
         return request.id
 

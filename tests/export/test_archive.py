@@ -26,10 +26,12 @@ from sqlalchemy import select, update
 
 from audit.access_log import Access, append
 from consent import ledger
-from export import archive, package, requests
-from export.models import DataSubjectRequest, ExportArchive
+from export import archive, package
+from export.models import ExportArchive
 from identity.models import Member
 from membervault.services import Services
+from subject_requests import lifecycle
+from subject_requests.models import DataSubjectRequest
 from tests.conftest import JANE, Api, register
 from tests.consent.support import MEMBER_DATA, grant, signed_in, withdraw
 from vaultkernel.clock import utcnow
@@ -47,10 +49,10 @@ def open_access_request(services: Services, member_id: str | uuid.UUID,
                         now: dt.datetime | None = None) -> uuid.UUID:
     member = uuid.UUID(str(member_id))
     with services.db.unit_of_work() as uow:
-        request = requests.open_request(uow.session, member, "access", jurisdiction="GDPR",
-                                        actor=f"member:{member}",
-                                        identity_verification="signed in",
-                                        now=now or utcnow())
+        request = lifecycle.receive(uow.session, member, "access", jurisdiction="GDPR",
+                                    actor=f"member:{member}",
+                                    identity_verification="signed in",
+                                    now=now or utcnow())
         uow.commit()
         return request.id
 
@@ -260,7 +262,7 @@ def test_the_member_downloads_a_complete_signed_archive(
 
 def _transitions(services: Services, request_id: uuid.UUID) -> list[Any]:
     with services.db.unit_of_work() as uow:
-        return requests.transitions(uow.session, request_id)
+        return lifecycle.transitions(uow.session, request_id)
 
 
 def test_the_published_schema_is_the_one_in_the_package() -> None:
@@ -504,12 +506,12 @@ def test_an_archive_already_committed_just_completes_the_request(
 def test_only_open_access_requests_are_built(services: Services, jane: dict[str, Any]) -> None:
     with services.db.unit_of_work() as uow:
         member = uuid.UUID(jane["id"])
-        waiting = requests.open_request(uow.session, member, "access", jurisdiction="GDPR",
-                                        actor="officer:x", identity_verification=None,
-                                        now=utcnow())
-        requests.open_request(uow.session, member, "restriction", jurisdiction="GDPR",
-                              actor="officer:x", identity_verification="signed in",
-                              now=utcnow())
+        waiting = lifecycle.receive(uow.session, member, "access", jurisdiction="GDPR",
+                                    actor="officer:x", identity_verification=None,
+                                    now=utcnow())
+        lifecycle.receive(uow.session, member, "restriction", jurisdiction="GDPR",
+                          actor="officer:x", identity_verification="signed in",
+                          now=utcnow())
         uow.commit()
     assert build(services) == 0
     assert the_request(services, waiting.id).state == "identity_verification"

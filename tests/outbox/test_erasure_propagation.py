@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from export.models import DataSubjectRequest
 from membervault.services import Services
 from outbox.models import OutboxEvent
-from retention.erasure import complete_acknowledged, erase_pending
+from subject_requests.erasure import complete_acknowledged, erase_pending
+from subject_requests.models import DataSubjectRequest
 from tests.conftest import Api
 from tests.outbox.support import Clock, Receiver, deliveries, drain, subscribe
 from tests.outbox.test_api import ACK

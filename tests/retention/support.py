@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from export.models import DataSubjectRequest
-from export.requests import open_request
 from membervault.services import Services
 from outbox.subscriptions import set_webhook
+from subject_requests.lifecycle import receive
+from subject_requests.models import DataSubjectRequest
 from tests.conftest import Api, client_token, create_principal
 from vaultkernel.clock import utcnow
 
@@ -22,13 +22,19 @@ MEMBER_DATA = """query($purpose: String!, $number: String, $email: String) {
 CERTIFICATE = """query($id: ID!) { erasureCertificate(requestId: $id) { certificate jws } }"""
 PENDING = """query($id: ID!) { pendingAcknowledgements(requestId: $id) {
   clientId deliveryState attempts deliveredAt } }"""
+PLACE = """mutation($m: ID!, $r: String!, $e: DateTime) {
+  placeLegalHold(memberId: $m, reason: $r, expiresAt: $e) {
+    hold { id memberId reason placedBy active expiresAt } errors { field code } } }"""
+LIFT = """mutation($h: ID!) { liftLegalHold(holdId: $h) {
+  hold { id active liftedAt liftedBy } errors { field code } } }"""
+HOLDS = """query($m: ID!) { legalHolds(memberId: $m) { id reason active } }"""
 
 
 def open_erasure(services: Services, member_id: str | uuid.UUID) -> uuid.UUID:
     with services.db.unit_of_work() as uow:
-        request = open_request(uow.session, uuid.UUID(str(member_id)), "erasure",
-                               jurisdiction="GDPR", actor="member:test",
-                               identity_verification="signed in", now=utcnow())
+        request = receive(uow.session, uuid.UUID(str(member_id)), "erasure",
+                          jurisdiction="GDPR", actor="member:test",
+                          identity_verification="signed in", now=utcnow())
         uow.commit()
         return request.id
 

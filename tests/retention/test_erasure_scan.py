@@ -33,12 +33,12 @@ from starlette.testclient import TestClient
 
 from export.archive import build_pending_exports
 from export.models import ExportArchive
-from export.requests import open_request
 from identity.models import PERSONAL_FIELDS, Member
 from membervault.services import Services
 from outbox.models import Delivery, OutboxEvent
 from outbox.tracking import acknowledge
-from retention.erasure import complete_acknowledged, erase_pending
+from subject_requests.erasure import complete_acknowledged, erase_pending
+from subject_requests.lifecycle import receive
 from tests.conftest import BACKEND, Api, member_token, register
 from tests.consent.support import grant, withdraw
 from tests.retention.support import MEMBER_DATA, open_erasure, request_of, subscribed_client
@@ -152,8 +152,8 @@ def test_nothing_of_an_erased_member_is_left_in_files_or_logs(
     # A real export: its archive is in the export dir.
     export_dir = Path(settings.export_dir)
     with services.db.unit_of_work() as uow:
-        open_request(uow.session, member_id, "access", jurisdiction="GDPR",
-                     actor="member:test", identity_verification="signed in", now=utcnow())
+        receive(uow.session, member_id, "access", jurisdiction="GDPR",
+                actor="member:test", identity_verification="signed in", now=utcnow())
         uow.commit()
     assert build_pending_exports(services.db, services.exports, now=utcnow()) == 1
     assert any(export_dir.iterdir())

@@ -22,19 +22,18 @@ from audit.models import AuditEvent
 from consent.models import Consent, ConsentRecord, Objection
 from export.archive import build_pending_exports
 from export.models import ExportArchive
-from export.requests import open_request
 from identity.models import Member, SignInCode
 from membervault.services import Services
 from outbox.models import Delivery, OutboxEvent
 from outbox.secrets import open_member_number
 from outbox.tracking import acknowledge
 from retention import shredding, sweeper
-from retention.erasure import complete_acknowledged, erase_pending
 from retention.shredding import is_suppressed
+from subject_requests.erasure import complete_acknowledged, erase_pending
+from subject_requests.lifecycle import receive
 from tests.conftest import BACKEND, Api, member_token, register
 from tests.consent.support import grant, withdraw
 from tests.retention.support import MEMBER_DATA, count, open_erasure, request_of, subscribed_client
-from tests.retention.test_erasure import STEPS
 from tests.retention.test_erasure_scan import (
     PERSON,
     TEXT_NEEDLES,
@@ -42,6 +41,7 @@ from tests.retention.test_erasure_scan import (
     key_material,
     leftovers,
 )
+from tests.subject_requests.test_erasure import STEPS
 from vaultkernel.clock import utcnow
 from vaultkernel.settings import Settings
 
@@ -91,8 +91,8 @@ def a_full_member(http: TestClient, services: Services, settings: Settings, regi
     read = registrar.graphql(MEMBER_DATA, {"purpose": "loyalty.membership", "number": number})
     assert read["data"]["memberData"]["email"] == person["email"].lower()
     with services.db.unit_of_work() as uow:
-        open_request(uow.session, member_id, "access", jurisdiction="GDPR",
-                     actor="member:test", identity_verification="signed in", now=now)
+        receive(uow.session, member_id, "access", jurisdiction="GDPR",
+                actor="member:test", identity_verification="signed in", now=now)
         uow.commit()
     assert build_pending_exports(services.db, services.exports, now=now) == 1
     make_inactive(services, member_id, now)

@@ -16,12 +16,13 @@ from audit.models import AccessLogEntry, AuditEvent
 from consent import ledger
 from consent.ledger import Evidence
 from consent.models import ConsentRecord
-from export.models import DataSubjectRequest, ExportArchive
+from export.models import ExportArchive
 from identity import members
 from identity.models import Member, SignInCode
 from outbox.models import Delivery, OutboxEvent
 from retention import sweeper
 from retention.models import LegalHold
+from subject_requests.models import DataSubjectRequest
 from vaultkernel.clock import FixedClock, utcnow
 
 NOW = dt.datetime(2031, 6, 15, 12, 0, tzinfo=dt.UTC)

@@ -29,15 +29,15 @@ from starlette.testclient import TestClient
 from strawberry.permission import PermissionExtension
 from strawberry.utils.str_converters import to_camel_case
 
-from export.requests import open_request
 from membervault.services import Services, load_member_policy
 from outbox.models import Delivery
 from outbox.writer import emit
-from retention.erasure import erase_request
 from retention.holds import place as place_hold
 from schema import access
 from schema.access import PRINCIPAL_ROLE, Allow
 from schema.schema import build_schema
+from subject_requests.erasure import erase_request
+from subject_requests.lifecycle import receive
 from tests.conftest import Api, client_token, create_principal, member_token, register
 from vaultkernel.clock import utcnow
 from vaultkernel.policy import Policy
@@ -418,9 +418,9 @@ def erased_member_request(registrar: Api, services: Services) -> uuid.UUID:
                           phone="07400 111222")
     assert registered["errors"] == [], registered
     with services.db.unit_of_work() as uow:
-        request = open_request(uow.session, uuid.UUID(registered["member"]["id"]), "erasure",
-                               jurisdiction="GDPR", actor="test", identity_verification="test",
-                               now=utcnow())
+        request = receive(uow.session, uuid.UUID(registered["member"]["id"]), "erasure",
+                          jurisdiction="GDPR", actor="test", identity_verification="test",
+                          now=utcnow())
         uow.commit()
     with services.db.unit_of_work() as uow:
         assert erase_request(uow, services.erasure_kit, request.id, now=utcnow()) == "erased"
@@ -439,9 +439,9 @@ def test_authorization_matrix(http: TestClient, services: Services, settings: Se
         " receiptIds errors { code } } }")["data"]["grantConsent"]
     assert granted["errors"] == []
     with services.db.unit_of_work() as uow:  # a request waiting for identity verification
-        pending = open_request(uow.session, uuid.UUID(me["id"]), "rectification",
-                               jurisdiction="GDPR", actor="test", identity_verification=None,
-                               now=utcnow())
+        pending = receive(uow.session, uuid.UUID(me["id"]), "rectification",
+                          jurisdiction="GDPR", actor="test", identity_verification=None,
+                          now=utcnow())
         # An event addressed to every client of the cast, to acknowledge and replay.
         event = emit(uow.session, "member.rectified", uuid.UUID(me["id"]), {"fields": []},
                      [f"matrix-{p.name}" for p in principals() if p.role == "client"])

@@ -18,29 +18,35 @@ from starlette.testclient import TestClient
 
 from audit.models import AccessLogEntry, AuditEvent
 from consent.models import Consent, ConsentRecord
-from export.models import ExportArchive, RequestTransition
+from export.models import ExportArchive
 from identity.models import PERSONAL_FIELDS, Member, SignInCode
 from membervault.services import Services
 from outbox.models import Delivery, OutboxEvent
 from outbox.secrets import open_member_number
 from outbox.tracking import acknowledge
-from retention import erasure, shredding
-from retention.certificate import WHY, erasure_certificate
-from retention.erasure import (
+from retention import shredding
+from retention.models import SuppressedEmail
+from retention.shredding import is_suppressed, suppression_hash
+from subject_requests import erasure
+from subject_requests.erasure import (
     LEASE,
+    WHY,
     complete_acknowledged,
     erase_pending,
     erase_request,
+    erasure_certificate,
     pending_acknowledgements,
 )
-from retention.models import SuppressedEmail
-from retention.shredding import is_suppressed, suppression_hash
+from subject_requests.models import RequestTransition
 from tests.conftest import Api, register
 from tests.consent.support import grant, signed_in, withdraw
 from tests.retention.support import (
     CERTIFICATE,
+    HOLDS,
+    LIFT,
     MEMBER_DATA,
     PENDING,
+    PLACE,
     count,
     officer,
     open_erasure,
@@ -213,7 +219,7 @@ def test_erasure_shreds_the_member_notifies_recipients_and_completes_on_acknowle
     with services.db.unit_of_work() as uow:
         again, token = erasure_certificate(uow, services.policy, request_id,
                                            issuer=services.settings.issuer,
-                                           signing_key=services.signing_keys.active())
+                                           signing_key=services.signing_keys.active)
     assert orjson.loads(jws.deserialize_compact(token, published_keys(http)).payload) == again
 
 
@@ -257,14 +263,6 @@ def test_the_suppression_hash_is_kept_only_when_marketing_consent_was_withdrawn(
 
 # --------------------------------------------------------------------------------------
 # Legal holds
-
-
-PLACE = """mutation($m: ID!, $r: String!, $e: DateTime) {
-  placeLegalHold(memberId: $m, reason: $r, expiresAt: $e) {
-    hold { id memberId reason placedBy active expiresAt } errors { field code } } }"""
-LIFT = """mutation($h: ID!) { liftLegalHold(holdId: $h) {
-  hold { id active liftedAt liftedBy } errors { field code } } }"""
-HOLDS = """query($m: ID!) { legalHolds(memberId: $m) { id reason active } }"""
 
 
 def test_a_held_member_is_not_erased_and_the_request_is_denied_with_the_reason(
@@ -316,30 +314,6 @@ def test_an_expired_hold_no_longer_blocks_erasure(
     assert request_of(services, request_id).state == "completed"
 
 
-def test_legal_hold_input_is_checked(http: TestClient, services: Services,
-                                     jane: dict[str, Any], jane_api: Api) -> None:
-    desk = officer(http, services)
-    cases = [
-        ({"m": jane["id"], "r": "   "}, "REASON_REQUIRED"),
-        ({"m": jane["id"], "r": "x" * 1001}, "REASON_REQUIRED"),
-        ({"m": jane["id"], "r": "audit", "e": "2001-01-01T00:00:00Z"}, "EXPIRY_IN_PAST"),
-        ({"m": str(uuid.uuid4()), "r": "audit"}, "MEMBER_NOT_FOUND"),
-    ]
-    for variables, code in cases:
-        payload = desk.graphql(PLACE, variables)["data"]["placeLegalHold"]
-        assert payload["hold"] is None and [e["code"] for e in payload["errors"]] == [code]
-    naive = desk.graphql(PLACE, {"m": jane["id"], "r": "audit", "e": "2999-01-01T00:00:00"})
-    assert [e["extensions"]["code"] for e in naive["errors"]] == ["INVALID_DATETIME"]
-    bad_id = desk.graphql(PLACE, {"m": "not-an-id", "r": "audit"})
-    assert [e["extensions"]["code"] for e in bad_id["errors"]] == ["INVALID_MEMBER_ID"]
-    unknown = desk.graphql(LIFT, {"h": str(uuid.uuid4())})["data"]["liftLegalHold"]
-    assert [e["code"] for e in unknown["errors"]] == ["NOT_FOUND"]
-    assert desk.graphql(HOLDS, {"m": jane["id"]})["data"]["legalHolds"] == []
-    # A member cannot place or see holds.
-    refused = jane_api.graphql(HOLDS, {"m": jane["id"]})
-    assert [e["extensions"]["code"] for e in refused["errors"]] == ["FORBIDDEN"]
-
-
 def test_the_certificate_exists_only_for_an_erased_member(
         http: TestClient, services: Services, jane: dict[str, Any]) -> None:
     desk = officer(http, services)
@@ -377,7 +351,7 @@ def test_export_archives_are_deleted_rows_and_files(
     with services.db.unit_of_work() as uow:
         document, _ = erasure_certificate(uow, services.policy, request_id,
                                           issuer=services.settings.issuer,
-                                          signing_key=services.signing_keys.active())
+                                          signing_key=services.signing_keys.active)
     archives = next(d for d in document["destroyed"] if d["item"] == "export_archives")
     assert archives["count"] == 2
 

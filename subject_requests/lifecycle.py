@@ -1,8 +1,13 @@
-"""The data subject request workflow: a state machine with a legal due date.
+"""The life of a data subject request: a state machine with a legal due date.
 
 States: received -> identity_verification -> in_progress -> (extended) ->
 waiting_for_recipients -> completed, or denied (with a reason code) from any open state.
 Every transition is recorded with who made it and why.
+
+Helpers here take a ``Session`` and never commit; the officers' use cases
+(:func:`extend_request`, :func:`deny_request`, :func:`find_requests`) take the unit of
+work and commit. Opening a request and verifying identity are in
+:mod:`subject_requests.opening`, because they carry out some request types at once.
 """
 
 from __future__ import annotations
@@ -10,13 +15,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from export.deadlines import JURISDICTIONS
-from export.errors import RequestError
-from export.models import DataSubjectRequest, ExportArchive, RequestTransition
+from subject_requests.deadlines import JURISDICTIONS
+from subject_requests.errors import RequestError
+from subject_requests.models import DataSubjectRequest, RequestTransition
+from vaultkernel.database import UnitOfWork
 
 TYPES = ("access", "erasure", "rectification", "restriction", "objection")
 OPEN_STATES = ("received", "identity_verification", "in_progress", "extended",
@@ -52,11 +59,13 @@ def _transition(session: Session, request: DataSubjectRequest, to_state: str, *,
         request.closed_at = now
 
 
-def open_request(session: Session, member_id: uuid.UUID, type_: str, *, jurisdiction: str,
-                 actor: str, identity_verification: str | None, now: dt.datetime,
-                 details: dict[str, object] | None = None) -> DataSubjectRequest:
-    """Open a request. ``identity_verification`` says how identity was verified; ``None``
-    means it still has to be (the clock is paused until it is)."""
+def receive(session: Session, member_id: uuid.UUID, type_: str, *, jurisdiction: str,
+            actor: str, identity_verification: str | None, now: dt.datetime,
+            details: dict[str, object] | None = None) -> DataSubjectRequest:
+    """Record a new request and move it on from ``received`` (no commit, nothing carried
+    out: :func:`subject_requests.opening.open_request` is the use case).
+    ``identity_verification`` says how identity was verified; ``None`` means it still has
+    to be (the clock is paused until it is)."""
     if type_ not in TYPES:
         raise RequestError("UNKNOWN_TYPE", f"type must be one of {', '.join(TYPES)}",
                            field="type")
@@ -143,16 +152,17 @@ def transitions(session: Session, request_id: uuid.UUID) -> list[RequestTransiti
                                 .order_by(RequestTransition.id)))
 
 
-def latest_archive(session: Session, request_id: uuid.UUID) -> ExportArchive | None:
-    return session.scalars(select(ExportArchive).where(ExportArchive.request_id == request_id)
-                           .order_by(ExportArchive.created_at.desc()).limit(1)).first()
-
-
 def effective_due(request: DataSubjectRequest, now: dt.datetime) -> dt.datetime:
     """The due date as of now: while identity is being verified, the clock is stopped."""
     if request.paused_since is not None:
         return request.due_at + (now - request.paused_since)
     return request.due_at
+
+
+def is_overdue(request: DataSubjectRequest, now: dt.datetime) -> bool:
+    """Open, its clock running, and past its due date."""
+    return (request.state in OPEN_STATES and request.paused_since is None
+            and effective_due(request, now) < now)
 
 
 def listing(*, states: Sequence[str] = (), overdue: bool = False,
@@ -172,3 +182,66 @@ def listing(*, states: Sequence[str] = (), overdue: bool = False,
     if member_id is not None:
         query = query.where(DataSubjectRequest.member_id == member_id)
     return query.order_by(DataSubjectRequest.due_at, DataSubjectRequest.id)
+
+
+# --------------------------------------------------------------------------------------
+# What callers are shown
+
+
+@dataclass(frozen=True)
+class Download:
+    """Where the member downloads a completed access request's archive."""
+
+    url: str
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A request as of ``now``: its row, its transitions (oldest first), the due date
+    with the clock stopped while identity is verified, and whether it is overdue."""
+
+    request: DataSubjectRequest
+    transitions: list[RequestTransition]
+    due_at: dt.datetime
+    overdue: bool
+    download: Download | None = None
+
+
+def snapshot(session: Session, request: DataSubjectRequest, now: dt.datetime, *,
+             download: Download | None = None) -> Snapshot:
+    return Snapshot(request=request, transitions=transitions(session, request.id),
+                    due_at=effective_due(request, now), overdue=is_overdue(request, now),
+                    download=download)
+
+
+# --------------------------------------------------------------------------------------
+# Officers' use cases (each commits)
+
+
+def extend_request(uow: UnitOfWork, request_id: uuid.UUID, reason: str, *, actor: str,
+                   now: dt.datetime) -> Snapshot:
+    """Extend a request's deadline once, with the reason the member is told. Commits."""
+    request = get(uow.session, request_id)
+    extend(uow.session, request, reason, actor=actor, now=now)
+    uow.commit()
+    return snapshot(uow.session, request, now)
+
+
+def deny_request(uow: UnitOfWork, request_id: uuid.UUID, code: str, reason: str, *,
+                 actor: str, now: dt.datetime) -> Snapshot:
+    """Close an open request as denied, with a denial code and the reason. Commits."""
+    request = get(uow.session, request_id)
+    deny(uow.session, request, code, reason, actor=actor, now=now)
+    uow.commit()
+    return snapshot(uow.session, request, now)
+
+
+def find_requests(uow: UnitOfWork, *, states: Sequence[str] = (), overdue: bool = False,
+                  due_within: dt.timedelta | None = None, member_id: uuid.UUID | None = None,
+                  limit: int, now: dt.datetime) -> list[Snapshot]:
+    """Requests matching every filter given, soonest due first, at most ``limit``; reads
+    only."""
+    query = listing(states=states, overdue=overdue, due_within=due_within,
+                    member_id=member_id, now=now)
+    return [snapshot(uow.session, r, now) for r in uow.session.scalars(query.limit(limit))]

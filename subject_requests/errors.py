@@ -1,4 +1,4 @@
-"""Errors of the request workflow, with stable codes."""
+"""Errors of data subject requests, with stable codes."""
 
 from __future__ import annotations
 
