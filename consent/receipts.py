@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-from joserfc import jws
 from joserfc.jwk import Key
 
 from consent.models import ConsentRecord
+from identity.signed_documents import sign_document
 from vaultkernel.policy import Policy
 
 RECEIPT_VERSION = "KI-CR-v1.1.0"
@@ -59,6 +58,4 @@ def receipt(record: ConsentRecord, policy: Policy, *, issuer: str) -> dict[str, 
 
 
 def sign(document: dict[str, Any], key: Key) -> str:
-    header = {"alg": "ES256", "kid": key.kid, "typ": "consent-receipt+jws"}
-    payload = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-    return jws.serialize_compact(header, payload, key, algorithms=["ES256"])
+    return sign_document(document, key, "consent-receipt+jws")

@@ -43,7 +43,6 @@ from typing import Any, BinaryIO
 from zipfile import ZIP_DEFLATED, ZipFile
 
 import orjson
-from joserfc import jws
 from joserfc.jwk import ECKey
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -63,6 +62,7 @@ from identity.encryption import MemberCipher, MemberCrypto
 from identity.errors import IdentityError, KeyringError
 from identity.members import open_member
 from identity.models import Member
+from identity.signed_documents import sign_document
 from subject_requests import lifecycle
 from subject_requests.models import DataSubjectRequest
 from vaultkernel.clock import utcnow
@@ -78,7 +78,6 @@ LEASE = dt.timedelta(minutes=10)
 BATCH = 20  # requests built per pass at most; the next pass takes the rest
 BUILDABLE_STATES = ("in_progress", "extended")
 SIGNATURE_TYPE = "export-signature+jws"
-SIGNATURE_ALGORITHM = "ES256"
 TOKEN_FIELD = "export-token"  # noqa: S105  (an encryption context, not a secret)
 FILE_KEY_FIELD = "export-file-key:"
 SEALED, PARTIAL = ".sealed", ".partial"
@@ -180,9 +179,7 @@ def token_digest(token: str) -> bytes:
 
 
 def sign_manifest(key: ECKey, manifest: dict[str, Any]) -> str:
-    header = {"alg": SIGNATURE_ALGORITHM, "kid": key.kid, "typ": SIGNATURE_TYPE}
-    return jws.serialize_compact(header, orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS),
-                                 key, algorithms=[SIGNATURE_ALGORITHM])
+    return sign_document(manifest, key, SIGNATURE_TYPE)
 
 
 def signed_manifest(signature: str) -> dict[str, Any]:

@@ -26,8 +26,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-from joserfc import jws
 from joserfc.jwk import Key
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
@@ -36,6 +34,7 @@ from audit import trail
 from audit.models import AccessLogEntry, AuditEvent
 from consent.models import ConsentRecord
 from identity.models import Member
+from identity.signed_documents import sign_document
 from outbox.models import Delivery, OutboxEvent
 from retention import holds
 from retention.shredding import EVENT, ErasureCause, ErasureKit, checkpoint_wal, erase_members
@@ -337,9 +336,7 @@ def build(session: Session, policy: Policy, request_id: uuid.UUID, *, issuer: st
 
 
 def sign(document: dict[str, Any], key: Key) -> str:
-    header = {"alg": "ES256", "kid": key.kid, "typ": TYP}
-    payload = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-    return jws.serialize_compact(header, payload, key, algorithms=["ES256"])
+    return sign_document(document, key, TYP)
 
 
 def erasure_certificate(uow: UnitOfWork, policy: Policy, request_id: uuid.UUID, *,
