@@ -264,7 +264,7 @@ def add_access_history(env: Env, member_id: uuid.UUID, entries: int, *,
             sequence, previous = chain_tail(connection)
             accesses = [Access(principal=principal, purpose=purpose, member_id=member_id,
                                fields_returned=fields)] * size
-            rows = _rows(accesses, f"bench-{done // size}", sequence, previous)
+            rows = _rows(accesses, f"bench-{done // size}", sequence, previous, utcnow())
             connection.execute(insert(AccessLogEntry), rows)
         done += size
 
