@@ -21,6 +21,9 @@ class ValidationFailed(IdentityError):
         super().__init__("; ".join(f"{p.field}: {p.code}" for p in problems))
         self.problems = problems
 
+    def each_problem(self) -> list[DomainError]:
+        return list(self.problems)
+
 
 class MemberNotFound(IdentityError):
     code = "NOT_FOUND"

@@ -23,6 +23,7 @@ from export.models import DataSubjectRequest
 from retention.erasure import deliveries_of
 from vaultkernel.clock import utcnow
 from vaultkernel.database import UnitOfWork
+from vaultkernel.errors import DomainError
 from vaultkernel.policy import Policy
 
 TYP = "erasure-certificate+jws"
@@ -40,10 +41,9 @@ WHY = {
 }
 
 
-class CertificateError(Exception):
+class CertificateError(DomainError):
     def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
+        super().__init__(code, message)
 
 
 def _iso(value: dt.datetime | None) -> str | None:

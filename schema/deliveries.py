@@ -8,12 +8,12 @@ import uuid
 import strawberry
 from strawberry.types import Info
 
-from outbox import tracking
+from outbox import service, tracking
 from outbox.errors import OutboxError
-from schema.access import Role, denied, guarded, reachable_by
-from schema.cursors import InvalidCursor
-from schema.types import FieldError
+from schema.access import Role, guarded, reachable_by
+from schema.errors import FieldError, field_errors
 from vaultkernel.clock import utcnow
+from vaultkernel.errors import DomainError
 
 
 @strawberry.type(description="One event to one recipient. Internal ids only: the member "
@@ -71,12 +71,31 @@ class AcknowledgePayload:
     errors: list[FieldError]
 
 
-def _error(exc: OutboxError) -> list[FieldError]:
-    return [FieldError(field=exc.field, code=exc.code, message=exc.message)]
+# Ids are opaque to callers: a malformed one names nothing, like an unknown one.
+def _no_event() -> OutboxError:
+    return OutboxError("NOT_FOUND", "no such event was addressed to this client",
+                       field="eventId")
 
 
-NOT_ADDRESSED = OutboxError("NOT_FOUND", "no such event was addressed to this client",
-                            field="eventId")
+def _no_delivery() -> OutboxError:
+    return OutboxError("NOT_FOUND", "no such delivery", field="deliveryId")
+
+
+def _event_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise _no_event() from None
+
+
+def _delivery_id(value: str) -> int:
+    try:
+        parsed = int(str(value))
+    except ValueError:
+        raise _no_delivery() from None
+    if not 0 < parsed < 2**31:
+        raise _no_delivery()
+    return parsed
 
 
 @strawberry.type
@@ -87,15 +106,9 @@ class DeliveryQuery:
                    first: int = 50, after: str | None = None) -> DeliveryPage:
         ctx = info.context
         bound = f"deliveries:{ctx.principal.actor}"
-        try:
-            before = ctx.services.cursors.decode_int(after, bound_to=bound) if after else None
-        except InvalidCursor as exc:
-            raise denied(exc.code, str(exc)) from None
-        try:
-            rows = tracking.page(ctx.uow.session, state=state, client_id=client_id,
-                                 first=first, before_id=before)
-        except OutboxError as exc:
-            raise denied(exc.code, exc.message) from None
+        before = ctx.services.cursors.decode_int(after, bound_to=bound) if after else None
+        rows = tracking.page(ctx.uow.session, state=state, client_id=client_id,
+                             first=first, before_id=before)
         cursor = (ctx.services.cursors.encode_int(rows[-1].id, bound_to=bound)
                   if len(rows) == first else None)
         return DeliveryPage(items=[Delivery.of(r) for r in rows], next_cursor=cursor)
@@ -110,15 +123,10 @@ class DeliveryMutation:
     def acknowledge_event(self, info: Info, event_id: strawberry.ID) -> AcknowledgePayload:
         ctx = info.context
         try:
-            parsed = uuid.UUID(str(event_id))
-        except ValueError:
-            return AcknowledgePayload(acknowledgement=None, errors=_error(NOT_ADDRESSED))
-        try:
-            row = tracking.acknowledge(ctx.uow.session, str(ctx.principal.client_id), parsed,
-                                       now=utcnow())
-        except OutboxError as exc:
-            return AcknowledgePayload(acknowledgement=None, errors=_error(exc))
-        ctx.uow.commit()
+            row = service.acknowledge_event(ctx.uow, str(ctx.principal.client_id),
+                                            _event_id(event_id), now=utcnow())
+        except DomainError as exc:
+            return AcknowledgePayload(acknowledgement=None, errors=field_errors(exc))
         assert row.acknowledged_at is not None
         return AcknowledgePayload(acknowledgement=Acknowledgement(
             event_id=strawberry.ID(str(row.event_id)), event_type=row.event_type,
@@ -129,18 +137,9 @@ class DeliveryMutation:
                          extensions=guarded(Role.OFFICER))
     def replay_delivery(self, info: Info, delivery_id: strawberry.ID) -> ReplayPayload:
         ctx = info.context
-        missing = OutboxError("NOT_FOUND", "no such delivery", field="deliveryId")
         try:
-            parsed = int(str(delivery_id))
-        except ValueError:
-            return ReplayPayload(delivery=None, errors=_error(missing))
-        if not 0 < parsed < 2**31:
-            return ReplayPayload(delivery=None, errors=_error(missing))
-        try:
-            row = tracking.replay(ctx.uow.session, parsed, actor=ctx.principal.actor,
-                                  now=utcnow())
-        except OutboxError as exc:
-            ctx.uow.rollback()
-            return ReplayPayload(delivery=None, errors=_error(exc))
-        ctx.uow.commit()
+            row = service.replay_delivery(ctx.uow, _delivery_id(delivery_id),
+                                          actor=ctx.principal.actor, now=utcnow())
+        except DomainError as exc:
+            return ReplayPayload(delivery=None, errors=field_errors(exc))
         return ReplayPayload(delivery=Delivery.of(row), errors=[])

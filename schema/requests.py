@@ -16,9 +16,11 @@ from export.errors import RequestError
 from export.models import DataSubjectRequest
 from export.workflow import open_and_apply, verify_and_apply
 from identity.errors import IdentityError
-from schema.access import Role, denied, guarded, reachable_by
-from schema.types import FieldError, UpdateProfileInput, input_values
+from schema.access import Role, guarded, reachable_by
+from schema.errors import ErrorCode, FieldError, field_errors
+from schema.types import UpdateProfileInput, input_values
 from vaultkernel.clock import utcnow
+from vaultkernel.errors import DomainError
 
 MAX_LIST = 500
 
@@ -116,10 +118,8 @@ def _download(info: Info, request: DataSubjectRequest) -> ExportDownload | None:
         url=url, expires_at=archive.expires_at)
 
 
-def _errors(exc: RequestError | IdentityError) -> list[FieldError]:
-    if isinstance(exc, IdentityError):
-        return FieldError.all_of(exc)
-    return [FieldError(field=exc.field, code=exc.code, message=exc.message)]
+def _errors(exc: DomainError) -> list[FieldError]:
+    return field_errors(exc)
 
 
 def _open(info: Info, member_id: uuid.UUID, input: OpenRequestInput,
@@ -142,7 +142,7 @@ def _request_id(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except ValueError:
-        raise denied("NOT_FOUND", "no such request") from None
+        raise DomainError("NOT_FOUND", "no such request") from None
 
 
 def _officer_change(info: Info, request_id: str, change: Any) -> RequestPayload:
@@ -174,7 +174,7 @@ class RequestQuery:
                  due_within_days: int | None = None,
                  member_id: strawberry.ID | None = None) -> list[DataSubjectRequestView]:
         if due_within_days is not None and not 0 <= due_within_days <= 365:
-            raise denied("INVALID_RANGE", "dueWithinDays must be between 0 and 365")
+            raise DomainError("INVALID_RANGE", "dueWithinDays must be between 0 and 365")
         now = utcnow()
         query = requests.listing(
             states=[state] if state else [], overdue=overdue,
@@ -200,7 +200,7 @@ class RequestMutation:
             # Least privilege: an officer never writes a member's personal values (a new
             # email would hand the officer the member's sign-in); the member corrects them.
             return RequestPayload(request=None, errors=[FieldError(
-                field="corrections", code="CORRECTIONS_BY_MEMBER_ONLY",
+                field="corrections", code=ErrorCode.CORRECTIONS_BY_MEMBER_ONLY,
                 message="the member applies corrections themselves (openMyRequest or "
                         "updateMyProfile); officers track the request")])
         return _open(info, _request_id(member_id), input, identity_verification)

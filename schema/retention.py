@@ -8,9 +8,9 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from retention.activity import MAX_BATCH, record_activity
+from retention import service
 from retention.ropa import record_of_processing
-from schema.access import MEMBERSHIP, Role, denied, guarded, reachable_by
+from schema.access import MEMBERSHIP, Role, guarded, reachable_by
 from vaultkernel.clock import utcnow
 
 
@@ -47,13 +47,6 @@ class RetentionMutation:
                          extensions=guarded(Role.CLIENT, purpose=MEMBERSHIP))
     def record_activity(self, info: Info, member_numbers: list[str],
                         at: dt.datetime | None = None) -> int:
-        now = utcnow()
-        if len(member_numbers) > MAX_BATCH:
-            raise denied("TOO_MANY", f"at most {MAX_BATCH} member numbers per call")
-        if at is not None and (at.tzinfo is None or at > now + dt.timedelta(minutes=5)):
-            raise denied("INVALID_DATETIME", "at needs a time zone and cannot be in the future")
-        uow = info.context.uow
-        count = record_activity(uow.session, info.context.services.crypto, member_numbers,
-                                at or now)
-        uow.commit()
-        return count
+        ctx = info.context
+        return service.record_activity(ctx.uow, ctx.services.crypto, member_numbers, at=at,
+                                       now=utcnow())

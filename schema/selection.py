@@ -8,7 +8,7 @@ from typing import Any
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField
 
-from schema.types import GRAPHQL_NAMES
+from schema.errors import GRAPHQL_NAMES
 
 ATTRIBUTE_OF = {GRAPHQL_NAMES.get(a, a): a for a in (
     "member_number", "given_name", "family_name", "email", "phone", "birthdate",
