@@ -6,8 +6,6 @@ from vaultkernel.errors import DomainError
 
 
 class IdentityError(DomainError):
-    code = "IDENTITY_ERROR"
-
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
         super().__init__(code, message, field)
 

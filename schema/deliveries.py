@@ -11,6 +11,7 @@ from strawberry.types import Info
 from outbox import service, tracking
 from outbox.errors import OutboxError
 from schema.access import Role, guarded, reachable_by
+from schema.enums import DeliveryState
 from schema.errors import FieldError, field_errors
 from vaultkernel.clock import utcnow
 from vaultkernel.errors import DomainError
@@ -25,7 +26,7 @@ class Delivery:
     event_type: str
     member_id: strawberry.ID = strawberry.field(description="The member's internal id.")
     client_id: str
-    state: str = strawberry.field(description="pending, delivered or dead.")
+    state: DeliveryState
     attempts: int
     last_status: str | None = strawberry.field(
         description="The last outcome: 'HTTP 503', a connection error's name, or why the "
@@ -39,7 +40,7 @@ class Delivery:
     def of(cls, row: tracking.DeliveryRow) -> Delivery:
         return cls(id=strawberry.ID(str(row.id)), event_id=strawberry.ID(str(row.event_id)),
                    event_type=row.event_type, member_id=strawberry.ID(str(row.member_id)),
-                   client_id=row.client_id, state=row.state, attempts=row.attempts,
+                   client_id=row.client_id, state=DeliveryState(row.state), attempts=row.attempts,
                    last_status=row.last_status, event_created_at=row.event_created_at,
                    next_attempt_at=row.next_attempt_at, delivered_at=row.delivered_at,
                    acknowledged_at=row.acknowledged_at)
@@ -101,13 +102,15 @@ def _delivery_id(value: str) -> int:
 @strawberry.type
 class DeliveryQuery:
     @strawberry.field(description="Webhook deliveries, newest first; filter by state "
-                      "(pending, delivered, dead) and recipient.", extensions=guarded(Role.OFFICER))
-    def deliveries(self, info: Info, state: str | None = None, client_id: str | None = None,
-                   first: int = 50, after: str | None = None) -> DeliveryPage:
+                      "and recipient.", extensions=guarded(Role.OFFICER))
+    def deliveries(self, info: Info, state: DeliveryState | None = None,
+                   client_id: str | None = None, first: int = 50,
+                   after: str | None = None) -> DeliveryPage:
         ctx = info.context
         bound = f"deliveries:{ctx.principal.actor}"
         before = ctx.services.cursors.decode_int(after, bound_to=bound) if after else None
-        rows = tracking.page(ctx.uow.session, state=state, client_id=client_id,
+        rows = tracking.page(ctx.uow.session, state=state.value if state else None,
+                             client_id=client_id,
                              first=first, before_id=before)
         cursor = (ctx.services.cursors.encode_int(rows[-1].id, bound_to=bound)
                   if len(rows) == first else None)

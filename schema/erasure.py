@@ -12,6 +12,7 @@ from strawberry.types import Info
 from retention import certificate, erasure, holds, service
 from retention.models import LegalHold
 from schema.access import Role, guarded, reachable_by
+from schema.enums import DeliveryState
 from schema.errors import FieldError, field_errors
 from vaultkernel.clock import utcnow
 from vaultkernel.errors import DomainError
@@ -57,8 +58,8 @@ class ErasureCertificate:
                  directives=reachable_by(Role.OFFICER))
 class PendingAcknowledgement:
     client_id: str
-    delivery_state: str = strawberry.field(description="pending, delivered or dead "
-                                           "(dead deliveries can be replayed).")
+    delivery_state: DeliveryState = strawberry.field(
+        description="Dead deliveries can be replayed.")
     attempts: int
     delivered_at: dt.datetime | None
 
@@ -115,7 +116,8 @@ class ErasureQuery:
             parsed = uuid.UUID(str(request_id))
         except ValueError:
             return []
-        return [PendingAcknowledgement(client_id=d.client_id, delivery_state=d.state,
+        return [PendingAcknowledgement(client_id=d.client_id,
+                                       delivery_state=DeliveryState(d.state),
                                        attempts=d.attempts, delivered_at=d.delivered_at)
                 for d in erasure.deliveries_of(info.context.uow.session, parsed)
                 if d.acknowledged_at is None]

@@ -21,6 +21,7 @@ from consent.service import ConsentChange, ProcessingState, consents_of, process
 from consent.status import PurposeStatus
 from schema.access import Role, guarded, reachable_by
 from schema.client_reads import DeniedField
+from schema.enums import ConsentChannel, LegalBasis
 from schema.errors import FieldError, field_errors
 from vaultkernel.errors import DomainError
 
@@ -43,7 +44,7 @@ class PurposeConsent:
     title: str
     notice: str
     notice_version: int
-    legal_basis: str
+    legal_basis: LegalBasis
     status: ConsentStatus
     granted_notice_version: int | None
     objected: bool
@@ -57,7 +58,7 @@ class ConsentRecordView:
     granted: bool
     notice_version: int
     at: dt.datetime
-    channel: str
+    channel: ConsentChannel
     actor: str
     gpc: bool
 
@@ -65,7 +66,7 @@ class ConsentRecordView:
     def of(cls, record: ConsentRecord) -> ConsentRecordView:
         return cls(receipt_id=strawberry.ID(str(record.receipt_id)), purpose=record.purpose,
                    granted=record.granted, notice_version=record.notice_version, at=record.at,
-                   channel=record.channel, actor=record.actor,
+                   channel=ConsentChannel(record.channel), actor=record.actor,
                    gpc=bool((record.evidence or {}).get("gpc")))
 
 
@@ -117,7 +118,7 @@ class ProcessingPayload:
 def purpose_consents(statuses: list[PurposeStatus]) -> list[PurposeConsent]:
     return [PurposeConsent(
         purpose=s.purpose.key, title=s.purpose.title, notice=s.purpose.notice,
-        notice_version=s.purpose.notice_version, legal_basis=s.purpose.legal_basis,
+        notice_version=s.purpose.notice_version, legal_basis=LegalBasis(s.purpose.legal_basis),
         status=ConsentStatus(s.status), granted_notice_version=s.granted_notice_version,
         objected=s.objected, updated_at=s.updated_at)
         for s in statuses]

@@ -17,6 +17,7 @@ from export.models import DataSubjectRequest
 from export.workflow import open_and_apply, verify_and_apply
 from identity.errors import IdentityError
 from schema.access import Role, guarded, reachable_by
+from schema.enums import RequestState
 from schema.errors import ErrorCode, FieldError, field_errors
 from schema.types import UpdateProfileInput, input_values
 from vaultkernel.clock import utcnow
@@ -46,8 +47,8 @@ class OpenRequestInput:
 
 @strawberry.type(directives=reachable_by(Role.MEMBER_SELF, Role.OFFICER))
 class RequestTransitionView:
-    from_state: str | None
-    to_state: str
+    from_state: RequestState | None
+    to_state: RequestState
     at: dt.datetime
     actor: str
     reason: str | None
@@ -66,7 +67,7 @@ class DataSubjectRequestView:
     member_id: strawberry.ID
     type: RequestType
     jurisdiction: str
-    state: str
+    state: RequestState
     received_at: dt.datetime
     due_at: dt.datetime = strawberry.field(
         description="The legal deadline; while identity is being verified the clock stops.")
@@ -94,14 +95,17 @@ def view(info: Info, request: DataSubjectRequest, *, with_download: bool = False
     due = requests.effective_due(request, now)
     return DataSubjectRequestView(
         id=strawberry.ID(str(request.id)), member_id=strawberry.ID(str(request.member_id)),
-        type=RequestType(request.type), jurisdiction=request.jurisdiction, state=request.state,
+        type=RequestType(request.type), jurisdiction=request.jurisdiction,
+        state=RequestState(request.state),
         received_at=request.received_at, due_at=due,
         overdue=request.state in requests.OPEN_STATES and request.paused_since is None
         and due < now,
         extended=request.extended, extension_reason=request.extension_reason,
         identity_verification=request.identity_verification, closed_at=request.closed_at,
         denial_code=request.denial_code, denial_reason=request.denial_reason,
-        transitions=[RequestTransitionView(from_state=t.from_state, to_state=t.to_state,
+        transitions=[RequestTransitionView(from_state=RequestState(t.from_state)
+                                           if t.from_state else None,
+                                           to_state=RequestState(t.to_state),
                                            at=t.at, actor=t.actor, reason=t.reason)
                      for t in requests.transitions(session, request.id)],
         export_download=_download(info, request) if with_download else None)
@@ -170,14 +174,14 @@ class RequestQuery:
 
     @strawberry.field(description="Requests by state, overdue, or due within N days; "
                       "soonest due first.", extensions=guarded(Role.OFFICER))
-    def requests(self, info: Info, state: str | None = None, overdue: bool = False,
+    def requests(self, info: Info, state: RequestState | None = None, overdue: bool = False,
                  due_within_days: int | None = None,
                  member_id: strawberry.ID | None = None) -> list[DataSubjectRequestView]:
         if due_within_days is not None and not 0 <= due_within_days <= 365:
             raise DomainError("INVALID_RANGE", "dueWithinDays must be between 0 and 365")
         now = utcnow()
         query = requests.listing(
-            states=[state] if state else [], overdue=overdue,
+            states=[state.value] if state else [], overdue=overdue,
             due_within=dt.timedelta(days=due_within_days) if due_within_days is not None
             else None, member_id=_request_id(member_id) if member_id else None, now=now)
         rows = info.context.uow.session.scalars(query.limit(MAX_LIST)).all()

@@ -11,6 +11,7 @@ from strawberry.types import Info
 from retention import service
 from retention.ropa import record_of_processing
 from schema.access import MEMBERSHIP, Role, guarded, reachable_by
+from schema.enums import RetentionAction
 from vaultkernel.clock import utcnow
 
 
@@ -20,7 +21,7 @@ class RetentionScheduleItem:
     rule: str
     applies_to: str
     after: str
-    action: str
+    action: RetentionAction
     description: str
 
 
@@ -30,7 +31,7 @@ class RetentionQuery:
                       extensions=guarded(Role.MEMBER_SELF))
     def my_retention_schedule(self, info: Info) -> list[RetentionScheduleItem]:
         return [RetentionScheduleItem(rule=r.name, applies_to=r.applies_to, after=str(r.after),
-                                      action=r.action, description=r.describe())
+                                      action=RetentionAction(r.action), description=r.describe())
                 for r in info.context.services.policy.retention.values()]
 
     @strawberry.field(description="The record of processing activities (GDPR Art. 30), "

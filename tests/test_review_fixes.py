@@ -42,13 +42,13 @@ def test_verifying_identity_carries_out_a_restriction(officer: Api, jane: dict[s
     opened = officer.graphql(OPEN_FOR, {"m": jane["id"], "v": None,
                                         "input": {"type": "RESTRICTION"}})
     request = opened["data"]["openRequestFor"]["request"]
-    assert request["state"] == "identity_verification"
+    assert request["state"] == "IDENTITY_VERIFICATION"
     status = "{ myProcessingStatus { restricted } }"
     assert jane_api.graphql(status)["data"]["myProcessingStatus"]["restricted"] is False
     verified = officer.graphql(
         """mutation($id: ID!) { verifyRequestIdentity(requestId: $id, method: "id seen")
            { request { state } errors { code } } }""", {"id": request["id"]})
-    assert verified["data"]["verifyRequestIdentity"]["request"]["state"] == "completed"
+    assert verified["data"]["verifyRequestIdentity"]["request"]["state"] == "COMPLETED"
     assert jane_api.graphql(status)["data"]["myProcessingStatus"]["restricted"] is True
 
 
@@ -135,7 +135,7 @@ def test_officers_track_rectification_and_cannot_open_for_nobody(officer: Api,
                                                                  jane: dict[str, Any]) -> None:
     tracked = officer.graphql(OPEN_FOR, {"m": jane["id"], "v": "video call",
                                          "input": {"type": "RECTIFICATION"}})
-    assert tracked["data"]["openRequestFor"]["request"]["state"] == "in_progress"
+    assert tracked["data"]["openRequestFor"]["request"]["state"] == "IN_PROGRESS"
     nobody = officer.graphql(OPEN_FOR, {"m": str(uuid.uuid4()), "v": "video call",
                                         "input": {"type": "ACCESS"}})
     assert nobody["data"]["openRequestFor"]["errors"] == [{"field": "memberId",

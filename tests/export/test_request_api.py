@@ -23,9 +23,9 @@ def officer(http: Any, services: Any) -> Api:
 def test_a_member_restricts_processing_by_request(jane_api: Api) -> None:
     payload = jane_api.graphql(OPEN, {"input": {"type": "RESTRICTION"}})["data"]["openMyRequest"]
     assert payload["errors"] == []
-    assert payload["request"]["state"] == "completed"
+    assert payload["request"]["state"] == "COMPLETED"
     assert [t["toState"] for t in payload["request"]["transitions"]] == [
-        "received", "in_progress", "completed"]
+        "RECEIVED", "IN_PROGRESS", "COMPLETED"]
     assert jane_api.graphql(MY_STATUS)["data"]["myProcessingStatus"]["restricted"] is True
 
 
@@ -34,7 +34,7 @@ def test_an_objection_request_names_its_purpose(jane_api: Api) -> None:
     assert missing["errors"] == [{"field": "purpose", "code": "PURPOSE_REQUIRED"}]
     done = jane_api.graphql(OPEN, {"input": {"type": "OBJECTION",
                                              "purpose": "analytics.segmentation"}})
-    assert done["data"]["openMyRequest"]["request"]["state"] == "completed"
+    assert done["data"]["openMyRequest"]["request"]["state"] == "COMPLETED"
     assert jane_api.graphql(MY_STATUS)["data"]["myProcessingStatus"]["objectedPurposes"] == [
         "analytics.segmentation"]
 
@@ -50,7 +50,7 @@ def test_a_rectification_request_applies_and_notifies_recipients(
         uow.commit()
     payload = jane_api.graphql(OPEN, {"input": {"type": "RECTIFICATION",
                                                 "corrections": {"familyName": "Varga"}}})
-    assert payload["data"]["openMyRequest"]["request"]["state"] == "completed"
+    assert payload["data"]["openMyRequest"]["request"]["state"] == "COMPLETED"
     assert jane_api.graphql("{ me { familyName } }")["data"]["me"]["familyName"] == "Varga"
     with services.db.unit_of_work() as uow:
         event = uow.session.scalars(select(OutboxEvent)
@@ -72,12 +72,12 @@ def test_an_invalid_correction_changes_nothing(jane_api: Api) -> None:
 def test_an_access_request_waits_for_the_worker_and_duplicates_are_refused(
         jane_api: Api) -> None:
     first = jane_api.graphql(OPEN, {"input": {"type": "ACCESS"}})["data"]["openMyRequest"]
-    assert first["request"]["state"] == "in_progress"
+    assert first["request"]["state"] == "IN_PROGRESS"
     assert first["request"]["overdue"] is False
     again = jane_api.graphql(OPEN, {"input": {"type": "ACCESS"}})["data"]["openMyRequest"]
     assert again["errors"] == [{"field": None, "code": "DUPLICATE"}]
     mine = jane_api.graphql("{ myRequests { type state } }")["data"]["myRequests"]
-    assert mine == [{"type": "ACCESS", "state": "in_progress"}]
+    assert mine == [{"type": "ACCESS", "state": "IN_PROGRESS"}]
 
 
 def test_officers_open_verify_extend_and_deny(http: Any, services: Any, jane: dict[str, Any],
@@ -87,15 +87,15 @@ def test_officers_open_verify_extend_and_deny(http: Any, services: Any, jane: di
         """mutation($m: ID!) { openRequestFor(memberId: $m, input: {type: ERASURE,
              jurisdiction: "CCPA"}) { request { id state } errors { code } } }""",
         {"m": jane["id"]})["data"]["openRequestFor"]
-    assert opened["request"]["state"] == "identity_verification"
+    assert opened["request"]["state"] == "IDENTITY_VERIFICATION"
     request_id = opened["request"]["id"]
-    listed = api.graphql('{ requests(state: "identity_verification") { id } }')
+    listed = api.graphql('{ requests(state: IDENTITY_VERIFICATION) { id } }')
     assert listed["data"]["requests"] == [{"id": request_id}]
     verified = api.graphql(
         """mutation($id: ID!) { verifyRequestIdentity(requestId: $id, method: "photo id in store")
            { request { state identityVerification } } }""", {"id": request_id})
     assert verified["data"]["verifyRequestIdentity"]["request"] == {
-        "state": "in_progress", "identityVerification": "photo id in store"}
+        "state": "IN_PROGRESS", "identityVerification": "photo id in store"}
     extended = api.graphql(
         """mutation($id: ID!) { extendRequest(requestId: $id, reason: "records in 3 systems")
            { request { state extended extensionReason } } }""", {"id": request_id})
@@ -104,10 +104,10 @@ def test_officers_open_verify_extend_and_deny(http: Any, services: Any, jane: di
         """mutation($id: ID!) { denyRequest(requestId: $id, code: "LEGAL_CLAIMS",
            reason: "pending court case") { request { state denialCode } errors { code } } }""",
         {"id": request_id})
-    assert denied["data"]["denyRequest"]["request"] == {"state": "denied",
+    assert denied["data"]["denyRequest"]["request"] == {"state": "DENIED",
                                                         "denialCode": "LEGAL_CLAIMS"}
     # The member sees the request, its reasons and every transition.
     mine = jane_api.graphql("{ myRequests { state denialReason transitions { toState } } }")
     assert mine["data"]["myRequests"][0]["denialReason"] == "pending court case"
     assert [t["toState"] for t in mine["data"]["myRequests"][0]["transitions"]] == [
-        "received", "identity_verification", "in_progress", "extended", "denied"]
+        "RECEIVED", "IDENTITY_VERIFICATION", "IN_PROGRESS", "EXTENDED", "DENIED"]
