@@ -22,14 +22,21 @@ from sqlalchemy.orm import Session
 from audit.models import AccessLogCheckpoint, AccessLogEntry
 from vaultkernel.clock import Clock, SystemClock
 from vaultkernel.database import Database
+from vaultkernel.errors import DomainError
 
 GENESIS = bytes(32)
 WRITE_ATTEMPTS = 20
 SYSTEM_CLOCK = SystemClock()
 
 
-class AccessLogUnavailable(Exception):
-    """The log could not be written: the read it guards must fail closed."""
+class AccessLogUnavailable(DomainError):
+    """The log could not be written: the read it guards must fail closed. ``detail`` says
+    why (an exception's name, or contention), for the server log only."""
+
+    def __init__(self, detail: str):
+        super().__init__("ACCESS_LOG_UNAVAILABLE",
+                         "The access log cannot be written, so no data is returned")
+        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ from subject_requests import lifecycle
 from subject_requests.models import DataSubjectRequest
 from vaultkernel.clock import utcnow
 from vaultkernel.database import Database
+from vaultkernel.errors import DomainError
 from vaultkernel.jobs import claim
 from vaultkernel.policy import Policy
 from vaultkernel.sealing import TamperedCiphertext
@@ -87,9 +88,12 @@ TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 PURGE_BATCH = 200
 
 
-class ArchiveUnavailable(Exception):
+class ArchiveUnavailable(DomainError):
     """A live archive cannot be served: its file is missing, damaged or not the one signed.
     Never serve anything of it; the message names the problem, never content."""
+
+    def __init__(self, message: str):
+        super().__init__("ARCHIVE_UNAVAILABLE", message)
 
 
 @dataclass(frozen=True)

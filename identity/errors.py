@@ -6,8 +6,6 @@ from vaultkernel.errors import DomainError
 
 
 class IdentityError(DomainError):
-    code = "IDENTITY_ERROR"
-
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
         super().__init__(code, message, field)
 
@@ -20,6 +18,9 @@ class ValidationFailed(IdentityError):
     def __init__(self, problems: list[IdentityError]):
         super().__init__("; ".join(f"{p.field}: {p.code}" for p in problems))
         self.problems = problems
+
+    def each_problem(self) -> list[DomainError]:
+        return list(self.problems)
 
 
 class MemberNotFound(IdentityError):

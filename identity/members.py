@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,13 +13,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from audit import trail
+from audit.access_log import Access, append
 from identity import member_number, repository
 from identity.encryption import MemberCipher, MemberCrypto
 from identity.errors import IdentityError, MemberNotFound, ValidationFailed
 from identity.models import PERSONAL_FIELDS, Member
 from identity.validation import normalise_email, normalise_member, normalise_phone
 from vaultkernel.clock import utcnow
-from vaultkernel.database import UnitOfWork
+from vaultkernel.database import Database, UnitOfWork
+
+# How administrators' reads are named in the access log (not a policy purpose).
+ADMINISTRATION = "administration"
+MIN_REASON, MAX_REASON = 10, 500
 
 INDEXED = ("email", "phone")
 
@@ -153,6 +158,31 @@ def find_member(uow: UnitOfWork, crypto: MemberCrypto, *, default_region: str,
         key = normalised
     member = repository.find_by_index(uow.session, kind, crypto.index.digest(kind, key))
     return None if member is None else open_member(crypto, member)
+
+
+def look_up_member(uow: UnitOfWork, db: Database, crypto: MemberCrypto, *, actor: str,
+                   reason: str, fields: Sequence[str], request_id: str, default_region: str,
+                   email: str | None = None, phone: str | None = None,
+                   number: str | None = None) -> MemberProfile | None:
+    """An administrator looks one member up, saying why (10-500 characters).
+
+    The look-up and its reason go to the audit trail (``member.looked_up``) and are
+    committed; then the read of ``fields`` goes to the access log (purpose
+    ``administration``) before the profile is returned. No match: ``None``, nothing logged.
+    """
+    reason = reason.strip()
+    if not MIN_REASON <= len(reason) <= MAX_REASON:
+        raise IdentityError(f"say why you look this member up ({MIN_REASON}-{MAX_REASON} "
+                            "characters)", field="reason", code="REASON_REQUIRED")
+    profile = find_member(uow, crypto, default_region=default_region, email=email,
+                          phone=phone, number=number)
+    if profile is None:
+        return None
+    with uow.committing() as session:
+        trail.record(session, actor, "member.looked_up", profile.id, reason=reason)
+    append(db, [Access(principal=actor, purpose=ADMINISTRATION, member_id=profile.id,
+                       fields_returned=list(fields))], request_id)
+    return profile
 
 
 def rectify_member(uow: UnitOfWork, crypto: MemberCrypto, member_id: uuid.UUID,

@@ -23,19 +23,25 @@ from identity.models import SignInCode
 from identity.validation import normalise_email
 from vaultkernel.clock import utcnow
 from vaultkernel.database import UnitOfWork
+from vaultkernel.errors import DomainError
 
 CODE_DIGITS = 6
 RATE_WINDOW = dt.timedelta(minutes=15)
 
 
-class SignInFailed(Exception):
-    """Wrong, expired, used or exhausted code, or no such member: one answer for all."""
+class SignInFailed(DomainError):
+    """Wrong, expired, used or exhausted code, or no such member: one answer for all
+    (OAuth's ``invalid_grant`` on the wire)."""
 
-    code = "invalid_grant"
+    def __init__(self) -> None:
+        super().__init__("SIGN_IN_FAILED", "the code is wrong, used or expired")
 
 
-class TooManyRequests(Exception):
-    code = "slow_down"
+class TooManyRequests(DomainError):
+    """Too many codes asked for one address (OAuth's ``slow_down`` on the wire)."""
+
+    def __init__(self) -> None:
+        super().__init__("TOO_MANY_REQUESTS", "too many codes requested; try later")
 
 
 @dataclass(frozen=True)

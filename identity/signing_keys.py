@@ -16,6 +16,7 @@ from joserfc.jwk import ECKey, KeySet
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from identity.errors import IdentityError
 from identity.keyring import KeyEncryptionKeys
 from identity.models import SigningKey
 from vaultkernel.clock import Clock, SystemClock, utcnow
@@ -52,9 +53,10 @@ def roll(session: Session, keks: KeyEncryptionKeys) -> SigningKey:
 def retire(session: Session, kid: str) -> None:
     row = session.get(SigningKey, kid)
     if row is None or row.retired_at is not None:
-        raise LookupError(f"no published signing key {kid}")
+        raise IdentityError(f"no published signing key {kid}", field="kid", code="NOT_FOUND")
     if row.active:
-        raise ValueError("the active signing key cannot be retired; roll first")
+        raise IdentityError("the active signing key cannot be retired; roll first",
+                            field="kid", code="SIGNING_KEY_ACTIVE")
     row.retired_at = utcnow()
 
 

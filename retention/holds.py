@@ -17,16 +17,16 @@ from audit import trail
 from identity.models import Member
 from retention.models import LegalHold
 from vaultkernel.clock import utcnow
+from vaultkernel.errors import DomainError
 
 MAX_REASON = 1000
 
 
-class HoldError(Exception):
+class HoldError(DomainError):
     """A refused hold operation, with a stable code (and the input field, if any)."""
 
     def __init__(self, code: str, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.code, self.message, self.field = code, message, field
+        super().__init__(code, message, field)
 
 
 def is_active(hold: LegalHold, now: dt.datetime) -> bool:

@@ -12,13 +12,13 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 from strawberry.types import Info
 
 from identity.clients import client_may_declare
+from vaultkernel.errors import DomainError
 
 
 @strawberry.enum(description="Who may reach a field.")
@@ -84,20 +84,17 @@ class Allow(BasePermission):
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         principal = info.context.principal
         if principal is None:
-            raise denied("UNAUTHENTICATED", "Authentication required")
+            raise DomainError("UNAUTHENTICATED", "Authentication required")
         if principal.role not in {PRINCIPAL_ROLE[r] for r in self.roles}:
-            raise denied("FORBIDDEN", "Not allowed for this principal")
+            raise DomainError("FORBIDDEN", "Not allowed for this principal")
         purpose = self._purpose(info, kwargs)
         # The registration may have narrowed since the token was issued: check both.
         if principal.role == "client" and purpose is not None and (
                 purpose not in principal.purposes or not client_may_declare(
                     info.context.uow.session, principal.client_id, purpose)):
-            raise denied("PURPOSE_NOT_PERMITTED", f"This client may not act for purpose {purpose}")
+            raise DomainError("PURPOSE_NOT_PERMITTED",
+                              f"This client may not act for purpose {purpose}")
         return True
-
-
-def denied(code: str, message: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": code})
 
 
 def guarded(*roles: Role, purpose: str | None = None,

@@ -10,11 +10,13 @@ import base64
 import binascii
 import uuid
 
+from vaultkernel.errors import DomainError
 from vaultkernel.sealing import Sealer, TamperedCiphertext
 
 
-class InvalidCursor(Exception):
-    code = "INVALID_CURSOR"
+class InvalidCursor(DomainError):
+    def __init__(self) -> None:
+        super().__init__("INVALID_CURSOR", "the cursor is not valid here", field="after")
 
 
 class Cursors:
@@ -30,7 +32,7 @@ class Cursors:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
             return self._sealer.open(raw, bound_to.encode(), "cursor")
         except (ValueError, binascii.Error, TamperedCiphertext):
-            raise InvalidCursor("the cursor is not valid here") from None
+            raise InvalidCursor() from None
 
     def encode_id(self, member_id: uuid.UUID, *, bound_to: str) -> str:
         return self.encode(member_id.bytes, bound_to=bound_to)
@@ -38,7 +40,7 @@ class Cursors:
     def decode_id(self, cursor: str, *, bound_to: str) -> uuid.UUID:
         position = self.decode(cursor, bound_to=bound_to)
         if len(position) != 16:
-            raise InvalidCursor("the cursor is not valid here")
+            raise InvalidCursor()
         return uuid.UUID(bytes=position)
 
     def encode_int(self, value: int, *, bound_to: str) -> str:

@@ -8,12 +8,13 @@ import uuid
 import strawberry
 from strawberry.types import Info
 
-from outbox import tracking
+from outbox import service, tracking
 from outbox.errors import OutboxError
-from schema.access import Role, denied, guarded, reachable_by
-from schema.cursors import InvalidCursor
-from schema.types import FieldError
+from schema.access import Role, guarded, reachable_by
+from schema.enums import DeliveryState
+from schema.errors import FieldError, field_errors
 from vaultkernel.clock import utcnow
+from vaultkernel.errors import DomainError
 
 
 @strawberry.type(description="One event to one recipient. Internal ids only: the member "
@@ -25,7 +26,7 @@ class Delivery:
     event_type: str
     member_id: strawberry.ID = strawberry.field(description="The member's internal id.")
     client_id: str
-    state: str = strawberry.field(description="pending, delivered or dead.")
+    state: DeliveryState
     attempts: int
     last_status: str | None = strawberry.field(
         description="The last outcome: 'HTTP 503', a connection error's name, or why the "
@@ -39,7 +40,7 @@ class Delivery:
     def of(cls, row: tracking.DeliveryRow) -> Delivery:
         return cls(id=strawberry.ID(str(row.id)), event_id=strawberry.ID(str(row.event_id)),
                    event_type=row.event_type, member_id=strawberry.ID(str(row.member_id)),
-                   client_id=row.client_id, state=row.state, attempts=row.attempts,
+                   client_id=row.client_id, state=DeliveryState(row.state), attempts=row.attempts,
                    last_status=row.last_status, event_created_at=row.event_created_at,
                    next_attempt_at=row.next_attempt_at, delivered_at=row.delivered_at,
                    acknowledged_at=row.acknowledged_at)
@@ -71,31 +72,46 @@ class AcknowledgePayload:
     errors: list[FieldError]
 
 
-def _error(exc: OutboxError) -> list[FieldError]:
-    return [FieldError(field=exc.field, code=exc.code, message=exc.message)]
+# Ids are opaque to callers: a malformed one names nothing, like an unknown one.
+def _no_event() -> OutboxError:
+    return OutboxError("NOT_FOUND", "no such event was addressed to this client",
+                       field="eventId")
 
 
-NOT_ADDRESSED = OutboxError("NOT_FOUND", "no such event was addressed to this client",
-                            field="eventId")
+def _no_delivery() -> OutboxError:
+    return OutboxError("NOT_FOUND", "no such delivery", field="deliveryId")
+
+
+def _event_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise _no_event() from None
+
+
+def _delivery_id(value: str) -> int:
+    try:
+        parsed = int(str(value))
+    except ValueError:
+        raise _no_delivery() from None
+    if not 0 < parsed < 2**31:
+        raise _no_delivery()
+    return parsed
 
 
 @strawberry.type
 class DeliveryQuery:
     @strawberry.field(description="Webhook deliveries, newest first; filter by state "
-                      "(pending, delivered, dead) and recipient.", extensions=guarded(Role.OFFICER))
-    def deliveries(self, info: Info, state: str | None = None, client_id: str | None = None,
-                   first: int = 50, after: str | None = None) -> DeliveryPage:
+                      "and recipient.", extensions=guarded(Role.OFFICER))
+    def deliveries(self, info: Info, state: DeliveryState | None = None,
+                   client_id: str | None = None, first: int = 50,
+                   after: str | None = None) -> DeliveryPage:
         ctx = info.context
         bound = f"deliveries:{ctx.principal.actor}"
-        try:
-            before = ctx.services.cursors.decode_int(after, bound_to=bound) if after else None
-        except InvalidCursor as exc:
-            raise denied(exc.code, str(exc)) from None
-        try:
-            rows = tracking.page(ctx.uow.session, state=state, client_id=client_id,
-                                 first=first, before_id=before)
-        except OutboxError as exc:
-            raise denied(exc.code, exc.message) from None
+        before = ctx.services.cursors.decode_int(after, bound_to=bound) if after else None
+        rows = tracking.page(ctx.uow.session, state=state.value if state else None,
+                             client_id=client_id,
+                             first=first, before_id=before)
         cursor = (ctx.services.cursors.encode_int(rows[-1].id, bound_to=bound)
                   if len(rows) == first else None)
         return DeliveryPage(items=[Delivery.of(r) for r in rows], next_cursor=cursor)
@@ -110,15 +126,10 @@ class DeliveryMutation:
     def acknowledge_event(self, info: Info, event_id: strawberry.ID) -> AcknowledgePayload:
         ctx = info.context
         try:
-            parsed = uuid.UUID(str(event_id))
-        except ValueError:
-            return AcknowledgePayload(acknowledgement=None, errors=_error(NOT_ADDRESSED))
-        try:
-            row = tracking.acknowledge(ctx.uow.session, str(ctx.principal.client_id), parsed,
-                                       now=utcnow())
-        except OutboxError as exc:
-            return AcknowledgePayload(acknowledgement=None, errors=_error(exc))
-        ctx.uow.commit()
+            row = service.acknowledge_event(ctx.uow, str(ctx.principal.client_id),
+                                            _event_id(event_id), now=utcnow())
+        except DomainError as exc:
+            return AcknowledgePayload(acknowledgement=None, errors=field_errors(exc))
         assert row.acknowledged_at is not None
         return AcknowledgePayload(acknowledgement=Acknowledgement(
             event_id=strawberry.ID(str(row.event_id)), event_type=row.event_type,
@@ -129,18 +140,9 @@ class DeliveryMutation:
                          extensions=guarded(Role.OFFICER))
     def replay_delivery(self, info: Info, delivery_id: strawberry.ID) -> ReplayPayload:
         ctx = info.context
-        missing = OutboxError("NOT_FOUND", "no such delivery", field="deliveryId")
         try:
-            parsed = int(str(delivery_id))
-        except ValueError:
-            return ReplayPayload(delivery=None, errors=_error(missing))
-        if not 0 < parsed < 2**31:
-            return ReplayPayload(delivery=None, errors=_error(missing))
-        try:
-            row = tracking.replay(ctx.uow.session, parsed, actor=ctx.principal.actor,
-                                  now=utcnow())
-        except OutboxError as exc:
-            ctx.uow.rollback()
-            return ReplayPayload(delivery=None, errors=_error(exc))
-        ctx.uow.commit()
+            row = service.replay_delivery(ctx.uow, _delivery_id(delivery_id),
+                                          actor=ctx.principal.actor, now=utcnow())
+        except DomainError as exc:
+            return ReplayPayload(delivery=None, errors=field_errors(exc))
         return ReplayPayload(delivery=Delivery.of(row), errors=[])

@@ -9,12 +9,14 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from retention import holds
+from retention import holds, service
 from retention.models import LegalHold
-from schema.access import Role, denied, guarded, reachable_by
-from schema.types import FieldError
+from schema.access import Role, guarded, reachable_by
+from schema.enums import DeliveryState
+from schema.errors import FieldError, field_errors
 from subject_requests import erasure
 from vaultkernel.clock import utcnow
+from vaultkernel.errors import DomainError
 
 
 @strawberry.type(description="A legal hold: while active, the member is skipped by erasure "
@@ -57,8 +59,8 @@ class ErasureCertificate:
                  directives=reachable_by(Role.OFFICER))
 class PendingAcknowledgement:
     client_id: str
-    delivery_state: str = strawberry.field(description="pending, delivered or dead "
-                                           "(dead deliveries can be replayed).")
+    delivery_state: DeliveryState = strawberry.field(
+        description="Dead deliveries can be replayed.")
     attempts: int
     delivered_at: dt.datetime | None
 
@@ -68,17 +70,13 @@ def _uuid(value: str, name: str) -> uuid.UUID:
         return uuid.UUID(str(value))
     except ValueError:
         code = "INVALID_MEMBER_ID" if name == "memberId" else "INVALID_HOLD_ID"
-        raise denied(code, f"{name} must be an internal id") from None
+        raise DomainError(code, f"{name} must be an internal id") from None
 
 
 def _instant(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.utcoffset() is None:
-        raise denied("INVALID_DATETIME", "expiresAt needs a time zone offset (e.g. Z)")
+        raise DomainError("INVALID_DATETIME", "expiresAt needs a time zone offset (e.g. Z)")
     return value
-
-
-def _hold_errors(exc: holds.HoldError) -> list[FieldError]:
-    return [FieldError(field=exc.field, code=exc.code, message=exc.message)]
 
 
 @strawberry.type
@@ -107,7 +105,7 @@ class ErasureQuery:
         except erasure.CertificateError as exc:
             if exc.code == "NOT_FOUND":
                 return None
-            raise denied(exc.code, exc.message) from None
+            raise
         return ErasureCertificate(certificate=JSON(document), jws=signed)
 
     @strawberry.field(description="The recipients that have not yet acknowledged the "
@@ -119,7 +117,8 @@ class ErasureQuery:
             parsed = uuid.UUID(str(request_id))
         except ValueError:
             return []
-        return [PendingAcknowledgement(client_id=d.client_id, delivery_state=d.state,
+        return [PendingAcknowledgement(client_id=d.client_id,
+                                       delivery_state=DeliveryState(d.state),
                                        attempts=d.attempts, delivered_at=d.delivered_at)
                 for d in erasure.awaiting_acknowledgement(info.context.uow, parsed)]
 
@@ -134,13 +133,12 @@ class ErasureMutation:
                          expires_at: dt.datetime | None = None) -> LegalHoldPayload:
         ctx = info.context
         now = utcnow()
+        target, expiry = _uuid(member_id, "memberId"), _instant(expires_at)
         try:
-            hold = holds.place(ctx.uow.session, _uuid(member_id, "memberId"), reason,
-                               ctx.principal.actor, _instant(expires_at), now=now)
-        except holds.HoldError as exc:
-            ctx.uow.rollback()
-            return LegalHoldPayload(hold=None, errors=_hold_errors(exc))
-        ctx.uow.commit()
+            hold = service.place_legal_hold(ctx.uow, target, reason, actor=ctx.principal.actor,
+                                            expires_at=expiry, now=now)
+        except DomainError as exc:
+            return LegalHoldPayload(hold=None, errors=field_errors(exc))
         return LegalHoldPayload(hold=LegalHoldView.of(hold, now), errors=[])
 
     @strawberry.mutation(description="Lift a legal hold (lifting one already lifted changes "
@@ -148,11 +146,9 @@ class ErasureMutation:
     def lift_legal_hold(self, info: Info, hold_id: strawberry.ID) -> LegalHoldPayload:
         ctx = info.context
         now = utcnow()
+        target = _uuid(hold_id, "holdId")
         try:
-            hold = holds.lift(ctx.uow.session, _uuid(hold_id, "holdId"), ctx.principal.actor,
-                              now=now)
-        except holds.HoldError as exc:
-            ctx.uow.rollback()
-            return LegalHoldPayload(hold=None, errors=_hold_errors(exc))
-        ctx.uow.commit()
+            hold = service.lift_legal_hold(ctx.uow, target, actor=ctx.principal.actor, now=now)
+        except DomainError as exc:
+            return LegalHoldPayload(hold=None, errors=field_errors(exc))
         return LegalHoldPayload(hold=LegalHoldView.of(hold, now), errors=[])

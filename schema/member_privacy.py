@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
@@ -13,15 +14,16 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from audit.access_log import LogFilter, page
-from consent import ledger, receipts
-from consent.errors import ConsentError
+from consent import ledger, receipts, service
 from consent.ledger import Evidence
 from consent.models import ConsentRecord
-from consent.status import overview
-from schema.access import Role, denied, guarded, reachable_by
+from consent.service import ConsentChange, ProcessingState, consents_of, processing_state
+from consent.status import PurposeStatus
+from schema.access import Role, guarded, reachable_by
 from schema.client_reads import DeniedField
-from schema.cursors import InvalidCursor
-from schema.types import FieldError
+from schema.enums import ConsentChannel, LegalBasis
+from schema.errors import FieldError, field_errors
+from vaultkernel.errors import DomainError
 
 MAX_LOG_PAGE = 200
 
@@ -42,7 +44,7 @@ class PurposeConsent:
     title: str
     notice: str
     notice_version: int
-    legal_basis: str
+    legal_basis: LegalBasis
     status: ConsentStatus
     granted_notice_version: int | None
     objected: bool
@@ -56,7 +58,7 @@ class ConsentRecordView:
     granted: bool
     notice_version: int
     at: dt.datetime
-    channel: str
+    channel: ConsentChannel
     actor: str
     gpc: bool
 
@@ -64,7 +66,7 @@ class ConsentRecordView:
     def of(cls, record: ConsentRecord) -> ConsentRecordView:
         return cls(receipt_id=strawberry.ID(str(record.receipt_id)), purpose=record.purpose,
                    granted=record.granted, notice_version=record.notice_version, at=record.at,
-                   channel=record.channel, actor=record.actor,
+                   channel=ConsentChannel(record.channel), actor=record.actor,
                    gpc=bool((record.evidence or {}).get("gpc")))
 
 
@@ -113,34 +115,42 @@ class ProcessingPayload:
     errors: list[FieldError]
 
 
-def consents_of(info: Info, member_id: uuid.UUID) -> list[PurposeConsent]:
-    session = info.context.uow.session
+def purpose_consents(statuses: list[PurposeStatus]) -> list[PurposeConsent]:
     return [PurposeConsent(
         purpose=s.purpose.key, title=s.purpose.title, notice=s.purpose.notice,
-        notice_version=s.purpose.notice_version, legal_basis=s.purpose.legal_basis,
+        notice_version=s.purpose.notice_version, legal_basis=LegalBasis(s.purpose.legal_basis),
         status=ConsentStatus(s.status), granted_notice_version=s.granted_notice_version,
         objected=s.objected, updated_at=s.updated_at)
-        for s in overview(info.context.services.policy, ledger.current(session, member_id),
-                          ledger.objections(session, member_id))]
+        for s in statuses]
 
 
-def status_of(info: Info, member_id: uuid.UUID) -> ProcessingStatus:
-    from identity.members import restriction_of
+def processing_status(state: ProcessingState) -> ProcessingStatus:
+    return ProcessingStatus(restricted=state.restricted,
+                            objected_purposes=state.objected_purposes)
 
-    session = info.context.uow.session
-    return ProcessingStatus(restricted=restriction_of(session, member_id),
-                            objected_purposes=sorted(ledger.objections(session, member_id)))
+
+def consent_payload(change: ConsentChange) -> ConsentPayload:
+    return ConsentPayload(consents=purpose_consents(change.consents),
+                          receipt_ids=[strawberry.ID(str(change.record.receipt_id))], errors=[])
+
+
+def consent_refused(exc: DomainError) -> ConsentPayload:
+    return ConsentPayload(consents=[], receipt_ids=[], errors=field_errors(exc))
+
+
+def processing_payload(change: Callable[[], ProcessingState]) -> ProcessingPayload:
+    try:
+        return ProcessingPayload(status=processing_status(change()), errors=[])
+    except DomainError as exc:
+        return ProcessingPayload(status=None, errors=field_errors(exc))
 
 
 def log_page(info: Info, flt: LogFilter, first: int, after: str | None) -> AccessLogPage:
     ctx = info.context
     if not 1 <= first <= MAX_LOG_PAGE:
-        raise denied("INVALID_PAGE_SIZE", f"first must be between 1 and {MAX_LOG_PAGE}")
+        raise DomainError("INVALID_PAGE_SIZE", f"first must be between 1 and {MAX_LOG_PAGE}")
     bound = f"access-log:{ctx.principal.actor}"
-    try:
-        position = ctx.services.cursors.decode_int(after, bound_to=bound) if after else None
-    except InvalidCursor as exc:
-        raise denied(exc.code, str(exc)) from None
+    position = ctx.services.cursors.decode_int(after, bound_to=bound) if after else None
     entries = page(ctx.uow.session, flt, first, position)
     items = [AccessLogItem(
         sequence=e.sequence, at=e.at, principal=e.principal, purpose=e.purpose,
@@ -168,25 +178,14 @@ def evidence(info: Info) -> Evidence:
                                  info.context.services.keyring.derive("evidence-ip"))
 
 
-GPC_CONFLICT = FieldError(field="purpose", code="GPC_CONFLICT",
-                          message="this request carries Sec-GPC: 1, an opt-out of sale and sharing")
-
-
-def gpc_signal(info: Info) -> bool:
-    request = info.context.request
-    return request is not None and request.headers.get("sec-gpc") == "1"
-
-
-def field_errors(exc: ConsentError) -> list[FieldError]:
-    return [FieldError(field=exc.field, code=exc.code, message=exc.message)]
-
-
 @strawberry.type
 class MemberPrivacyQuery:
     @strawberry.field(description="Every purpose with its notice and your consent status.",
                       extensions=guarded(Role.MEMBER_SELF))
     def my_consents(self, info: Info) -> list[PurposeConsent]:
-        return consents_of(info, info.context.principal.member_id)
+        ctx = info.context
+        return purpose_consents(consents_of(ctx.uow, ctx.services.policy,
+                                            ctx.principal.member_id))
 
     @strawberry.field(description="Every consent change you or others made for you.",
                       extensions=guarded(Role.MEMBER_SELF))
@@ -212,7 +211,8 @@ class MemberPrivacyQuery:
     @strawberry.field(description="Whether processing of your data is restricted, and which "
                       "purposes you objected to.", extensions=guarded(Role.MEMBER_SELF))
     def my_processing_status(self, info: Info) -> ProcessingStatus:
-        return status_of(info, info.context.principal.member_id)
+        return processing_status(processing_state(info.context.uow,
+                                                  info.context.principal.member_id))
 
 
 def _record(info: Info, receipt_id: str) -> ConsentRecord | None:
@@ -226,30 +226,13 @@ def _record(info: Info, receipt_id: str) -> ConsentRecord | None:
 def _change_consent(info: Info, purpose: str, granted: bool,
                     notice_version: int | None) -> ConsentPayload:
     ctx = info.context
-    member_id = ctx.principal.member_id
     try:
-        record = ledger.record_consent(
-            ctx.uow.session, ctx.services.policy, member_id, purpose, granted=granted,
+        return consent_payload(service.change_consent(
+            ctx.uow, ctx.services.policy, ctx.principal.member_id, purpose, granted=granted,
             notice_version=notice_version, channel="web", actor=ctx.principal.actor,
-            evidence=evidence(info))
-    except ConsentError as exc:
-        ctx.uow.rollback()
-        return ConsentPayload(consents=[], receipt_ids=[], errors=field_errors(exc))
-    ctx.uow.commit()
-    return ConsentPayload(consents=consents_of(info, member_id),
-                          receipt_ids=[strawberry.ID(str(record.receipt_id))], errors=[])
-
-
-def _change_processing(info: Info, change: Any) -> ProcessingPayload:
-    ctx = info.context
-    member_id = ctx.principal.member_id
-    try:
-        change(ctx.uow.session, member_id)
-    except ConsentError as exc:
-        ctx.uow.rollback()
-        return ProcessingPayload(status=None, errors=field_errors(exc))
-    ctx.uow.commit()
-    return ProcessingPayload(status=status_of(info, member_id), errors=[])
+            evidence=evidence(info)))
+    except DomainError as exc:
+        return consent_refused(exc)
 
 
 @strawberry.type
@@ -257,9 +240,6 @@ class MemberPrivacyMutation:
     @strawberry.mutation(description="Consent to a purpose, to the notice version you were "
                          "shown.", extensions=guarded(Role.MEMBER_SELF))
     def grant_consent(self, info: Info, purpose: str, notice_version: int) -> ConsentPayload:
-        known = info.context.services.policy.purposes.get(purpose)
-        if known is not None and known.sale_or_sharing and gpc_signal(info):
-            return ConsentPayload(consents=[], receipt_ids=[], errors=[GPC_CONFLICT])
         return _change_consent(info, purpose, True, notice_version)
 
     @strawberry.mutation(description="Withdraw consent: one call, like granting it.",
@@ -270,26 +250,28 @@ class MemberPrivacyMutation:
     @strawberry.mutation(description="Object to a legitimate-interest purpose (Art. 21).",
                          extensions=guarded(Role.MEMBER_SELF))
     def object_to_purpose(self, info: Info, purpose: str) -> ProcessingPayload:
-        policy, actor = info.context.services.policy, info.context.principal.actor
-        return _change_processing(info, lambda s, m: ledger.set_objection(
-            s, policy, m, purpose, objected=True, actor=actor))
+        ctx = info.context
+        return processing_payload(lambda: service.set_objection(
+            ctx.uow, ctx.services.policy, ctx.principal.member_id, purpose, objected=True,
+            actor=ctx.principal.actor))
 
     @strawberry.mutation(description="Withdraw an objection.", extensions=guarded(Role.MEMBER_SELF))
     def withdraw_objection(self, info: Info, purpose: str) -> ProcessingPayload:
-        policy, actor = info.context.services.policy, info.context.principal.actor
-        return _change_processing(info, lambda s, m: ledger.set_objection(
-            s, policy, m, purpose, objected=False, actor=actor))
+        ctx = info.context
+        return processing_payload(lambda: service.set_objection(
+            ctx.uow, ctx.services.policy, ctx.principal.member_id, purpose, objected=False,
+            actor=ctx.principal.actor))
 
     @strawberry.mutation(description="Restrict all processing of your data (Art. 18).",
                          extensions=guarded(Role.MEMBER_SELF))
     def restrict_my_processing(self, info: Info) -> ProcessingPayload:
-        policy = info.context.services.policy
-        return _change_processing(
-            info, lambda s, m: ledger.set_restriction(s, policy, m, restricted=True))
+        ctx = info.context
+        return processing_payload(lambda: service.set_own_restriction(
+            ctx.uow, ctx.services.policy, ctx.principal.member_id, restricted=True))
 
     @strawberry.mutation(description="Lift the restriction you placed.",
                          extensions=guarded(Role.MEMBER_SELF))
     def lift_my_restriction(self, info: Info) -> ProcessingPayload:
-        policy = info.context.services.policy
-        return _change_processing(
-            info, lambda s, m: ledger.set_restriction(s, policy, m, restricted=False))
+        ctx = info.context
+        return processing_payload(lambda: service.set_own_restriction(
+            ctx.uow, ctx.services.policy, ctx.principal.member_id, restricted=False))

@@ -11,20 +11,20 @@ from strawberry.types import Info
 from consent.decisions import MemberState, decide
 from consent.gate import MemberData as GatedData
 from identity import members
-from identity.errors import IdentityError
+from identity.members import ADMINISTRATION
 from outbox import notify
 from schema.access import MEMBERSHIP, Role, guarded, reachable_by
 from schema.client_reads import MemberData, log_reads
-from schema.queries import ADMINISTRATION
+from schema.errors import FieldError, field_errors
 from schema.selection import requested_attributes
 from schema.types import (
-    FieldError,
     MemberProfile,
     RegisterMemberInput,
     UpdateProfileInput,
     UpdateProfilePayload,
     input_values,
 )
+from vaultkernel.errors import DomainError
 
 
 @strawberry.type(directives=reachable_by(Role.CLIENT, Role.ADMIN))
@@ -53,8 +53,8 @@ class Mutation:
             profile = members.register_member(
                 ctx.uow, ctx.services.crypto, input_values(input), actor=ctx.principal.actor,
                 default_region=ctx.services.settings.default_region)
-        except IdentityError as exc:
-            return RegisterMemberPayload(errors=FieldError.all_of(exc))
+        except DomainError as exc:
+            return RegisterMemberPayload(errors=field_errors(exc))
         if ctx.principal.role != "client":
             log_reads(info, ADMINISTRATION,
                       [(profile.id, requested_attributes(info, ("member",)), {})])
@@ -83,6 +83,6 @@ class Mutation:
                 actor=ctx.principal.actor, default_region=ctx.services.settings.default_region,
                 notify=lambda session, fields: notify.rectified(session, policy, member_id,
                                                                 fields))
-        except IdentityError as exc:
-            return UpdateProfilePayload(member=None, errors=FieldError.all_of(exc))
+        except DomainError as exc:
+            return UpdateProfilePayload(member=None, errors=field_errors(exc))
         return UpdateProfilePayload(member=MemberProfile.of(profile), errors=[])

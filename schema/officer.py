@@ -10,19 +10,18 @@ from strawberry.types import Info
 
 from audit import access_log
 from audit.access_log import LogFilter
-from consent import ledger
-from consent.errors import ConsentError
-from schema.access import Role, denied, guarded, reachable_by
+from consent import ledger, service
+from schema.access import Role, guarded, reachable_by
 from schema.member_privacy import (
     AccessLogPage,
     ConsentReceipt,
     ConsentRecordView,
     ProcessingPayload,
-    field_errors,
     log_page,
+    processing_payload,
     receipt_of,
-    status_of,
 )
+from vaultkernel.errors import DomainError
 
 
 @strawberry.type(description="The result of walking the access log's hash chain.",
@@ -47,13 +46,13 @@ def _member_id(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except ValueError:
-        raise denied("INVALID_MEMBER_ID", "memberId must be a member's internal id") from None
+        raise DomainError("INVALID_MEMBER_ID", "memberId must be a member's internal id") from None
 
 
 def _instant(value: dt.datetime | None, name: str) -> dt.datetime | None:
     """A point in time: a date-time without an offset is ambiguous, so it is refused."""
     if value is not None and value.utcoffset() is None:
-        raise denied("INVALID_DATETIME", f"{name} needs a time zone offset (e.g. Z)")
+        raise DomainError("INVALID_DATETIME", f"{name} needs a time zone offset (e.g. Z)")
     return value
 
 
@@ -101,21 +100,8 @@ class OfficerMutation:
                          extensions=guarded(Role.OFFICER))
     def set_processing_restriction(self, info: Info, member_id: strawberry.ID, restricted: bool,
                                    reason: str) -> ProcessingPayload:
-        from audit import trail
-
         ctx = info.context
         target = _member_id(member_id)
-        if not reason.strip() or len(reason) > 500:
-            return ProcessingPayload(status=None, errors=field_errors(ConsentError(
-                "REASON_REQUIRED", "give a reason of at most 500 characters", field="reason")))
-        try:
-            if ledger.set_restriction(ctx.uow.session, ctx.services.policy, target,
-                                      restricted=restricted):
-                trail.record(ctx.uow.session, ctx.principal.actor,
-                             "member.restricted" if restricted else "member.restriction_lifted",
-                             target, reason=reason.strip())
-        except ConsentError as exc:
-            ctx.uow.rollback()
-            return ProcessingPayload(status=None, errors=field_errors(exc))
-        ctx.uow.commit()
-        return ProcessingPayload(status=status_of(info, target), errors=[])
+        return processing_payload(lambda: service.set_restriction_for(
+            ctx.uow, ctx.services.policy, target, restricted=restricted, reason=reason,
+            actor=ctx.principal.actor))

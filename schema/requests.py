@@ -12,12 +12,15 @@ import strawberry
 from strawberry.types import Info
 
 from identity.errors import IdentityError
-from schema.access import Role, denied, guarded, reachable_by
-from schema.types import FieldError, UpdateProfileInput, input_values
+from schema.access import Role, guarded, reachable_by
+from schema.enums import RequestState
+from schema.errors import ErrorCode, FieldError, field_errors
+from schema.types import UpdateProfileInput, input_values
 from subject_requests import access, lifecycle, opening
 from subject_requests.errors import RequestError
 from subject_requests.lifecycle import Snapshot
 from vaultkernel.clock import utcnow
+from vaultkernel.errors import DomainError
 
 MAX_LIST = 500
 
@@ -43,8 +46,8 @@ class OpenRequestInput:
 
 @strawberry.type(directives=reachable_by(Role.MEMBER_SELF, Role.OFFICER))
 class RequestTransitionView:
-    from_state: str | None
-    to_state: str
+    from_state: RequestState | None
+    to_state: RequestState
     at: dt.datetime
     actor: str
     reason: str | None
@@ -63,7 +66,7 @@ class DataSubjectRequestView:
     member_id: strawberry.ID
     type: RequestType
     jurisdiction: str
-    state: str
+    state: RequestState
     received_at: dt.datetime
     due_at: dt.datetime = strawberry.field(
         description="The legal deadline; while identity is being verified the clock stops.")
@@ -88,22 +91,23 @@ def view(found: Snapshot) -> DataSubjectRequestView:
     request, download = found.request, found.download
     return DataSubjectRequestView(
         id=strawberry.ID(str(request.id)), member_id=strawberry.ID(str(request.member_id)),
-        type=RequestType(request.type), jurisdiction=request.jurisdiction, state=request.state,
+        type=RequestType(request.type), jurisdiction=request.jurisdiction,
+        state=RequestState(request.state),
         received_at=request.received_at, due_at=found.due_at, overdue=found.overdue,
         extended=request.extended, extension_reason=request.extension_reason,
         identity_verification=request.identity_verification, closed_at=request.closed_at,
         denial_code=request.denial_code, denial_reason=request.denial_reason,
-        transitions=[RequestTransitionView(from_state=t.from_state, to_state=t.to_state,
+        transitions=[RequestTransitionView(from_state=RequestState(t.from_state)
+                                           if t.from_state else None,
+                                           to_state=RequestState(t.to_state),
                                            at=t.at, actor=t.actor, reason=t.reason)
                      for t in found.transitions],
         export_download=None if download is None else ExportDownload(
             url=download.url, expires_at=download.expires_at))
 
 
-def _errors(exc: RequestError | IdentityError) -> list[FieldError]:
-    if isinstance(exc, IdentityError):
-        return FieldError.all_of(exc)
-    return [FieldError(field=exc.field, code=exc.code, message=exc.message)]
+def _errors(exc: DomainError) -> list[FieldError]:
+    return field_errors(exc)
 
 
 def _open(info: Info, member_id: uuid.UUID, input: OpenRequestInput,
@@ -127,7 +131,7 @@ def _request_id(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except ValueError:
-        raise denied("NOT_FOUND", "no such request") from None
+        raise DomainError("NOT_FOUND", "no such request") from None
 
 
 def _officer_change(info: Info, change: Callable[[], Snapshot]) -> RequestPayload:
@@ -150,13 +154,13 @@ class RequestQuery:
 
     @strawberry.field(description="Requests by state, overdue, or due within N days; "
                       "soonest due first.", extensions=guarded(Role.OFFICER))
-    def requests(self, info: Info, state: str | None = None, overdue: bool = False,
+    def requests(self, info: Info, state: RequestState | None = None, overdue: bool = False,
                  due_within_days: int | None = None,
                  member_id: strawberry.ID | None = None) -> list[DataSubjectRequestView]:
         if due_within_days is not None and not 0 <= due_within_days <= 365:
-            raise denied("INVALID_RANGE", "dueWithinDays must be between 0 and 365")
+            raise DomainError("INVALID_RANGE", "dueWithinDays must be between 0 and 365")
         return [view(r) for r in lifecycle.find_requests(
-            info.context.uow, states=[state] if state else [], overdue=overdue,
+            info.context.uow, states=[state.value] if state else [], overdue=overdue,
             due_within=dt.timedelta(days=due_within_days) if due_within_days is not None
             else None, member_id=_request_id(member_id) if member_id else None,
             limit=MAX_LIST, now=utcnow())]
@@ -178,7 +182,7 @@ class RequestMutation:
             # Least privilege: an officer never writes a member's personal values (a new
             # email would hand the officer the member's sign-in); the member corrects them.
             return RequestPayload(request=None, errors=[FieldError(
-                field="corrections", code="CORRECTIONS_BY_MEMBER_ONLY",
+                field="corrections", code=ErrorCode.CORRECTIONS_BY_MEMBER_ONLY,
                 message="the member applies corrections themselves (openMyRequest or "
                         "updateMyProfile); officers track the request")])
         return _open(info, _request_id(member_id), input, identity_verification)

@@ -8,9 +8,10 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from retention.activity import MAX_BATCH, record_activity
+from retention import service
 from retention.ropa import record_of_processing
-from schema.access import MEMBERSHIP, Role, denied, guarded, reachable_by
+from schema.access import MEMBERSHIP, Role, guarded, reachable_by
+from schema.enums import RetentionAction
 from vaultkernel.clock import utcnow
 
 
@@ -20,7 +21,7 @@ class RetentionScheduleItem:
     rule: str
     applies_to: str
     after: str
-    action: str
+    action: RetentionAction
     description: str
 
 
@@ -30,7 +31,7 @@ class RetentionQuery:
                       extensions=guarded(Role.MEMBER_SELF))
     def my_retention_schedule(self, info: Info) -> list[RetentionScheduleItem]:
         return [RetentionScheduleItem(rule=r.name, applies_to=r.applies_to, after=str(r.after),
-                                      action=r.action, description=r.describe())
+                                      action=RetentionAction(r.action), description=r.describe())
                 for r in info.context.services.policy.retention.values()]
 
     @strawberry.field(description="The record of processing activities (GDPR Art. 30), "
@@ -47,13 +48,6 @@ class RetentionMutation:
                          extensions=guarded(Role.CLIENT, purpose=MEMBERSHIP))
     def record_activity(self, info: Info, member_numbers: list[str],
                         at: dt.datetime | None = None) -> int:
-        now = utcnow()
-        if len(member_numbers) > MAX_BATCH:
-            raise denied("TOO_MANY", f"at most {MAX_BATCH} member numbers per call")
-        if at is not None and (at.tzinfo is None or at > now + dt.timedelta(minutes=5)):
-            raise denied("INVALID_DATETIME", "at needs a time zone and cannot be in the future")
-        uow = info.context.uow
-        count = record_activity(uow.session, info.context.services.crypto, member_numbers,
-                                at or now)
-        uow.commit()
-        return count
+        ctx = info.context
+        return service.record_activity(ctx.uow, ctx.services.crypto, member_numbers, at=at,
+                                       now=utcnow())

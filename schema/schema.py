@@ -29,6 +29,7 @@ from schema.client_consent import ClientConsentMutation
 from schema.client_reads import ClientQuery
 from schema.deliveries import DeliveryMutation, DeliveryQuery
 from schema.erasure import ErasureMutation, ErasureQuery
+from schema.errors import graphql_error, is_domain_error
 from schema.member_privacy import MemberPrivacyMutation, MemberPrivacyQuery
 from schema.officer import OfficerMutation, OfficerQuery
 from schema.requests import RequestMutation, RequestQuery
@@ -47,10 +48,9 @@ SDL_PATH = Path(__file__).resolve().parent / "schema.graphql"
 
 
 def is_expected(error: GraphQLError) -> bool:
-    """Errors we raised on purpose (with a code) or graphql-core's own validation errors."""
+    """Domain errors (refusals, with a code) or graphql-core's own validation errors."""
     original = error.original_error
-    return (original is None or isinstance(original, GraphQLError)
-            or bool(error.extensions and "code" in error.extensions))
+    return original is None or isinstance(original, GraphQLError) or is_domain_error(error)
 
 
 # graphql-core echoes offending input values in coercion errors ("..., found: {...}",
@@ -70,7 +70,7 @@ class MaskUnexpectedErrors(MaskErrors):
         super().__init__(should_mask_error=lambda e: not is_expected(e))
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        processed = super()._process_errors(errors)
+        processed = [graphql_error(e) for e in super()._process_errors(errors)]
         for error in processed:
             error.message = scrub(error.message)
         return processed

@@ -8,10 +8,9 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from identity.errors import IdentityError, ValidationFailed
 from identity.members import MemberProfile as Profile
 from schema.access import Role, reachable_by
-from schema.names import GRAPHQL_NAME
+from schema.errors import FieldError
 
 
 @strawberry.type(directives=reachable_by(Role.MEMBER_SELF, Role.CLIENT, Role.ADMIN))
@@ -62,39 +61,6 @@ class MemberProfile:
             created_at=p.created_at,
             updated_at=p.updated_at,
         )
-
-
-@strawberry.type(
-    description="An expected problem with the input: which field, a stable code, a message.",
-    directives=reachable_by(Role.MEMBER_SELF, Role.CLIENT, Role.OFFICER, Role.ADMIN),
-)
-class FieldError:
-    field: str | None
-    code: str
-    message: str
-
-    @classmethod
-    def all_of(cls, exc: IdentityError) -> list[FieldError]:
-        problems = exc.problems if isinstance(exc, ValidationFailed) else [exc]
-        return [cls(field=_graphql_name(p.field), code=p.code,
-                    message=_in_graphql_words(p.message, p.field))
-                for p in problems]
-
-
-def _in_graphql_words(message: str, field: str | None) -> str:
-    """Validation messages name the field as the caller wrote it (camelCase)."""
-    if field is None:
-        return message
-    head = field.partition(".")[0]
-    return message.replace(head, GRAPHQL_NAME.get(head, head))
-
-
-def _graphql_name(name: str | None) -> str | None:
-    if name is None:
-        return None
-    head, _, rest = name.partition(".")
-    head = GRAPHQL_NAME.get(head, head)
-    return f"{head}.{rest}" if rest else head
 
 
 @strawberry.input

@@ -33,10 +33,10 @@ def test_export_through_the_api_and_the_worker(http: Any, services: Any, setting
     jane_api.graphql("mutation { grantConsent(purpose: \"marketing.email\", noticeVersion: 1) "
                      "{ errors { code } } }")
     opened = jane_api.graphql(OPEN, {"input": {"type": "ACCESS"}})["data"]["openMyRequest"]
-    assert opened["request"]["state"] == "in_progress"
+    assert opened["request"]["state"] == "IN_PROGRESS"
     run_worker(services, Clock())
     mine = jane_api.graphql(MY_REQUESTS)["data"]["myRequests"][0]
-    assert mine["state"] == "completed"
+    assert mine["state"] == "COMPLETED"
     url = mine["exportDownload"]["url"]
     path = "/" + url.split("/", 3)[3]
     auth = {"authorization": f"Bearer {jane_api.token}"}
@@ -107,4 +107,4 @@ def test_erasure_through_the_api_webhooks_and_acknowledgements(
     assert all(r["acknowledgedAt"] for r in document["recipients"])
     states = officer.graphql("query($m: ID!) { requests(memberId: $m) { state } }",
                              {"m": jane["id"]})
-    assert states["data"]["requests"] == [{"state": "completed"}]
+    assert states["data"]["requests"] == [{"state": "COMPLETED"}]

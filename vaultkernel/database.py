@@ -7,6 +7,8 @@ and hands a :class:`UnitOfWork` down to the use cases, which commit it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +125,21 @@ class UnitOfWork:
             self.session.close()
 
     def commit(self) -> None:
+        self.session.commit()
+
+    @contextmanager
+    def committing(self) -> Iterator[Session]:
+        """A use case's change: committed when the block ends, rolled back if it raises
+        (a refusal leaves nothing pending for whatever the request does next)::
+
+            with uow.committing() as session:
+                record = ledger.record_consent(session, ...)
+        """
+        try:
+            yield self.session
+        except BaseException:
+            self.session.rollback()
+            raise
         self.session.commit()
 
     def rollback(self) -> None:

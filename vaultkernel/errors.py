@@ -1,7 +1,8 @@
 """The base of every domain error: a stable code, a message, optionally the input field.
 
 Messages name fields and codes, never personal values: they reach API callers and logs.
-``schema`` converts any :class:`DomainError` in one place.
+``schema/errors.py`` converts any :class:`DomainError` in one place, and every code is a
+value of its ``ErrorCode`` enum (``tests/schema/test_error_codes.py`` keeps it so).
 """
 
 from __future__ import annotations
@@ -23,3 +24,7 @@ class DomainError(Exception):
             self.code = code
         self.message = message
         self.field = field
+
+    def each_problem(self) -> list[DomainError]:
+        """Each problem on its own (one, unless the error gathers several)."""
+        return [self]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from consent.ledger import rebuild_projection
+from consent.service import rebuild_consents
 from membervault.cli.context import console, open_services
 
 consent_app = typer.Typer(help="The consent ledger.", no_args_is_help=True)
@@ -15,7 +15,6 @@ def consent_rebuild() -> None:
     """Recompute the current consent state from the append-only records."""
     services = open_services()
     with services.db.unit_of_work() as uow:
-        count = rebuild_projection(uow.session)
-        uow.commit()
+        count = rebuild_consents(uow)
     console.print(f"consent state rebuilt: {count} member-purpose states")
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import typer
 from sqlalchemy import select
 
-from identity import signing_keys
-from identity.errors import KeyringError
+from identity.errors import IdentityError, KeyringError
 from identity.key_rotation import keys_under, rewrap_all
 from identity.keyring import Keyring, save_keyring
 from identity.models import SigningKey
+from identity.service import retire_signing_key, roll_signing_key
 from membervault.cli.context import console, fail, open_services
 
 keys_app = typer.Typer(help="Key-encryption keys and token signing keys.", no_args_is_help=True)
@@ -85,8 +85,7 @@ def keys_roll_signing() -> None:
     """Make a new token signing key active; the old one keeps verifying until retired."""
     services = open_services()
     with services.db.unit_of_work() as uow:
-        row = signing_keys.roll(uow.session, services.keyring)
-        uow.commit()
+        row = roll_signing_key(uow, services.keyring)
     console.print(f"signing key {row.kid} active")
 
 
@@ -96,9 +95,8 @@ def keys_retire_signing(kid: str) -> None:
     services = open_services()
     with services.db.unit_of_work() as uow:
         try:
-            signing_keys.retire(uow.session, kid)
-        except (LookupError, ValueError) as exc:
-            raise fail(str(exc)) from None
-        uow.commit()
+            retire_signing_key(uow, kid)
+        except IdentityError as exc:
+            raise fail(exc.message) from None
     console.print(f"signing key {kid} retired")
 

@@ -7,12 +7,12 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from identity import clients
 from identity.errors import IdentityError
 from identity.models import Client
+from identity.service import create_principal, reset_principal_secret, set_principal_active
 from membervault.cli.context import console, fail, open_services
 from outbox.errors import OutboxError
-from outbox.subscriptions import remove_webhook, set_webhook
+from outbox.service import register_webhook, remove_webhook
 
 client_app = typer.Typer(help="Downstream service clients.", no_args_is_help=True)
 officer_app = typer.Typer(help="Compliance officers.", no_args_is_help=True)
@@ -57,10 +57,9 @@ def _set_client_active(client_id: str, active: bool) -> None:
     services = open_services()
     with services.db.unit_of_work() as uow:
         try:
-            clients.set_active(uow.session, client_id, active, actor="cli")
+            set_principal_active(uow, client_id, active, actor="cli")
         except IdentityError as exc:
             raise fail(exc.message) from None
-        uow.commit()
     console.print(f"{client_id} {'enabled' if active else 'disabled'}")
 
 
@@ -70,10 +69,9 @@ def client_reset_secret(client_id: str) -> None:
     services = open_services()
     with services.db.unit_of_work() as uow:
         try:
-            secret = clients.reset_secret(uow.session, services.hasher, client_id, actor="cli")
+            secret = reset_principal_secret(uow, services.hasher, client_id, actor="cli")
         except IdentityError as exc:
             raise fail(exc.message) from None
-        uow.commit()
     console.print(f"new secret for {client_id} (shown once):")
     print(secret)
 
@@ -92,13 +90,12 @@ def client_webhook(client_id: str,
     with services.db.unit_of_work() as uow:
         try:
             if remove:
-                had = remove_webhook(uow.session, client_id, actor="cli")
+                had = remove_webhook(uow, client_id, actor="cli")
             else:
-                secret = set_webhook(uow.session, services.keyring, client_id, str(url),
-                                     production=services.settings.production, actor="cli")
+                secret = register_webhook(uow, services.keyring, client_id, str(url),
+                                          production=services.settings.production, actor="cli")
         except OutboxError as exc:
             raise fail(exc.message) from None
-        uow.commit()
     if remove:
         console.print(f"webhook of {client_id} removed" if had else
                       f"{client_id} had no webhook")
@@ -124,13 +121,12 @@ def _create_principal(client_id: str, name: str, kind: str, role: str,
     services = open_services()
     with services.db.unit_of_work() as uow:
         try:
-            secret = clients.create_client(
-                uow.session, services.hasher, client_id=client_id, name=name, kind=kind,
+            secret = create_principal(
+                uow, services.hasher, client_id=client_id, name=name, kind=kind,
                 role=role, purposes=purposes, known_purposes=services.policy.purposes,
                 actor="cli", collects_consent=collects_consent)
         except IdentityError as exc:
             raise fail(exc.message) from None
-        uow.commit()
     console.print(f"{role} {client_id} created. Its secret (shown once):")
     print(secret)
 

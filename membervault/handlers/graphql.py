@@ -7,9 +7,8 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
-from consent import ledger
-from consent.errors import ConsentError
 from consent.ledger import Evidence
+from consent.service import apply_gpc_signal
 from identity.principal import Principal
 from membervault.auth import principal_of
 from membervault.services import Services
@@ -34,12 +33,8 @@ class GraphQLView(GraphQL[Context, None]):
         evidence = Evidence.from_request(client[0] if client else None, headers.get("user-agent"),
                                          True, self.services.keyring.derive("evidence-ip"))
         with self.services.db.unit_of_work() as uow:
-            try:
-                ledger.apply_gpc(uow.session, self.services.policy, principal.member_id,
-                                 actor=principal.actor, evidence=evidence)
-            except ConsentError:
-                return  # not an active member: nothing to opt out of
-            uow.commit()
+            apply_gpc_signal(uow, self.services.policy, principal.member_id,
+                             actor=principal.actor, evidence=evidence)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         context = Context(services=self.services, principal=principal_of(request),

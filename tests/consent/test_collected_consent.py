@@ -70,7 +70,7 @@ def test_a_collecting_client_records_a_grant_made_in_store(
 
     history = api.graphql(MY_HISTORY)["data"]["myConsentHistory"]
     assert [(h["purpose"], h["channel"], h["actor"]) for h in history] == [
-        ("marketing.email", "store", "client:store-counter")]
+        ("marketing.email", "STORE", "client:store-counter")]
     receipt = api.graphql(MY_RECEIPT, {"id": payload["receiptIds"][0]})
     assert receipt["data"]["myConsentReceipt"]["receipt"]["collectionMethod"] == (
         "in store, by staff")

@@ -147,7 +147,7 @@ def test_my_consents_shows_every_purpose_with_its_notice_and_status(
     for key, purpose in policy.purposes.items():
         item = before[key]
         assert (item["title"], item["notice"], item["noticeVersion"], item["legalBasis"]) == (
-            purpose.title, purpose.notice, purpose.notice_version, purpose.legal_basis)
+            purpose.title, purpose.notice, purpose.notice_version, purpose.legal_basis.upper())
         assert item["status"] == ("NOT_GIVEN" if purpose.consent_based else "NOT_CONSENT_BASED")
         assert item["grantedNoticeVersion"] is None and item["updatedAt"] is None
         assert item["objected"] is False
@@ -174,7 +174,7 @@ def test_my_consent_history_lists_every_change_in_order(
     assert [(h["receiptId"], h["purpose"], h["granted"]) for h in history] == [
         (r, p, g) for r, (p, g) in zip(receipts, steps, strict=True)]
     assert {(h["channel"], h["actor"], h["noticeVersion"], h["gpc"]) for h in history} == {
-        ("web", f"member:{profile['id']}", 1, False)}
+        ("WEB", f"member:{profile['id']}", 1, False)}
     times = [h["at"] for h in history]
     assert times == sorted(times)
 

@@ -22,8 +22,9 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 from starlette.testclient import TestClient
 
-from identity import signing_keys
+from identity.errors import IdentityError
 from identity.jwt_checks import LEEWAY_SECONDS, MAX_TOKEN_LENGTH
+from identity.service import retire_signing_key, roll_signing_key
 from membervault.app import create_app
 from membervault.services import Services, build_services
 from tests.conftest import JANE, client_token, create_principal
@@ -420,15 +421,12 @@ def test_a_rejected_token_never_reaches_a_resolver(http: TestClient, services: S
 
 def _roll(services: Services) -> str:
     with services.db.unit_of_work() as uow:
-        kid = signing_keys.roll(uow.session, services.keyring).kid
-        uow.commit()
-    return kid
+        return roll_signing_key(uow, services.keyring).kid
 
 
 def _retire(services: Services, kid: str) -> None:
     with services.db.unit_of_work() as uow:
-        signing_keys.retire(uow.session, kid)
-        uow.commit()
+        retire_signing_key(uow, kid)
 
 
 def _published_kids(http: TestClient) -> set[str]:
@@ -483,8 +481,9 @@ def test_rollover_keeps_old_tokens_valid_until_the_old_key_is_retired(
 def test_the_active_key_cannot_be_retired(services: Services) -> None:
     active_kid = services.signing_keys.active().kid
     assert active_kid is not None
-    with pytest.raises(ValueError, match="roll first"):
+    with pytest.raises(IdentityError, match="roll first") as refused:
         _retire(services, active_kid)
+    assert refused.value.code == "SIGNING_KEY_ACTIVE"
 
 
 def test_retiring_twice_or_an_unknown_kid_fails(services: Services) -> None:
@@ -492,10 +491,10 @@ def test_retiring_twice_or_an_unknown_kid_fails(services: Services) -> None:
     assert old_kid is not None
     _roll(services)
     _retire(services, old_kid)
-    with pytest.raises(LookupError):
-        _retire(services, old_kid)
-    with pytest.raises(LookupError):
-        _retire(services, "no-such-kid")
+    for kid in (old_kid, "no-such-kid"):
+        with pytest.raises(IdentityError) as refused:
+            _retire(services, kid)
+        assert refused.value.code == "NOT_FOUND"
 
 
 def test_a_retired_key_cannot_be_revived_by_a_forged_kid(

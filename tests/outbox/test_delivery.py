@@ -39,7 +39,7 @@ RESTRICT = "mutation { restrictMyProcessing { errors { code } } }"
 LIFT = "mutation { liftMyRestriction { errors { code } } }"
 UPDATE_PROFILE = """mutation($input: UpdateProfileInput!) { updateMyProfile(input: $input) {
   errors { code } } }"""
-DELIVERIES = """query($state: String, $client: String, $first: Int!, $after: String) {
+DELIVERIES = """query($state: DeliveryState, $client: String, $first: Int!, $after: String) {
   deliveries(state: $state, clientId: $client, first: $first, after: $after) {
     items { id eventId eventType memberId clientId state attempts lastStatus eventCreatedAt
             nextAttemptAt deliveredAt acknowledgedAt }
@@ -198,7 +198,7 @@ def test_a_receiver_down_too_long_goes_dead_then_replay_delivers(
         "a dead delivery is left alone"
 
     # Officers see the dead letter, with internal ids and no personal value.
-    result = officer_api.graphql(DELIVERIES, {"state": "dead", "first": 10})
+    result = officer_api.graphql(DELIVERIES, {"state": "DEAD", "first": 10})
     assert "errors" not in result, result
     (item,) = result["data"]["deliveries"]["items"]
     assert item["eventType"] == "consent.changed" and item["clientId"] == "email-marketing"
@@ -208,14 +208,14 @@ def test_a_receiver_down_too_long_goes_dead_then_replay_delivers(
 
     receiver.down = False
     replayed = officer_api.graphql(REPLAY, {"id": item["id"]})["data"]["replayDelivery"]
-    assert replayed == {"delivery": {"id": item["id"], "state": "pending", "attempts": 0},
+    assert replayed == {"delivery": {"id": item["id"], "state": "PENDING", "attempts": 0},
                         "errors": []}
     assert deliver_due(services.db, services.courier, now=clock.now) == 1
     (row,) = deliveries(services)
     assert row.state == "delivered" and row.attempts == 1 and row.last_status == "HTTP 204"
     (arrived,) = receiver.unique().values()
     assert arrived.body["data"]["memberNumber"] == jane["memberNumber"]
-    assert officer_api.graphql(DELIVERIES, {"state": "dead", "first": 10})[
+    assert officer_api.graphql(DELIVERIES, {"state": "DEAD", "first": 10})[
         "data"]["deliveries"]["items"] == []
 
     for bad in ("999999", "not-a-number", "-1"):

@@ -193,7 +193,7 @@ OPERATIONS: dict[str, Operation] = {
         "query($memberId: ID) { requests(memberId: $memberId, dueWithinDays: 60) { id state } }",
         lambda w, p: {"memberId": w.member_id}),
     "deliveries": Operation(
-        "query { deliveries(state: \"pending\", first: 5) {"
+        "query { deliveries(state: PENDING, first: 5) {"
         " items { id eventType memberId clientId state attempts } nextCursor } }"),
     "legalHolds": Operation(
         "query($memberId: ID!) { legalHolds(memberId: $memberId) { id reason active } }",

@@ -11,12 +11,12 @@ from tests.subject_requests.support import OPEN
 def test_an_access_request_waits_for_the_worker_and_duplicates_are_refused(
         jane_api: Api) -> None:
     first = jane_api.graphql(OPEN, {"input": {"type": "ACCESS"}})["data"]["openMyRequest"]
-    assert first["request"]["state"] == "in_progress"
+    assert first["request"]["state"] == "IN_PROGRESS"
     assert first["request"]["overdue"] is False
     again = jane_api.graphql(OPEN, {"input": {"type": "ACCESS"}})["data"]["openMyRequest"]
     assert again["errors"] == [{"field": None, "code": "DUPLICATE"}]
     mine = jane_api.graphql("{ myRequests { type state } }")["data"]["myRequests"]
-    assert mine == [{"type": "ACCESS", "state": "in_progress"}]
+    assert mine == [{"type": "ACCESS", "state": "IN_PROGRESS"}]
 
 
 def test_one_export_a_day(jane_api: Api, services: Any) -> None:

@@ -164,7 +164,7 @@ def test_erasure_shreds_the_member_notifies_recipients_and_completes_on_acknowle
     desk = officer(http, services)
     pending = desk.graphql(PENDING, {"id": str(request_id)})["data"]["pendingAcknowledgements"]
     assert [p["clientId"] for p in pending] == ["analytics", "email-tool", "loyalty-engine"]
-    assert {p["deliveryState"] for p in pending} == {"pending"}
+    assert {p["deliveryState"] for p in pending} == {"PENDING"}
 
     # The request completes only when the last recipient has acknowledged.
     assert complete_acknowledged(services.db, now=utcnow()) == 0

@@ -149,15 +149,15 @@ def test_officers_open_verify_extend_and_deny(http: Any, services: Any, jane: di
         """mutation($m: ID!) { openRequestFor(memberId: $m, input: {type: ERASURE,
              jurisdiction: "CCPA"}) { request { id state } errors { code } } }""",
         {"m": jane["id"]})["data"]["openRequestFor"]
-    assert opened["request"]["state"] == "identity_verification"
+    assert opened["request"]["state"] == "IDENTITY_VERIFICATION"
     request_id = opened["request"]["id"]
-    listed = api.graphql('{ requests(state: "identity_verification") { id } }')
+    listed = api.graphql('{ requests(state: IDENTITY_VERIFICATION) { id } }')
     assert listed["data"]["requests"] == [{"id": request_id}]
     verified = api.graphql(
         """mutation($id: ID!) { verifyRequestIdentity(requestId: $id, method: "photo id in store")
            { request { state identityVerification } } }""", {"id": request_id})
     assert verified["data"]["verifyRequestIdentity"]["request"] == {
-        "state": "in_progress", "identityVerification": "photo id in store"}
+        "state": "IN_PROGRESS", "identityVerification": "photo id in store"}
     extended = api.graphql(
         """mutation($id: ID!) { extendRequest(requestId: $id, reason: "records in 3 systems")
            { request { state extended extensionReason } } }""", {"id": request_id})
@@ -166,10 +166,10 @@ def test_officers_open_verify_extend_and_deny(http: Any, services: Any, jane: di
         """mutation($id: ID!) { denyRequest(requestId: $id, code: "LEGAL_CLAIMS",
            reason: "pending court case") { request { state denialCode } errors { code } } }""",
         {"id": request_id})
-    assert denied["data"]["denyRequest"]["request"] == {"state": "denied",
+    assert denied["data"]["denyRequest"]["request"] == {"state": "DENIED",
                                                         "denialCode": "LEGAL_CLAIMS"}
     # The member sees the request, its reasons and every transition.
     mine = jane_api.graphql("{ myRequests { state denialReason transitions { toState } } }")
     assert mine["data"]["myRequests"][0]["denialReason"] == "pending court case"
     assert [t["toState"] for t in mine["data"]["myRequests"][0]["transitions"]] == [
-        "received", "identity_verification", "in_progress", "extended", "denied"]
+        "RECEIVED", "IDENTITY_VERIFICATION", "IN_PROGRESS", "EXTENDED", "DENIED"]

@@ -11,6 +11,6 @@ def test_an_objection_request_names_its_purpose(jane_api: Api) -> None:
     assert missing["errors"] == [{"field": "purpose", "code": "PURPOSE_REQUIRED"}]
     done = jane_api.graphql(OPEN, {"input": {"type": "OBJECTION",
                                              "purpose": "analytics.segmentation"}})
-    assert done["data"]["openMyRequest"]["request"]["state"] == "completed"
+    assert done["data"]["openMyRequest"]["request"]["state"] == "COMPLETED"
     assert jane_api.graphql(MY_STATUS)["data"]["myProcessingStatus"]["objectedPurposes"] == [
         "analytics.segmentation"]

@@ -23,7 +23,7 @@ def test_a_rectification_request_applies_and_notifies_recipients(
         uow.commit()
     payload = jane_api.graphql(OPEN, {"input": {"type": "RECTIFICATION",
                                                 "corrections": {"familyName": "Varga"}}})
-    assert payload["data"]["openMyRequest"]["request"]["state"] == "completed"
+    assert payload["data"]["openMyRequest"]["request"]["state"] == "COMPLETED"
     assert jane_api.graphql("{ me { familyName } }")["data"]["me"]["familyName"] == "Varga"
     with services.db.unit_of_work() as uow:
         event = uow.session.scalars(select(OutboxEvent)
@@ -55,7 +55,7 @@ def test_officers_track_rectification_and_cannot_open_for_nobody(officer: Api,
                                                                  jane: dict[str, Any]) -> None:
     tracked = officer.graphql(OPEN_FOR, {"m": jane["id"], "v": "video call",
                                          "input": {"type": "RECTIFICATION"}})
-    assert tracked["data"]["openRequestFor"]["request"]["state"] == "in_progress"
+    assert tracked["data"]["openRequestFor"]["request"]["state"] == "IN_PROGRESS"
     nobody = officer.graphql(OPEN_FOR, {"m": str(uuid.uuid4()), "v": "video call",
                                         "input": {"type": "ACCESS"}})
     assert nobody["data"]["openRequestFor"]["errors"] == [{"field": "memberId",

@@ -1,0 +1,46 @@
+"""Retention use cases: each takes the unit of work, makes the whole change and commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from identity.encryption import MemberCrypto
+from retention import activity, holds
+from retention.models import LegalHold
+from vaultkernel.database import UnitOfWork
+from vaultkernel.errors import DomainError
+
+# A client's clock may run a little ahead of ours.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def place_legal_hold(uow: UnitOfWork, member_id: uuid.UUID, reason: str, *, actor: str,
+                     expires_at: dt.datetime | None, now: dt.datetime) -> LegalHold:
+    """Place a legal hold on a member (erasure and retention skip them while it is
+    active); in the audit trail."""
+    with uow.committing() as session:
+        return holds.place(session, member_id, reason, actor, expires_at, now=now)
+
+
+def lift_legal_hold(uow: UnitOfWork, hold_id: uuid.UUID, *, actor: str,
+                    now: dt.datetime) -> LegalHold:
+    """Lift a legal hold (lifting one already lifted changes nothing); in the audit trail."""
+    with uow.committing() as session:
+        return holds.lift(session, hold_id, actor, now=now)
+
+
+def record_activity(uow: UnitOfWork, crypto: MemberCrypto, member_numbers: Sequence[str], *,
+                    at: dt.datetime | None, now: dt.datetime) -> int:
+    """Members' latest activity (at most ``MAX_BATCH`` numbers; ``at`` defaults to now and
+    may not lie in the future). Returns how many numbers were well-formed, which reveals
+    nobody's membership."""
+    if len(member_numbers) > activity.MAX_BATCH:
+        raise DomainError("TOO_MANY", f"at most {activity.MAX_BATCH} member numbers per call",
+                          field="memberNumbers")
+    if at is not None and (at.tzinfo is None or at > now + CLOCK_SKEW):
+        raise DomainError("INVALID_DATETIME", "at needs a time zone and cannot be in the future",
+                          field="at")
+    with uow.committing() as session:
+        return activity.record_activity(session, crypto, member_numbers, at or now)
