@@ -27,6 +27,7 @@ from vaultkernel.settings import Settings
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BACKEND = os.environ.get("MEMBERVAULT_TEST_DATABASE", "sqlite")
 ISSUER = "http://127.0.0.1:8000"
+HTTPS_ISSUER = "https://members.example.com"
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -92,6 +93,21 @@ def keyring_file(tmp_path: Path) -> Path:
     keyring.generated = False
     save_keyring(keyring, path)
     return path
+
+
+@pytest.fixture
+def no_settings_file_in_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``load_settings`` reads ./membervault.toml when present: work in an empty directory."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+
+
+def production_env(keyring_file: Path, **extra: str) -> dict[str, str]:
+    """The environment of a valid production configuration."""
+    return {"MEMBERVAULT_MODE": "production", "MEMBERVAULT_ISSUER": HTTPS_ISSUER,
+            "MEMBERVAULT_SMTP_HOST": "smtp.example.com",
+            "MEMBERVAULT_KEK_FILE": str(keyring_file), **extra}
 
 
 @pytest.fixture

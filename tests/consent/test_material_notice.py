@@ -7,7 +7,6 @@ import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +21,6 @@ from membervault.services import (
     Services,
     build_services,
     ensure_signing_key,
-    load_member_policy,
 )
 from tests.conftest import Api, client_token, create_principal
 from tests.consent.support import AUDIENCE, MEMBER_DATA, MY_CONSENTS, change, new_member
@@ -165,17 +163,3 @@ def test_a_stale_grant_stays_stale_after_the_projection_is_rebuilt(
         uow.commit()
     assert vault.status()["status"] == "STALE"
     assert {d["reason"] for d in vault.read()["denied"]} >= {"CONSENT_STALE"}
-
-
-def test_the_policy_file_itself_can_declare_the_change(tmp_path: Path) -> None:
-    text = DEFAULT_POLICY.read_text().replace(
-        'notice = "We send you news and offers by email. You can stop at any time."\n'
-        'notice_version = 1',
-        'notice = "We send you news and offers by email. You can stop at any time."\n'
-        'notice_version = 2\nmaterial_change = true')
-    assert "material_change = true" in text
-    path = tmp_path / "policy.toml"
-    path.write_text(text)
-    purpose = load_member_policy(path).purposes[PURPOSE]
-    assert (purpose.notice_version, purpose.material_change) == (2, True)
-    assert not purpose.grant_is_current(1) and purpose.grant_is_current(2)

@@ -25,7 +25,13 @@ from identity.models import Client, Member, SigningKey
 from membervault.app import create_app
 from membervault.cli import app
 from membervault.demo import STAFF
-from membervault.services import Services, build_services, ensure_signing_key, load_member_policy
+from membervault.services import (
+    DEFAULT_POLICY,
+    Services,
+    build_services,
+    ensure_signing_key,
+    load_member_policy,
+)
 from vaultkernel.settings import Settings, load_settings
 
 runner = CliRunner()
@@ -449,3 +455,16 @@ def test_schema_export_writes_the_sdl(workdir: Path) -> None:
     text = target.read_text()
     assert text == sdl()
     assert "type Query" in text and "type Mutation" in text
+
+
+def test_the_cli_refuses_to_start_on_an_invalid_policy(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "policy.toml"
+    bad.write_text(DEFAULT_POLICY.read_text().replace('"contact.email", "profile.language"]',
+                                                      '"contact.fax"]', 1))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MEMBERVAULT_POLICY_FILE", str(bad))
+    monkeypatch.setenv("MEMBERVAULT_DATABASE_URL", f"sqlite:///{tmp_path}/db.sqlite")
+    result = CliRunner().invoke(app, ["client", "list"])
+    assert result.exit_code == 2
+    assert "unknown category 'contact.fax'" in result.output

@@ -1,4 +1,5 @@
-"""A real webhook receiver on loopback, a fixed clock, and helpers to drive deliveries."""
+"""A real webhook receiver on loopback, a fixed clock, helpers to drive deliveries, and the
+GraphQL documents the outbox tests send."""
 
 from __future__ import annotations
 
@@ -19,7 +20,33 @@ from outbox import webhooks
 from outbox.delivery import LEASE, deliver_due
 from outbox.models import Delivery
 from outbox.subscriptions import set_webhook
+from tests.conftest import Api
 from vaultkernel.clock import utcnow
+
+GRANT = """mutation($p: String!, $v: Int!) { grantConsent(purpose: $p, noticeVersion: $v) {
+  errors { code } } }"""
+WITHDRAW = "mutation($p: String!) { withdrawConsent(purpose: $p) { errors { code } } }"
+RESTRICT = "mutation { restrictMyProcessing { errors { code } } }"
+LIFT = "mutation { liftMyRestriction { errors { code } } }"
+UPDATE_PROFILE = """mutation($input: UpdateProfileInput!) { updateMyProfile(input: $input) {
+  errors { code } } }"""
+DELIVERIES = """query($state: DeliveryState, $client: String, $first: Int!, $after: String) {
+  deliveries(state: $state, clientId: $client, first: $first, after: $after) {
+    items { id eventId eventType memberId clientId state attempts lastStatus eventCreatedAt
+            nextAttemptAt deliveredAt acknowledgedAt }
+    nextCursor } }"""
+REPLAY = """mutation($id: ID!) { replayDelivery(deliveryId: $id) {
+  delivery { id state attempts } errors { code } } }"""
+MARKETING = "marketing.email"
+ACK = """mutation($id: ID!) { acknowledgeEvent(eventId: $id) {
+  acknowledgement { eventId eventType acknowledgedAt } errors { field code } } }"""
+
+
+def ok(api: Api, document: str, variables: dict[str, Any] | None = None) -> None:
+    result = api.graphql(document, variables)
+    assert "errors" not in result, result
+    (payload,) = result["data"].values()
+    assert payload["errors"] == [], payload
 
 
 class Clock:

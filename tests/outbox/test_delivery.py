@@ -23,37 +23,23 @@ from outbox.webhooks import new_secret
 from outbox.writer import emit
 from tests.conftest import BACKEND, Api, create_principal
 from tests.outbox.support import (
+    DELIVERIES,
+    GRANT,
+    LIFT,
+    MARKETING,
+    REPLAY,
+    RESTRICT,
+    UPDATE_PROFILE,
+    WITHDRAW,
     Clock,
     Receiver,
     deliveries,
     drain,
+    ok,
     pending_count,
     running_receiver,
     subscribe,
 )
-
-GRANT = """mutation($p: String!, $v: Int!) { grantConsent(purpose: $p, noticeVersion: $v) {
-  errors { code } } }"""
-WITHDRAW = "mutation($p: String!) { withdrawConsent(purpose: $p) { errors { code } } }"
-RESTRICT = "mutation { restrictMyProcessing { errors { code } } }"
-LIFT = "mutation { liftMyRestriction { errors { code } } }"
-UPDATE_PROFILE = """mutation($input: UpdateProfileInput!) { updateMyProfile(input: $input) {
-  errors { code } } }"""
-DELIVERIES = """query($state: DeliveryState, $client: String, $first: Int!, $after: String) {
-  deliveries(state: $state, clientId: $client, first: $first, after: $after) {
-    items { id eventId eventType memberId clientId state attempts lastStatus eventCreatedAt
-            nextAttemptAt deliveredAt acknowledgedAt }
-    nextCursor } }"""
-REPLAY = """mutation($id: ID!) { replayDelivery(deliveryId: $id) {
-  delivery { id state attempts } errors { code } } }"""
-MARKETING = "marketing.email"
-
-
-def ok(api: Api, document: str, variables: dict[str, Any] | None = None) -> None:
-    result = api.graphql(document, variables)
-    assert "errors" not in result, result
-    (payload,) = result["data"].values()
-    assert payload["errors"] == [], payload
 
 
 def member_changes(jane_api: Api) -> None:

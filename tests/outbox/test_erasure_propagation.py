@@ -15,9 +15,17 @@ from outbox.models import OutboxEvent
 from subject_requests.erasure import complete_acknowledged, erase_pending
 from subject_requests.models import DataSubjectRequest
 from tests.conftest import Api
-from tests.outbox.support import Clock, Receiver, deliveries, drain, subscribe
-from tests.outbox.test_api import ACK
-from tests.outbox.test_delivery import GRANT, MARKETING, ok
+from tests.outbox.support import (
+    ACK,
+    GRANT,
+    MARKETING,
+    Clock,
+    Receiver,
+    deliveries,
+    drain,
+    ok,
+    subscribe,
+)
 
 OPEN_ERASURE = """mutation { openMyRequest(input: {type: ERASURE}) {
   request { id state } errors { code } } }"""

@@ -281,3 +281,21 @@ def test_erase_members_skips_unknown_and_erased_ids(services: Services,
     with services.db.unit_of_work() as uow:
         assert shredding.erase_members(uow.session, kit, [member_id], now=utcnow(),
                                        cause=cause) == []
+
+
+def test_erasure_scrubs_the_consent_evidence_but_keeps_the_proof_of_consent(
+        http: Any, services: Any, jane: dict[str, Any], jane_api: Api) -> None:
+    jane_api.graphql("mutation { grantConsent(purpose: \"marketing.email\", noticeVersion: 1)"
+                     " { errors { code } } }", **{"user-agent": "Mozilla/5.0 (Jane's phone)"})
+    with services.db.unit_of_work() as uow:
+        receive(uow.session, uuid.UUID(jane["id"]), "erasure", jurisdiction="GDPR",
+                actor="test", identity_verification="signed in", now=utcnow())
+        uow.commit()
+    erase_pending(services.db, services.erasure_kit, now=utcnow())
+    with services.db.unit_of_work() as uow:
+        records = uow.session.scalars(select(ConsentRecord).where(
+            ConsentRecord.member_id == uuid.UUID(jane["id"]))).all()
+    assert records, "the proof of consent is kept"
+    assert all("user_agent" not in (r.evidence or {}) and "ip_hash" not in (r.evidence or {})
+               for r in records)
+    assert "Jane's phone" not in str([r.evidence for r in records])

@@ -317,3 +317,36 @@ def test_an_erasure_requests_acknowledged_event_outlives_the_delivered_events_ru
         uow.commit()
     assert sweep(services, now=NOW, rule="delivered_events").counts() == {
         "delivered_events": 0}  # the certificate still needs who acknowledged, and when
+
+
+class FailingMailer:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        if to.startswith("bounce"):
+            raise RuntimeError(f"mailbox {to} refused")  # a message carrying the address
+        self.sent.append(to)
+
+
+def test_a_failing_notice_mail_neither_stops_the_sweep_nor_repeats_nor_logs_the_address(
+        services: Any, caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    mailer = FailingMailer()
+    services.mailer = mailer
+    for name in ("bounce", "fine"):
+        with services.db.unit_of_work() as uow:
+            profile = members.register_member(uow, services.crypto, {
+                "given_name": "N", "family_name": "N", "email": f"{name}@example.org"},
+                actor="test", default_region="GB")
+        with services.db.engine.begin() as connection:
+            connection.execute(Member.__table__.update().where(Member.id == profile.id)
+                               .values(last_activity_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)))
+    now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    report = sweeper.sweep(services.db, services.erasure_kit, services.mailer, now=now)
+    assert {o.rule: o.affected for o in report.outcomes}["inactive_members:notice"] == 2
+    assert mailer.sent == ["fine@example.org"]
+    again = sweeper.sweep(services.db, services.erasure_kit, services.mailer,
+                          now=now + dt.timedelta(hours=1))
+    assert {o.rule: o.affected for o in again.outcomes}["inactive_members:notice"] == 0
+    assert mailer.sent == ["fine@example.org"]  # nobody is mailed twice
+    assert "bounce@example.org" not in caplog.text

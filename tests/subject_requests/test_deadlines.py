@@ -5,11 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from subject_requests.deadlines import JURISDICTIONS, Jurisdiction, add_period
-from vaultkernel.clock import add_months
 
 T0 = dt.datetime(2026, 1, 31, 9, 30, tzinfo=dt.UTC)
 
@@ -32,14 +29,6 @@ def test_ccpa_allows_45_days_and_one_extension_of_45() -> None:
     ccpa = JURISDICTIONS["CCPA"]
     assert ccpa.due(T0) == T0 + dt.timedelta(days=45)
     assert ccpa.extend(ccpa.due(T0)) == T0 + dt.timedelta(days=90)
-
-
-@given(st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1)),
-       st.integers(min_value=0, max_value=36))
-def test_adding_months_never_overshoots_the_target_month(start: dt.datetime, months: int) -> None:
-    result = add_months(start, months)
-    assert (result.year * 12 + result.month) - (start.year * 12 + start.month) == months
-    assert result.day <= start.day
 
 
 @pytest.mark.parametrize(("due", "expected"), [

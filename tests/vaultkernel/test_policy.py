@@ -1,4 +1,5 @@
-"""The policy file is validated with errors that name the file, the entry and the problem."""
+"""The policy file (vaultkernel.policy) is validated with errors that name the file, the
+entry and the problem."""
 
 from __future__ import annotations
 
@@ -108,18 +109,15 @@ def test_a_missing_or_malformed_file_is_refused(tmp_path: Path) -> None:
         load_member_policy(bad)
 
 
-def test_the_cli_refuses_to_start_on_an_invalid_policy(tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from typer.testing import CliRunner
-
-    from membervault.cli import app
-
-    bad = tmp_path / "policy.toml"
-    bad.write_text(DEFAULT_POLICY.read_text().replace('"contact.email", "profile.language"]',
-                                                      '"contact.fax"]', 1))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MEMBERVAULT_POLICY_FILE", str(bad))
-    monkeypatch.setenv("MEMBERVAULT_DATABASE_URL", f"sqlite:///{tmp_path}/db.sqlite")
-    result = CliRunner().invoke(app, ["client", "list"])
-    assert result.exit_code == 2
-    assert "unknown category 'contact.fax'" in result.output
+def test_the_policy_file_itself_can_declare_a_material_notice_change(tmp_path: Path) -> None:
+    text = DEFAULT_POLICY.read_text().replace(
+        'notice = "We send you news and offers by email. You can stop at any time."\n'
+        'notice_version = 1',
+        'notice = "We send you news and offers by email. You can stop at any time."\n'
+        'notice_version = 2\nmaterial_change = true')
+    assert "material_change = true" in text
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    purpose = load_member_policy(path).purposes["marketing.email"]
+    assert (purpose.notice_version, purpose.material_change) == (2, True)
+    assert not purpose.grant_is_current(1) and purpose.grant_is_current(2)

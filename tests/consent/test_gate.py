@@ -1,15 +1,24 @@
-"""What issue 3 must show: purpose-bound, consent-gated reads for client services."""
+"""Gated reads (consent.gate): purpose-bound, consent-gated reads for client services
+(memberData, audience) and bulk consent checks by member number (consentCheck): an answer
+per number that never reveals who is a member, a bounded size, a bounded cost, and an
+access-log entry per existing member."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, func, select
+from starlette.testclient import TestClient
 
 from audit.models import AccessLogEntry
+from identity import member_number
+from identity.clients import ActiveClients
 from tests.conftest import Api, member_token, register
+from tests.consent.support import grant, new_member, withdraw
+from vaultkernel.settings import Settings
 
 MEMBER_DATA = """
 query($purpose: String!, $email: String, $number: String) {
@@ -165,3 +174,147 @@ def test_a_lookup_key_outside_the_purpose_is_refused(people: dict[str, Api], htt
     assert result["data"] is None
     assert result["errors"][0]["extensions"]["code"] == "LOOKUP_KEY_NOT_IN_PURPOSE"
     assert "ann@" not in str(result)
+
+
+# -- consentCheck: bulk checks by member number -------------------------------------------
+
+
+CHECK = """query($purpose: String!, $numbers: [String!]!) {
+  consentCheck(purpose: $purpose, memberNumbers: $numbers) { memberNumber permitted reason } }"""
+FIELD = "consent:marketing.email"
+
+
+@pytest.fixture
+def numbers(loyalty_api: Api, http: TestClient, settings: Settings) -> dict[str, str]:
+    """ann consents to email marketing, bob never did, cy withdrew."""
+    result = {}
+    for n, name in enumerate(["ann", "bob", "cy"]):
+        api, profile = new_member(loyalty_api, http, settings, name, n)
+        result[name] = profile["memberNumber"]
+        if name != "bob":
+            grant(api, "marketing.email")
+        if name == "cy":
+            withdraw(api, "marketing.email")
+    return result
+
+
+def check(api: Api, numbers: list[str], purpose: str = "marketing.email") -> list[dict[str, Any]]:
+    result = api.graphql(CHECK, {"purpose": purpose, "numbers": numbers})
+    assert "errors" not in result, result
+    answers: list[dict[str, Any]] = result["data"]["consentCheck"]
+    return answers
+
+
+def unknown_numbers(count: int, taken: set[str]) -> list[str]:
+    """Well-formed member numbers (valid check digit) that belong to nobody here."""
+    found: set[str] = set()
+    while len(found) < count:
+        number = member_number.generate()
+        if number not in taken:
+            found.add(number)
+    return sorted(found)
+
+
+def log_entries(services: Any) -> list[AccessLogEntry]:
+    with services.db.unit_of_work() as uow:
+        return list(uow.session.scalars(select(AccessLogEntry).where(
+            AccessLogEntry.principal == "client:email-marketing")
+            .order_by(AccessLogEntry.sequence)))
+
+
+def test_each_number_gets_an_answer(numbers: dict[str, str], marketing_api: Api) -> None:
+    [stranger] = unknown_numbers(1, set(numbers.values()))
+    asked = [numbers["ann"], numbers["bob"], numbers["cy"], stranger, "12345", "not-a-number",
+             numbers["ann"][:-1] + str((int(numbers["ann"][-1]) + 1) % 10)]
+    answers = check(marketing_api, asked)
+    assert [a["memberNumber"] for a in answers] == asked
+    by_number = {a["memberNumber"]: (a["permitted"], a["reason"]) for a in answers}
+    assert by_number[numbers["ann"]] == (True, None)
+    refused = (False, "CONSENT_REQUIRED")
+    assert [by_number[n] for n in asked[1:]] == [refused] * 6
+
+
+def test_unknown_and_malformed_numbers_look_like_a_member_without_consent(
+        numbers: dict[str, str], marketing_api: Api) -> None:
+    [stranger] = unknown_numbers(1, set(numbers.values()))
+
+    def answer(number: str) -> dict[str, Any]:
+        [one] = check(marketing_api, [number])
+        return {k: v for k, v in one.items() if k != "memberNumber"}
+
+    assert answer(numbers["bob"]) == answer(numbers["cy"]) == answer(stranger) == answer(
+        "0000") == answer("") == answer("ᛒᛒᛒᛒᛒᛒᛒᛒᛒᛒᛒᛒ")
+
+
+def test_only_existing_members_get_access_log_entries(numbers: dict[str, str],
+                                                      marketing_api: Api,
+                                                      services: Any) -> None:
+    strangers = unknown_numbers(5, set(numbers.values()))
+    check(marketing_api, [*strangers, numbers["ann"], "junk", numbers["bob"], numbers["cy"]])
+    entries = log_entries(services)
+    member_ids = {e.member_id for e in entries}
+    assert len(entries) == len(member_ids) == 3
+    by_returned = sorted((e.fields_returned, e.fields_denied) for e in entries)
+    assert by_returned == [([], {FIELD: "CONSENT_REQUIRED"}), ([], {FIELD: "CONSENT_REQUIRED"}),
+                           ([FIELD], {})]
+    assert {e.purpose for e in entries} == {"marketing.email"}
+    check(marketing_api, strangers)
+    assert len(log_entries(services)) == 3
+
+
+def test_a_client_checks_only_purposes_it_may_declare(numbers: dict[str, str],
+                                                      marketing_api: Api) -> None:
+    result = marketing_api.graphql(CHECK, {"purpose": "partners.sharing",
+                                           "numbers": [numbers["ann"]]})
+    assert result["data"] is None
+    assert result["errors"][0]["extensions"]["code"] == "PURPOSE_NOT_PERMITTED"
+
+
+def test_at_most_ten_thousand_numbers_per_call(numbers: dict[str, str], marketing_api: Api,
+                                               services: Any) -> None:
+    many = unknown_numbers(10_000, set(numbers.values()))
+    answers = check(marketing_api, [*many[:-1], numbers["ann"]])
+    assert len(answers) == 10_000 and answers[-1]["permitted"] is True
+    result = marketing_api.graphql(CHECK, {"purpose": "marketing.email",
+                                           "numbers": [*many, numbers["ann"]]})
+    assert result["data"] is None
+    assert result["errors"][0]["extensions"]["code"] == "TOO_MANY"
+    assert len(log_entries(services)) == 1  # the refused call read and logged nothing
+
+
+@pytest.fixture
+def statements(services: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every SQL statement sent to the database while the list is being watched."""
+    # The client-enabled check is cached for seconds; keep it cached for the whole test.
+    monkeypatch.setattr(services, "active_clients", ActiveClients(services.db, ttl=3600))
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(services.db.engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(services.db.engine, "before_cursor_execute", count)
+
+
+def test_the_cost_does_not_grow_with_the_number_of_numbers_beyond_chunking(
+        numbers: dict[str, str], marketing_api: Api, services: Any,
+        statements: list[str]) -> None:
+    strangers = unknown_numbers(2_000, set(numbers.values()))
+    members = list(numbers.values())
+
+    def cost(count: int) -> int:
+        statements.clear()
+        answers = check(marketing_api, [*members, *strangers[:count - len(members)]])
+        assert len(answers) == count
+        return len(statements)
+
+    cost(10)  # warm-up: token key, registration look-ups
+    small, large = cost(200), cost(2_000)
+    # 200 numbers fit in one chunk of 1000, 2000 need two: one more statement at most.
+    assert large - small <= 1, statements
+    assert large <= 8, statements
+    with services.db.unit_of_work() as uow:
+        logged = uow.session.scalar(select(func.count()).select_from(AccessLogEntry).where(
+            AccessLogEntry.principal == "client:email-marketing"))
+    assert logged == 3 * 3  # three calls, three existing members each

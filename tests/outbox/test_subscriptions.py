@@ -107,6 +107,16 @@ def test_invalid_urls(url: str) -> None:
     assert caught.value.code == "INVALID_URL"
 
 
+
+@pytest.mark.parametrize("url", [
+    "https://169.254.169.254/latest/meta-data", "https://127.0.0.1/hook", "https://[::1]/h",
+    "https://10.0.0.5/h", "https://192.168.1.2/h", "https://localhost/h",
+    "https://metadata.google.internal/x", "https://printer.local/h"])
+def test_production_webhooks_cannot_target_internal_addresses(url: str) -> None:
+    with pytest.raises(OutboxError):
+        validate_url(url, production=True)
+    assert validate_url("https://hooks.partner.example/membervault", production=True)
+
 def test_a_sealed_secret_only_opens_for_its_client(services: Services) -> None:
     sealed = seal_webhook_secret(services.keyring, "email-marketing", "whsec_c2VjcmV0")
     assert open_webhook_secret(services.keyring, "email-marketing", sealed) == "whsec_c2VjcmV0"

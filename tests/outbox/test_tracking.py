@@ -12,11 +12,20 @@ from sqlalchemy import select
 from membervault.services import Services
 from outbox.models import Delivery
 from tests.conftest import Api, client_token, create_principal
-from tests.outbox.support import Clock, Receiver, deliveries, drain, subscribe
-from tests.outbox.test_delivery import DELIVERIES, GRANT, MARKETING, RESTRICT, ok
+from tests.outbox.support import (
+    ACK,
+    DELIVERIES,
+    GRANT,
+    MARKETING,
+    RESTRICT,
+    Clock,
+    Receiver,
+    deliveries,
+    drain,
+    ok,
+    subscribe,
+)
 
-ACK = """mutation($id: ID!) { acknowledgeEvent(eventId: $id) {
-  acknowledgement { eventId eventType acknowledgedAt } errors { field code } } }"""
 NOT_FOUND = {"acknowledgement": None, "errors": [{"field": "eventId", "code": "NOT_FOUND"}]}
 
 

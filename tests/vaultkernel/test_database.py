@@ -1,0 +1,95 @@
+"""The unit of work (vaultkernel.database): leaving it rolls back whatever was not
+committed, whatever the way out; committed work stays. On a real database file (and on
+PostgreSQL under MEMBERVAULT_TEST_DATABASE=postgresql)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import BACKEND
+from tests.vaultkernel.conftest import Note
+from vaultkernel.database import Database, normalise_url
+
+
+def notes(database: Database) -> list[str]:
+    with database.unit_of_work() as uow:
+        return list(uow.session.scalars(select(Note.text).order_by(Note.id)))
+
+
+def test_leaving_without_a_commit_rolls_back(database: Database) -> None:
+    with database.unit_of_work() as uow:
+        uow.session.add(Note(text="only read, never committed"))
+        uow.session.flush()
+        assert uow.session.scalar(select(func.count()).select_from(Note)) == 1
+    assert notes(database) == []
+
+
+def test_an_error_rolls_back_and_is_not_swallowed(database: Database) -> None:
+    with pytest.raises(RuntimeError, match="half way"), database.unit_of_work() as uow:
+        uow.session.add(Note(text="half done"))
+        uow.session.flush()
+        raise RuntimeError("half way")
+    assert notes(database) == []
+
+
+def test_committed_work_stays_and_what_follows_the_commit_does_not(database: Database) -> None:
+    with database.unit_of_work() as uow:
+        note = Note(text="kept")
+        uow.session.add(note)
+        uow.commit()
+        uow.session.add(Note(text="after the commit"))
+        uow.session.flush()
+    assert notes(database) == ["kept"]
+    assert note.text == "kept"  # still readable after the unit of work closed
+
+
+def test_an_explicit_rollback_discards_the_work_so_far(database: Database) -> None:
+    with database.unit_of_work() as uow:
+        uow.session.add(Note(text="discarded"))
+        uow.session.flush()
+        uow.rollback()
+        uow.session.add(Note(text="kept"))
+        uow.commit()
+    assert notes(database) == ["kept"]
+
+
+def test_each_unit_of_work_has_its_own_session(database: Database) -> None:
+    with database.unit_of_work() as first, database.unit_of_work() as second:
+        assert first.session is not second.session
+
+
+def test_timestamps_come_back_in_utc_and_naive_ones_are_refused(database: Database) -> None:
+    paris = dt.timezone(dt.timedelta(hours=2))
+    with database.unit_of_work() as uow:
+        uow.session.add(Note(id=1, text="t", at=dt.datetime(2026, 6, 1, 14, tzinfo=paris)))
+        uow.commit()
+    with database.unit_of_work() as uow:
+        at = uow.session.scalars(select(Note.at)).one()
+    assert at == dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC) and at.tzinfo is dt.UTC
+    with pytest.raises(Exception, match="naive datetime"), database.unit_of_work() as uow:
+        uow.session.add(Note(id=2, text="t", at=dt.datetime(2026, 6, 1)))
+        uow.commit()
+    assert notes(database) == ["t"]
+
+
+def test_ping_answers_while_the_database_is_reachable(database: Database) -> None:
+    database.ping()
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite connection settings")
+def test_sqlite_connections_enforce_foreign_keys_and_overwrite_deleted_content(
+        database: Database) -> None:
+    with database.engine.connect() as connection:
+        pragma = connection.exec_driver_sql
+        assert pragma("PRAGMA foreign_keys").scalar() == 1
+        assert pragma("PRAGMA secure_delete").scalar() == 1
+        assert pragma("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_postgresql_urls_use_psycopg_3() -> None:
+    assert normalise_url("postgresql://u:p@db/mv") == "postgresql+psycopg://u:p@db/mv"
+    assert normalise_url("postgres://db/mv") == "postgresql+psycopg://db/mv"
+    assert normalise_url("sqlite:///var/mv.db") == "sqlite:///var/mv.db"
