@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from membervault.services import Services
+from outbox.models import Delivery, OutboxEvent
 from outbox.subscriptions import set_webhook
+from outbox.tracking import acknowledge
 from subject_requests.lifecycle import receive
 from subject_requests.models import DataSubjectRequest
 from tests.conftest import Api, client_token, create_principal
@@ -65,3 +70,36 @@ def subscribed_client(http: Any, services: Services, client_id: str,
 def officer(http: Any, services: Services, client_id: str = "test-officer") -> Api:
     secret = create_principal(services, client_id, "officer")
     return Api(http, client_token(http, client_id, secret))
+
+
+def acknowledge_erasure_event(services: Services, request_id: uuid.UUID) -> bytes:
+    """Every recipient acknowledges the request's ``member.erased`` event; returns the
+    event's sealed member number as it was before (present until completion drops it)."""
+    with services.db.unit_of_work() as uow:
+        event = uow.session.scalars(select(OutboxEvent).where(
+            OutboxEvent.request_id == request_id)).one()
+        sealed = event.sealed_member_number
+        assert sealed is not None
+        for client_id in uow.session.scalars(select(Delivery.client_id)
+                                             .where(Delivery.event_id == event.id)):
+            acknowledge(uow.session, client_id, event.id, now=utcnow())
+        uow.commit()
+    return sealed
+
+
+def fail_once_at(monkeypatch: pytest.MonkeyPatch, module: ModuleType, step: str,
+                 kind: str) -> list[str]:
+    """Make ``module.step`` fail on its first call, by an exception or by the process
+    dying (``SystemExit``), then behave as before; returns the list of steps that failed
+    (``[step]`` once the failure happened)."""
+    real: Callable[..., Any] = getattr(module, step)
+    failures: list[str] = []
+
+    def fail_once(*args: Any, **kwargs: Any) -> Any:
+        if not failures:
+            failures.append(step)
+            raise RuntimeError("simulated failure") if kind == "exception" else SystemExit(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, step, fail_once)
+    return failures

@@ -35,13 +35,17 @@ from export.archive import build_pending_exports
 from export.models import ExportArchive
 from identity.models import PERSONAL_FIELDS, Member
 from membervault.services import Services
-from outbox.models import Delivery, OutboxEvent
-from outbox.tracking import acknowledge
 from subject_requests.erasure import complete_acknowledged, erase_pending
 from subject_requests.lifecycle import receive
 from tests.conftest import BACKEND, Api, member_token, register
 from tests.consent.support import grant, withdraw
-from tests.retention.support import MEMBER_DATA, open_erasure, request_of, subscribed_client
+from tests.retention.support import (
+    MEMBER_DATA,
+    acknowledge_erasure_event,
+    open_erasure,
+    request_of,
+    subscribed_client,
+)
 from vaultkernel.clock import utcnow
 from vaultkernel.settings import Settings
 
@@ -169,15 +173,8 @@ def test_nothing_of_an_erased_member_is_left_in_files_or_logs(
 
     request_id = open_erasure(services, member_id)
     assert erase_pending(services.db, services.erasure_kit, now=utcnow()) == 1
+    stored["sealed_member_number"] = acknowledge_erasure_event(services, request_id)
     with services.db.unit_of_work() as uow:
-        event = uow.session.scalars(select(OutboxEvent).where(
-            OutboxEvent.request_id == request_id)).one()
-        assert event.sealed_member_number is not None
-        stored["sealed_member_number"] = event.sealed_member_number
-        for client_id in uow.session.scalars(select(Delivery.client_id)
-                                             .where(Delivery.event_id == event.id)):
-            acknowledge(uow.session, client_id, event.id, now=utcnow())
-        uow.commit()
         assert uow.session.scalar(select(ExportArchive.id)) is None
     assert complete_acknowledged(services.db, now=utcnow()) == 1
     assert request_of(services, request_id).state == "completed"

@@ -26,14 +26,21 @@ from identity.models import Member, SignInCode
 from membervault.services import Services
 from outbox.models import Delivery, OutboxEvent
 from outbox.secrets import open_member_number
-from outbox.tracking import acknowledge
 from retention import shredding, sweeper
 from retention.shredding import is_suppressed
 from subject_requests.erasure import complete_acknowledged, erase_pending
 from subject_requests.lifecycle import receive
 from tests.conftest import BACKEND, Api, member_token, register
 from tests.consent.support import grant, withdraw
-from tests.retention.support import MEMBER_DATA, count, open_erasure, request_of, subscribed_client
+from tests.retention.support import (
+    MEMBER_DATA,
+    acknowledge_erasure_event,
+    count,
+    fail_once_at,
+    open_erasure,
+    request_of,
+    subscribed_client,
+)
 from tests.retention.test_erasure_scan import (
     PERSON,
     TEXT_NEEDLES,
@@ -198,15 +205,7 @@ def test_a_request_and_the_sweep_leave_the_same_end_state_and_no_residue(
     # The residue scan of test_erasure_scan.py, over both members at once. The request's
     # sealed member number goes once every recipient acknowledged; the sweep's event
     # keeps its own until the delivered_events rule deletes it (docs/retention.md).
-    with services.db.unit_of_work() as uow:
-        event = uow.session.scalars(select(OutboxEvent).where(
-            OutboxEvent.request_id == request_id)).one()
-        assert event.sealed_member_number is not None
-        stored["request.sealed_member_number"] = event.sealed_member_number
-        for client_id in uow.session.scalars(select(Delivery.client_id)
-                                             .where(Delivery.event_id == event.id)):
-            acknowledge(uow.session, client_id, event.id, now=utcnow())
-        uow.commit()
+    stored["request.sealed_member_number"] = acknowledge_erasure_event(services, request_id)
     assert complete_acknowledged(services.db, now=utcnow()) == 1
     assert request_of(services, request_id).state == "completed"
     text = [*TEXT_NEEDLES, *TWIN_NEEDLES, request_number, sweep_number]
@@ -233,16 +232,7 @@ def test_a_sweep_that_crashes_before_its_commit_leaves_the_batch_intact(
     member_id = uuid.UUID(jane["id"])
     now = utcnow()
     make_inactive(services, member_id, now)
-    real = getattr(shredding, step)
-    failures = []
-
-    def fail_once(*args: Any, **kwargs: Any) -> Any:
-        if not failures:
-            failures.append(step)
-            raise RuntimeError("simulated failure") if kind == "exception" else SystemExit(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(shredding, step, fail_once)
+    failures = fail_once_at(monkeypatch, shredding, step, kind)
     erased = (OutboxEvent, OutboxEvent.type == "member.erased")
     if kind == "exception":
         with pytest.raises(sweeper.SweepIncomplete) as incomplete:

@@ -48,6 +48,7 @@ from tests.retention.support import (
     PENDING,
     PLACE,
     count,
+    fail_once_at,
     officer,
     open_erasure,
     request_of,
@@ -421,16 +422,7 @@ def test_a_crash_before_the_commit_leaves_the_member_intact(
     subscribed_client(http, services, "loyalty-engine", ("loyalty.membership",))
     grant(jane_api, "marketing.email")
     withdraw(jane_api, "marketing.email")
-    real = getattr(shredding, step)
-    failures = []
-
-    def fail_once(*args: Any, **kwargs: Any) -> Any:
-        if not failures:
-            failures.append(step)
-            raise RuntimeError("simulated failure") if kind == "exception" else SystemExit(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(shredding, step, fail_once)
+    failures = fail_once_at(monkeypatch, shredding, step, kind)
     before = erasure_outcome(services, jane["id"])
     codes_before = count(services, SignInCode)
     request_id = open_erasure(services, jane["id"])
