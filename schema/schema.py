@@ -24,24 +24,34 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from schema import mutations, queries
-from schema.client_consent import ClientConsentMutation
-from schema.client_reads import ClientQuery
-from schema.deliveries import DeliveryMutation, DeliveryQuery
-from schema.erasure import ErasureMutation, ErasureQuery
+from schema.audit.queries import AccessLogQuery, MyAccessLogQuery
+from schema.consent.mutations import ConsentMutation
+from schema.consent.queries import (
+    ConsentProofQuery,
+    MemberConsentQuery,
+    MemberDataQuery,
+    ProcessingStatusQuery,
+)
 from schema.errors import graphql_error, is_domain_error
-from schema.member_privacy import MemberPrivacyMutation, MemberPrivacyQuery
-from schema.officer import OfficerMutation, OfficerQuery
-from schema.requests import RequestMutation, RequestQuery
-from schema.retention import RetentionMutation, RetentionQuery
+from schema.identity.mutations import MemberMutation
+from schema.identity.queries import MemberQuery
+from schema.outbox.mutations import DeliveryMutation
+from schema.outbox.queries import DeliveryQuery
+from schema.retention.mutations import RetentionMutation
+from schema.retention.queries import LegalHoldQuery, RetentionQuery
+from schema.subject_requests.mutations import RequestMutation
+from schema.subject_requests.queries import ErasureQuery, RequestQuery
 from vaultkernel.request_id import current_request_id
 from vaultkernel.settings import Settings
 
-Query = merge_types("Query", (queries.Query, MemberPrivacyQuery, ClientQuery, OfficerQuery,
-                             RequestQuery, DeliveryQuery, ErasureQuery, RetentionQuery))
-Mutation = merge_types("Mutation", (mutations.Mutation, MemberPrivacyMutation,
-                                    ClientConsentMutation, OfficerMutation, RequestMutation,
-                                    DeliveryMutation, ErasureMutation, RetentionMutation))
+# The root fields print in this order in the published SDL (schema.graphql): the domains'
+# parts interleave so that the SDL stays as it was published.
+Query = merge_types("Query", (MemberQuery, MemberConsentQuery, MyAccessLogQuery,
+                             ProcessingStatusQuery, MemberDataQuery, AccessLogQuery,
+                             ConsentProofQuery, RequestQuery, DeliveryQuery, LegalHoldQuery,
+                             ErasureQuery, RetentionQuery))
+Mutation = merge_types("Mutation", (MemberMutation, ConsentMutation, RequestMutation,
+                                    DeliveryMutation, RetentionMutation))
 
 log = logging.getLogger("membervault.graphql")
 SDL_PATH = Path(__file__).resolve().parent / "schema.graphql"

@@ -8,7 +8,10 @@ import pytest
 
 from consent.ledger import CHANNELS
 from outbox.tracking import STATES
-from schema.enums import ConsentChannel, DeliveryState, LegalBasis, RequestState, RetentionAction
+from schema.consent.types import ConsentChannel, LegalBasis
+from schema.outbox.types import DeliveryState
+from schema.retention.types import RetentionAction
+from schema.subject_requests.types import RequestState
 from subject_requests.lifecycle import ALLOWED
 from vaultkernel.policy import LEGAL_BASES
 from vaultkernel.retention_rules import KINDS

@@ -1,8 +1,9 @@
-"""GraphQL types of the member profile and the mutation payloads."""
+"""GraphQL types of the member profile, its inputs and payloads, and member id arguments."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 import strawberry
@@ -11,6 +12,7 @@ from strawberry.scalars import JSON
 from identity.members import MemberProfile as Profile
 from schema.access import Role, reachable_by
 from schema.errors import FieldError
+from vaultkernel.errors import DomainError
 
 
 @strawberry.type(directives=reachable_by(Role.MEMBER_SELF, Role.CLIENT, Role.ADMIN))
@@ -113,3 +115,11 @@ def input_values(obj: Any) -> dict[str, Any]:
 class UpdateProfilePayload:
     member: MemberProfile | None
     errors: list[FieldError]
+
+
+def parse_member_id(value: str) -> uuid.UUID:
+    """A member's internal id given as an ``ID`` argument."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise DomainError("INVALID_MEMBER_ID", "memberId must be a member's internal id") from None

@@ -1,8 +1,10 @@
-"""Purpose-bound reads for client services (design rule 1), logged before answering."""
+"""Consent reads: the member's consents, history, receipts and processing status; officers'
+proof of consent; and clients' purpose-bound reads of member data (design rule 1), each
+logged by :func:`log_reads` before answering."""
 
 from __future__ import annotations
 
-import datetime as dt
+import uuid
 from typing import Any
 
 import strawberry
@@ -10,64 +12,24 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from audit.access_log import Access, append
-from consent import gate
-from consent.gate import MemberData as GatedData
-from schema.access import Role, guarded, reachable_by
-from schema.names import GRAPHQL_NAME
+from consent import gate, ledger, receipts
+from consent.models import ConsentRecord
+from consent.service import consents_of, processing_state
+from schema.access import Role, guarded
+from schema.consent.types import (
+    ConsentCheck,
+    ConsentReceipt,
+    ConsentRecordView,
+    MemberData,
+    MemberDataPage,
+    ProcessingStatus,
+    PurposeConsent,
+    processing_status,
+    purpose_consents,
+)
+from schema.identity.types import parse_member_id
 from schema.selection import requested_attributes
-from schema.types import PostalAddress
 from vaultkernel.errors import DomainError
-
-
-@strawberry.type(description="A field left null, and why (a stable reason code).",
-                 directives=reachable_by(Role.MEMBER_SELF, Role.CLIENT, Role.OFFICER, Role.ADMIN))
-class DeniedField:
-    field: str
-    reason: str
-
-
-@strawberry.type(description="A member's data as one purpose permits: a denied field is "
-                 "null and listed in `denied` with its reason.",
-                 directives=reachable_by(Role.CLIENT))
-class MemberData:
-    member_number: str | None = None
-    given_name: str | None = None
-    family_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    birthdate: dt.date | None = None
-    postal_address: PostalAddress | None = None
-    preferred_language: str | None = None
-    preferences: JSON | None = None
-    denied: list[DeniedField] = strawberry.field(default_factory=list)
-
-    @classmethod
-    def of(cls, data: GatedData) -> MemberData:
-        values = dict(data.values)
-        if values.get("birthdate"):
-            values["birthdate"] = dt.date.fromisoformat(values["birthdate"])
-        if values.get("postal_address"):
-            address = values["postal_address"]
-            values["postal_address"] = PostalAddress(
-                lines=address["lines"], locality=address["locality"],
-                region=address.get("region"), postal_code=address.get("postal_code"),
-                country=address["country"])
-        return cls(**values, denied=[DeniedField(field=GRAPHQL_NAME[f], reason=r)
-                                     for f, r in sorted(data.decision.denied.items())])
-
-
-@strawberry.type(directives=reachable_by(Role.CLIENT))
-class MemberDataPage:
-    items: list[MemberData]
-    next_cursor: str | None = strawberry.field(
-        description="Pass as `after` for the next page; null on the last page.")
-
-
-@strawberry.type(directives=reachable_by(Role.CLIENT))
-class ConsentCheck:
-    member_number: str
-    permitted: bool
-    reason: str | None
 
 
 def log_reads(info: Info, purpose: str, reads: list[tuple[Any, list[str], dict[str, str]]]) -> None:
@@ -84,8 +46,57 @@ def _purpose(info: Info, key: str) -> Any:
     return info.context.services.policy.purposes[key]
 
 
+def receipt_of(info: Info, record: ConsentRecord) -> ConsentReceipt:
+    services = info.context.services
+    document = receipts.receipt(record, services.policy, issuer=services.settings.issuer)
+    return ConsentReceipt(receipt=JSON(document),
+                          jws=receipts.sign(document, services.signing_keys.active()))
+
+
+def _record(info: Info, receipt_id: str) -> ConsentRecord | None:
+    try:
+        parsed = uuid.UUID(str(receipt_id))
+    except ValueError:
+        return None
+    return ledger.find_record(info.context.uow.session, parsed)
+
+
 @strawberry.type
-class ClientQuery:
+class MemberConsentQuery:
+    @strawberry.field(description="Every purpose with its notice and your consent status.",
+                      extensions=guarded(Role.MEMBER_SELF))
+    def my_consents(self, info: Info) -> list[PurposeConsent]:
+        ctx = info.context
+        return purpose_consents(consents_of(ctx.uow, ctx.services.policy,
+                                            ctx.principal.member_id))
+
+    @strawberry.field(description="Every consent change you or others made for you.",
+                      extensions=guarded(Role.MEMBER_SELF))
+    def my_consent_history(self, info: Info) -> list[ConsentRecordView]:
+        session = info.context.uow.session
+        return [ConsentRecordView.of(r)
+                for r in ledger.history(session, info.context.principal.member_id)]
+
+    @strawberry.field(description="A signed receipt for one of your consent records.",
+                      extensions=guarded(Role.MEMBER_SELF))
+    def my_consent_receipt(self, info: Info, receipt_id: strawberry.ID) -> ConsentReceipt | None:
+        record = _record(info, receipt_id)
+        if record is None or record.member_id != info.context.principal.member_id:
+            return None
+        return receipt_of(info, record)
+
+
+@strawberry.type
+class ProcessingStatusQuery:
+    @strawberry.field(description="Whether processing of your data is restricted, and which "
+                      "purposes you objected to.", extensions=guarded(Role.MEMBER_SELF))
+    def my_processing_status(self, info: Info) -> ProcessingStatus:
+        return processing_status(processing_state(info.context.uow,
+                                                  info.context.principal.member_id))
+
+
+@strawberry.type
+class MemberDataQuery:
     @strawberry.field(
         description="One member's data for a declared purpose, found by exactly one of "
         "memberNumber, email or phone. An unknown member is answered like one who has not "
@@ -151,3 +162,22 @@ class ClientQuery:
                                   for _, member_id, reason in answers])
         return [ConsentCheck(member_number=number, permitted=reason is None, reason=reason)
                 for number, _, reason in answers]
+
+
+@strawberry.type
+class ConsentProofQuery:
+    @strawberry.field(description="A member's consent records (proof of consent).",
+                      extensions=guarded(Role.OFFICER))
+    def consent_history(self, info: Info, member_id: strawberry.ID) -> list[ConsentRecordView]:
+        records = ledger.history(info.context.uow.session, parse_member_id(member_id))
+        return [ConsentRecordView.of(r) for r in records]
+
+    @strawberry.field(description="A signed receipt for any consent record.",
+                      extensions=guarded(Role.OFFICER))
+    def consent_receipt(self, info: Info, receipt_id: strawberry.ID) -> ConsentReceipt | None:
+        try:
+            parsed = uuid.UUID(str(receipt_id))
+        except ValueError:
+            return None
+        record = ledger.find_record(info.context.uow.session, parsed)
+        return None if record is None else receipt_of(info, record)

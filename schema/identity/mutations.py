@@ -1,4 +1,5 @@
-"""Mutation root. Expected problems come back in ``errors``; nothing is half-written."""
+"""Registering a member and correcting your own profile. Expected problems come back in
+``errors``; nothing is half-written."""
 
 from __future__ import annotations
 
@@ -14,16 +15,17 @@ from identity import members
 from identity.members import ADMINISTRATION
 from outbox import notify
 from schema.access import MEMBERSHIP, Role, guarded, reachable_by
-from schema.client_reads import MemberData, log_reads
+from schema.consent.queries import log_reads
+from schema.consent.types import MemberData
 from schema.errors import FieldError, field_errors
-from schema.selection import requested_attributes
-from schema.types import (
+from schema.identity.types import (
     MemberProfile,
     RegisterMemberInput,
     UpdateProfileInput,
     UpdateProfilePayload,
     input_values,
 )
+from schema.selection import requested_attributes
 from vaultkernel.errors import DomainError
 
 
@@ -42,8 +44,8 @@ def _stored_form(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
-@strawberry.type(description="Write operations.")
-class Mutation:
+@strawberry.type
+class MemberMutation:
     @strawberry.mutation(description="Register a new member (admins, or clients acting for "
                          "the membership purpose).", extensions=guarded(Role.CLIENT, Role.ADMIN,
                                                                purpose=MEMBERSHIP))

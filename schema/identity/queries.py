@@ -1,4 +1,4 @@
-"""Query root: three-line resolvers that call identity services."""
+"""Members' profiles: your own, and an admin's look-up (the read is in the access log)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from strawberry.types import Info
 from identity import members
 from identity.errors import MemberNotFound
 from schema.access import Role, guarded
+from schema.identity.types import MemberProfile
 from schema.selection import requested_attributes
-from schema.types import MemberProfile
 from vaultkernel.errors import DomainError
 
 
-@strawberry.type(description="Read operations.")
-class Query:
+@strawberry.type
+class MemberQuery:
     @strawberry.field(description="The signed-in member's own profile.",
                       extensions=guarded(Role.MEMBER_SELF))
     def me(self, info: Info) -> MemberProfile:

@@ -1,0 +1,1 @@
+"""The access log: who read member data, its filter, its hash-chain verification."""

@@ -1,0 +1,1 @@
+"""Members' profiles: ``me``, ``member``, ``registerMember``, ``updateMyProfile``."""

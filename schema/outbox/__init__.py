@@ -1,0 +1,1 @@
+"""Webhook deliveries: recipients acknowledge events; officers watch, and replay dead ones."""

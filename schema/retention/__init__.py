@@ -1,0 +1,1 @@
+"""Retention: the schedule, legal holds, members' activity, the record of processing."""

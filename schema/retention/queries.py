@@ -1,0 +1,44 @@
+"""Retention as members and officers read it: legal holds, the schedule, the ROPA."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from retention import holds
+from retention.ropa import record_of_processing
+from schema.access import Role, guarded
+from schema.retention.types import (
+    LegalHoldView,
+    RetentionAction,
+    RetentionScheduleItem,
+    parse_internal_id,
+)
+from vaultkernel.clock import utcnow
+
+
+@strawberry.type
+class LegalHoldQuery:
+    @strawberry.field(description="A member's legal holds, active or not, newest first.",
+                      extensions=guarded(Role.OFFICER))
+    def legal_holds(self, info: Info, member_id: strawberry.ID) -> list[LegalHoldView]:
+        now = utcnow()
+        return [LegalHoldView.of(h, now) for h in holds.holds_of(
+            info.context.uow.session, parse_internal_id(member_id, "memberId"))]
+
+
+@strawberry.type
+class RetentionQuery:
+    @strawberry.field(description="The retention schedule that applies to your data.",
+                      extensions=guarded(Role.MEMBER_SELF))
+    def my_retention_schedule(self, info: Info) -> list[RetentionScheduleItem]:
+        return [RetentionScheduleItem(rule=r.name, applies_to=r.applies_to, after=str(r.after),
+                                      action=RetentionAction(r.action), description=r.describe())
+                for r in info.context.services.policy.retention.values()]
+
+    @strawberry.field(description="The record of processing activities (GDPR Art. 30), "
+                      "generated from the enforced policy.",
+                      extensions=guarded(Role.OFFICER, Role.ADMIN))
+    def record_of_processing(self, info: Info) -> JSON:
+        return JSON(record_of_processing(info.context.services.policy))
