@@ -1,32 +1,37 @@
-"""The access log (design rule 2): every read, hash-chained, written before the answer.
+"""Writing the access log (design rule 2): one entry per answered read, committed before
+the answer leaves.
 
-Each entry's hash covers its content and the previous entry's hash, so an edited,
-deleted or reordered entry breaks the chain at a point :func:`verify` reports.
+The functions that hand decrypted member values to a caller take a :class:`ReaderLog`
+(the log bound to who is reading, in which request) and record before they return; no
+resolver or handler writes the log itself.
+
+A write is one statement in its own autocommitted transaction: the writer remembers the
+chain's tail, so it does not read it first. Another process may have written since; then
+the primary key on ``sequence`` refuses the insert and the tail is read again. The retry
+budget is bounded: after :data:`RETRY_BUDGET` seconds the read fails closed with
+``ACCESS_LOG_UNAVAILABLE``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
+import threading
 import time
-import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
 
-import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
 
-from audit.models import AccessLogCheckpoint, AccessLogEntry
+from audit.chain import GENESIS, PACKED, Read, entry_hash, instant, pack
+from audit.models import AccessLogEntry
 from vaultkernel.clock import Clock, SystemClock
 from vaultkernel.database import Database
 from vaultkernel.errors import DomainError
 
-GENESIS = bytes(32)
-WRITE_ATTEMPTS = 20
-SYSTEM_CLOCK = SystemClock()
+RETRY_BUDGET = 5.0  # seconds; SQLite's busy timeout is as long, so one locked wait fits
+
+_TAIL = (select(AccessLogEntry.sequence, AccessLogEntry.entry_hash)
+         .order_by(AccessLogEntry.sequence.desc()).limit(1))
+_INSERT = insert(AccessLogEntry)
 
 
 class AccessLogUnavailable(DomainError):
@@ -39,160 +44,80 @@ class AccessLogUnavailable(DomainError):
         self.detail = detail
 
 
-@dataclass(frozen=True)
-class Access:
-    principal: str
-    purpose: str
-    member_id: uuid.UUID
-    fields_returned: Sequence[str]
-    fields_denied: dict[str, str] = field(default_factory=dict)
+class AccessLog:
+    """The log's writer for one process: appends entries and remembers the chain's tail."""
 
+    def __init__(self, db: Database, clock: Clock | None = None, *,
+                 retry_budget: float = RETRY_BUDGET):
+        self._engine: Engine = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._clock = clock or SystemClock()
+        self._budget = retry_budget
+        self._tail: tuple[int, bytes] | None = None
+        self._lock = threading.Lock()  # one writer per process: the chain is one line anyway
 
-def canonical(sequence: int, at: dt.datetime, request_id: str, principal: str, purpose: str,
-              member_id: uuid.UUID, returned: Sequence[str], denied: dict[str, str]) -> bytes:
-    return _canonical(sequence, _instant(at), request_id, principal, purpose, member_id,
-                      returned, denied)
+    def reader(self, principal: str, request_id: str) -> ReaderLog:
+        return ReaderLog(self, principal, request_id)
 
+    def append(self, principal: str, purpose: str, reads: Iterable[Read],
+               request_id: str) -> int | None:
+        """Write one entry; returns its sequence (``None`` when nobody was read).
+        Raises :class:`AccessLogUnavailable`."""
+        packed, count = pack(reads)
+        if count == 0:
+            return None
+        deadline = time.monotonic() + self._budget
+        with self._lock:
+            attempt = 0
+            while True:
+                try:
+                    return self._write(principal, purpose, packed, count, request_id)
+                except IntegrityError:
+                    self._tail = None  # another writer took the position: read the tail
+                except Exception as exc:  # noqa: BLE001  (any failure: fail closed)
+                    self._tail = None
+                    if not _contention(exc):
+                        raise AccessLogUnavailable(type(exc).__name__) from None
+                attempt += 1
+                if time.monotonic() >= deadline:
+                    raise AccessLogUnavailable("contention")
+                time.sleep(min(0.002 * attempt, 0.05))
 
-def _instant(at: dt.datetime) -> str:
-    return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
-
-
-def _canonical(sequence: int, at: str, request_id: str, principal: str, purpose: str,
-               member_id: uuid.UUID, returned: Sequence[str], denied: dict[str, str]) -> bytes:
-    """:func:`canonical` with the time already formatted (a batch shares one time)."""
-    return orjson.dumps(
-        {"sequence": sequence, "at": at, "request_id": request_id, "principal": principal,
-         "purpose": purpose, "member_id": str(member_id), "fields_returned": sorted(returned),
-         "fields_denied": denied},
-        option=orjson.OPT_SORT_KEYS)
-
-
-def chain_hash(previous: bytes, content: bytes) -> bytes:
-    return hashlib.sha256(previous + content).digest()
-
-
-# Built once: on a single-profile read, building these costs about as much as running them.
-_TAIL = (select(AccessLogEntry.sequence, AccessLogEntry.entry_hash)
-         .order_by(AccessLogEntry.sequence.desc()).limit(1))
-_INSERT = insert(AccessLogEntry)
-
-
-def append(db: Database, accesses: Sequence[Access], request_id: str, *,
-           clock: Clock = SYSTEM_CLOCK) -> None:
-    """Write a batch of entries in one short transaction of its own, retrying when another
-    writer took the next position first. Raises :class:`AccessLogUnavailable`."""
-    if not accesses:
-        return
-    for attempt in range(WRITE_ATTEMPTS):
-        try:
-            with db.engine.begin() as connection:
+    def _write(self, principal: str, purpose: str, packed: str, count: int,
+               request_id: str) -> int:
+        with self._engine.connect() as connection:
+            if self._tail is None:
                 last = connection.execute(_TAIL).first()
-                sequence, previous = (last[0], last[1]) if last else (0, GENESIS)
-                rows = _rows(accesses, request_id, sequence, previous, clock.now())
-                connection.execute(_INSERT, rows)
-            return
-        except (IntegrityError, OperationalError):
-            time.sleep(min(0.002 * (attempt + 1), 0.05))
-        except Exception as exc:  # noqa: BLE001  (any failure: fail closed)
-            raise AccessLogUnavailable(type(exc).__name__) from None
-    raise AccessLogUnavailable("contention")
+                self._tail = (last[0], last[1]) if last else (0, GENESIS)
+            sequence, previous = self._tail[0] + 1, self._tail[1]
+            now = self._clock.now()
+            digest = entry_hash(previous, sequence, instant(now), request_id, principal,
+                                purpose, packed)
+            connection.execute(_INSERT, {
+                "sequence": sequence, "at": now, "request_id": request_id,
+                "principal": principal, "purpose": purpose, "format": PACKED,
+                "members": count, "reads": packed, "previous_hash": previous,
+                "entry_hash": digest})
+        self._tail = (sequence, digest)
+        return sequence
 
 
-def _rows(accesses: Sequence[Access], request_id: str, sequence: int,
-          previous: bytes, now: dt.datetime) -> list[dict[str, Any]]:
-    instant = _instant(now)
-    rows = []
-    for access in accesses:
-        sequence += 1
-        returned = sorted(access.fields_returned)
-        denied = dict(sorted(access.fields_denied.items()))
-        digest = chain_hash(previous, _canonical(sequence, instant, request_id,
-                                                 access.principal, access.purpose,
-                                                 access.member_id, returned, denied))
-        rows.append({"sequence": sequence, "at": now, "request_id": request_id,
-                     "principal": access.principal, "purpose": access.purpose,
-                     "member_id": access.member_id, "fields_returned": returned,
-                     "fields_denied": denied, "previous_hash": previous,
-                     "entry_hash": digest})
-        previous = digest
-    return rows
+def _contention(exc: Exception) -> bool:
+    """A lock wait that ran out, a deadlock or a serialization failure: worth retrying."""
+    if not isinstance(exc, OperationalError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate in {"40001", "40P01", "55P03"} or "locked" in str(exc.orig).lower()
 
 
-@dataclass(frozen=True)
-class Verification:
-    ok: bool
-    checked: int
-    first_broken_sequence: int | None = None
-    problem: str | None = None
+class ReaderLog:
+    """The log bound to one reader in one request: what a gated read records through."""
 
+    def __init__(self, log: AccessLog, principal: str, request_id: str):
+        self._log = log
+        self.principal = principal
+        self.request_id = request_id
 
-def _entries(session: Session, after: int = 0, batch: int = 5000) -> Iterator[AccessLogEntry]:
-    while True:
-        rows = session.scalars(select(AccessLogEntry).where(AccessLogEntry.sequence > after)
-                               .order_by(AccessLogEntry.sequence).limit(batch)).all()
-        if not rows:
-            return
-        yield from rows
-        after = rows[-1].sequence
-        session.expunge_all()
-
-
-def anchor(session: Session) -> tuple[int, bytes]:
-    """Where the chain starts: the genesis, or the latest pruning checkpoint."""
-    checkpoint = session.scalars(select(AccessLogCheckpoint)
-                                 .order_by(AccessLogCheckpoint.sequence.desc()).limit(1)).first()
-    return (0, GENESIS) if checkpoint is None else (checkpoint.sequence, checkpoint.entry_hash)
-
-
-def verify(session: Session) -> Verification:
-    """Walk the chain from its anchor; report the first entry that does not fit."""
-    start, previous = anchor(session)
-    expected_sequence, checked = start + 1, 0
-    for entry in _entries(session, after=start):
-        if entry.sequence != expected_sequence:
-            return Verification(False, checked, expected_sequence,
-                                "entry missing (sequence gap)")
-        if entry.previous_hash != previous:
-            return Verification(False, checked, entry.sequence,
-                                "previous hash does not match the entry before")
-        content = canonical(entry.sequence, entry.at, entry.request_id, entry.principal,
-                            entry.purpose, entry.member_id, entry.fields_returned,
-                            entry.fields_denied)
-        if chain_hash(previous, content) != entry.entry_hash:
-            return Verification(False, checked, entry.sequence, "entry content was changed")
-        previous, expected_sequence, checked = entry.entry_hash, expected_sequence + 1, checked + 1
-    return Verification(True, checked)
-
-
-@dataclass(frozen=True)
-class LogFilter:
-    principal: str | None = None
-    purpose: str | None = None
-    member_id: uuid.UUID | None = None
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
-
-
-def page(session: Session, flt: LogFilter, first: int, after: int | None,
-         newest_first: bool = True) -> list[AccessLogEntry]:
-    query = select(AccessLogEntry)
-    if flt.principal:
-        query = query.where(AccessLogEntry.principal == flt.principal)
-    if flt.purpose:
-        query = query.where(AccessLogEntry.purpose == flt.purpose)
-    if flt.member_id:
-        query = query.where(AccessLogEntry.member_id == flt.member_id)
-    if flt.since:
-        query = query.where(AccessLogEntry.at >= flt.since)
-    if flt.until:
-        query = query.where(AccessLogEntry.at < flt.until)
-    if newest_first:
-        if after is not None:
-            query = query.where(AccessLogEntry.sequence < after)
-        query = query.order_by(AccessLogEntry.sequence.desc())
-    else:
-        if after is not None:
-            query = query.where(AccessLogEntry.sequence > after)
-        query = query.order_by(AccessLogEntry.sequence)
-    return list(session.scalars(query.limit(first)))
+    def record(self, purpose: str, reads: Iterable[Read]) -> None:
+        """Commit the entry before the caller answers; raises
+        :class:`AccessLogUnavailable` (no answer) when it cannot."""
+        self._log.append(self.principal, purpose, reads, self.request_id)

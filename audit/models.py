@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import JSON, Index, Integer, LargeBinary, String, Uuid
+from sqlalchemy import JSON, Integer, LargeBinary, SmallInteger, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vaultkernel.clock import utcnow
@@ -25,26 +25,47 @@ class AuditEvent(Base):
 
 
 class AccessLogEntry(Base):
-    """One read of one member's data: hash-chained, append-only, no personal values.
+    """One answered read (a page, a single read, a consent check): hash-chained,
+    append-only, no personal values.
 
-    ``entry_hash = SHA-256(previous_hash || canonical JSON of the entry)``; ``sequence`` is
-    the primary key, so two writers racing for the same position cannot both win.
+    ``reads`` holds the packed members and attribute sets as canonical JSON text (see
+    :mod:`audit.chain`); ``entry_hash = SHA-256(previous_hash || header || reads)``.
+    ``sequence`` is the primary key, so two writers racing for one position cannot both
+    win. ``format`` 1 marks an entry written before the packed shape (one member each); it
+    keeps its original hash, so the chain of old entries still verifies.
     """
 
     __tablename__ = "access_log"
-    __table_args__ = (Index("ix_access_log_member_id_sequence", "member_id", "sequence"),)
 
     sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     request_id: Mapped[str] = mapped_column(String(64))
     principal: Mapped[str] = mapped_column(String(120), index=True)
     purpose: Mapped[str] = mapped_column(String(64), index=True)
-    # Indexed with the sequence (below): a member's entries are read in sequence order.
-    member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    fields_returned: Mapped[list[str]] = mapped_column(JSON)
-    fields_denied: Mapped[dict[str, str]] = mapped_column(JSON)
+    format: Mapped[int] = mapped_column(SmallInteger)
+    members: Mapped[int] = mapped_column(Integer)
+    reads: Mapped[str] = mapped_column(Text)
     previous_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AccessLogMember(Base):
+    """The per-member index of the log ("who read my data"), derived from the entries by
+    the worker, off the request path, and checkable against them."""
+
+    __tablename__ = "access_log_members"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+
+
+class AccessLogIndexState(Base):
+    """How far the per-member index has been derived (one row)."""
+
+    __tablename__ = "access_log_index_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    indexed_through: Mapped[int] = mapped_column(Integer)
 
 
 class AccessLogCheckpoint(Base):

@@ -22,7 +22,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import insert, select
 
-from audit.access_log import GENESIS, Access, _rows
+from audit.chain import GENESIS, PACKED, Read, entry_hash, instant, pack
 from audit.models import AccessLogEntry
 from bench.env import Env
 from consent.models import Consent, ConsentRecord, Objection
@@ -256,15 +256,24 @@ def add_access_history(env: Env, member_id: uuid.UUID, entries: int, *,
                        principal: str = "client:email-marketing",
                        purpose: str = "marketing.email") -> None:
     """Append ``entries`` genuine hash-chained access-log entries about one member."""
-    fields = ["email", "family_name", "given_name", "preferred_language"]
+    packed, members = pack([Read(member_id, ["email", "family_name", "given_name",
+                                             "preferred_language"])])
     done = 0
     while done < entries:
         size = min(BATCH * 2, entries - done)
+        now, request_id = utcnow(), f"bench-{done // size}"
         with env.engine.begin() as connection:
             sequence, previous = chain_tail(connection)
-            accesses = [Access(principal=principal, purpose=purpose, member_id=member_id,
-                               fields_returned=fields)] * size
-            rows = _rows(accesses, f"bench-{done // size}", sequence, previous, utcnow())
+            rows = []
+            for _ in range(size):
+                sequence += 1
+                digest = entry_hash(previous, sequence, instant(now), request_id, principal,
+                                    purpose, packed)
+                rows.append({"sequence": sequence, "at": now, "request_id": request_id,
+                             "principal": principal, "purpose": purpose, "format": PACKED,
+                             "members": members, "reads": packed, "previous_hash": previous,
+                             "entry_hash": digest})
+                previous = digest
             connection.execute(insert(AccessLogEntry), rows)
         done += size
 

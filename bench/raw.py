@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from audit.access_log import GENESIS, canonical, chain_hash
+from audit.chain import GENESIS, PACKED, Read, entry_hash, instant, pack
 
 
 class Raw:
@@ -86,28 +86,22 @@ class Raw:
     def rollback(self) -> None:
         self.connection.rollback()
 
-    # -- the access log, hash-chained like audit.access_log.append ------------------------
+    # -- the access log, one hash-chained entry per answer like audit.access_log ----------
     def append_log(self, entries: Sequence[tuple[uuid.UUID, list[str], dict[str, str]]], *,
                    principal: str, purpose: str, request_id: str,
                    now: dt.datetime) -> None:
-        """One transaction: read the chain's tail, hash each entry on, insert them all."""
-        if not entries:
+        """One transaction: read the chain's tail, pack the members, insert one entry."""
+        packed, members = pack(Read(m, returned, denied) for m, returned, denied in entries)
+        if not members:
             return
         tail = self.fetchall("SELECT sequence, entry_hash FROM access_log "
                              "ORDER BY sequence DESC LIMIT 1")
-        sequence, previous = (tail[0][0], bytes(tail[0][1])) if tail else (0, GENESIS)
-        rows = []
-        at = self.ts(now)
-        for member_id, returned, denied in entries:
-            sequence += 1
-            returned = sorted(returned)
-            digest = chain_hash(previous, canonical(sequence, now, request_id, principal,
-                                                    purpose, member_id, returned, denied))
-            rows.append((sequence, at, request_id, principal, purpose, self.uuid(member_id),
-                         self.json(returned), self.json(denied), previous, digest))
-            previous = digest
-        self.executemany(
-            "INSERT INTO access_log (sequence, at, request_id, principal, purpose, member_id, "
-            "fields_returned, fields_denied, previous_hash, entry_hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        sequence, previous = (tail[0][0] + 1, bytes(tail[0][1])) if tail else (1, GENESIS)
+        digest = entry_hash(previous, sequence, instant(now), request_id, principal, purpose,
+                            packed)
+        self.execute(
+            "INSERT INTO access_log (sequence, at, request_id, principal, purpose, format, "
+            "members, reads, previous_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (sequence, self.ts(now), request_id, principal, purpose, PACKED, members, packed,
+             previous, digest))
         self.commit()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,8 @@ import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.scalars import JSON
 
-from audit.access_log import Access, append
+from audit.access_log import ReaderLog
+from audit.chain import Read
 from bench.asgi import InProcess
 from bench.data import Seeded
 from bench.env import Env
@@ -331,6 +332,13 @@ def b3(bench: Bench) -> Result:
 # B4: the gate with and without the access log
 
 
+class Unlogged(ReaderLog):
+    """B4's floor: the same gated read, with the log's write left out."""
+
+    def record(self, purpose: str, reads: Iterable[Read]) -> None:
+        pass
+
+
 def b4(bench: Bench) -> Result:
     env = bench.env
     services = env.services
@@ -342,18 +350,14 @@ def b4(bench: Bench) -> Result:
         after, count, n = None, 0, 0
         while True:
             uow = UnitOfWork(services.db.sessions)
+            log = (services.access_log.reader(actor, f"bench-b4-{n}") if with_log
+                   else Unlogged(services.access_log, actor, f"bench-b4-{n}"))
             try:
                 page = gate.read_page(uow.session, services.crypto, services.policy, purpose,
-                                      requested, first=PAGE, after=after)
+                                      requested, first=PAGE, after=after, log=log)
             finally:
                 uow.rollback()
                 uow.close()
-            if with_log:
-                append(services.db, [Access(principal=actor, purpose=purpose.key,
-                                            member_id=d.member_id,
-                                            fields_returned=list(d.decision.allowed),
-                                            fields_denied=d.decision.denied) for d in page],
-                       f"bench-b4-{n}")
             count += len(page)
             n += 1
             if len(page) < PAGE:

@@ -1,7 +1,9 @@
-"""Gated reads for clients: load in bulk, decide purely, decrypt only what is allowed.
+"""Gated reads for clients: load in bulk, decide purely, log, decrypt only what is allowed.
 
 A page of members costs a constant number of statements: one for members with their
-consent, objection and key columns; the access-log batch is written by the caller.
+consent, objection and key columns, and one access-log entry for the whole answer,
+committed before any value is decrypted or returned (rule 2). Every function here that
+answers about members takes the reader's log; none answers without writing it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import orjson
 from sqlalchemy import Select, and_, bindparam, select, true
 from sqlalchemy.orm import Session
 
+from audit.access_log import ReaderLog
+from audit.chain import Read
 from consent.decisions import NOBODY, AccessDecision, MemberState, decide, member_reason
 from consent.models import Consent, Objection
 from identity import member_number
@@ -102,11 +106,15 @@ def _lookup_key(kind: str, raw: str, default_region: str) -> str | None:
     return member_number.normalise(raw)
 
 
+def _read(member_id: uuid.UUID, decision: AccessDecision) -> Read:
+    return Read(member_id, decision.allowed, decision.denied)
+
+
 def read_one(session: Session, crypto: MemberCrypto, policy: Policy, purpose: Purpose,
-             requested: Sequence[str], *, kind: str, key: str,
-             default_region: str) -> MemberData:
+             requested: Sequence[str], *, kind: str, key: str, default_region: str,
+             log: ReaderLog) -> MemberData:
     """One member by email, phone or member number; an unknown key is decided like a
-    member without consent (no existence oracle)."""
+    member without consent (no existence oracle) and names nobody in the log."""
     normalised = _lookup_key(kind, key, default_region)
     digest = crypto.index.digest(kind, normalised) if normalised else b"\x00" * 32
     row = session.execute(_lookup(purpose, tuple(requested), kind), {"digest": digest}).first()
@@ -114,6 +122,7 @@ def read_one(session: Session, crypto: MemberCrypto, policy: Policy, purpose: Pu
     if row is None:
         return MemberData(None, {}, decide(purpose, covered, NOBODY, requested))
     decision = decide(purpose, covered, _state(row), requested)
+    log.record(purpose.key, [_read(row.id, decision)])
     return MemberData(row.id, _open(crypto, row, decision), decision)
 
 
@@ -135,8 +144,8 @@ def _permitted(purpose: Purpose, requested: tuple[str, ...]) -> Select[Any]:
 
 
 def read_page(session: Session, crypto: MemberCrypto, policy: Policy, purpose: Purpose,
-              requested: Sequence[str], *, first: int,
-              after: uuid.UUID | None) -> list[MemberData]:
+              requested: Sequence[str], *, first: int, after: uuid.UUID | None,
+              log: ReaderLog) -> list[MemberData]:
     """The next page of members for whom the purpose is permitted, ordered by internal id
     (random, so the order reveals nothing)."""
     first = max(1, min(first, MAX_PAGE))
@@ -145,18 +154,19 @@ def read_page(session: Session, crypto: MemberCrypto, policy: Policy, purpose: P
         query = query.where(_M.id > after)
     rows = session.execute(query.order_by(_M.id).limit(first)).all()
     covered = policy.attributes_of(purpose.key)
-    result = []
-    for row in rows:
-        decision = decide(purpose, covered, _state(row), requested)
-        result.append(MemberData(row.id, _open(crypto, row, decision), decision))
-    return result
+    decided = [(row, decide(purpose, covered, _state(row), requested)) for row in rows]
+    log.record(purpose.key, [_read(row.id, decision) for row, decision in decided])
+    return [MemberData(row.id, _open(crypto, row, decision), decision)
+            for row, decision in decided]
 
 
 def check_many(session: Session, crypto: MemberCrypto, purpose: Purpose,
-               numbers: Sequence[str]) -> list[tuple[str, uuid.UUID | None, str | None]]:
-    """For each distinct member number: (number, member id or None, reason or None).
+               numbers: Sequence[str], *, log: ReaderLog) -> list[tuple[str, str | None]]:
+    """For each distinct member number as given: (number, reason or None when permitted).
 
-    An unknown or malformed number is answered like a member without consent."""
+    An unknown or malformed number is answered like a member without consent. The log
+    names each member found once, however many spellings of their number were given;
+    what was read is ``consent:<purpose>``, returned when permitted, denied otherwise."""
     if len(numbers) > MAX_CONSENT_CHECK:
         raise ValueError(f"at most {MAX_CONSENT_CHECK} member numbers per call")
     digests: dict[str, bytes | None] = {}
@@ -170,10 +180,15 @@ def check_many(session: Session, crypto: MemberCrypto, purpose: Purpose,
         query = (_joined(purpose, []).add_columns(_M.member_number_index)
                  .where(_M.member_number_index.in_(chunk)))
         rows.update({row.member_number_index: row for row in session.execute(query)})
-    answers = []
+    answers, reads = [], []
+    field = f"consent:{purpose.key}"
     for raw, digest in digests.items():
         row = rows.get(digest) if digest else None
-        state = _state(row) if row is not None else NOBODY
-        answers.append((raw, row.id if row is not None else None, member_reason(purpose, state)))
+        reason = member_reason(purpose, _state(row) if row is not None else NOBODY)
+        answers.append((raw, reason))
+        if row is not None:
+            reads.append(Read(row.id, [field] if reason is None else [],
+                              {} if reason is None else {field: reason}))
+    log.record(purpose.key, reads)
     return answers
 

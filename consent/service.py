@@ -10,7 +10,8 @@ import uuid
 from dataclasses import dataclass
 
 from audit import trail
-from audit.access_log import Access, append
+from audit.access_log import ReaderLog
+from audit.chain import Read
 from consent import ledger
 from consent.errors import ConsentError
 from consent.models import ConsentRecord
@@ -18,7 +19,7 @@ from consent.status import PurposeStatus, overview
 from identity import members
 from identity.clients import consent_channel
 from identity.encryption import MemberCrypto
-from vaultkernel.database import Database, UnitOfWork
+from vaultkernel.database import UnitOfWork
 from vaultkernel.policy import Policy
 
 MAX_REASON = 500
@@ -55,11 +56,10 @@ def change_consent(uow: UnitOfWork, policy: Policy, member_id: uuid.UUID, purpos
     return ConsentChange(record, consents_of(uow, policy, member_id))
 
 
-def record_collected_consent(uow: UnitOfWork, db: Database, policy: Policy,
-                             crypto: MemberCrypto, *, client_id: str, actor: str,
-                             member_number: str, purpose: str, granted: bool,
-                             notice_version: int | None, evidence: ledger.Evidence,
-                             request_id: str) -> ConsentChange:
+def record_collected_consent(uow: UnitOfWork, policy: Policy, crypto: MemberCrypto, *,
+                             client_id: str, member_number: str, purpose: str,
+                             granted: bool, notice_version: int | None,
+                             evidence: ledger.Evidence, log: ReaderLog) -> ConsentChange:
     """A consent a client collected on a member's behalf (a till, the app back end).
 
     Only clients registered to collect consent may (``FORBIDDEN``); the channel comes from
@@ -76,9 +76,8 @@ def record_collected_consent(uow: UnitOfWork, db: Database, policy: Policy,
     with uow.committing() as session:
         record = ledger.record_consent(session, policy, member_id, purpose, granted=granted,
                                        notice_version=notice_version, channel=channel,
-                                       actor=actor, evidence=evidence)
-    append(db, [Access(principal=actor, purpose=purpose, member_id=member_id,
-                       fields_returned=[f"consent:{purpose}"])], request_id)
+                                       actor=log.principal, evidence=evidence)
+    log.record(purpose, [Read(member_id, [f"consent:{purpose}"])])
     changed = [s for s in consents_of(uow, policy, member_id) if s.purpose.key == purpose]
     return ConsentChange(record, changed)
 

@@ -47,6 +47,8 @@ from joserfc.jwk import ECKey
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from audit.access_log import ReaderLog
+from audit.chain import Read
 from consent import receipts
 from export import package
 from export.disclosure import iso
@@ -77,6 +79,8 @@ log = logging.getLogger("membervault.export")
 ACTOR = "system:export-worker"
 LEASE = dt.timedelta(minutes=10)
 BATCH = 20  # requests built per pass at most; the next pass takes the rest
+# How a download of a member's export is named in the access log (not a policy purpose).
+SUBJECT_ACCESS = "subject_access"
 BUILDABLE_STATES = ("in_progress", "extended")
 SIGNATURE_TYPE = "export-signature+jws"
 TOKEN_FIELD = "export-token"  # noqa: S105  (an encryption context, not a secret)
@@ -437,9 +441,10 @@ def find_download(session: Session, exports: Exports, token: str,
 
 
 def open_download(db: Database, exports: Exports, download: Download, *,
-                  now: dt.datetime) -> Iterator[bytes]:
+                  now: dt.datetime, log: ReaderLog) -> Iterator[bytes]:
     """Check the whole stored archive (every chunk authenticates, and the plaintext is
-    the signed one), record the first download, then return the plaintext as an iterator
+    the signed one), write the access log (purpose ``subject_access``, field
+    ``export_archive``), record the first download, then return the plaintext as an iterator
     of chunks that authenticates each chunk again as it streams. Raises
     :class:`ArchiveUnavailable` before anything is returned when a check fails. Two short
     transactions (the member's key, then the download time); none is held open while the
@@ -462,6 +467,7 @@ def open_download(db: Database, exports: Exports, download: Download, *,
                                  f"{type(exc).__name__}: {exc}") from None
     if manifest.get("sha256") != digest.hexdigest() or size != download.size:
         raise ArchiveUnavailable(f"archive {download.archive_id} is not the signed archive")
+    log.record(SUBJECT_ACCESS, [Read(download.member_id, ["export_archive"])])
     with db.unit_of_work() as uow:
         uow.session.execute(update(ExportArchive)
                             .where(ExportArchive.id == download.archive_id,

@@ -31,10 +31,11 @@ from typing import Any
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 import orjson
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from audit.models import AccessLogEntry, AuditEvent
+from audit import member_index
+from audit.models import AuditEvent
 from consent import ledger, receipts
 from consent.models import Objection
 from export import disclosure
@@ -224,9 +225,7 @@ def collect(session: Session, policy: Policy, profile: MemberProfile, member: Me
         transition_rows.extend([str(r.id), _text(t.from_state), t.to_state, iso(t.at), t.actor,
                                 _text(t.reason)] for t in steps[r.id])
 
-    log_until, log_count = session.execute(
-        select(func.coalesce(func.max(AccessLogEntry.sequence), 0), func.count())
-        .where(AccessLogEntry.member_id == member_id)).one()
+    log_count, log_until = member_index.count_of_member(session, member_id)
 
     objected = [o.purpose for o in objection_rows]
     head: dict[str, Any] = {
@@ -271,25 +270,10 @@ def collect(session: Session, policy: Policy, profile: MemberProfile, member: Me
 
 def access_log_pages(session: Session, member_id: uuid.UUID, until: int,
                      page_size: int = LOG_PAGE) -> Iterator[Sequence[LogRow]]:
-    """The member's access-log entries up to ``until``, in keyset pages by sequence."""
-    # The JSON columns are fetched as text and parsed with orjson: several times faster
-    # than the driver's or SQLAlchemy's json decoding, which dominated the build.
-    query = (select(AccessLogEntry.sequence, AccessLogEntry.at, AccessLogEntry.request_id,
-                    AccessLogEntry.principal, AccessLogEntry.purpose,
-                    cast(AccessLogEntry.fields_returned, Text),
-                    cast(AccessLogEntry.fields_denied, Text))
-             .where(AccessLogEntry.member_id == member_id, AccessLogEntry.sequence <= until)
-             .order_by(AccessLogEntry.sequence).limit(page_size))
-    connection = session.connection()  # Core rows: no ORM loading on this bulk path
-    after = 0
-    while after < until:
-        rows = connection.execute(query.where(AccessLogEntry.sequence > after)).all()
-        if not rows:
-            return
-        yield [(sequence, at, request_id, principal, purpose, orjson.loads(returned),
-                orjson.loads(denied))
-               for sequence, at, request_id, principal, purpose, returned, denied in rows]
-        after = rows[-1][0]
+    """The member's access-log entries up to ``until``, a page at a time, oldest first."""
+    for page in member_index.all_of_member(session, member_id, until, page_size):
+        yield [(a.sequence, a.at, a.request_id, a.principal, a.purpose, list(a.returned),
+                a.denied) for a in page]
 
 
 class _PrincipalNames:

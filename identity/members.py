@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -13,17 +13,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from audit import trail
-from audit.access_log import Access, append
+from audit.access_log import ReaderLog
+from audit.chain import Read
 from identity import member_number, repository
 from identity.encryption import MemberCipher, MemberCrypto
 from identity.errors import IdentityError, MemberNotFound, ValidationFailed
 from identity.models import PERSONAL_FIELDS, Member
 from identity.validation import normalise_email, normalise_member, normalise_phone
 from vaultkernel.clock import utcnow
-from vaultkernel.database import Database, UnitOfWork
+from vaultkernel.database import UnitOfWork
 
-# How administrators' reads are named in the access log (not a policy purpose).
+# How reads outside any policy purpose are named in the access log: an administrator's,
+# and a member's of their own profile.
 ADMINISTRATION = "administration"
+SELF_SERVICE = "self_service"
 MIN_REASON, MAX_REASON = 10, 500
 
 INDEXED = ("email", "phone")
@@ -48,11 +51,20 @@ class MemberProfile:
     updated_at: dt.datetime
 
 
-def open_member(crypto: MemberCrypto, member: Member) -> MemberProfile:
+@dataclass(frozen=True)
+class Registration:
+    member_id: uuid.UUID
+    member_number: str
+
+
+def open_member(crypto: MemberCrypto, member: Member,
+                fields: Sequence[str] = PERSONAL_FIELDS) -> MemberProfile:
+    """The member's values; only ``fields`` are decrypted (the others are left empty)."""
     if member.wrapped_key is None or member.kek_version is None:
         raise MemberNotFound("member was erased", code="MEMBER_ERASED")
     cipher = crypto.cipher(member.id, member.kek_version, member.wrapped_key)
-    values = {name: _open(cipher, name, getattr(member, name)) for name in PERSONAL_FIELDS}
+    values = {name: _open(cipher, name, getattr(member, name)) if name in fields else None
+              for name in PERSONAL_FIELDS}
     return MemberProfile(
         id=member.id,
         status=member.status,
@@ -79,8 +91,9 @@ def _duplicate(field: str) -> IdentityError:
                          code=f"DUPLICATE_{field.upper()}")
 
 
-def register_member(uow: UnitOfWork, crypto: MemberCrypto, data: Mapping[str, Any], *,
-                    actor: str, default_region: str) -> MemberProfile:
+def enrol_member(uow: UnitOfWork, crypto: MemberCrypto, data: Mapping[str, Any], *,
+                 actor: str, default_region: str) -> Registration:
+    """Register a new member and commit; the caller learns the new number, no values."""
     values = normalise_member(data, default_region=default_region, partial=False)
     session = uow.session
     indexes = {k: crypto.index.digest(k, v) for k in INDEXED if (v := values.get(k))}
@@ -106,7 +119,23 @@ def register_member(uow: UnitOfWork, crypto: MemberCrypto, data: Mapping[str, An
     trail.record(session, actor, "member.registered", member_id,
                  fields=sorted(k for k, v in values.items() if v is not None))
     _commit_unique(uow)
-    return open_member(crypto, member)
+    return Registration(member_id, number)
+
+
+def register_member(uow: UnitOfWork, crypto: MemberCrypto, data: Mapping[str, Any], *,
+                    actor: str, default_region: str, log: ReaderLog, purpose: str,
+                    returned: Sequence[str], denied: Mapping[str, str] | None = None,
+                    ) -> MemberProfile:
+    """Register a new member and answer ``returned`` of their values (and the new member
+    number, their public handle), read for ``purpose``; the answer is in the access log
+    before it is returned."""
+    registration = enrol_member(uow, crypto, data, actor=actor, default_region=default_region)
+    log.record(purpose, [Read(registration.member_id, returned, denied or {})])
+    member = repository.get(uow.session, registration.member_id)
+    if member is None:
+        raise MemberNotFound("no such member")
+    return replace(open_member(crypto, member, returned),
+                   member_number=registration.member_number)
 
 
 def _unused_member_number(uow: UnitOfWork, crypto: MemberCrypto) -> str:
@@ -129,17 +158,21 @@ def _commit_unique(uow: UnitOfWork) -> None:
         raise ValidationFailed([_duplicate(field)]) from None
 
 
-def get_member(uow: UnitOfWork, crypto: MemberCrypto, member_id: uuid.UUID) -> MemberProfile:
+def read_own_profile(uow: UnitOfWork, crypto: MemberCrypto, member_id: uuid.UUID, *,
+                     fields: Sequence[str], log: ReaderLog) -> MemberProfile:
+    """A member reads ``fields`` of their own profile; the read is logged first."""
     member = repository.get(uow.session, member_id)
     if member is None:
         raise MemberNotFound("no such member")
-    return open_member(crypto, member)
+    if member.wrapped_key is None:
+        raise MemberNotFound("member was erased", code="MEMBER_ERASED")
+    log.record(SELF_SERVICE, [Read(member_id, fields)])
+    return open_member(crypto, member, fields)
 
 
-def find_member(uow: UnitOfWork, crypto: MemberCrypto, *, default_region: str,
-                email: str | None = None, phone: str | None = None,
-                number: str | None = None) -> MemberProfile | None:
-    """Look a member up by exactly one of email, phone or member number."""
+def _find(uow: UnitOfWork, crypto: MemberCrypto, *, default_region: str,
+          email: str | None, phone: str | None, number: str | None) -> Member | None:
+    """The member (still encrypted) with exactly one of email, phone or member number."""
     given = [(k, v) for k, v in (("email", email), ("phone", phone),
                                  ("member_number", number)) if v is not None]
     if len(given) != 1:
@@ -156,12 +189,20 @@ def find_member(uow: UnitOfWork, crypto: MemberCrypto, *, default_region: str,
             raise IdentityError("member number is malformed", field="memberNumber",
                                 code="INVALID_MEMBER_NUMBER")
         key = normalised
-    member = repository.find_by_index(uow.session, kind, crypto.index.digest(kind, key))
-    return None if member is None else open_member(crypto, member)
+    return repository.find_by_index(uow.session, kind, crypto.index.digest(kind, key))
 
 
-def look_up_member(uow: UnitOfWork, db: Database, crypto: MemberCrypto, *, actor: str,
-                   reason: str, fields: Sequence[str], request_id: str, default_region: str,
+def find_member_id(uow: UnitOfWork, crypto: MemberCrypto, *, default_region: str,
+                   email: str | None = None, phone: str | None = None,
+                   number: str | None = None) -> uuid.UUID | None:
+    """Whose is this email, phone or member number (for operators: no values)."""
+    member = _find(uow, crypto, default_region=default_region, email=email, phone=phone,
+                   number=number)
+    return None if member is None else member.id
+
+
+def look_up_member(uow: UnitOfWork, crypto: MemberCrypto, *, reason: str,
+                   fields: Sequence[str], log: ReaderLog, default_region: str,
                    email: str | None = None, phone: str | None = None,
                    number: str | None = None) -> MemberProfile | None:
     """An administrator looks one member up, saying why (10-500 characters).
@@ -174,22 +215,24 @@ def look_up_member(uow: UnitOfWork, db: Database, crypto: MemberCrypto, *, actor
     if not MIN_REASON <= len(reason) <= MAX_REASON:
         raise IdentityError(f"say why you look this member up ({MIN_REASON}-{MAX_REASON} "
                             "characters)", field="reason", code="REASON_REQUIRED")
-    profile = find_member(uow, crypto, default_region=default_region, email=email,
-                          phone=phone, number=number)
-    if profile is None:
+    member = _find(uow, crypto, default_region=default_region, email=email, phone=phone,
+                   number=number)
+    if member is None:
         return None
+    if member.wrapped_key is None:
+        raise MemberNotFound("member was erased", code="MEMBER_ERASED")
     with uow.committing() as session:
-        trail.record(session, actor, "member.looked_up", profile.id, reason=reason)
-    append(db, [Access(principal=actor, purpose=ADMINISTRATION, member_id=profile.id,
-                       fields_returned=list(fields))], request_id)
-    return profile
+        trail.record(session, log.principal, "member.looked_up", member.id, reason=reason)
+    log.record(ADMINISTRATION, [Read(member.id, fields)])
+    return open_member(crypto, member, fields)
 
 
 def rectify_member(uow: UnitOfWork, crypto: MemberCrypto, member_id: uuid.UUID,
                    changes: Mapping[str, Any], *, actor: str, default_region: str,
                    notify: Callable[[Session, list[str]], None] | None = None,
-                   commit: bool = True) -> MemberProfile:
-    """Apply corrections (GDPR Art. 16); the audit trail names changed fields, not values.
+                   commit: bool = True) -> list[str]:
+    """Apply corrections (GDPR Art. 16) and return the names of the fields that changed;
+    the audit trail names changed fields, not values.
 
     ``notify`` is called with the changed field names inside the transaction, so the
     recipients' notification (Art. 19) commits together with the correction."""
@@ -223,8 +266,18 @@ def rectify_member(uow: UnitOfWork, crypto: MemberCrypto, member_id: uuid.UUID,
             notify(session, sorted(changed))
         if commit:
             _commit_unique(uow)
-        return open_member(crypto, member)
-    return current
+    return sorted(changed)
+
+
+def correct_own_profile(uow: UnitOfWork, crypto: MemberCrypto, member_id: uuid.UUID,
+                        changes: Mapping[str, Any], *, fields: Sequence[str], log: ReaderLog,
+                        default_region: str,
+                        notify: Callable[[Session, list[str]], None] | None = None,
+                        ) -> MemberProfile:
+    """A member corrects their profile and reads ``fields`` of it back (logged first)."""
+    rectify_member(uow, crypto, member_id, changes, actor=log.principal,
+                   default_region=default_region, notify=notify)
+    return read_own_profile(uow, crypto, member_id, fields=fields, log=log)
 
 
 def _stored_text(profile: MemberProfile, name: str) -> str | None:

@@ -75,9 +75,9 @@ def load_demo(services: Services, member_count: int = 300, seed: int = 7) -> dic
     while created < member_count and failures <= member_count:
         with services.db.unit_of_work() as uow:
             try:
-                members.register_member(uow, services.crypto, demo_member(rng, n),
-                                        actor="system:demo",
-                                        default_region=services.settings.default_region)
+                members.enrol_member(uow, services.crypto, demo_member(rng, n),
+                                     actor="system:demo",
+                                     default_region=services.settings.default_region)
             except IdentityError:
                 failures += 1  # a clash with an earlier run: try the next number
             else:

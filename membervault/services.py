@@ -6,6 +6,9 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from audit import heads
+from audit.access_log import AccessLog
+from audit.heads import Notary
 from export.archive import Exports
 from identity import signing_keys
 from identity.clients import ActiveClients, SecretHasher
@@ -15,6 +18,7 @@ from identity.models import PERSONAL_FIELDS
 from identity.oauth import TokenEndpoint
 from identity.oidc import ExternalIssuer
 from identity.sign_in import SignInCodes
+from identity.signed_documents import check_document, sign_document
 from identity.signing_keys import SigningKeys
 from identity.tokens import TokenIssuer, TokenVerifier
 from outbox.delivery import Courier
@@ -57,6 +61,8 @@ class Services:
     request_workflow: Workflow  # requests carried out at once (rectification, ...)
     courier: Courier  # webhook deliveries
     erasure_kit: ErasureKit
+    access_log: AccessLog  # the writer every member read records through
+    notary: Notary  # signs and checks the access log's heads
 
     def close(self) -> None:
         self.db.dispose()
@@ -109,6 +115,10 @@ def build_services(settings: Settings, *, db: Database | None = None,
                         max_attempts=settings.webhook_max_attempts),
         erasure_kit=ErasureKit(crypto=crypto, keyring=keyring, policy=policy,
                                export_dir=Path(settings.export_dir)),
+        access_log=AccessLog(db, clock),
+        notary=Notary(
+            sign=lambda document: sign_document(document, keys.active(), heads.TYP),
+            check=lambda token: check_document(token, keys.public_key, heads.TYP)),
     )
 
 

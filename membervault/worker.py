@@ -1,4 +1,5 @@
-"""The background worker: exports, erasures, webhook deliveries, expiry of archives.
+"""The background worker: exports, erasures, webhook deliveries, expiry of archives, the
+access log's per-member index and signed heads.
 
 Every step is idempotent and claims its work with a lease, so the worker can be killed
 at any point and restarted (or run twice at once) without losing or doubling work.
@@ -12,6 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 
+from audit import heads, member_index
 from export.archive import build_pending_exports, purge_expired
 from membervault.services import Services
 from outbox.delivery import deliver_due
@@ -32,10 +34,17 @@ def run_once(services: Services, now: Callable[[], dt.datetime] = utcnow) -> dic
         "completed": complete_acknowledged(services.db, now=now()),
         "expired_archives": purge_expired(services.db, services.exports, now=now()),
         "retention_swept": sweep_if_due(services, now=now()),
+        "access_log_indexed": member_index.catch_up(services.db),
+        "access_log_heads": sign_access_log_head(services, now=now()),
     }
     if any(done.values()):
         log.info("worker pass: %s", ", ".join(f"{k}={v}" for k, v in done.items() if v))
     return done
+
+
+def sign_access_log_head(services: Services, now: dt.datetime) -> int:
+    with services.db.unit_of_work() as uow:
+        return 0 if heads.sign_head(uow, services.notary, now) is None else 1
 
 
 def sweep_if_due(services: Services, now: dt.datetime) -> int:

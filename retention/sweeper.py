@@ -20,8 +20,14 @@ from typing import Any
 from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from audit import trail
-from audit.models import AccessLogCheckpoint, AccessLogEntry, AuditEvent
+from audit import member_index, trail
+from audit.models import (
+    AccessLogCheckpoint,
+    AccessLogEntry,
+    AccessLogIndexState,
+    AccessLogMember,
+    AuditEvent,
+)
 from consent.models import Consent, ConsentRecord
 from export.models import ExportArchive
 from identity.errors import KeyringError
@@ -211,23 +217,33 @@ class CategoryWithoutConsent(Handler):
 
 class AccessLogPrefix(Handler):
     """Old entries go from the front of the chain only (so it stays verifiable), and the
-    prefix stops before the first entry about a member under legal hold."""
+    prefix stops before the first entry naming a member under legal hold, and before the
+    first entry the per-member index has not covered yet (holds are found through it)."""
 
     key_column = (AccessLogEntry.sequence,)
 
     def due(self, now: dt.datetime) -> list[Any]:
         return [AccessLogEntry.at < self.rule.after.before(now)]
 
-    def member_column(self) -> Any:
-        return AccessLogEntry.member_id
+    @staticmethod
+    def _naming_held(now: dt.datetime) -> Select[Any]:
+        return select(AccessLogMember.sequence).where(
+            AccessLogMember.member_id.in_(held_members(now)))
 
     def candidates(self, now: dt.datetime) -> Select[Any]:
+        indexed = select(func.coalesce(func.max(AccessLogIndexState.indexed_through), 0)
+                         ).scalar_subquery()
         stop = select(func.min(AccessLogEntry.sequence)).where(
             or_(AccessLogEntry.at >= self.rule.after.before(now),
-                AccessLogEntry.member_id.in_(held_members(now)))).scalar_subquery()
+                AccessLogEntry.sequence > indexed,
+                AccessLogEntry.sequence.in_(self._naming_held(now)))).scalar_subquery()
         return (select(AccessLogEntry.sequence)
                 .where(or_(stop.is_(None), AccessLogEntry.sequence < stop))
                 .order_by(AccessLogEntry.sequence))
+
+    def held(self, session: Session, now: dt.datetime) -> int:
+        return int(session.scalar(select(func.count()).select_from(AccessLogEntry).where(
+            *self.due(now), AccessLogEntry.sequence.in_(self._naming_held(now)))) or 0)
 
     def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
         last = max(keys)
@@ -237,6 +253,7 @@ class AccessLogPrefix(Handler):
         session.add(AccessLogCheckpoint(sequence=last, entry_hash=last_hash, at=now,
                                         pruned=len(keys)))
         session.execute(delete(AccessLogEntry).where(AccessLogEntry.sequence <= last))
+        session.execute(delete(AccessLogMember).where(AccessLogMember.sequence <= last))
 
 
 class InactiveMembers(Handler):
@@ -346,6 +363,7 @@ def sweep(db: Database, kit: ErasureKit, mailer: Mailer, *, now: dt.datetime,
         raise KeyError(f"no retention rule named {rule}")
     report = SweepReport(dry_run=dry_run, at=now)
     failed: list[str] = []
+    member_index.catch_up(db)  # legal holds on log entries are found through the index
     for current in rules.values():
         if rule is not None and current.name != rule:
             continue

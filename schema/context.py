@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from audit.access_log import AccessLog, ReaderLog
+from audit.heads import Notary
 from identity.encryption import MemberCrypto
 from identity.keyring import Keyring
 from identity.principal import Principal
@@ -28,6 +30,8 @@ class Dependencies(Protocol):
     signing_keys: SigningKeys
     cursors: Cursors
     clock: Clock
+    access_log: AccessLog
+    notary: Notary
 
 
 @dataclass
@@ -44,6 +48,14 @@ class Context:
         if self._uow is None:
             self._uow = self.services.db.unit_of_work()
         return self._uow
+
+    @property
+    def reads(self) -> ReaderLog:
+        """The access log bound to this request's principal: what member reads record
+        through (a request without a principal reaches no member data)."""
+        if self.principal is None:
+            raise RuntimeError("no principal: nothing may be read")
+        return self.services.access_log.reader(self.principal.actor, self.request_id)
 
     def close(self) -> None:
         if self._uow is not None:

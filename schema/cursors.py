@@ -30,6 +30,10 @@ class Cursors:
     def decode(self, cursor: str, *, bound_to: str) -> bytes:
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            # One spelling per cursor: base64 ignores a last character's spare bits, so a
+            # changed spelling would otherwise open as the same cursor.
+            if base64.urlsafe_b64encode(raw).decode().rstrip("=") != cursor:
+                raise InvalidCursor()
             return self._sealer.open(raw, bound_to.encode(), "cursor")
         except (ValueError, binascii.Error, TamperedCiphertext):
             raise InvalidCursor() from None

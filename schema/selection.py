@@ -11,8 +11,18 @@ from strawberry.types.nodes import SelectedField
 from schema.names import ATTRIBUTE_OF
 
 
+def _executed(selection: Any) -> bool:
+    """False for a selection ``@skip``-ped or not ``@include``-d: it is not resolved, so
+    nothing is decrypted or logged for it."""
+    directives = getattr(selection, "directives", None) or {}
+    return not (directives.get("skip", {}).get("if") is True
+                or directives.get("include", {}).get("if") is False)
+
+
 def _fields(selections: Iterable[Any]) -> Iterable[SelectedField]:
     for selection in selections:
+        if not _executed(selection):
+            continue
         if isinstance(selection, SelectedField):
             yield selection
         else:  # fragment spread or inline fragment

@@ -30,8 +30,8 @@ from joserfc.jwk import Key
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
-from audit import trail
-from audit.models import AccessLogEntry, AuditEvent
+from audit import member_index, trail
+from audit.models import AuditEvent
 from consent.models import ConsentRecord
 from identity.models import Member
 from identity.signed_documents import sign_document
@@ -290,8 +290,7 @@ def build(session: Session, policy: Policy, request_id: uuid.UUID, *, issuer: st
 
     consent_records = session.scalar(select(func.count()).select_from(ConsentRecord)
                                      .where(ConsentRecord.member_id == request.member_id))
-    log_entries = session.scalar(select(func.count()).select_from(AccessLogEntry)
-                                 .where(AccessLogEntry.member_id == request.member_id))
+    log_entries, _ = member_index.count_of_member(session, request.member_id)
     kept: list[dict[str, Any]] = [
         {"item": "tombstone", "what": "the member's internal id, status 'erased', the times "
          "of registration and erasure", "why": WHY["tombstone"]},

@@ -1,10 +1,11 @@
-"""The access log: ``membervault audit verify``."""
+"""The access log: ``membervault audit verify`` and ``membervault audit index``."""
 
 from __future__ import annotations
 
 import typer
 
-from audit.access_log import verify
+from audit import member_index
+from audit.verification import verify
 from membervault.cli.context import console, open_services
 
 audit_app = typer.Typer(help="The access log.", no_args_is_help=True)
@@ -12,10 +13,11 @@ audit_app = typer.Typer(help="The access log.", no_args_is_help=True)
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Walk the access log's hash chain; exit 1 and name the first broken link if any."""
+    """Walk the access log's hash chain, check its per-member index and its latest signed
+    head; exit 1 and name the first broken link if any."""
     services = open_services()
     with services.db.unit_of_work() as uow:
-        result = verify(uow.session)
+        result = verify(uow.session, services.notary)
     if result.ok:
         console.print(f"access log intact: {result.checked} entries verified")
         return
@@ -23,3 +25,10 @@ def audit_verify() -> None:
                   f"{result.problem} ({result.checked} entries verified before it)")
     raise typer.Exit(1)
 
+
+
+@audit_app.command("index")
+def audit_index() -> None:
+    """Bring the per-member index up to date now (the worker does this continually)."""
+    services = open_services()
+    console.print(f"indexed {member_index.catch_up(services.db)} access-log entries")

@@ -35,13 +35,13 @@ def token(client: Annotated[str | None, typer.Option(help="a client, officer or 
                 scopes=[purpose_scope(p) for p in row.allowed_purposes])
         else:
             try:
-                profile = members.find_member(uow, services.crypto, number=member,
-                                              default_region=settings.default_region)
+                member_id = members.find_member_id(uow, services.crypto, number=member,
+                                                   default_region=settings.default_region)
             except IdentityError as exc:
                 raise fail(exc.message) from None
-            if profile is None:
+            if member_id is None:
                 raise fail("no member with this number")
-            value, _ = services.issuer.issue(subject=str(profile.id), role="member",
+            value, _ = services.issuer.issue(subject=str(member_id), role="member",
                                              ttl=settings.member_token_ttl,
                                              client_id="membervault-cli")
     print(value)

@@ -9,8 +9,8 @@ line, streamed a page at a time instead of typed GraphQL pages. The rules are th
   registration (rule 1), otherwise 403 ``PURPOSE_NOT_PERMITTED``;
 - only fields of the purpose's categories: ``?fields=email,givenName`` (GraphQL names;
   default: every field the purpose covers); another field is 403 ``CATEGORY_NOT_IN_PURPOSE``;
-- every page is written to the access log (one batch, through
-  :func:`audit.access_log.append`) before its lines leave (rule 2). If the log cannot be
+- every page is one access-log entry, written by the gated read itself before its lines
+  leave (rule 2). If the log cannot be
   written for the first page the answer is 503; for a later page the stream ends with one
   line ``{"error": {"code": "ACCESS_LOG_UNAVAILABLE", ...}}`` and nothing of that page.
 
@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from audit.access_log import Access, AccessLogUnavailable, append
+from audit.access_log import AccessLogUnavailable
 from consent import gate
 from consent.gate import MemberData
 from identity.clients import client_may_declare
@@ -80,18 +80,17 @@ class _Export:
         self.names = [GRAPHQL_NAME[a] for a in attributes]
         self.request_id = request_id
         self.uow = services.db.unit_of_work()
+        self.log = services.access_log.reader(principal.actor, request_id)
 
     def page(self, after: uuid.UUID | None) -> tuple[bytes, uuid.UUID | None]:
         """The next page as NDJSON bytes (already logged) and where the next one starts."""
         services = self.services
-        rows = gate.read_page(self.uow.session, services.crypto, services.policy, self.purpose,
-                              self.attributes, first=PAGE, after=after)
-        self.uow.rollback()  # end the read transaction between pages
-        append(services.db, [Access(principal=self.principal.actor, purpose=self.purpose.key,
-                                    member_id=d.member_id, fields_returned=list(d.decision.allowed),
-                                    fields_denied=d.decision.denied)
-                             for d in rows if d.member_id is not None], self.request_id,
-               clock=services.clock)
+        try:
+            rows = gate.read_page(self.uow.session, services.crypto, services.policy,
+                                  self.purpose, self.attributes, first=PAGE, after=after,
+                                  log=self.log)
+        finally:
+            self.uow.rollback()  # end the read transaction between pages
         last = rows[-1].member_id if len(rows) == PAGE else None
         return self.render(rows), last
 

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from audit.access_log import AccessLogUnavailable
 from export import archive
 from membervault.auth import NO_STORE, principal_of
 from membervault.handlers import services_of
@@ -38,8 +39,14 @@ async def export_download(request: Request) -> Response:
     if request.url.path.endswith("/signature"):
         return Response(found.signature, media_type="application/jose", headers=NO_STORE)
     try:
-        chunks = await run_in_threadpool(archive.open_download, services.db, services.exports,
-                                         found, now=now)
+        chunks = await run_in_threadpool(
+            archive.open_download, services.db, services.exports, found, now=now,
+            log=services.access_log.reader(principal.actor, current_request_id()))
+    except AccessLogUnavailable:
+        return JSONResponse({"error": "ACCESS_LOG_UNAVAILABLE",
+                             "message": "The access log cannot be written, so no data is "
+                             "returned", "requestId": current_request_id()}, status_code=503,
+                            headers=NO_STORE)
     except archive.ArchiveUnavailable as exc:
         log.error("export download refused (request id %s): %s", current_request_id(), exc)
         return JSONResponse({"error": "archive_unavailable",

@@ -8,8 +8,8 @@ import datetime as dt
 import strawberry
 from strawberry.types import Info
 
-from audit import access_log
-from audit.access_log import LogFilter, page
+from audit import log_view, verification
+from audit.log_view import LogFilter, Position
 from schema.access import Role, guarded
 from schema.audit.types import (
     AccessLogFilter,
@@ -18,6 +18,7 @@ from schema.audit.types import (
     AccessLogVerification,
 )
 from schema.consent.types import DeniedField
+from schema.cursors import InvalidCursor
 from schema.identity.types import parse_member_id
 from vaultkernel.errors import DomainError
 
@@ -29,15 +30,16 @@ def log_page(info: Info, flt: LogFilter, first: int, after: str | None) -> Acces
     if not 1 <= first <= MAX_LOG_PAGE:
         raise DomainError("INVALID_PAGE_SIZE", f"first must be between 1 and {MAX_LOG_PAGE}")
     bound = f"access-log:{ctx.principal.actor}"
-    position = ctx.services.cursors.decode_int(after, bound_to=bound) if after else None
-    entries = page(ctx.uow.session, flt, first, position)
+    position = _position(ctx.services.cursors.decode(after, bound_to=bound)) if after else None
+    entries, following = log_view.page(ctx.uow.session, flt, first, position)
     items = [AccessLogItem(
         sequence=e.sequence, at=e.at, principal=e.principal, purpose=e.purpose,
-        member_id=strawberry.ID(str(e.member_id)), fields_returned=list(e.fields_returned),
-        fields_denied=[DeniedField(field=f, reason=r) for f, r in e.fields_denied.items()])
+        member_id=strawberry.ID(str(e.member_id)), fields_returned=list(e.returned),
+        fields_denied=[DeniedField(field=f, reason=r) for f, r in e.denied.items()])
         for e in entries]
-    cursor = (ctx.services.cursors.encode_int(entries[-1].sequence, bound_to=bound)
-              if len(entries) == first else None)
+    cursor = (ctx.services.cursors.encode(following.sequence.to_bytes(8, "big")
+                                          + following.offset.to_bytes(4, "big"), bound_to=bound)
+              if following else None)
     return AccessLogPage(items=items, next_cursor=cursor)
 
 
@@ -46,6 +48,12 @@ def _instant(value: dt.datetime | None, name: str) -> dt.datetime | None:
     if value is not None and value.utcoffset() is None:
         raise DomainError("INVALID_DATETIME", f"{name} needs a time zone offset (e.g. Z)")
     return value
+
+
+def _position(raw: bytes) -> Position:
+    if len(raw) != 12:
+        raise InvalidCursor()
+    return Position(int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:], "big"))
 
 
 @strawberry.type
@@ -72,7 +80,8 @@ class AccessLogQuery:
     @strawberry.field(description="Check the access log's hash chain end to end.",
                       extensions=guarded(Role.OFFICER, Role.ADMIN))
     def verify_access_log(self, info: Info) -> AccessLogVerification:
-        result = access_log.verify(info.context.uow.session)
+        ctx = info.context
+        result = verification.verify(ctx.uow.session, ctx.services.notary)
         return AccessLogVerification(ok=result.ok, checked=result.checked,
                                      first_broken_sequence=result.first_broken_sequence,
                                      problem=result.problem)

@@ -94,11 +94,11 @@ class ConsentMutation:
         ctx = info.context
         try:
             return consent_payload(service.record_collected_consent(
-                ctx.uow, ctx.services.db, ctx.services.policy, ctx.services.crypto,
-                client_id=str(ctx.principal.client_id), actor=ctx.principal.actor,
-                member_number=input.member_number, purpose=input.purpose,
-                granted=input.granted, notice_version=input.notice_version,
-                evidence=evidence(info), request_id=ctx.request_id))
+                ctx.uow, ctx.services.policy, ctx.services.crypto,
+                client_id=str(ctx.principal.client_id), member_number=input.member_number,
+                purpose=input.purpose, granted=input.granted,
+                notice_version=input.notice_version, evidence=evidence(info),
+                log=ctx.reads))
         except DomainError as exc:
             return consent_refused(exc)
 

@@ -1,6 +1,6 @@
 """Consent reads: the member's consents, history, receipts and processing status; officers'
-proof of consent; and clients' purpose-bound reads of member data (design rule 1), each
-logged by :func:`log_reads` before answering."""
+proof of consent; and clients' purpose-bound reads of member data (design rule 1),
+each logged by the gated read itself before it answers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from audit.access_log import Access, append
 from consent import gate, ledger, receipts
 from consent.models import ConsentRecord
 from consent.service import consents_of, processing_state
@@ -30,16 +29,6 @@ from schema.consent.types import (
 from schema.identity.types import parse_member_id
 from schema.selection import requested_attributes
 from vaultkernel.errors import DomainError
-
-
-def log_reads(info: Info, purpose: str, reads: list[tuple[Any, list[str], dict[str, str]]]) -> None:
-    """Write the access log before the answer leaves; without it, no answer (fail closed)."""
-    ctx = info.context
-    accesses = [Access(principal=ctx.principal.actor, purpose=purpose, member_id=member_id,
-                       fields_returned=returned, fields_denied=denied_fields)
-                for member_id, returned, denied_fields in reads if member_id is not None]
-    append(ctx.services.db, accesses, ctx.request_id,
-           clock=ctx.services.clock)  # AccessLogUnavailable: no answer
 
 
 def _purpose(info: Info, key: str) -> Any:
@@ -119,9 +108,8 @@ class MemberDataQuery:
         requested = requested_attributes(info)
         data = gate.read_one(ctx.uow.session, ctx.services.crypto, ctx.services.policy,
                              _purpose(info, purpose), requested, kind=kind, key=keys[0][1],
-                             default_region=ctx.services.settings.default_region)
-        log_reads(info, purpose, [(data.member_id, list(data.decision.allowed),
-                                   data.decision.denied)])
+                             default_region=ctx.services.settings.default_region,
+                             log=ctx.reads)
         return MemberData.of(data)
 
     @strawberry.field(
@@ -137,9 +125,8 @@ class MemberDataQuery:
         position = ctx.services.cursors.decode_id(after, bound_to=bound) if after else None
         requested = requested_attributes(info, ("items",))
         page = gate.read_page(ctx.uow.session, ctx.services.crypto, ctx.services.policy,
-                              _purpose(info, purpose), requested, first=first, after=position)
-        log_reads(info, purpose, [(d.member_id, list(d.decision.allowed), d.decision.denied)
-                                  for d in page])
+                              _purpose(info, purpose), requested, first=first, after=position,
+                              log=ctx.reads)
         last = page[-1].member_id if len(page) == first else None
         return MemberDataPage(
             items=[MemberData.of(d) for d in page],
@@ -155,13 +142,9 @@ class MemberDataQuery:
             raise DomainError("TOO_MANY",
                               f"at most {gate.MAX_CONSENT_CHECK} member numbers per call")
         answers = gate.check_many(ctx.uow.session, ctx.services.crypto, _purpose(info, purpose),
-                                  member_numbers)
-        field = f"consent:{purpose}"
-        log_reads(info, purpose, [(member_id, [field] if reason is None else [],
-                                   {} if reason is None else {field: reason})
-                                  for _, member_id, reason in answers])
+                                  member_numbers, log=ctx.reads)
         return [ConsentCheck(member_number=number, permitted=reason is None, reason=reason)
-                for number, _, reason in answers]
+                for number, reason in answers]
 
 
 @strawberry.type

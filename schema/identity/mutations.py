@@ -3,19 +3,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
-
 import strawberry
 from strawberry.types import Info
 
-from consent.decisions import MemberState, decide
-from consent.gate import MemberData as GatedData
+from consent.registration import register_for_membership
 from identity import members
-from identity.members import ADMINISTRATION
 from outbox import notify
 from schema.access import MEMBERSHIP, Role, guarded, reachable_by
-from schema.consent.queries import log_reads
 from schema.consent.types import MemberData
 from schema.errors import FieldError, field_errors
 from schema.identity.types import (
@@ -40,10 +34,6 @@ class RegisterMemberPayload:
     errors: list[FieldError] = strawberry.field(default_factory=list)
 
 
-def _stored_form(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, dt.date) else value
-
-
 @strawberry.type
 class MemberMutation:
     @strawberry.mutation(description="Register a new member (admins, or clients acting for "
@@ -51,28 +41,23 @@ class MemberMutation:
                                                                purpose=MEMBERSHIP))
     def register_member(self, info: Info, input: RegisterMemberInput) -> RegisterMemberPayload:
         ctx = info.context
+        region = ctx.services.settings.default_region
         try:
+            if ctx.principal.role == "client":
+                number, data = register_for_membership(
+                    ctx.uow, ctx.services.crypto, ctx.services.policy, input_values(input),
+                    requested_attributes(info, ("memberData",)), default_region=region,
+                    log=ctx.reads)
+                return RegisterMemberPayload(member_number=number,
+                                             member_data=MemberData.of(data))
             profile = members.register_member(
                 ctx.uow, ctx.services.crypto, input_values(input), actor=ctx.principal.actor,
-                default_region=ctx.services.settings.default_region)
+                default_region=region, log=ctx.reads, purpose=members.ADMINISTRATION,
+                returned=requested_attributes(info, ("member",)))
         except DomainError as exc:
             return RegisterMemberPayload(errors=field_errors(exc))
-        if ctx.principal.role != "client":
-            log_reads(info, ADMINISTRATION,
-                      [(profile.id, requested_attributes(info, ("member",)), {})])
-            return RegisterMemberPayload(member_number=profile.member_number,
-                                         member=MemberProfile.of(profile))
-        # Rule 1 holds here too: a client gets back what the membership purpose covers.
-        policy = ctx.services.policy
-        membership = policy.membership
-        decision = decide(membership, policy.attributes_of(membership.key),
-                          MemberState(), requested_attributes(info, ("memberData",)))
-        values = {a: _stored_form(getattr(profile, a)) for a in decision.allowed}
-        log_reads(info, membership.key,
-                  [(profile.id, list(decision.allowed), decision.denied)])
         return RegisterMemberPayload(member_number=profile.member_number,
-                                     member_data=MemberData.of(GatedData(profile.id, values,
-                                                                         decision)))
+                                     member=MemberProfile.of(profile))
 
     @strawberry.mutation(description="Correct your own profile (GDPR Art. 16).",
                          extensions=guarded(Role.MEMBER_SELF))
@@ -80,9 +65,10 @@ class MemberMutation:
         ctx = info.context
         try:
             member_id, policy = ctx.principal.member_id, ctx.services.policy
-            profile = members.rectify_member(
+            profile = members.correct_own_profile(
                 ctx.uow, ctx.services.crypto, member_id, input_values(input),
-                actor=ctx.principal.actor, default_region=ctx.services.settings.default_region,
+                fields=requested_attributes(info, ("member",)), log=ctx.reads,
+                default_region=ctx.services.settings.default_region,
                 notify=lambda session, fields: notify.rectified(session, policy, member_id,
                                                                 fields))
         except DomainError as exc:

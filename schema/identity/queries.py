@@ -20,7 +20,9 @@ class MemberQuery:
     def me(self, info: Info) -> MemberProfile:
         ctx = info.context
         try:
-            profile = members.get_member(ctx.uow, ctx.services.crypto, ctx.principal.member_id)
+            profile = members.read_own_profile(ctx.uow, ctx.services.crypto,
+                                               ctx.principal.member_id,
+                                               fields=requested_attributes(info), log=ctx.reads)
         except MemberNotFound as exc:  # erased, or a token for a member that never was
             raise DomainError("MEMBER_ERASED" if exc.code == "MEMBER_ERASED"
                               else "MEMBER_NOT_FOUND",
@@ -34,8 +36,7 @@ class MemberQuery:
                email: str | None = None, phone: str | None = None) -> MemberProfile | None:
         ctx = info.context
         profile = members.look_up_member(
-            ctx.uow, ctx.services.db, ctx.services.crypto, actor=ctx.principal.actor,
-            reason=reason, fields=requested_attributes(info), request_id=ctx.request_id,
-            default_region=ctx.services.settings.default_region, email=email, phone=phone,
-            number=member_number)
+            ctx.uow, ctx.services.crypto, reason=reason, fields=requested_attributes(info),
+            log=ctx.reads, default_region=ctx.services.settings.default_region, email=email,
+            phone=phone, number=member_number)
         return None if profile is None else MemberProfile.of(profile)

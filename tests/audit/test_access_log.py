@@ -5,19 +5,23 @@ chain check) and nobody else reaches officer fields. Audience cursors are bound 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import uuid
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from audit import access_log
-from audit.access_log import Access
-from audit.models import AccessLogEntry
+from audit import chain, heads, member_index, verification
+from audit.access_log import AccessLog
+from audit.chain import Read
+from audit.models import AccessLogEntry, AccessLogMember, AuditEvent
+from audit.verification import Verification
 from tests.conftest import Api, client_token, create_principal, register
 from tests.consent.support import AUDIENCE, MEMBER_DATA, grant, new_member
 from vaultkernel.settings import Settings
@@ -26,43 +30,99 @@ MEMBERSHIP_AUDIENCE = """query($first: Int!) { audience(purpose: "loyalty.member
   items { memberNumber email } nextCursor } }"""
 
 
-def write(services: Any, count: int, request_id: str = "req-1") -> None:
-    accesses = [Access(principal="client:test", purpose="loyalty.membership",
-                       member_id=uuid.uuid4(), fields_returned=["email"],
-                       fields_denied={"phone": "CATEGORY_NOT_IN_PURPOSE"})
-                for _ in range(count)]
-    access_log.append(services.db, accesses, request_id)
+def write(services: Any, count: int, request_id: str = "req-1", members: int = 1) -> None:
+    """``count`` entries of ``members`` members each."""
+    for _ in range(count):
+        services.access_log.append(
+            "client:test", "loyalty.membership",
+            [Read(uuid.uuid4(), ["email"], {"phone": "CATEGORY_NOT_IN_PURPOSE"})
+             for _ in range(members)], request_id)
 
 
-def verify(services: Any) -> access_log.Verification:
+def verify(services: Any, notary: Any = None) -> Verification:
     with services.db.unit_of_work() as uow:
-        return access_log.verify(uow.session)
+        return verification.verify(uow.session, notary)
+
+
+def entry(services: Any, sequence: int) -> Any:
+    with services.db.engine.connect() as connection:
+        return connection.execute(select(AccessLogEntry)
+                                  .where(AccessLogEntry.sequence == sequence)).one()
 
 
 def test_an_untouched_chain_verifies(services: Any) -> None:
-    write(services, 3)
+    write(services, 3, members=4)
     write(services, 2, "req-2")
-    assert verify(services) == access_log.Verification(ok=True, checked=5)
+    assert verify(services) == Verification(ok=True, checked=5)
+
+
+def test_one_answered_read_is_one_entry_with_its_members_packed(services: Any) -> None:
+    members = [uuid.uuid4() for _ in range(5)]
+    services.access_log.append("client:test", "marketing.email",
+                               [Read(m, ["email"], {}) for m in members[:3]]
+                               + [Read(m, [], {"email": "CONSENT_REQUIRED"})
+                                  for m in members[3:]], "req-1")
+    row = entry(services, 1)
+    assert row.members == 5
+    assert sorted(chain.unpack(row.reads), key=lambda r: r.member_id.hex) == sorted(
+        [Read(m, ["email"], {}) for m in members[:3]]
+        + [Read(m, [], {"email": "CONSENT_REQUIRED"}) for m in members[3:]],
+        key=lambda r: r.member_id.hex)
+    assert len(orjson.loads(row.reads)) == 2  # two groups: same fields, same denials
+
+
+def test_a_member_named_twice_in_one_read_is_one_member_of_the_entry() -> None:
+    member = uuid.uuid4()
+    packed, count = chain.pack([Read(member, ["email"]), Read(member, ["email"]),
+                                Read(member, ["phone"], {"email": "CONSENT_REQUIRED"})])
+    assert count == 1
+    assert list(chain.unpack(packed)) == [Read(member, ["email", "phone"], {})]
+
+
+def test_a_read_of_nobody_writes_nothing(services: Any) -> None:
+    assert services.access_log.append("client:test", "loyalty.membership", [], "r") is None
+    assert verify(services) == Verification(ok=True, checked=0)
 
 
 def test_an_edited_entry_is_detected(services: Any) -> None:
-    write(services, 5)
+    write(services, 5, members=2)
+    row = entry(services, 3)
+    groups = orjson.loads(row.reads)
+    groups[0][0] = ["email", "phone"]  # claim a field was returned that was not, or v.v.
     with services.db.engine.begin() as connection:
         connection.execute(update(AccessLogEntry).where(AccessLogEntry.sequence == 3)
-                           .values(fields_returned=["email", "phone"]))
+                           .values(reads=orjson.dumps(groups).decode()))
     result = verify(services)
     assert (result.ok, result.first_broken_sequence) == (False, 3)
     assert result.problem == "entry content was changed"
 
 
+def test_a_member_removed_from_an_entry_is_detected(services: Any) -> None:
+    write(services, 3, members=3)
+    row = entry(services, 2)
+    groups = orjson.loads(row.reads)
+    groups[0][2] = groups[0][2][1:]
+    with services.db.engine.begin() as connection:
+        connection.execute(update(AccessLogEntry).where(AccessLogEntry.sequence == 2)
+                           .values(reads=orjson.dumps(groups).decode(), members=2))
+    assert verify(services).first_broken_sequence == 2
+
+
+def test_unparseable_reads_are_reported_not_raised(services: Any) -> None:
+    write(services, 2)
+    with services.db.engine.begin() as connection:
+        connection.execute(update(AccessLogEntry).where(AccessLogEntry.sequence == 2)
+                           .values(reads="not json", format=chain.LEGACY))
+    assert verify(services).problem == "entry content was changed"
+
+
 def test_an_edited_entry_with_a_recomputed_hash_is_detected_at_the_next_link(
         services: Any) -> None:
     write(services, 5)
+    row = entry(services, 3)
+    forged = chain.entry_hash(row.previous_hash, row.sequence, chain.instant(row.at),
+                              row.request_id, "client:someone-else", row.purpose, row.reads)
     with services.db.engine.begin() as connection:
-        row = connection.execute(select(AccessLogEntry).where(AccessLogEntry.sequence == 3)).one()
-        forged = access_log.chain_hash(row.previous_hash, access_log.canonical(
-            row.sequence, row.at, row.request_id, "client:someone-else", row.purpose,
-            row.member_id, row.fields_returned, row.fields_denied))
         connection.execute(update(AccessLogEntry).where(AccessLogEntry.sequence == 3)
                            .values(principal="client:someone-else", entry_hash=forged))
     result = verify(services)
@@ -91,11 +151,129 @@ def test_reordered_entries_are_detected(services: Any) -> None:
     assert (result.ok, result.first_broken_sequence) == (False, 2)
 
 
-def test_a_truncated_tail_shows_in_the_count_but_a_deleted_head_breaks(services: Any) -> None:
+def test_a_deleted_first_entry_breaks_the_chain(services: Any) -> None:
     write(services, 4)
     with services.db.engine.begin() as connection:
         connection.execute(sa.delete(AccessLogEntry).where(AccessLogEntry.sequence == 1))
     assert verify(services).first_broken_sequence == 1
+
+
+# -- the newest entries: signed heads ------------------------------------------------------
+
+
+def sign_head(services: Any, at_minutes: int = 0) -> Any:
+    services.clock.advance(dt.timedelta(minutes=at_minutes))
+    with services.db.unit_of_work() as uow:
+        return heads.sign_head(uow, services.notary, services.clock.now())
+
+
+def test_removing_the_newest_entries_is_detected_by_the_signed_head(services: Any) -> None:
+    write(services, 5)
+    head = sign_head(services)
+    assert head is not None and head.sequence == 5
+    assert verify(services, services.notary) == Verification(ok=True, checked=5)
+    with services.db.engine.begin() as connection:
+        connection.execute(sa.delete(AccessLogEntry).where(AccessLogEntry.sequence >= 4))
+    assert verify(services).ok  # the chain alone cannot tell
+    result = verify(services, services.notary)
+    assert not result.ok
+    assert result.problem == ("entries removed from the end: the log ends at 3 but a signed "
+                              "head covers 5")
+
+
+def test_a_head_is_signed_once_the_log_moved_and_the_interval_passed(services: Any) -> None:
+    assert sign_head(services) is None  # an empty log has no head
+    write(services, 2)
+    assert sign_head(services) is not None
+    write(services, 1)
+    assert sign_head(services) is None  # too soon
+    assert sign_head(services, at_minutes=2).sequence == 3
+    assert sign_head(services, at_minutes=2) is None  # nothing new
+
+
+def test_a_forged_head_is_refused(services: Any) -> None:
+    write(services, 3)
+    sign_head(services)
+    with services.db.engine.begin() as connection:
+        event = connection.execute(select(AuditEvent).where(
+            AuditEvent.action == heads.ACTION)).one()
+        details = dict(event.details, sequence=2)  # move the head back, keep the signature
+        connection.execute(update(AuditEvent).where(AuditEvent.id == event.id)
+                           .values(details=details))
+    assert verify(services, services.notary).problem == (
+        "the latest signed head's signature does not verify")
+
+
+def test_a_changed_entry_at_the_head_is_detected(services: Any) -> None:
+    write(services, 3)
+    sign_head(services)
+    row = entry(services, 3)
+    with services.db.engine.begin() as connection:
+        connection.execute(sa.delete(AccessLogEntry).where(AccessLogEntry.sequence == 3))
+    AccessLog(services.db).append("client:other", "loyalty.membership",  # a new process
+                                  [Read(uuid.uuid4(), ["email"])], "req-x")  # re-fills 3
+    assert entry(services, 3).entry_hash != row.entry_hash
+    assert verify(services, services.notary).problem == (
+        "the entry at the latest signed head was changed")
+
+
+# -- the per-member index -------------------------------------------------------------------
+
+
+def test_the_index_is_derived_off_the_request_path_and_checked(services: Any) -> None:
+    write(services, 3, members=2)
+    with services.db.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(AccessLogMember)) == 0
+    assert member_index.catch_up(services.db) == 3
+    assert member_index.catch_up(services.db) == 0
+    with services.db.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(AccessLogMember)) == 6
+    assert verify(services).ok
+    with services.db.engine.begin() as connection:
+        connection.execute(sa.delete(AccessLogMember).where(AccessLogMember.sequence == 2))
+    result = verify(services)
+    assert (result.ok, result.first_broken_sequence) == (False, 2)
+    assert result.problem == "the per-member index does not match the entry"
+
+
+def test_an_index_row_for_a_member_the_entry_does_not_name_is_detected(services: Any) -> None:
+    write(services, 2)
+    member_index.catch_up(services.db)
+    with services.db.engine.begin() as connection:
+        connection.execute(sa.insert(AccessLogMember), {"member_id": uuid.uuid4(),
+                                                        "sequence": 1})
+    assert verify(services).first_broken_sequence == 1
+
+
+def test_a_members_entries_are_complete_before_the_index_caught_up(services: Any) -> None:
+    member = uuid.uuid4()
+    services.access_log.append("client:a", "loyalty.membership", [Read(member, ["email"])], "r1")
+    member_index.catch_up(services.db)
+    services.access_log.append("client:b", "marketing.email",
+                               [Read(uuid.uuid4(), ["email"]), Read(member, [], {
+                                   "email": "CONSENT_REQUIRED"})], "r2")
+    write(services, 2)
+    with services.db.unit_of_work() as uow:
+        found = member_index.of_member(uow.session, member, first=10)
+        assert [(a.sequence, a.principal, list(a.returned), a.denied) for a in found] == [
+            (2, "client:b", [], {"email": "CONSENT_REQUIRED"}),
+            (1, "client:a", ["email"], {})]
+        assert member_index.count_of_member(uow.session, member) == (2, 2)
+
+
+def test_catching_up_twice_at_once_indexes_each_entry_once(services: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    write(services, 40, members=3)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(lambda _: member_index.catch_up(services.db, batch=7), range(3)))
+    member_index.catch_up(services.db)
+    with services.db.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(AccessLogMember)) == 120
+    assert verify(services).ok
+
+
+# -- writers ------------------------------------------------------------------------------
 
 
 def test_audit_verify_command_reports_the_first_broken_link(services: Any, settings: Any,
@@ -109,6 +287,8 @@ def test_audit_verify_command_reports_the_first_broken_link(services: Any, setti
     write(services, 3)
     ok = CliRunner().invoke(app, ["audit", "verify"])
     assert ok.exit_code == 0 and "3 entries verified" in ok.output
+    indexed = CliRunner().invoke(app, ["audit", "index"])
+    assert indexed.exit_code == 0 and "indexed 3 access-log entries" in indexed.output
     with services.db.engine.begin() as connection:
         connection.execute(update(AccessLogEntry).where(AccessLogEntry.sequence == 2)
                            .values(purpose="marketing.email"))
@@ -122,8 +302,17 @@ def test_concurrent_writers_keep_one_chain(services: Any) -> None:
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda n: write(services, 3, f"req-{n}"), range(12)))
-    result = verify(services)
-    assert result == access_log.Verification(ok=True, checked=36)
+    assert verify(services) == Verification(ok=True, checked=36)
+
+
+def test_writers_in_several_processes_keep_one_chain(services: Any) -> None:
+    """Each process has its own writer and remembers its own tail; a stale tail meets
+    the primary key and is read again."""
+    first, second = AccessLog(services.db), AccessLog(services.db)
+    for n in range(6):
+        (first if n % 2 else second).append("client:test", "loyalty.membership",
+                                            [Read(uuid.uuid4(), ["email"])], f"req-{n}")
+    assert verify(services) == Verification(ok=True, checked=6)
 
 
 def test_a_read_fails_closed_when_the_log_cannot_be_written(services: Any, loyalty_api: Api,

@@ -24,7 +24,7 @@ from joserfc import jws
 from joserfc.jwk import KeySet
 from sqlalchemy import select, update
 
-from audit.access_log import Access, append
+from audit.chain import Read
 from consent import ledger
 from export import archive, package
 from export.models import ExportArchive
@@ -32,6 +32,7 @@ from identity.models import Member
 from membervault.services import Services
 from subject_requests import lifecycle
 from subject_requests.models import DataSubjectRequest
+from tests.audit.support import seed
 from tests.conftest import JANE, Api, register
 from tests.consent.support import MEMBER_DATA, grant, signed_in, withdraw
 from vaultkernel.clock import utcnow
@@ -405,8 +406,8 @@ class Crash(Exception):
 def test_a_crash_anywhere_is_finished_by_a_later_pass(
         services: Services, http: Any, jane: dict[str, Any], jane_api: Api,
         monkeypatch: pytest.MonkeyPatch, step: str) -> None:
-    append(services.db, [Access("client:loyalty-engine", "loyalty.membership",
-                                uuid.UUID(jane["id"]), ["email"])] * 5000, "bulk")
+    seed(services, "client:loyalty-engine", "loyalty.membership",
+         [Read(uuid.UUID(jane["id"]), ["email"])], 5000, "bulk")
     request_id = open_access_request(services, jane["id"])
     crashes = {"n": 0}
 
@@ -546,11 +547,9 @@ def test_memory_is_bounded_for_a_long_access_log(
         assert payload["errors"] == []
         members[name] = payload["member"]["id"]
     busy = uuid.UUID(members["busy"])
-    entry = Access("client:loyalty-engine", "loyalty.membership", busy,
-                   ["email", "given_name", "family_name", "member_number"],
-                   {"birthdate": "CATEGORY_NOT_IN_PURPOSE"})
-    for _ in range(n // 5000):
-        append(services.db, [entry] * 5000, "bulk")
+    seed(services, "client:loyalty-engine", "loyalty.membership",
+         [Read(busy, ["email", "given_name", "family_name", "member_number"],
+               {"birthdate": "CATEGORY_NOT_IN_PURPOSE"})], n, "bulk")
 
     peak_of_build(services, jane["id"])  # warm up: imports, keys, caches
     empty = peak_of_build(services, members["quiet"])

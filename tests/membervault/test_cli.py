@@ -102,12 +102,12 @@ def register_members(count: int) -> list[uuid.UUID]:
     try:
         for n in range(count):
             with built.db.unit_of_work() as uow:
-                profile = members.register_member(
+                profile = members.enrol_member(
                     uow, built.crypto,
                     {"given_name": f"Member{n}", "family_name": "Example",
                      "email": f"member{n}@example.org", "phone": f"07400 1{n:05d}"},
                     actor="test", default_region="GB")
-            ids.append(profile.id)
+            ids.append(profile.member_id)
     finally:
         built.close()
     return ids
@@ -118,7 +118,7 @@ def read_all_members() -> dict[uuid.UUID, str]:
     try:
         with built.db.unit_of_work() as uow:
             ids = uow.session.scalars(sa.select(Member.id)).all()
-            return {i: members.get_member(uow, built.crypto, i).email for i in ids}
+            return {i: members.open_member(built.crypto, uow.session.get_one(Member, i)).email for i in ids}
     finally:
         built.close()
 
@@ -341,7 +341,8 @@ def test_token_for_a_member_in_development(migrated: Path) -> None:
     built = fresh_services()
     try:
         with built.db.unit_of_work() as uow:
-            number = members.get_member(uow, built.crypto, member_id).member_number
+            number = members.open_member(built.crypto,
+                                    uow.session.get_one(Member, member_id)).member_number
     finally:
         built.close()
     token = ok("token", "--member", number).stdout.strip()

@@ -15,12 +15,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from audit.access_log import Access, append
+from audit.chain import Read
 from export.models import ExportArchive
 from identity.models import Member
 from membervault import worker
 from subject_requests import lifecycle
 from subject_requests.models import DataSubjectRequest
+from tests.audit.support import seed
 from vaultkernel.clock import utcnow
 
 BIN = Path(sys.executable).parent / "membervault"
@@ -41,10 +42,9 @@ def test_a_killed_worker_resumes_an_export_and_an_erasure(
     from tests.conftest import register
 
     other = register(loyalty_api, email="bye@example.org", phone="07400 123499")["member"]
-    entry = Access("client:loyalty-engine", "loyalty.membership", uuid.UUID(jane["id"]),
-                   ["email"])
-    for _ in range(6):  # a long history makes the export take a while
-        append(services.db, [entry] * 10_000, "seed")
+    # a long history makes the export take a while
+    seed(services, "client:loyalty-engine", "loyalty.membership",
+         [Read(uuid.UUID(jane["id"]), ["email"])], 60_000)
     export_id = open_request(services, jane["id"], "access")
     erasure_id = open_request(services, other["id"], "erasure")
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-import audit.access_log as access_log
-from audit.access_log import Access
+from audit.access_log import AccessLog
+from audit.chain import Read
 from audit.models import AccessLogEntry, AuditEvent
+from audit.verification import verify
 from consent import ledger
 from consent.ledger import Evidence
 from consent.models import ConsentRecord
@@ -43,12 +44,12 @@ def months_ago(months: int) -> dt.datetime:
 
 def new_member(services: Any, n: int, **extra: Any) -> uuid.UUID:
     with services.db.unit_of_work() as uow:
-        profile = members.register_member(
+        profile = members.enrol_member(
             uow, services.crypto, {"given_name": f"Sweepy{n}", "family_name": "Tester",
                                    "email": f"sweep{n}@example.org",
                                    "birthdate": "1980-05-05", **extra},
             actor="test", default_region="GB")
-    return profile.id
+    return profile.member_id
 
 
 def set_member(services: Any, member_id: uuid.UUID, **values: Any) -> None:
@@ -70,8 +71,9 @@ def consent(services: Any, member_id: uuid.UUID, purpose: str, granted: bool,
 
 def log_entries(services: Any, monkeypatch: pytest.MonkeyPatch, at: dt.datetime,
                 member_id: uuid.UUID, count: int) -> None:
-    access_log.append(services.db, [Access("client:x", "loyalty.membership", member_id,
-                                           ["email"])] * count, "req", clock=FixedClock(at))
+    writer = AccessLog(services.db, FixedClock(at))
+    for _ in range(count):
+        writer.append("client:x", "loyalty.membership", [Read(member_id, ["email"])], "req")
 
 
 @pytest.fixture
@@ -181,7 +183,7 @@ def test_the_sweep_applies_every_rule_and_a_second_sweep_changes_nothing(
         assert s.scalar(select(func.min(AccessLogEntry.sequence))) == 6
         runs = s.scalars(select(AuditEvent).where(AuditEvent.action == "retention.sweep")).all()
         assert runs[-1].details["counts"] == EXPECTED
-        assert access_log.verify(s).ok
+        assert verify(s).ok
     assert not world["archive_file"].exists()
     again = sweep(services, now=NOW)
     assert set(again.counts().values()) == {0}
@@ -210,20 +212,20 @@ def test_a_killed_sweep_resumes_to_the_same_end_state(services: Any, world: dict
     with services.db.unit_of_work() as uow:
         assert uow.session.get_one(Member, world["gone"]).status == "erased"
         assert uow.session.get_one(Member, world["held"]).status == "active"
-        assert access_log.verify(uow.session).ok
+        assert verify(uow.session).ok
 
 
 def test_audit_verify_passes_after_pruning_and_still_catches_an_edit(
         services: Any, world: dict[str, Any]) -> None:
     sweep(services, now=NOW, rule="access_log")
     with services.db.unit_of_work() as uow:
-        result = access_log.verify(uow.session)
+        result = verify(uow.session)
     assert result.ok and result.checked == 6
     with services.db.engine.begin() as connection:
         connection.execute(update(AccessLogEntry).where(AccessLogEntry.sequence == 8)
                            .values(purpose="marketing.email"))
     with services.db.unit_of_work() as uow:
-        broken = access_log.verify(uow.session)
+        broken = verify(uow.session)
     assert (broken.ok, broken.first_broken_sequence) == (False, 8)
 
 
@@ -233,7 +235,7 @@ def test_deleting_the_first_entry_after_the_checkpoint_is_caught(
     with services.db.engine.begin() as connection:
         connection.execute(AccessLogEntry.__table__.delete().where(AccessLogEntry.sequence == 6))
     with services.db.unit_of_work() as uow:
-        assert access_log.verify(uow.session).first_broken_sequence == 6
+        assert verify(uow.session).first_broken_sequence == 6
 
 
 def test_an_unknown_rule_is_refused(services: Any) -> None:
@@ -335,11 +337,11 @@ def test_a_failing_notice_mail_neither_stops_the_sweep_nor_repeats_nor_logs_the_
     services.mailer = mailer
     for name in ("bounce", "fine"):
         with services.db.unit_of_work() as uow:
-            profile = members.register_member(uow, services.crypto, {
+            profile = members.enrol_member(uow, services.crypto, {
                 "given_name": "N", "family_name": "N", "email": f"{name}@example.org"},
                 actor="test", default_region="GB")
         with services.db.engine.begin() as connection:
-            connection.execute(Member.__table__.update().where(Member.id == profile.id)
+            connection.execute(Member.__table__.update().where(Member.id == profile.member_id)
                                .values(last_activity_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)))
     now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     report = sweeper.sweep(services.db, services.erasure_kit, services.mailer, now=now)

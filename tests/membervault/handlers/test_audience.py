@@ -8,14 +8,15 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 from starlette.testclient import TestClient
 
-from audit.access_log import AccessLogUnavailable, verify
-from audit.models import AccessLogEntry
+from audit.access_log import AccessLogUnavailable
+from audit.verification import verify
 from consent import ledger
 from identity.models import Client
 from membervault.handlers import audience as audience_export
+from tests.audit.support import Logged, entries, logged
 from tests.conftest import Api, client_token, create_principal
 from tests.consent.support import grant, new_member, withdraw
 from vaultkernel.settings import Settings
@@ -58,10 +59,9 @@ def lines(response: Any) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in response.content.splitlines()]
 
 
-def log_of(services: Any) -> list[AccessLogEntry]:
-    with services.db.unit_of_work() as uow:
-        return list(uow.session.scalars(select(AccessLogEntry).where(
-            AccessLogEntry.principal == PRINCIPAL).order_by(AccessLogEntry.sequence)))
+def log_of(services: Any) -> list[Logged]:
+    """The members the export's reader was logged reading, one item per member."""
+    return logged(services, PRINCIPAL)
 
 
 def token_of(marketing_api: Api) -> str:
@@ -93,16 +93,17 @@ def test_every_member_sent_is_logged(people: dict[str, dict[str, Any]], marketin
                                      http: TestClient, services: Any) -> None:
     response = export(http, token_of(marketing_api))
     got = lines(response)
-    entries = log_of(services)
-    assert sorted(str(e.member_id) for e in entries) == sorted(
+    reads = log_of(services)
+    assert sorted(str(r.member_id) for r in reads) == sorted(
         people[n]["id"] for n in ("ann", "dee"))
-    assert len(entries) == len(got)
-    for entry in entries:
-        assert entry.purpose == "marketing.email"
-        assert entry.fields_returned == ["email", "family_name", "given_name",
-                                         "preferred_language"]
-        assert entry.fields_denied == {}
-        assert entry.request_id == response.headers["x-request-id"]
+    assert len(reads) == len(got)
+    for read in reads:
+        assert read.purpose == "marketing.email"
+        assert read.fields_returned == ["email", "family_name", "given_name",
+                                        "preferred_language"]
+        assert read.fields_denied == {}
+    (entry,) = entries(services, PRINCIPAL)  # one page, one entry
+    assert entry.request_id == response.headers["x-request-id"]
     with services.db.unit_of_work() as uow:
         assert verify(uow.session).ok
 
@@ -118,6 +119,7 @@ def test_pages_are_logged_one_batch_each(loyalty_api: Api, http: TestClient,
     got = lines(export(http, token_of(marketing_api), URL + "?fields=email"))
     assert sorted(line["email"] for line in got) == [f"page{n}@example.org" for n in range(5)]
     assert len(log_of(services)) == 5
+    assert [e.members for e in entries(services, PRINCIPAL)] == [2, 2, 1]
 
 
 def test_fields_must_belong_to_the_purpose(people: dict[str, dict[str, Any]],
@@ -174,12 +176,12 @@ def test_purpose_must_be_declared_by_the_token_and_the_registration(
 
 
 def test_no_answer_without_the_access_log(people: dict[str, dict[str, Any]],
-                                          marketing_api: Api, http: TestClient,
+                                          marketing_api: Api, http: TestClient, services: Any,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: Any, **kwargs: Any) -> None:
         raise AccessLogUnavailable("test")
 
-    monkeypatch.setattr(audience_export, "append", broken)
+    monkeypatch.setattr(services.access_log, "append", broken)
     response = export(http, token_of(marketing_api))
     assert response.status_code == 503
     assert response.json()["error"] == "ACCESS_LOG_UNAVAILABLE"
@@ -190,7 +192,7 @@ def test_a_later_page_that_cannot_be_logged_ends_the_stream(
         people: dict[str, dict[str, Any]], marketing_api: Api, http: TestClient,
         services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(audience_export, "PAGE", 1)
-    real = audience_export.append
+    real = services.access_log.append
     calls = []
 
     def second_fails(*args: Any, **kwargs: Any) -> None:
@@ -199,7 +201,7 @@ def test_a_later_page_that_cannot_be_logged_ends_the_stream(
             raise AccessLogUnavailable("test")
         real(*args, **kwargs)
 
-    monkeypatch.setattr(audience_export, "append", second_fails)
+    monkeypatch.setattr(services.access_log, "append", second_fails)
     got = lines(export(http, token_of(marketing_api)))
     assert len(got) == 2
     assert "email" in got[0]

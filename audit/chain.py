@@ -1,0 +1,117 @@
+"""The access log's entry format and hash chain.
+
+An entry is one answered read. Its ``reads`` are packed: members who got the same fields
+(and were denied the same ones, for the same reasons) share one group, so a page of a
+thousand members with the same consent costs one short list, not a thousand objects::
+
+    [[["email", "given_name"], {"phone": "CONSENT_REQUIRED"}, ["<member hex>", ...]], ...]
+
+The text is stored as written and hashed as stored::
+
+    entry_hash = SHA-256(previous_hash || header || "\\n" || reads)
+
+where ``header`` is the canonical JSON of sequence, time, request id, principal and
+purpose. Changing, removing or reordering an entry breaks the chain at a point
+:func:`audit.verification.verify` reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+
+GENESIS = bytes(32)
+PACKED = 2  # the entry format written now
+LEGACY = 1  # one member per entry, hashed as before the packed format
+
+
+@dataclass(frozen=True)
+class Read:
+    """What one member's part of an answered read returned and denied (field names)."""
+
+    member_id: uuid.UUID
+    returned: Sequence[str]
+    denied: Mapping[str, str] = field(default_factory=dict)
+
+
+def pack(reads: Iterable[Read]) -> tuple[str, int]:
+    """The packed text of ``reads`` and how many members it names. A member named twice
+    (e.g. the same number spelt two ways in one consent check) is one entry: what it was
+    returned is the union, and a field returned once is not also denied."""
+    merged: dict[uuid.UUID, tuple[set[str], dict[str, str]]] = {}
+    for read in reads:
+        returned, denied = merged.setdefault(read.member_id, (set(), {}))
+        returned.update(read.returned)
+        denied.update(read.denied)
+    groups: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], list[str]] = {}
+    for member_id, (returned, denied) in merged.items():
+        key = (tuple(sorted(returned)),
+               tuple(sorted((f, r) for f, r in denied.items() if f not in returned)))
+        groups.setdefault(key, []).append(member_id.hex)
+    packed = [[list(returned), dict(denied), members]
+              for (returned, denied), members in groups.items()]
+    return orjson.dumps(packed).decode(), len(merged)
+
+
+def unpack(reads: str) -> Iterator[Read]:
+    for returned, denied, members in orjson.loads(reads):
+        for hex_id in members:
+            yield Read(uuid.UUID(hex=hex_id), returned, denied)
+
+
+def member_ids(reads: str) -> Iterator[uuid.UUID]:
+    for _, _, members in orjson.loads(reads):
+        for hex_id in members:
+            yield uuid.UUID(hex=hex_id)
+
+
+def read_of(reads: str, member_id: uuid.UUID) -> Read | None:
+    """The member's part of an entry, if the entry names them."""
+    wanted = member_id.hex
+    for returned, denied, members in orjson.loads(reads):
+        if wanted in members:
+            return Read(member_id, returned, denied)
+    return None
+
+
+def instant(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def header(sequence: int, at: str, request_id: str, principal: str, purpose: str) -> bytes:
+    return orjson.dumps({"sequence": sequence, "at": at, "request_id": request_id,
+                         "principal": principal, "purpose": purpose},
+                        option=orjson.OPT_SORT_KEYS)
+
+
+def chain_hash(previous: bytes, content: bytes) -> bytes:
+    return hashlib.sha256(previous + content).digest()
+
+
+def entry_hash(previous: bytes, sequence: int, at: str, request_id: str, principal: str,
+               purpose: str, reads: str, format: int = PACKED) -> bytes:
+    if format == LEGACY:
+        return chain_hash(previous, _legacy_content(sequence, at, request_id, principal,
+                                                    purpose, reads))
+    return chain_hash(previous, header(sequence, at, request_id, principal, purpose)
+                      + b"\n" + reads.encode())
+
+
+def _legacy_content(sequence: int, at: str, request_id: str, principal: str, purpose: str,
+                    reads: str) -> bytes:
+    """How an entry of one member was hashed before the packed format (migration 0007
+    converted such rows to a single group and kept their hashes)."""
+    named = list(unpack(reads))
+    if len(named) != 1:
+        raise ValueError("a legacy entry names exactly one member")
+    read = named[0]
+    return orjson.dumps(
+        {"sequence": sequence, "at": at, "request_id": request_id, "principal": principal,
+         "purpose": purpose, "member_id": str(read.member_id),
+         "fields_returned": sorted(read.returned), "fields_denied": dict(read.denied)},
+        option=orjson.OPT_SORT_KEYS)

@@ -1,0 +1,240 @@
+"""Rule 2 by structure: every way out for member data writes an entry first, and gives
+nothing when the log cannot be written.
+
+Every root field of the schema is classified here. A field whose answer can carry a
+member's personal values (its type reaches a member attribute) must be listed in
+``READS`` with a case that runs it through the real HTTP app; the test then proves the
+call adds one entry naming the member, by the caller, and that with the log table gone the
+same call answers ``ACCESS_LOG_UNAVAILABLE`` and no value. The HTTP routes that return
+member data (the audience stream and the export download) are proved the same way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import graphql
+import pytest
+import sqlalchemy as sa
+from starlette.testclient import TestClient
+
+from export import archive
+from export.models import ExportArchive
+from membervault.services import Services
+from schema.names import GRAPHQL_NAME
+from schema.schema import build_schema
+from subject_requests.lifecycle import receive
+from tests.audit.support import entries
+from tests.conftest import JANE, Api, client_token, create_principal, register
+from vaultkernel.clock import utcnow
+from vaultkernel.settings import Settings
+
+SCHEMA = build_schema(Settings())._schema
+PERSONAL = set(GRAPHQL_NAME.values()) - {"memberNumber"}
+
+
+def reaches_member_values(type_: Any, seen: set[str] | None = None) -> bool:
+    seen = set() if seen is None else seen
+    named = graphql.get_named_type(type_)
+    if not isinstance(named, graphql.GraphQLObjectType) or named.name in seen:
+        return False
+    seen.add(named.name)
+    return bool(PERSONAL & set(named.fields)) or any(
+        reaches_member_values(f.type, seen) for f in named.fields.values())
+
+
+def root_fields() -> dict[str, Any]:
+    assert SCHEMA.query_type is not None and SCHEMA.mutation_type is not None
+    return {**SCHEMA.query_type.fields, **SCHEMA.mutation_type.fields}
+
+
+@dataclass
+class World:
+    services: Services
+    http: TestClient
+    jane: dict[str, Any]
+    jane_api: Api
+    loyalty_api: Api
+    admin_api: Api
+    collector_api: Api
+
+    def api(self, name: str) -> Api:
+        return getattr(self, f"{name}_api")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Case:
+    caller: str  # which World api calls
+    principal: str  # who the entry must name as the reader
+    document: str
+    variables: Callable[[World], dict[str, Any]]
+
+
+NUMBER: Callable[[World], dict[str, Any]] = lambda w: {"number": w.jane["memberNumber"]}  # noqa: E731
+
+READS: dict[str, Case] = {
+    "me": Case("jane", "member", "{ me { email givenName } }", lambda w: {}),
+    "member": Case("admin", "admin:ops-admin",
+                   """query($number: String!) { member(memberNumber: $number,
+                      reason: "Checking a complaint about points") { email } }""", NUMBER),
+    "memberData": Case("loyalty", "client:loyalty-engine",
+                       """query($number: String!) { memberData(purpose: "loyalty.membership",
+                          memberNumber: $number) { email } }""", NUMBER),
+    "audience": Case("loyalty", "client:loyalty-engine",
+                     """{ audience(purpose: "loyalty.membership", first: 10) {
+                        items { email } } }""", lambda w: {}),
+    "consentCheck": Case("loyalty", "client:loyalty-engine",
+                         """query($number: String!) { consentCheck(purpose: "loyalty.membership",
+                            memberNumbers: [$number, $number]) { permitted } }""", NUMBER),
+    "registerMember": Case("loyalty", "client:loyalty-engine",
+                           """mutation($input: RegisterMemberInput!) { registerMember(
+                              input: $input) { memberData { email } errors { code } } }""",
+                           lambda w: {"input": {**JANE, "email": "new@example.org",
+                                                "phone": "07400 999111"}}),
+    "updateMyProfile": Case("jane", "member",
+                            """mutation { updateMyProfile(input: {givenName: "Jan"}) {
+                               member { givenName email } errors { code } } }""", lambda w: {}),
+    "recordMemberConsent": Case("collector", "client:till-app",
+                                """mutation($number: String!) { recordMemberConsent(input: {
+                                   memberNumber: $number, purpose: "marketing.email",
+                                   granted: false}) { errors { code } } }""", NUMBER),
+}
+CONSENT_READS = {"consentCheck", "recordMemberConsent"}
+# Root fields whose answers carry no personal value of a member, though their types may
+# (the consent state of a purpose is not an attribute value; these return none).
+NO_MEMBER_VALUES = {name for name, f in root_fields().items()
+                    if not reaches_member_values(f.type)}
+
+
+@pytest.fixture
+def world(services: Services, http: TestClient, jane: dict[str, Any], jane_api: Api,
+          loyalty_api: Api) -> World:
+    admin = Api(http, client_token(http, "ops-admin",
+                                   create_principal(services, "ops-admin", "admin")))
+    collector = Api(http, client_token(http, "till-app", create_principal(
+        services, "till-app", purposes=("marketing.email",), collects_consent=True)))
+    return World(services, http, jane, jane_api, loyalty_api, admin, collector)
+
+
+@pytest.fixture
+def log_table_gone(services: Services) -> Iterator[Callable[[], None]]:
+    renamed = []
+
+    def away() -> None:
+        with services.db.engine.begin() as connection:
+            connection.execute(sa.text("ALTER TABLE access_log RENAME TO access_log_away"))
+        renamed.append(True)
+
+    yield away
+    if renamed:
+        with services.db.engine.begin() as connection:
+            connection.execute(sa.text("ALTER TABLE access_log_away RENAME TO access_log"))
+
+
+def test_every_root_field_is_classified() -> None:
+    fields = set(root_fields())
+    answering = fields - NO_MEMBER_VALUES
+    assert answering - set(READS) == set(), "a root field returns member values untested"
+    assert set(READS) - fields == set(), "a case names a field the schema lacks"
+    # these answer a member's consent state for a purpose (not attribute values): a read
+    assert answering | CONSENT_READS == set(READS)
+
+
+def reader(world: World, case: Case) -> str:
+    return f"member:{world.jane['id']}" if case.principal == "member" else case.principal
+
+
+@pytest.mark.parametrize("field", sorted(READS))
+def test_the_read_is_one_entry_written_before_the_answer(world: World, field: str) -> None:
+    case = READS[field]
+    before = len(entries(world.services))
+    result = world.api(case.caller).graphql(case.document, case.variables(world))
+    assert "errors" not in result, result
+    payload = result["data"][field]
+    assert not (isinstance(payload, dict) and payload.get("errors")), payload
+    after = entries(world.services)
+    assert len(after) == before + 1
+    assert after[-1].principal == reader(world, case)
+    assert after[-1].members == 1  # one member, however often named
+
+
+@pytest.mark.parametrize("field", sorted(READS))
+def test_no_log_no_answer(world: World, field: str,
+                          log_table_gone: Callable[[], None]) -> None:
+    case = READS[field]
+    variables = case.variables(world)
+    log_table_gone()
+    result = world.api(case.caller).graphql(case.document, variables)
+    text = str(result)
+    assert "ACCESS_LOG_UNAVAILABLE" in text, result
+    for value in (world.jane["email"], "new@example.org", world.jane["givenName"]):
+        assert value not in text
+
+
+def exported(world: World) -> str:
+    """Jane's export, built; returns its download path."""
+    services = world.services
+    with services.db.unit_of_work() as uow:
+        receive(uow.session, uuid.UUID(world.jane["id"]), "access", jurisdiction="GDPR",
+                actor="member:test", identity_verification="signed in", now=utcnow())
+        uow.commit()
+    assert archive.build_pending_exports(services.db, services.exports, now=utcnow()) == 1
+    with services.db.unit_of_work() as uow:
+        row = uow.session.scalars(sa.select(ExportArchive)).one()
+        url = archive.download_url(uow.session, services.exports, row, now=utcnow())
+    assert url is not None
+    return url[len(services.settings.issuer):]
+
+
+ROUTES: dict[str, Callable[[World], tuple[str, str]]] = {
+    "/audience/{purpose}.ndjson": lambda w: ("/audience/loyalty.membership.ndjson",
+                                             str(w.loyalty_api.token)),
+    "/exports/{token}": lambda w: (exported(w), str(w.jane_api.token)),
+}
+
+
+def test_every_route_with_member_data_is_covered(app: Any) -> None:
+    paths = {getattr(r, "path", "") for r in app.routes}
+    assert set(ROUTES) <= paths
+    assert not {p for p in paths if p.startswith(("/audience", "/exports"))} - set(ROUTES) - {
+        "/exports/{token}/signature"}
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_a_route_logs_before_it_answers(world: World, route: str) -> None:
+    path, token = ROUTES[route](world)
+    before = len(entries(world.services))
+    response = world.http.get(path, headers={"authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    assert len(entries(world.services)) == before + 1
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_a_route_gives_nothing_without_the_log(world: World, route: str,
+                                               log_table_gone: Callable[[], None]) -> None:
+    path, token = ROUTES[route](world)
+    log_table_gone()
+    response = world.http.get(path, headers={"authorization": f"Bearer {token}"})
+    assert response.status_code == 503, response.text
+    assert "ACCESS_LOG_UNAVAILABLE" in response.text
+    assert world.jane["email"] not in response.text
+
+
+def test_fields_skipped_by_directives_are_not_logged_as_returned(world: World) -> None:
+    result = world.jane_api.graphql(
+        "query($no: Boolean!) { me { email @skip(if: $no) givenName phone @include(if: false) "
+        "... on MemberProfile @skip(if: true) { familyName } } }", {"no": True})
+    assert result["data"]["me"] == {"givenName": world.jane["givenName"]}
+    last = entries(world.services)[-1]
+    assert '"given_name"' in last.reads
+    for skipped in ("email", "phone", "family_name"):
+        assert f'"{skipped}"' not in last.reads
+
+
+def test_a_register_answer_is_logged_under_the_membership_purpose(world: World) -> None:
+    payload = register(world.loyalty_api, email="reg@example.org", phone="07400 999222")
+    assert payload["errors"] == []
+    assert entries(world.services)[-1].purpose == "loyalty.membership"
