@@ -59,12 +59,12 @@ class AccessLog:
         return ReaderLog(self, principal, request_id)
 
     def append(self, principal: str, purpose: str, reads: Iterable[Read],
-               request_id: str) -> int | None:
-        """Write one entry; returns its sequence (``None`` when nobody was read).
-        Raises :class:`AccessLogUnavailable`."""
+               request_id: str) -> int:
+        """Write one entry and return its sequence. An answer that named nobody is an
+        entry too: a stranger's look-up must cost what a member's does (no existence
+        oracle by timing), and the question itself was asked. Raises
+        :class:`AccessLogUnavailable`."""
         packed, count = pack(reads)
-        if count == 0:
-            return None
         deadline = time.monotonic() + self._budget
         with self._lock:
             attempt = 0

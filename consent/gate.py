@@ -120,7 +120,9 @@ def read_one(session: Session, crypto: MemberCrypto, policy: Policy, purpose: Pu
     row = session.execute(_lookup(purpose, tuple(requested), kind), {"digest": digest}).first()
     covered = policy.attributes_of(purpose.key)
     if row is None:
-        return MemberData(None, {}, decide(purpose, covered, NOBODY, requested))
+        decision = decide(purpose, covered, NOBODY, requested)
+        log.record(purpose.key, [])  # the same write as for a member: no timing oracle
+        return MemberData(None, {}, decision)
     decision = decide(purpose, covered, _state(row), requested)
     log.record(purpose.key, [_read(row.id, decision)])
     return MemberData(row.id, _open(crypto, row, decision), decision)
@@ -169,26 +171,33 @@ def check_many(session: Session, crypto: MemberCrypto, purpose: Purpose,
     what was read is ``consent:<purpose>``, returned when permitted, denied otherwise."""
     if len(numbers) > MAX_CONSENT_CHECK:
         raise ValueError(f"at most {MAX_CONSENT_CHECK} member numbers per call")
+    # One look-up per number, however it is spelt: normalising is cheap, the keyed hash
+    # and the row are not, and spellings must not make a member cost more than a stranger.
+    by_number: dict[str, bytes] = {}
     digests: dict[str, bytes | None] = {}
     for raw in numbers:
         normalised = member_number.normalise(raw)
-        digests[raw] = crypto.index.digest("member_number", normalised) if normalised else None
-    wanted = [d for d in digests.values() if d is not None]
+        if normalised is not None and normalised not in by_number:
+            by_number[normalised] = crypto.index.digest("member_number", normalised)
+        digests[raw] = by_number[normalised] if normalised is not None else None
+    wanted = list(by_number.values())
     rows: dict[bytes, Any] = {}
     for start in range(0, len(wanted), 1000):
         chunk = wanted[start:start + 1000]
         query = (_joined(purpose, []).add_columns(_M.member_number_index)
                  .where(_M.member_number_index.in_(chunk)))
         rows.update({row.member_number_index: row for row in session.execute(query)})
-    answers, reads = [], []
     field = f"consent:{purpose.key}"
-    for raw, digest in digests.items():
-        row = rows.get(digest) if digest else None
+    reasons: dict[bytes | None, str | None] = {None: member_reason(purpose, NOBODY)}
+    reads = []
+    for digest in wanted:
+        row = rows.get(digest)
         reason = member_reason(purpose, _state(row) if row is not None else NOBODY)
-        answers.append((raw, reason))
+        reasons[digest] = reason
         if row is not None:
             reads.append(Read(row.id, [field] if reason is None else [],
                               {} if reason is None else {field: reason}))
+    answers = [(raw, reasons[digest]) for raw, digest in digests.items()]
     log.record(purpose.key, reads)
     return answers
 

@@ -311,3 +311,53 @@ def test_the_cost_does_not_grow_with_the_number_of_numbers_beyond_chunking(
     assert large <= 8, statements
     calls = entries(services, "client:email-marketing")
     assert [c.members for c in calls] == [3, 3, 3]  # three calls, three existing members each
+
+
+# -- no existence oracle by cost ----------------------------------------------------------
+
+
+def test_a_stranger_costs_what_a_member_without_consent_costs(
+        people: dict[str, Api], marketing_api: Api, services: Any,
+        statements: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same statements and the same log write, and nothing decrypted for either."""
+    opened: list[str] = []
+    real_cipher = services.crypto.cipher
+
+    def counting_cipher(*args: Any, **kwargs: Any) -> Any:
+        opened.append("cipher")
+        return real_cipher(*args, **kwargs)
+
+    read(marketing_api, "ann@example.org")  # warm-up: caches, token key
+    monkeypatch.setattr(services.crypto, "cipher", counting_cipher)
+    costs = {}
+    for email in ("bob@example.org", "stranger@example.org"):
+        statements.clear()
+        before = len(entries(services, "client:email-marketing"))
+        answer = read(marketing_api, email)
+        costs[email] = ([s.split()[0] for s in statements],
+                        len(entries(services, "client:email-marketing")) - before)
+        assert answer["email"] is None
+    assert costs["bob@example.org"] == costs["stranger@example.org"]
+    assert costs["bob@example.org"][1] == 1
+    assert opened == []
+
+
+def test_spellings_of_one_number_are_one_look_up(
+        numbers: dict[str, str], marketing_api: Api, services: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    digests: list[str] = []
+    real = services.crypto.index
+
+    class CountingIndex:
+        def digest(self, kind: str, value: str) -> bytes:
+            digests.append(kind)
+            return bytes(real.digest(kind, value))
+
+    number = numbers["bob"]
+    spellings = [number, f" {number} ", "-".join(number), " ".join(number)] * 500
+    monkeypatch.setattr(services.crypto, "index", CountingIndex())
+    answers = check(marketing_api, spellings)
+    assert len(answers) == 4  # one answer per distinct spelling, as asked
+    assert {(a["permitted"], a["reason"]) for a in answers} == {(False, "CONSENT_REQUIRED")}
+    assert digests == ["member_number"]
+    assert [e.members for e in entries(services, "client:email-marketing")] == [1]
