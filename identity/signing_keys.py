@@ -25,14 +25,14 @@ from vaultkernel.database import Database
 ALGORITHM = "ES256"
 
 
-def _aad(kid: str) -> bytes:
+def private_key_aad(kid: str) -> bytes:
     return b"membervault:signing-key:" + kid.encode()
 
 
 def create_key(session: Session, keks: KeyEncryptionKeys, *, active: bool) -> SigningKey:
     kid = secrets.token_hex(8)  # never starts with '-', so it is safe on a command line
     key = jwk.generate_key("EC", "P-256", parameters={"kid": kid, "alg": ALGORITHM, "use": "sig"})
-    version, wrapped = keks.wrap(orjson.dumps(key.as_dict(private=True)), _aad(kid))
+    version, wrapped = keks.wrap(orjson.dumps(key.as_dict(private=True)), private_key_aad(kid))
     row = SigningKey(kid=kid, algorithm=ALGORITHM, public_jwk=key.as_dict(private=False),
                      kek_version=version, wrapped_private_key=wrapped, active=active)
     if active:
@@ -65,8 +65,8 @@ def rewrap(session: Session, keks: KeyEncryptionKeys) -> int:
     for row in session.scalars(
         select(SigningKey).where(SigningKey.kek_version != keks.active_version)
     ):
-        private = keks.unwrap(row.kek_version, row.wrapped_private_key, _aad(row.kid))
-        row.kek_version, row.wrapped_private_key = keks.wrap(private, _aad(row.kid))
+        private = keks.unwrap(row.kek_version, row.wrapped_private_key, private_key_aad(row.kid))
+        row.kek_version, row.wrapped_private_key = keks.wrap(private, private_key_aad(row.kid))
         count += 1
     return count
 
@@ -116,7 +116,7 @@ class SigningKeys:
                 raise RuntimeError("no active signing key; run 'membervault db upgrade'")
             if self._active is None or self._active.kid != row.kid:
                 private = self._keks.unwrap(row.kek_version, row.wrapped_private_key,
-                                            _aad(row.kid))
+                                            private_key_aad(row.kid))
                 self._active = ECKey.import_key(orjson.loads(private))
             return self._active
 

@@ -7,12 +7,14 @@ authentication backend (:mod:`membervault.auth`) on the routes that take them.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from membervault import readiness
 from membervault.auth import BearerTokens, bearer_tokens
 from membervault.handlers import health, oauth, sign_in, well_known
 from membervault.handlers.audience import audience_export
@@ -22,11 +24,21 @@ from membervault.http import BodyLimit, RequestContext
 from membervault.services import Services, build_services, ensure_signing_key
 from vaultkernel.settings import Settings, load_settings
 
+log = logging.getLogger("membervault.app")
+
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
     settings = settings or load_settings()
     services = services or build_services(settings)
-    ensure_signing_key(services)
+    try:
+        readiness.check(services)
+    except readiness.NotReady as exc:
+        # Served anyway, so /healthz and /readyz can say why; /readyz answers 503.
+        log.error("not ready: %s", exc.message)
+        not_ready: readiness.NotReady | None = exc
+    else:
+        ensure_signing_key(services)
+        not_ready = None
     authenticated = bearer_tokens(BearerTokens(services.verifier, settings.issuer,
                                                services.active_clients))
     routes = [
@@ -58,4 +70,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.not_ready = not_ready
     return app

@@ -1,7 +1,9 @@
 """Access requests (GDPR Art. 15 and 20): the member's data as a downloadable export.
 
 Opening one is refused (``TOO_SOON``) while a completed access request of the member was
-received less than 24 hours ago: the last export is still there. The worker builds the
+received less than 24 hours ago *and* its archive can still be downloaded: the last export
+is still there. Once its link has expired (however short ``MEMBERVAULT_EXPORT_LINK_TTL``
+is), a new request is taken at once. The worker builds the
 archive and completes the request (:func:`export.archive.build_pending_exports`: the
 archive and its package belong to ``export``); the member sees the download link of a
 completed request in their requests (:func:`member_requests`).
@@ -16,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from export.archive import Exports, download_url, latest_archive
+from export.models import ExportArchive
 from subject_requests import lifecycle
 from subject_requests.errors import RequestError
 from subject_requests.lifecycle import Download, Snapshot
@@ -26,12 +29,16 @@ INTERVAL = dt.timedelta(hours=24)
 
 
 def check(session: Session, member_id: uuid.UUID, *, now: dt.datetime) -> None:
-    """Refuse a new access request within a day of the last completed one."""
+    """Refuse a new access request within a day of the last completed one whose export
+    is still there to download."""
     if session.scalar(
-            select(DataSubjectRequest.id).where(
-                DataSubjectRequest.member_id == member_id, DataSubjectRequest.type == "access",
-                DataSubjectRequest.state == "completed",
-                DataSubjectRequest.received_at > now - INTERVAL).limit(1)) is not None:
+            select(DataSubjectRequest.id)
+            .join(ExportArchive, ExportArchive.request_id == DataSubjectRequest.id)
+            .where(DataSubjectRequest.member_id == member_id,
+                   DataSubjectRequest.type == "access",
+                   DataSubjectRequest.state == "completed",
+                   DataSubjectRequest.received_at > now - INTERVAL,
+                   ExportArchive.expires_at > now).limit(1)) is not None:
         # GDPR Art. 12(5): manifestly excessive repetition; the last export is still there.
         raise RequestError("TOO_SOON", "one data export a day: download the last one")
 

@@ -12,6 +12,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 ENV_PREFIX = "MEMBERVAULT_"
 
 
@@ -135,6 +138,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
 def validate(settings: Settings) -> None:
     if settings.mode not in {"development", "production"}:
         raise SettingsError("MEMBERVAULT_MODE must be 'development' or 'production'")
+    _check_database_url(settings.database_url)
+    if not 1 <= settings.port <= 65535:
+        raise SettingsError("MEMBERVAULT_PORT must be between 1 and 65535")
     if settings.production:
         if not settings.issuer.startswith("https://"):
             raise SettingsError("MEMBERVAULT_ISSUER must be an https:// URL in production")
@@ -154,3 +160,16 @@ def validate(settings: Settings) -> None:
             "external OIDC needs MEMBERVAULT_OIDC_ISSUER, MEMBERVAULT_OIDC_JWKS_URL "
             "and MEMBERVAULT_OIDC_AUDIENCE together"
         )
+
+
+def _check_database_url(url: str) -> None:
+    """A URL SQLAlchemy can parse, for SQLite or PostgreSQL (never echoed: it may hold a
+    password)."""
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise SettingsError("MEMBERVAULT_DATABASE_URL is not a database URL (expected "
+                            "sqlite:///path or postgresql://user@host:port/db)") from None
+    if backend not in {"sqlite", "postgresql", "postgres"}:
+        raise SettingsError(f"MEMBERVAULT_DATABASE_URL: {backend!r} is not supported; use "
+                            "sqlite:///path or postgresql://user@host:port/db")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from identity.errors import KeyringError
 from membervault.cli import (
@@ -20,6 +22,7 @@ from membervault.cli import (
     tokens,
 )
 from membervault.cli.context import close_services, console
+from membervault.readiness import first_line
 
 app = typer.Typer(help="membervault: member data, consent and retention.", no_args_is_help=True)
 for group, name in ((database.db_app, "db"), (principals.client_app, "client"),
@@ -39,9 +42,22 @@ def _root(ctx: typer.Context) -> None:
 
 
 def main() -> None:
+    """Every failure ends in one line and an exit code (2: cannot start or bad
+    configuration; 1: the command failed); ``MEMBERVAULT_DEBUG=1`` shows the traceback."""
     logging.basicConfig(level=logging.WARNING)
     try:
-        app()
+        app(standalone_mode=True)
     except KeyringError as exc:
         console.print(f"[red]key error:[/red] {exc}")
         sys.exit(2)
+    except SQLAlchemyError as exc:
+        if os.environ.get("MEMBERVAULT_DEBUG") == "1":
+            raise
+        console.print(f"[red]database error:[/red] {first_line(exc)}")
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001  (one line for the operator, not a traceback)
+        if os.environ.get("MEMBERVAULT_DEBUG") == "1":
+            raise
+        console.print(f"[red]unexpected error:[/red] {type(exc).__name__} "
+                      "(MEMBERVAULT_DEBUG=1 shows the traceback)")
+        sys.exit(1)

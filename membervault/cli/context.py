@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 
 from identity.errors import KeyringError
+from membervault import readiness
 from membervault.services import Services, build_services
 from vaultkernel.policy import PolicyError
 from vaultkernel.settings import Settings, SettingsError, load_settings
@@ -23,7 +24,8 @@ def read_settings() -> Settings:
 
 
 def open_services() -> Services:
-    """The services for one command; their connections close when the command ends."""
+    """The services for one command, checked ready (the database answers and is migrated,
+    the keyring opens its keys); their connections close when the command ends."""
     settings = read_settings()
     try:
         services = build_services(settings)
@@ -31,6 +33,11 @@ def open_services() -> Services:
         console.print(f"[red]cannot start:[/red] {exc}")
         raise typer.Exit(2) from None
     _open.append(services)
+    try:
+        readiness.check(services)
+    except readiness.NotReady as exc:
+        console.print(f"[red]cannot start:[/red] {exc}")
+        raise typer.Exit(2) from None
     return services
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
@@ -14,23 +15,36 @@ from vaultkernel.logs import configure_logging
 
 
 def serve(host: Annotated[str | None, typer.Option()] = None,
-          port: Annotated[int | None, typer.Option()] = None,
-          workers: Annotated[int | None, typer.Option()] = None) -> None:
+          port: Annotated[int | None, typer.Option(min=1, max=65535)] = None,
+          workers: Annotated[int | None, typer.Option(min=1)] = None) -> None:
     """Serve the API (GraphQL at /graphql) with uvicorn."""
     import uvicorn
 
     settings = read_settings()
+    host = host or settings.host
+    port = port or settings.port
     services = open_services()  # fail fast on keys, policy and database before binding
     ensure_signing_key(services)
     services.close()
+    _check_listen(host, port)
     configure_logging()
-    host = host or settings.host
-    port = port or settings.port
     console.print(f"membervault serving on http://{host}:{port} (GraphQL at /graphql)")
     uvicorn.run("membervault.asgi:app", host=host, port=port,
                 workers=workers or settings.workers, access_log=False, log_config=None,
                 proxy_headers=bool(settings.forwarded_allow_ips),
                 forwarded_allow_ips=settings.forwarded_allow_ips or None)
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Refuse a port in use (or a host that is not ours) in one line, before uvicorn."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        console.print(f"[red]cannot start:[/red] cannot listen on {host}:{port}: "
+                      f"{exc.strerror or type(exc).__name__}")
+        raise typer.Exit(2) from None
 
 
 def worker(once: Annotated[bool, typer.Option(help="one pass, then exit")] = False,

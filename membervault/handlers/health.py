@@ -19,6 +19,9 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    not_ready = getattr(request.app.state, "not_ready", None)
+    if not_ready is not None:  # found at start: a restart after the fix clears it
+        return JSONResponse({"status": not_ready.code}, status_code=503)
     try:
         services_of(request).db.ping()
     except Exception:  # noqa: BLE001  (any failure means not ready)

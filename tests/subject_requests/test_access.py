@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import pytest
+
+from subject_requests.errors import RequestError
 from tests.conftest import Api
 from tests.subject_requests.support import OPEN
 
@@ -29,3 +33,27 @@ def test_one_export_a_day(jane_api: Api, services: Any) -> None:
     again = jane_api.graphql("mutation { openMyRequest(input: {type: ACCESS}) "
                              "{ request { id } errors { code } } }")
     assert again["data"]["openMyRequest"]["errors"] == [{"code": "TOO_SOON"}]
+
+
+def test_a_new_export_is_taken_once_the_last_link_expired(jane_api: Api,
+                                                           services: Any) -> None:
+    """A short link lifetime must not leave a member without an export for a day."""
+    import dataclasses
+    import datetime as dt
+
+    from export.archive import build_pending_exports
+    from subject_requests import access
+    from vaultkernel.clock import utcnow
+
+    opened = jane_api.graphql("mutation { openMyRequest(input: {type: ACCESS}) "
+                              "{ request { id } errors { code } } }")
+    assert opened["data"]["openMyRequest"]["errors"] == []
+    now = utcnow()
+    short = dataclasses.replace(services.exports, link_ttl=dt.timedelta(hours=1))
+    assert build_pending_exports(services.db, short, now=now) == 1
+    member_id = jane_api.graphql("{ me { id } }")["data"]["me"]["id"]
+    with services.db.unit_of_work() as uow:
+        with pytest.raises(RequestError) as refused:
+            access.check(uow.session, uuid.UUID(member_id), now=now + dt.timedelta(minutes=59))
+        assert refused.value.code == "TOO_SOON"
+        access.check(uow.session, uuid.UUID(member_id), now=now + dt.timedelta(minutes=61))
