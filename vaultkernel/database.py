@@ -7,6 +7,7 @@ and hands a :class:`UnitOfWork` down to the use cases, which commit it.
 from __future__ import annotations
 
 import datetime as dt
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -69,22 +71,49 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+# Server connections are replaced after this long, before a server, proxy or firewall
+# drops them for being old or idle.
+RECYCLE_SECONDS = 300
+# libpq's TCP keepalives: a peer that vanished without closing is found within about a
+# minute (the socket then reports an error, which the checkout check below sees).
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+              "keepalives_count": 3}
+
+
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     options: dict[str, Any] = {"hide_parameters": True,  # never echo bound values in errors
                                "json_serializer": json_dumps}
-    if parsed.get_backend_name() == "sqlite":
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         options["connect_args"] = {"check_same_thread": False}
     else:
-        options["pool_pre_ping"] = True
+        # No pool_pre_ping: it costs a round trip on every checkout, i.e. every request.
+        options["pool_recycle"] = RECYCLE_SECONDS
+        options["connect_args"] = dict(KEEPALIVES)
     options.update(kwargs)
     engine = create_engine(url, **options)
-    if parsed.get_backend_name() == "sqlite":
+    if sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        event.listen(engine, "checkout", _discard_if_closed_by_server)
     return engine
+
+
+def _discard_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Replaces a pooled connection the server has closed (restart, idle timeout,
+    ``pg_terminate_backend``) without a round trip: an idle connection is sent nothing
+    unasked (this service does not LISTEN), so one whose socket has something to read
+    holds the server's goodbye, or an error. Raising ``DisconnectionError`` makes the
+    pool connect afresh for this checkout."""
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("the connection is closed")
+    readable, _, _ = select.select([dbapi_connection.pgconn.socket], [], [], 0)
+    if readable:
+        raise DisconnectionError("the server closed the connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
