@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     services = services or build_services(settings)
     ensure_signing_key(services)
     authenticated = bearer_tokens(BearerTokens(services.verifier, settings.issuer,
-                                               services.active_clients))
+                                               services.registrations))
     routes = [
         Route("/graphql", GraphQLView(services, settings), methods=["GET", "POST"],
               middleware=authenticated),

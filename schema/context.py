@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from identity.encryption import MemberCrypto
 from identity.keyring import Keyring
 from identity.principal import Principal
+from identity.registrations import Registrations
 from identity.signing_keys import SigningKeys
 from schema.cursors import Cursors
 from vaultkernel.clock import Clock
@@ -28,6 +29,7 @@ class Dependencies(Protocol):
     signing_keys: SigningKeys
     cursors: Cursors
     clock: Clock
+    registrations: Registrations
 
 
 @dataclass

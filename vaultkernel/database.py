@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import select
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -178,12 +179,38 @@ class UnitOfWork:
         self.session.close()
 
 
+_CHANGED = "membervault.changed"
+
+
+def changed(session: Session, topic: str, key: str | None = None) -> None:
+    """Note that something a process may hold in memory (a client's registration, the
+    signing keys) changes in this transaction: once it commits, the process's caches for
+    ``topic`` forget ``key`` (see :meth:`Database.on_change`). Other processes learn of it
+    when their cached copy expires."""
+    session.info.setdefault(_CHANGED, []).append((topic, key))
+
+
 class Database:
     """The engine and its session factory, built once per process by the app factory."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self._forget: defaultdict[str, list[Callable[[str | None], None]]] = defaultdict(list)
+        event.listen(self.sessions, "after_commit", self._committed)
+        event.listen(self.sessions, "after_rollback", self._rolled_back)
+
+    def on_change(self, topic: str, forget: Callable[[str | None], None]) -> None:
+        """Call ``forget(key)`` after each commit that :func:`changed` ``topic``."""
+        self._forget[topic].append(forget)
+
+    def _committed(self, session: Session) -> None:
+        for topic, key in session.info.pop(_CHANGED, ()):
+            for forget in self._forget.get(topic, ()):
+                forget(key)
+
+    def _rolled_back(self, session: Session) -> None:
+        session.info.pop(_CHANGED, None)
 
     @classmethod
     def from_url(cls, url: str) -> Database:

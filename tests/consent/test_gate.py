@@ -5,6 +5,7 @@ access-log entry per existing member."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,6 @@ from starlette.testclient import TestClient
 
 from audit.models import AccessLogEntry
 from identity import member_number
-from identity.clients import ActiveClients
 from tests.conftest import Api, member_token, register
 from tests.consent.support import grant, new_member, withdraw
 from vaultkernel.settings import Settings
@@ -285,8 +285,8 @@ def test_at_most_ten_thousand_numbers_per_call(numbers: dict[str, str], marketin
 @pytest.fixture
 def statements(services: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Every SQL statement sent to the database while the list is being watched."""
-    # The client-enabled check is cached for seconds; keep it cached for the whole test.
-    monkeypatch.setattr(services, "active_clients", ActiveClients(services.db, ttl=3600))
+    # Registrations are cached for seconds; keep them cached for the whole test.
+    monkeypatch.setattr(services.registrations, "ttl", dt.timedelta(hours=1))
     seen: list[str] = []
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
