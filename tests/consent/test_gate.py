@@ -15,8 +15,10 @@ from sqlalchemy import event, func, select
 from starlette.testclient import TestClient
 
 from audit.models import AccessLogEntry
-from identity import member_number
-from tests.conftest import Api, member_token, register
+from consent import gate, ledger
+from consent.ledger import Evidence
+from identity import member_number, members
+from tests.conftest import BACKEND, Api, member_token, register
 from tests.consent.support import grant, new_member, withdraw
 from vaultkernel.settings import Settings
 
@@ -318,3 +320,70 @@ def test_the_cost_does_not_grow_with_the_number_of_numbers_beyond_chunking(
         logged = uow.session.scalar(select(func.count()).select_from(AccessLogEntry).where(
             AccessLogEntry.principal == "client:email-marketing"))
     assert logged == 3 * 3  # three calls, three existing members each
+
+
+def explained(services: Any, statement: str, parameters: Any) -> Any:
+    """PostgreSQL: the executed plan of a statement (rows each node really produced);
+    SQLite: its query plan (which table is scanned or searched by which index)."""
+    if BACKEND == "postgresql":
+        with services.db.engine.connect() as connection:
+            return connection.exec_driver_sql(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters).scalar()[0]["Plan"]
+    with services.db.engine.connect() as connection:
+        return [row[-1] for row in connection.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + statement, parameters)]
+
+
+def most_rows_per_scan(plan: dict[str, Any], tables: set[str]) -> int:
+    """The most rows any one scan of these tables produced (PostgreSQL reports a node's
+    rows per loop: a nested loop scans the inner table once per outer row)."""
+    own = plan["Actual Rows"] if plan.get("Relation Name") in tables else 0
+    return max([int(own), *(most_rows_per_scan(p, tables) for p in plan.get("Plans", []))])
+
+
+@pytest.mark.parametrize("purpose_key", ["marketing.email", "analytics.segmentation"])
+def test_a_later_page_reads_no_consent_or_objection_of_the_pages_before(
+        services: Any, purpose_key: str) -> None:
+    ids = []
+    for n in range(30):  # every member consents to email marketing; every third objects
+        with services.db.unit_of_work() as uow:
+            member_id = members.register_member(
+                uow, services.crypto, {"given_name": f"Page{n}", "family_name": "Keyset",
+                                     "email": f"page{n}@example.org"},
+                actor="test", default_region="GB").id
+        with services.db.unit_of_work() as uow:
+            ledger.record_consent(uow.session, services.policy, member_id, "marketing.email",
+                                  granted=True, notice_version=1, channel="web", actor="test",
+                                  evidence=Evidence())
+            if n % 3 == 0:
+                ledger.set_objection(uow.session, services.policy, member_id,
+                                     "analytics.segmentation", objected=True, actor="test")
+            uow.commit()
+        ids.append((member_id, n % 3 == 0))
+    ids.sort()
+    purpose = services.policy.purposes[purpose_key]
+    permitted = [m for m, objected in ids if not (objected and purpose.objectable)]
+    after = ids[24][0]
+    sent: list[tuple[str, Any]] = []
+
+    def watch(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(services.db.engine, "before_cursor_execute", watch)
+    try:
+        with services.db.unit_of_work() as uow:
+            page = gate.read_page(uow.session, services.crypto, services.policy, purpose,
+                                  ["email"], first=3, after=after)
+    finally:
+        event.remove(services.db.engine, "before_cursor_execute", watch)
+    assert [d.member_id for d in page] == [m for m in permitted if m > after][:3]
+    [(statement, parameters)] = sent
+    plan = explained(services, statement, parameters)
+    if BACKEND == "postgresql":
+        # at most the 5 members past the cursor, whatever plan the server chose
+        # whatever plan the server chose: no scan reads rows of the pages before, so none
+        # yields more than the 5 members past the cursor (the old query read them all)
+        assert most_rows_per_scan(plan, {"consents", "objections"}) <= 5, plan
+    else:
+        assert not [step for step in plan if step.startswith(("SCAN consents",
+                                                              "SCAN objections"))], plan
