@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
@@ -20,7 +21,12 @@ from membervault.handlers.exports import export_download
 from membervault.handlers.graphql import GraphQLView
 from membervault.http import BodyLimit, RequestContext
 from membervault.services import Services, build_services, ensure_signing_key
+from vaultkernel.database import MAX_CONNECTIONS
 from vaultkernel.settings import Settings, load_settings
+
+# Requests do their database work in worker threads (handlers/graphql.py); a request may
+# hold two connections at once, so there are at most half as many threads as connections.
+REQUEST_THREADS = MAX_CONNECTIONS // 2
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
@@ -48,6 +54,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         yield
         services.close()
 

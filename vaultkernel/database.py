@@ -72,6 +72,13 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+# Connections per process: 8 kept open, 8 more when busy. A request may hold two at once
+# (its unit of work and the access log's own short transaction), so the server runs
+# requests in at most half as many threads (membervault/app.py): with more, every
+# connection could be held by a thread waiting for a second one.
+POOL_SIZE = 8
+POOL_OVERFLOW = 8
+MAX_CONNECTIONS = POOL_SIZE + POOL_OVERFLOW
 # Server connections are replaced after this long, before a server, proxy or firewall
 # drops them for being old or idle.
 RECYCLE_SECONDS = 300
@@ -87,9 +94,12 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
     options: dict[str, Any] = {"hide_parameters": True,  # never echo bound values in errors
                                "json_serializer": json_dumps}
     sqlite = parsed.get_backend_name() == "sqlite"
+    in_memory = sqlite and parsed.database in {None, "", ":memory:"}
+    if not in_memory:
+        options.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
     if sqlite:
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if not in_memory:
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
         options["connect_args"] = {"check_same_thread": False}
     else:
         # No pool_pre_ping: it costs a round trip on every checkout, i.e. every request.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -20,7 +21,7 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     try:
-        services_of(request).db.ping()
+        await run_in_threadpool(services_of(request).db.ping)
     except Exception:  # noqa: BLE001  (any failure means not ready)
         log.warning("database not reachable (request id %s)", current_request_id())
         return JSONResponse({"status": "database_unreachable"}, status_code=503)
