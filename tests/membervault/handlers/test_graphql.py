@@ -10,7 +10,7 @@ from typing import Any
 
 import anyio
 import httpx
-import pytest
+import psycopg
 from sqlalchemy import event, select
 
 from consent.models import Consent
@@ -22,8 +22,37 @@ GRANT = """mutation { grantConsent(purpose: "marketing.email", noticeVersion: 1)
 ME = "{ me { id email } }"
 
 
-@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's database-wide write lock")
-def test_health_is_answered_while_a_graphql_write_waits_for_the_write_lock(
+class LockHolder:
+    """Another process holding the lock a write needs: SQLite's database-wide write lock
+    (BEGIN IMMEDIATE), or on PostgreSQL the consent records' table lock."""
+
+    def __init__(self, database_url: str):
+        if BACKEND == "sqlite":
+            self.connection: Any = sqlite3.connect(database_url.removeprefix("sqlite:///"),
+                                                   isolation_level=None,
+                                                   check_same_thread=False)
+            self.connection.execute("BEGIN IMMEDIATE")
+        else:
+            self.connection = psycopg.connect(database_url.replace("+psycopg", ""))
+            self.connection.execute("LOCK TABLE consent_records IN EXCLUSIVE MODE")
+        self.held = True
+        # Should the event loop itself be stuck waiting, the lock goes after 10 s anyway,
+        # and the test fails instead of hanging.
+        self.deadline = threading.Timer(10, self.release)
+        self.deadline.start()
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.connection.rollback()
+
+    def close(self) -> None:
+        self.deadline.cancel()
+        self.release()
+        self.connection.close()
+
+
+def test_health_is_answered_while_a_graphql_write_waits_for_a_lock(
         app: Any, services: Any, settings: Any, jane: dict[str, Any], jane_api: Api) -> None:
     writing = threading.Event()
 
@@ -32,9 +61,7 @@ def test_health_is_answered_while_a_graphql_write_waits_for_the_write_lock(
             writing.set()
 
     event.listen(services.db.engine, "before_cursor_execute", note_write)
-    holder = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"),
-                             isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    holder = LockHolder(settings.database_url)
     answers: dict[str, httpx.Response] = {}
 
     async def scenario() -> None:
@@ -53,13 +80,11 @@ def test_health_is_answered_while_a_graphql_write_waits_for_the_write_lock(
                     await anyio.to_thread.run_sync(writing.wait)  # the grant is at the lock
                     answers["health"] = await client.get("/healthz")
                 assert "grant" not in answers  # still waiting for the lock meanwhile
-                holder.execute("ROLLBACK")  # the lock is released; the grant goes on
+                holder.release()  # the grant goes on
 
     try:
         anyio.run(scenario)
     finally:
-        if holder.in_transaction:
-            holder.execute("ROLLBACK")
         holder.close()
         event.remove(services.db.engine, "before_cursor_execute", note_write)
     assert answers["health"].status_code == 200
