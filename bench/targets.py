@@ -253,9 +253,8 @@ def plain_schema(bench: Bench) -> strawberry.Schema:
                      after: str | None = None) -> PlainPage:
             key = services.policy.purposes[purpose]
             requested = ["birthdate", "email", "family_name", "given_name", "member_number"]
-            query = gate._joined(key, requested).where(*gate.permitted_filter(key))
-            if after:
-                query = query.where(gate._M.id > uuid.UUID(after))
+            query = gate._joined(key, requested, uuid.UUID(after) if after else None).where(
+                *gate.permitted_filter(key))
             uow = UnitOfWork(services.db.sessions)
             try:
                 rows = uow.session.execute(query.order_by(gate._M.id).limit(first)).all()

@@ -55,13 +55,20 @@ def _columns(requested: Iterable[str]) -> list[Any]:
             _C.notice_version, _O.purpose.label("objection"), *wanted]
 
 
-def _joined(purpose: Purpose, requested: Sequence[str]) -> Select[Any]:
-    return (select(*_columns(requested))
-            .select_from(_MEMBERS
-                         .outerjoin(_CONSENTS, and_(_C.member_id == _M.id,
-                                                    _C.purpose == purpose.key))
-                         .outerjoin(_OBJECTIONS, and_(_O.member_id == _M.id,
-                                                      _O.purpose == purpose.key))))
+def _joined(purpose: Purpose, requested: Sequence[str], after: Any = None) -> Select[Any]:
+    """Members with their consent and objection for the purpose; with ``after``, only
+    members past it, and the consents and objections read from there too."""
+    consent_on = [_C.member_id == _M.id, _C.purpose == purpose.key]
+    objection_on = [_O.member_id == _M.id, _O.purpose == purpose.key]
+    query = select(*_columns(requested))
+    if after is not None:
+        # Implied by the join, but said on each table, so that no plan reads the
+        # consents (or objections) of the pages before this one.
+        query = query.where(_M.id > after)
+        consent_on.append(_C.member_id > after)
+        objection_on.append(_O.member_id > after)
+    return query.select_from(_MEMBERS.outerjoin(_CONSENTS, and_(*consent_on))
+                             .outerjoin(_OBJECTIONS, and_(*objection_on)))
 
 
 def _state(row: Any) -> MemberState:
@@ -140,9 +147,14 @@ def permitted_filter(purpose: Purpose) -> list[Any]:
     return conditions
 
 
+_AFTER = bindparam("after", type_=_M.id.type)
+
+
 @lru_cache(maxsize=1024)
-def _permitted(purpose: Purpose, requested: tuple[str, ...]) -> Select[Any]:
-    return _joined(purpose, requested).where(*permitted_filter(purpose))
+def _permitted(purpose: Purpose, requested: tuple[str, ...], keyset: bool) -> Select[Any]:
+    """A page's statement: the first page, or (``keyset``) the one after ``:after``."""
+    query = _joined(purpose, requested, _AFTER if keyset else None)
+    return query.where(*permitted_filter(purpose)).order_by(_M.id)
 
 
 def read_page(session: Session, crypto: MemberCrypto, policy: Policy, purpose: Purpose,
@@ -151,10 +163,8 @@ def read_page(session: Session, crypto: MemberCrypto, policy: Policy, purpose: P
     """The next page of members for whom the purpose is permitted, ordered by internal id
     (random, so the order reveals nothing)."""
     first = max(1, min(first, MAX_PAGE))
-    query = _permitted(purpose, tuple(requested))
-    if after is not None:
-        query = query.where(_M.id > after)
-    rows = session.execute(query.order_by(_M.id).limit(first)).all()
+    query = _permitted(purpose, tuple(requested), after is not None).limit(first)
+    rows = session.execute(query, {"after": after} if after is not None else {}).all()
     covered = policy.attributes_of(purpose.key)
     decided = [(row, decide(purpose, covered, _state(row), requested)) for row in rows]
     log.record(purpose.key, [_read(row.id, decision) for row, decision in decided])

@@ -10,8 +10,9 @@ import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from consent.errors import ConsentError
@@ -188,12 +189,20 @@ def find_record(session: Session, receipt_id: uuid.UUID) -> ConsentRecord | None
 def scrub_evidence(session: Session, member_ids: Iterable[uuid.UUID]) -> int:
     """At erasure, keep of each record's evidence only the GPC flag: the user agent and
     the keyed IP hash (the IPv4 space is small enough to search) could identify the
-    member once their other data is gone. Returns how many records were scrubbed."""
-    rows = session.execute(select(ConsentRecord.id, ConsentRecord.evidence).where(
-        ConsentRecord.member_id.in_(list(member_ids))))
-    changes = [{"id": id_, "evidence": {"gpc": bool((ev or {}).get("gpc")),
-                                        "scrubbed_at_erasure": True}}
-               for id_, ev in rows if (ev or {}).get("ip_hash") or (ev or {}).get("user_agent")]
-    if changes:  # one executemany (ORM bulk UPDATE by primary key), not an object per row
-        session.execute(update(ConsentRecord), changes)
-    return len(changes)
+    member once their other data is gone. One UPDATE for the whole set, whatever the
+    number of records. Returns how many records were scrubbed."""
+    evidence = ConsentRecord.evidence
+    identifying = or_(evidence["ip_hash"].as_string() != "",
+                      evidence["user_agent"].as_string() != "")
+    scrubbed = case((evidence["gpc"].as_boolean(), _scrubbed(gpc=True)),
+                    else_=_scrubbed(gpc=False))
+    result = session.execute(
+        update(ConsentRecord)
+        .where(ConsentRecord.member_id.in_(list(member_ids)), identifying)
+        .values(evidence=scrubbed)
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _scrubbed(*, gpc: bool) -> Any:
+    return literal({"gpc": gpc, "scrubbed_at_erasure": True}, ConsentRecord.evidence.type)

@@ -12,16 +12,14 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from audit import trail
+from identity import registrations
 from identity.errors import IdentityError
 from identity.models import Client
-from vaultkernel.database import Database
 
 CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 PRINCIPAL_ROLES = ("client", "officer", "admin")
@@ -63,6 +61,7 @@ def create_client(session: Session, hasher: SecretHasher, *, client_id: str, nam
     session.add(Client(client_id=client_id, name=name, kind=kind, role=role,
                        secret_hash=hasher.hash(secret), allowed_purposes=purposes,
                        collects_consent=collects_consent))
+    registrations.changed(session, client_id)
     trail.record(session, actor, "client.created", client_id=client_id, role=role,
                  purposes=purposes, collects_consent=collects_consent)
     return secret
@@ -83,23 +82,9 @@ def set_active(session: Session, client_id: str, active: bool, *, actor: str) ->
     if client is None:
         raise IdentityError("no such client", field="client_id", code="NOT_FOUND")
     client.active = active
+    registrations.changed(session, client_id)
     trail.record(session, actor, "client.enabled" if active else "client.disabled",
                  client_id=client_id)
-
-
-# Two table columns, not the whole entity (nor the ORM's compile step): this runs on every
-# purpose-bound request.
-_CLIENTS = Client.__table__.c
-_REGISTRATION = select(_CLIENTS.active, _CLIENTS.allowed_purposes).where(
-    _CLIENTS.client_id == bindparam("client_id"))
-
-
-def client_may_declare(session: Session, client_id: str | None, purpose: str) -> bool:
-    """Whether the client's current registration (not only its token) allows a purpose."""
-    if not client_id:
-        return False
-    row = session.execute(_REGISTRATION, {"client_id": client_id}).first()
-    return row is not None and bool(row.active) and purpose in (row.allowed_purposes or ())
 
 
 CHANNEL_OF_KIND = {"store": "store", "app": "app"}
@@ -111,26 +96,3 @@ def consent_channel(session: Session, client_id: str | None) -> str | None:
     if client is None or not client.active or not client.collects_consent:
         return None
     return CHANNEL_OF_KIND.get(client.kind, "api")
-
-
-class ActiveClients:
-    """Whether a principal is still enabled, cached for a few seconds per process, so a
-    disabled client's live tokens stop working within ``ttl`` seconds."""
-
-    def __init__(self, db: Database, ttl: float = 5.0):
-        self._db = db
-        self.ttl = ttl
-        self._seen: dict[str, tuple[float, bool]] = {}
-
-    def is_active(self, client_id: str) -> bool:
-        now = time.monotonic()
-        cached = self._seen.get(client_id)
-        if cached is not None and now - cached[0] < self.ttl:
-            return cached[1]
-        with self._db.unit_of_work() as uow:
-            client = uow.session.get(Client, client_id)
-            active = client is not None and client.active
-        if len(self._seen) > 10_000:
-            self._seen.clear()
-        self._seen[client_id] = (now, active)
-        return active

@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 from identity.errors import IdentityError
 from identity.keyring import KeyEncryptionKeys
 from identity.models import SigningKey
+from vaultkernel import database
 from vaultkernel.clock import Clock, SystemClock, utcnow
 from vaultkernel.database import Database
 
 ALGORITHM = "ES256"
+TOPIC = "signing-keys"
 
 
 def private_key_aad(kid: str) -> bytes:
@@ -38,6 +40,7 @@ def create_key(session: Session, keks: KeyEncryptionKeys, *, active: bool) -> Si
     if active:
         session.execute(update(SigningKey).values(active=False))
     session.add(row)
+    database.changed(session, TOPIC)
     return row
 
 
@@ -58,6 +61,7 @@ def retire(session: Session, kid: str) -> None:
         raise IdentityError("the active signing key cannot be retired; roll first",
                             field="kid", code="SIGNING_KEY_ACTIVE")
     row.retired_at = utcnow()
+    database.changed(session, TOPIC)
 
 
 def rewrap(session: Session, keks: KeyEncryptionKeys) -> int:
@@ -72,9 +76,13 @@ def rewrap(session: Session, keks: KeyEncryptionKeys) -> int:
 
 
 class SigningKeys:
-    """A per-process cache of the published keys, reloaded when a kid is unknown or stale."""
+    """A per-process cache of the published keys, reloaded when a kid is unknown or stale.
 
-    REFRESH = dt.timedelta(seconds=30)
+    A roll or retirement committed in this process is seen at once; one committed by
+    another process (the command line) within ``REFRESH``.
+    """
+
+    REFRESH = dt.timedelta(seconds=5)
     # An unknown kid is looked up at once, but at most once a second.
     LOOKUP_AT_MOST_EVERY = dt.timedelta(seconds=1)
 
@@ -87,6 +95,7 @@ class SigningKeys:
         self._public: dict[str, ECKey] = {}
         self._active: ECKey | None = None
         self._active_row: SigningKey | None = None
+        db.on_change(TOPIC, lambda _: self.invalidate())
 
     def _load(self) -> None:
         with self._db.unit_of_work() as uow:
@@ -119,6 +128,13 @@ class SigningKeys:
                                             private_key_aad(row.kid))
                 self._active = ECKey.import_key(orjson.loads(private))
             return self._active
+
+    def publishes(self, kid: str) -> bool:
+        """Whether the keys, loaded less than ``REFRESH`` ago, include ``kid``; from memory
+        only (``False`` when they are stale: :meth:`public_key` reloads them)."""
+        loaded_at = self._loaded_at
+        return (loaded_at is not None and self._clock.now() - loaded_at <= self.REFRESH
+                and kid in self._public)
 
     def public_key(self, kid: str) -> ECKey | None:
         self._fresh()

@@ -75,6 +75,18 @@ class TokenVerifier:
         self._verified: dict[str, tuple[Principal, int, str]] = {}
         self._lock = threading.Lock()
 
+    def remembered(self, token: str) -> Principal | None:
+        """A remembered token's principal, from memory alone (no signature check, no
+        database): only while the signing keys were loaded recently and still include its
+        key. ``None`` means "call :meth:`verify`", not "rejected"."""
+        remembered = self._verified.get(token)
+        if remembered is None:
+            return None
+        principal, expires, kid = remembered
+        if time.time() <= expires + LEEWAY_SECONDS and self._keys.publishes(kid):
+            return principal
+        return None
+
     def verify(self, token: str) -> Principal:
         remembered = self._verified.get(token)
         if remembered is not None:

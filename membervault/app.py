@@ -10,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
@@ -22,9 +23,14 @@ from membervault.handlers.exports import export_download
 from membervault.handlers.graphql import GraphQLView
 from membervault.http import BodyLimit, RequestContext
 from membervault.services import Services, build_services, ensure_signing_key
+from vaultkernel.database import MAX_CONNECTIONS
 from vaultkernel.settings import Settings, load_settings
 
 log = logging.getLogger("membervault.app")
+
+# Requests do their database work in worker threads (handlers/graphql.py); a request may
+# hold two connections at once, so there are at most half as many threads as connections.
+REQUEST_THREADS = MAX_CONNECTIONS // 2
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
@@ -40,7 +46,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         ensure_signing_key(services)
         not_ready = None
     authenticated = bearer_tokens(BearerTokens(services.verifier, settings.issuer,
-                                               services.active_clients))
+                                               services.registrations))
     routes = [
         Route("/graphql", GraphQLView(services, settings), methods=["GET", "POST"],
               middleware=authenticated),
@@ -60,6 +66,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         yield
         services.close()
 

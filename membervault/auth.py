@@ -15,15 +15,16 @@ from starlette.authentication import (
     AuthenticationError,
     BaseUser,
 )
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import Scope
 
-from identity.clients import ActiveClients
 from identity.jwt_checks import TokenRejected
 from identity.principal import Principal
+from identity.registrations import Registration, Registrations
 from identity.tokens import TokenVerifier
 from vaultkernel.request_id import current_request_id
 
@@ -50,10 +51,14 @@ class PrincipalUser(BaseUser):
 
 
 class BearerTokens(AuthenticationBackend):
-    def __init__(self, verifier: TokenVerifier, issuer: str, active_clients: ActiveClients):
+    """Answers from memory when it can (a token verified before, a registration read a
+    few seconds ago); anything that needs the signature check or the database runs in a
+    worker thread, never on the event loop."""
+
+    def __init__(self, verifier: TokenVerifier, issuer: str, registrations: Registrations):
         self.verifier = verifier
         self.issuer = issuer
-        self.active_clients = active_clients
+        self.registrations = registrations
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         value = conn.headers.get("authorization")
@@ -62,19 +67,45 @@ class BearerTokens(AuthenticationBackend):
         scheme, _, token = value.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("unsupported_authorization_scheme")
+        principal = self._from_memory(token.strip())
+        if principal is None:
+            principal = await run_in_threadpool(self._verified, token.strip())
+        return AuthCredentials([principal.role]), PrincipalUser(principal)
+
+    def _from_memory(self, token: str) -> Principal | None:
+        principal = self.verifier.remembered(token)
+        if principal is None:
+            return None
+        registration = None
+        if self._registered_here(principal):
+            registration = self.registrations.fresh(principal.subject)
+            if registration is None:
+                return None
+        return self._admitted(principal, registration)
+
+    def _verified(self, token: str) -> Principal:
         try:
-            principal = self.verifier.verify(token.strip())
+            principal = self.verifier.verify(token)
         except TokenRejected as exc:
             raise AuthenticationError(exc.reason) from None
+        registration = (self.registrations.of(principal.subject)
+                        if self._registered_here(principal) else None)
+        return self._admitted(principal, registration)
+
+    def _registered_here(self, principal: Principal) -> bool:
+        """Clients, officers and admins of this issuer: their registration can be disabled."""
+        return principal.role != "member" and principal.issuer == self.issuer
+
+    @staticmethod
+    def _admitted(principal: Principal, registration: Registration | None) -> Principal:
         if principal.role == "member":
             try:
                 principal.member_id  # noqa: B018  (a member subject must be a member id)
             except ValueError:
                 raise AuthenticationError("invalid_subject") from None
-        elif principal.issuer == self.issuer and not self.active_clients.is_active(
-                principal.subject):
+        elif registration is not None and not registration.active:
             raise AuthenticationError("client_disabled")
-        return AuthCredentials([principal.role]), PrincipalUser(principal)
+        return principal
 
 
 def unauthorized(reason: str) -> JSONResponse:

@@ -11,12 +11,13 @@ from audit.access_log import AccessLog
 from audit.heads import Notary
 from export.archive import Exports
 from identity import signing_keys
-from identity.clients import ActiveClients, SecretHasher
+from identity.clients import SecretHasher
 from identity.encryption import MemberCrypto
 from identity.keyring import Keyring, load_keyring
 from identity.models import PERSONAL_FIELDS
 from identity.oauth import TokenEndpoint
 from identity.oidc import ExternalIssuer
+from identity.registrations import Registrations
 from identity.sign_in import SignInCodes
 from identity.signed_documents import check_document, sign_document
 from identity.signing_keys import SigningKeys
@@ -55,7 +56,7 @@ class Services:
     sign_in: SignInCodes
     mailer: Mailer
     cursors: Cursors
-    active_clients: ActiveClients
+    registrations: Registrations  # clients' registrations, cached for seconds
     clock: Clock
     exports: Exports  # export archives: building, links, downloads, expiry
     request_workflow: Workflow  # requests carried out at once (rectification, ...)
@@ -104,7 +105,7 @@ def build_services(settings: Settings, *, db: Database | None = None,
                             max_per_window=settings.otp_max_per_window),
         mailer=mailer,
         cursors=Cursors(keyring.derive("pagination-cursor")),
-        active_clients=ActiveClients(db),
+        registrations=Registrations(db, clock),
         clock=clock,
         exports=Exports(crypto=crypto, signing_key=keys.active, policy=policy,
                         issuer=settings.issuer, directory=Path(settings.export_dir),

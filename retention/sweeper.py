@@ -108,6 +108,13 @@ class Handler:
             *self.due(now), column.in_(held_members(now)))
         return int(session.scalar(query) or 0)
 
+    def batch(self, session: Session, now: dt.datetime, after: Any,
+              size: int) -> tuple[list[Any], Any]:
+        """The next batch of keys, and where the batch after it starts (``after`` is
+        ``None`` for the first). Here every batch is the first ``size`` candidates: an
+        applied batch stops being one."""
+        return list(session.scalars(self.candidates(now).limit(size))), None
+
     def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
         raise NotImplementedError
 
@@ -256,10 +263,33 @@ class AccessLogPrefix(Handler):
         session.execute(delete(AccessLogMember).where(AccessLogMember.sequence <= last))
 
 
-class InactiveMembers(Handler):
-    """Erase members inactive past the period, once they were told ``notice_days`` ago."""
+class ByLastActivity(Handler):
+    """Members due by their last activity, a batch at a time in (last activity, id) order
+    over the status/activity index, each batch starting after the last one (a keyset):
+    the sweep reads each candidate once. Rerunning ``ORDER BY id LIMIT`` per batch read
+    the whole due range again for every batch, which grew with the square of the
+    members."""
 
     key_column = (Member.id,)
+
+    def member_column(self) -> Any:
+        return Member.id
+
+    def batch(self, session: Session, now: dt.datetime, after: Any,
+              size: int) -> tuple[list[Any], Any]:
+        query = select(Member.id, Member.last_activity_at).where(
+            *self.due(now), Member.id.not_in(held_members(now)))
+        if after is not None:
+            at, member_id = after
+            query = query.where(Member.last_activity_at >= at,
+                                or_(Member.last_activity_at > at, Member.id > member_id))
+        rows = session.execute(query.order_by(Member.last_activity_at, Member.id)
+                               .limit(size)).all()
+        return [row.id for row in rows], (rows[-1].last_activity_at, rows[-1].id) if rows else None
+
+
+class InactiveMembers(ByLastActivity):
+    """Erase members inactive past the period, once they were told ``notice_days`` ago."""
 
     def due(self, now: dt.datetime) -> list[Any]:
         notice = dt.timedelta(days=self.rule.notice_days)
@@ -268,26 +298,18 @@ class InactiveMembers(Handler):
                 Member.inactivity_notice_at.is_not(None),
                 Member.inactivity_notice_at <= now - notice]
 
-    def member_column(self) -> Any:
-        return Member.id
-
     def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
         erase_members(session, self.kit, list(keys), now=now,
                       cause=ErasureCause.rule(self.rule.name))
 
 
-class InactivityNotices(Handler):
+class InactivityNotices(ByLastActivity):
     """Tell members ``notice_days`` before inactivity erases them."""
-
-    key_column = (Member.id,)
 
     def due(self, now: dt.datetime) -> list[Any]:
         notice = dt.timedelta(days=self.rule.notice_days)
         return [Member.status == "active", Member.inactivity_notice_at.is_(None),
                 Member.last_activity_at < self.rule.after.before(now + notice)]
-
-    def member_column(self) -> Any:
-        return Member.id
 
     def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
         self._to_mail = mark_inactive_notified(session, self.kit, list(keys), now=now)
@@ -416,9 +438,10 @@ def _run(db: Database, handler: Handler, *, now: dt.datetime, dry_run: bool,
                 outcome.keys = [str(k) for k in uow.session.scalars(handler.candidates(now))]
             return outcome
     keys_done: list[str] = []
+    after = None
     while True:
         with db.unit_of_work() as uow:
-            keys = list(uow.session.scalars(handler.candidates(now).limit(batch_size)))
+            keys, after = handler.batch(uow.session, now, after, batch_size)
             if not keys:
                 break
             handler.apply(uow.session, keys, now)

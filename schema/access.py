@@ -17,7 +17,6 @@ from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 from strawberry.types import Info
 
-from identity.clients import client_may_declare
 from vaultkernel.errors import DomainError
 
 
@@ -90,8 +89,9 @@ class Allow(BasePermission):
         purpose = self._purpose(info, kwargs)
         # The registration may have narrowed since the token was issued: check both.
         if principal.role == "client" and purpose is not None and (
-                purpose not in principal.purposes or not client_may_declare(
-                    info.context.uow.session, principal.client_id, purpose)):
+                purpose not in principal.purposes
+                or not info.context.services.registrations.may_declare(
+                    principal.client_id, purpose)):
             raise DomainError("PURPOSE_NOT_PERMITTED",
                               f"This client may not act for purpose {purpose}")
         return True

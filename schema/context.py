@@ -11,6 +11,7 @@ from audit.heads import Notary
 from identity.encryption import MemberCrypto
 from identity.keyring import Keyring
 from identity.principal import Principal
+from identity.registrations import Registrations
 from identity.signing_keys import SigningKeys
 from schema.cursors import Cursors
 from vaultkernel.clock import Clock
@@ -32,6 +33,7 @@ class Dependencies(Protocol):
     clock: Clock
     access_log: AccessLog
     notary: Notary
+    registrations: Registrations
 
 
 @dataclass

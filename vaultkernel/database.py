@@ -7,7 +7,9 @@ and hands a :class:`UnitOfWork` down to the use cases, which commit it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import select
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -69,22 +72,59 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+# Connections per process: 8 kept open, 8 more when busy. A request may hold two at once
+# (its unit of work and the access log's own short transaction), so the server runs
+# requests in at most half as many threads (membervault/app.py): with more, every
+# connection could be held by a thread waiting for a second one.
+POOL_SIZE = 8
+POOL_OVERFLOW = 8
+MAX_CONNECTIONS = POOL_SIZE + POOL_OVERFLOW
+# Server connections are replaced after this long, before a server, proxy or firewall
+# drops them for being old or idle.
+RECYCLE_SECONDS = 300
+# libpq's TCP keepalives: a peer that vanished without closing is found within about a
+# minute (the socket then reports an error, which the checkout check below sees).
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+              "keepalives_count": 3}
+
+
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     options: dict[str, Any] = {"hide_parameters": True,  # never echo bound values in errors
                                "json_serializer": json_dumps}
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    sqlite = parsed.get_backend_name() == "sqlite"
+    in_memory = sqlite and parsed.database in {None, "", ":memory:"}
+    if not in_memory:
+        options.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+    if sqlite:
+        if not in_memory:
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
         options["connect_args"] = {"check_same_thread": False}
     else:
-        options["pool_pre_ping"] = True
+        # No pool_pre_ping: it costs a round trip on every checkout, i.e. every request.
+        options["pool_recycle"] = RECYCLE_SECONDS
+        options["connect_args"] = dict(KEEPALIVES)
     options.update(kwargs)
     engine = create_engine(url, **options)
-    if parsed.get_backend_name() == "sqlite":
+    if sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        event.listen(engine, "checkout", _discard_if_closed_by_server)
     return engine
+
+
+def _discard_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Replaces a pooled connection the server has closed (restart, idle timeout,
+    ``pg_terminate_backend``) without a round trip: an idle connection is sent nothing
+    unasked (this service does not LISTEN), so one whose socket has something to read
+    holds the server's goodbye, or an error. Raising ``DisconnectionError`` makes the
+    pool connect afresh for this checkout."""
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("the connection is closed")
+    readable, _, _ = select.select([dbapi_connection.pgconn.socket], [], [], 0)
+    if readable:
+        raise DisconnectionError("the server closed the connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -149,12 +189,38 @@ class UnitOfWork:
         self.session.close()
 
 
+_CHANGED = "membervault.changed"
+
+
+def changed(session: Session, topic: str, key: str | None = None) -> None:
+    """Note that something a process may hold in memory (a client's registration, the
+    signing keys) changes in this transaction: once it commits, the process's caches for
+    ``topic`` forget ``key`` (see :meth:`Database.on_change`). Other processes learn of it
+    when their cached copy expires."""
+    session.info.setdefault(_CHANGED, []).append((topic, key))
+
+
 class Database:
     """The engine and its session factory, built once per process by the app factory."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self._forget: defaultdict[str, list[Callable[[str | None], None]]] = defaultdict(list)
+        event.listen(self.sessions, "after_commit", self._committed)
+        event.listen(self.sessions, "after_rollback", self._rolled_back)
+
+    def on_change(self, topic: str, forget: Callable[[str | None], None]) -> None:
+        """Call ``forget(key)`` after each commit that :func:`changed` ``topic``."""
+        self._forget[topic].append(forget)
+
+    def _committed(self, session: Session) -> None:
+        for topic, key in session.info.pop(_CHANGED, ()):
+            for forget in self._forget.get(topic, ()):
+                forget(key)
+
+    def _rolled_back(self, session: Session) -> None:
+        session.info.pop(_CHANGED, None)
 
     @classmethod
     def from_url(cls, url: str) -> Database:

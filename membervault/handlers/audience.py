@@ -31,7 +31,6 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from audit.access_log import AccessLogUnavailable
 from consent import gate
 from consent.gate import MemberData
-from identity.clients import client_may_declare
 from identity.models import PERSONAL_FIELDS
 from identity.principal import Principal
 from membervault.auth import NO_STORE, principal_of, unauthorized
@@ -142,13 +141,12 @@ async def audience_export(request: Request) -> Response:
                          services.policy.attributes_of(purpose.key))
     if isinstance(attributes, Response):
         return attributes
+    # The registration may have narrowed since the token was issued: check both.
+    if not await run_in_threadpool(services.registrations.may_declare, principal.client_id,
+                                   purpose.key):
+        return _error(403, "PURPOSE_NOT_PERMITTED", f"This client may not act for purpose {key}")
     export = _Export(services, principal, purpose, attributes, current_request_id())
     try:
-        # The registration may have narrowed since the token was issued: check both.
-        if not client_may_declare(export.uow.session, principal.client_id, purpose.key):
-            export.close()
-            return _error(403, "PURPOSE_NOT_PERMITTED",
-                          f"This client may not act for purpose {key}")
         first, after = await run_in_threadpool(export.page, None)
     except AccessLogUnavailable:
         export.close()

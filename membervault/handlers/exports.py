@@ -6,7 +6,9 @@ and someone else's archives get the same 404.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import uuid
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,6 +18,7 @@ from audit.access_log import AccessLogUnavailable
 from export import archive
 from membervault.auth import NO_STORE, principal_of
 from membervault.handlers import services_of
+from membervault.services import Services
 from vaultkernel.clock import utcnow
 from vaultkernel.request_id import current_request_id
 
@@ -31,9 +34,8 @@ async def export_download(request: Request) -> Response:
                             headers={"WWW-Authenticate": "Bearer", **NO_STORE})
     member_id = principal.member_id if principal.role == "member" else None
     now = utcnow()
-    with services.db.unit_of_work() as uow:
-        found = archive.find_download(uow.session, services.exports,
-                                      request.path_params["token"], member_id, now=now)
+    found = await run_in_threadpool(_find, services, request.path_params["token"], member_id,
+                                    now)
     if found is None:
         return JSONResponse({"error": "not_found"}, status_code=404, headers=NO_STORE)
     if request.url.path.endswith("/signature"):
@@ -55,3 +57,9 @@ async def export_download(request: Request) -> Response:
     return StreamingResponse(chunks, media_type="application/zip", headers={
         **NO_STORE, "Content-Length": str(found.size), "X-Content-Type-Options": "nosniff",
         "Content-Disposition": f'attachment; filename="{found.attachment_name}"'})
+
+
+def _find(services: Services, token: str, member_id: uuid.UUID | None,
+          now: dt.datetime) -> archive.Download | None:
+    with services.db.unit_of_work() as uow:
+        return archive.find_download(uow.session, services.exports, token, member_id, now=now)

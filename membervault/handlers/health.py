@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -23,7 +24,7 @@ async def readyz(request: Request) -> Response:
     if not_ready is not None:  # found at start: a restart after the fix clears it
         return JSONResponse({"status": not_ready.code}, status_code=503)
     try:
-        services_of(request).db.ping()
+        await run_in_threadpool(services_of(request).db.ping)
     except Exception:  # noqa: BLE001  (any failure means not ready)
         log.warning("database not reachable (request id %s)", current_request_id())
         return JSONResponse({"status": "database_unreachable"}, status_code=503)

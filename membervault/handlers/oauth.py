@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -41,5 +42,6 @@ async def token(request: Request) -> Response:
     if form is None:
         return oauth_error("invalid_request", description="malformed or repeated parameters")
     oauth_request = FormRequest(services.settings.issuer + "/oauth/token", request.headers, form)
-    status, body, headers = services.token_endpoint.create_token_response(oauth_request)
+    status, body, headers = await run_in_threadpool(
+        services.token_endpoint.create_token_response, oauth_request)
     return JSONResponse(body, status_code=status, headers={**dict(headers), **NO_STORE})

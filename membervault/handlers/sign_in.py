@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -31,8 +32,7 @@ async def request_code(request: Request) -> Response:
     if data is None or not isinstance(data.get("email"), str) or set(data) != {"email"}:
         return oauth_error("invalid_request", description='send {"email": "..."}')
     try:
-        with services.db.unit_of_work() as uow:
-            to_send = services.sign_in.request(uow, data["email"])
+        to_send = await run_in_threadpool(_request, services, data["email"])
     except TooManyRequests:
         return oauth_error("slow_down", 429, "too many codes requested; try later")
     task = BackgroundTask(mail_code, services, to_send) if to_send else None
@@ -50,15 +50,27 @@ async def exchange_code(request: Request) -> Response:
         return oauth_error("invalid_request",
                            description='send {"email": "...", "code": "..."}')
     try:
-        with services.db.unit_of_work() as uow:
-            member_id = services.sign_in.exchange(uow, data["email"], data["code"])
+        access_token = await run_in_threadpool(_exchange, services, data["email"], data["code"])
     except SignInFailed:
         return oauth_error("invalid_grant", description="the code is wrong, used or expired")
     ttl = services.settings.member_token_ttl
-    access_token, _ = services.issuer.issue(subject=str(member_id), role="member", ttl=ttl,
-                                            client_id="membervault-sign-in")
     return JSONResponse({"access_token": access_token, "token_type": "Bearer",
                          "expires_in": ttl}, headers=NO_STORE)
+
+
+def _request(services: Services, email: str) -> CodeToSend | None:
+    with services.db.unit_of_work() as uow:
+        return services.sign_in.request(uow, email)
+
+
+def _exchange(services: Services, email: str, code: str) -> str:
+    """A member access token for a good code (raises ``SignInFailed`` otherwise)."""
+    with services.db.unit_of_work() as uow:
+        member_id = services.sign_in.exchange(uow, email, code)
+    access_token, _ = services.issuer.issue(subject=str(member_id), role="member",
+                                            ttl=services.settings.member_token_ttl,
+                                            client_id="membervault-sign-in")
+    return access_token
 
 
 def mail_code(services: Services, to_send: CodeToSend) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -9,7 +10,8 @@ from membervault.handlers import services_of
 
 
 async def jwks(request: Request) -> Response:
-    return JSONResponse(services_of(request).signing_keys.jwks(),
+    keys = await run_in_threadpool(services_of(request).signing_keys.jwks)  # may reload them
+    return JSONResponse(keys,
                         headers={"Cache-Control": "public, max-age=300"})
 
 

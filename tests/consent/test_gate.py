@@ -5,6 +5,7 @@ access-log entry per existing member."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,11 @@ import pytest
 from sqlalchemy import event
 from starlette.testclient import TestClient
 
-from identity import member_number
-from identity.clients import ActiveClients
+from consent import gate, ledger
+from consent.ledger import Evidence
+from identity import member_number, members
 from tests.audit.support import Logged, entries, logged
-from tests.conftest import Api, member_token, register
+from tests.conftest import BACKEND, Api, member_token, register
 from tests.consent.support import grant, new_member, withdraw
 from vaultkernel.settings import Settings
 
@@ -280,8 +282,8 @@ def test_at_most_ten_thousand_numbers_per_call(numbers: dict[str, str], marketin
 @pytest.fixture
 def statements(services: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Every SQL statement sent to the database while the list is being watched."""
-    # The client-enabled check is cached for seconds; keep it cached for the whole test.
-    monkeypatch.setattr(services, "active_clients", ActiveClients(services.db, ttl=3600))
+    # Registrations are cached for seconds; keep them cached for the whole test.
+    monkeypatch.setattr(services.registrations, "ttl", dt.timedelta(hours=1))
     seen: list[str] = []
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -361,3 +363,70 @@ def test_spellings_of_one_number_are_one_look_up(
     assert {(a["permitted"], a["reason"]) for a in answers} == {(False, "CONSENT_REQUIRED")}
     assert digests == ["member_number"]
     assert [e.members for e in entries(services, "client:email-marketing")] == [1]
+
+
+def explained(services: Any, statement: str, parameters: Any) -> Any:
+    """PostgreSQL: the executed plan of a statement (rows each node really produced);
+    SQLite: its query plan (which table is scanned or searched by which index)."""
+    if BACKEND == "postgresql":
+        with services.db.engine.connect() as connection:
+            return connection.exec_driver_sql(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters).scalar()[0]["Plan"]
+    with services.db.engine.connect() as connection:
+        return [row[-1] for row in connection.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + statement, parameters)]
+
+
+def most_rows_per_scan(plan: dict[str, Any], tables: set[str]) -> int:
+    """The most rows any one scan of these tables produced (PostgreSQL reports a node's
+    rows per loop: a nested loop scans the inner table once per outer row)."""
+    own = plan["Actual Rows"] if plan.get("Relation Name") in tables else 0
+    return max([int(own), *(most_rows_per_scan(p, tables) for p in plan.get("Plans", []))])
+
+
+@pytest.mark.parametrize("purpose_key", ["marketing.email", "analytics.segmentation"])
+def test_a_later_page_reads_no_consent_or_objection_of_the_pages_before(
+        services: Any, purpose_key: str) -> None:
+    ids = []
+    for n in range(30):  # every member consents to email marketing; every third objects
+        with services.db.unit_of_work() as uow:
+            member_id = members.enrol_member(
+                uow, services.crypto, {"given_name": f"Page{n}", "family_name": "Keyset",
+                                     "email": f"page{n}@example.org"},
+                actor="test", default_region="GB").member_id
+        with services.db.unit_of_work() as uow:
+            ledger.record_consent(uow.session, services.policy, member_id, "marketing.email",
+                                  granted=True, notice_version=1, channel="web", actor="test",
+                                  evidence=Evidence())
+            if n % 3 == 0:
+                ledger.set_objection(uow.session, services.policy, member_id,
+                                     "analytics.segmentation", objected=True, actor="test")
+            uow.commit()
+        ids.append((member_id, n % 3 == 0))
+    ids.sort()
+    purpose = services.policy.purposes[purpose_key]
+    permitted = [m for m, objected in ids if not (objected and purpose.objectable)]
+    after = ids[24][0]
+    sent: list[tuple[str, Any]] = []
+
+    def watch(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(services.db.engine, "before_cursor_execute", watch)
+    try:
+        with services.db.unit_of_work() as uow:
+            page = gate.read_page(uow.session, services.crypto, services.policy, purpose,
+                                  ["email"], first=3, after=after,
+                                  log=services.access_log.reader("client:test", "keyset"))
+    finally:
+        event.remove(services.db.engine, "before_cursor_execute", watch)
+    assert [d.member_id for d in page] == [m for m in permitted if m > after][:3]
+    [(statement, parameters)] = [(s, p) for s, p in sent if "access_log" not in s]
+    plan = explained(services, statement, parameters)
+    if BACKEND == "postgresql":
+        # whatever plan the server chose: no scan reads rows of the pages before, so none
+        # yields more than the 5 members past the cursor (the old query read them all)
+        assert most_rows_per_scan(plan, {"consents", "objections"}) <= 5, plan
+    else:
+        assert not [step for step in plan if step.startswith(("SCAN consents",
+                                                              "SCAN objections"))], plan

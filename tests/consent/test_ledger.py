@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -276,3 +276,44 @@ def test_the_cli_rebuilds_the_projection(mixed: list[Api], services: Any, settin
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
     assert f"{len(before)} member-purpose states" in result.stderr
     assert projection(services) == before
+
+
+def test_erasure_scrubs_evidence_in_one_statement_whatever_the_number_of_records(
+        services: Any) -> None:
+    """``scrub_evidence`` keeps only the GPC flag of records that held an IP hash or a
+    user agent, for the members given, with one UPDATE however many records they have."""
+    erased, other = uuid.uuid4(), uuid.uuid4()
+    kinds = {"ip": {"ip_hash": "ab12", "user_agent": None, "gpc": False},
+             "agent_gpc": {"ip_hash": None, "user_agent": "MemberApp/4.2", "gpc": True},
+             "bare": {"ip_hash": None, "user_agent": None, "gpc": True}}
+    with services.db.unit_of_work() as uow:
+        for member_id, copies in ((erased, 20), (other, 1)):
+            for n in range(copies):
+                for kind, evidence in kinds.items():
+                    uow.session.add(ConsentRecord(
+                        member_id=member_id, purpose="marketing.email", granted=True,
+                        notice_version=1, channel="web", actor=f"test:{kind}:{n}",
+                        evidence=evidence))
+        uow.commit()
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(services.db.engine, "before_cursor_execute", seen)
+    try:
+        with services.db.unit_of_work() as uow:
+            scrubbed = ledger.scrub_evidence(uow.session, [erased])
+            uow.commit()
+    finally:
+        event.remove(services.db.engine, "before_cursor_execute", seen)
+    assert scrubbed == 40 and len(statements) == 1
+    with services.db.unit_of_work() as uow:
+        rows = uow.session.execute(select(ConsentRecord.member_id, ConsentRecord.actor,
+                                          ConsentRecord.evidence)).all()
+    for member_id, actor, evidence in rows:
+        kind = actor.split(":")[1]
+        if member_id == other or kind == "bare":
+            assert evidence == kinds[kind]
+        else:
+            assert evidence == {"gpc": kind == "agent_gpc", "scrubbed_at_erasure": True}

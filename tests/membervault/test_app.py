@@ -7,12 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
 from membervault.app import create_app
-from tests.conftest import production_env
-from vaultkernel.settings import load_settings
+from membervault.services import build_services, ensure_signing_key
+from tests.conftest import Api, client_token, create_principal, production_env
+from tests.consent.support import change, new_member
+from vaultkernel.database import Database, create_db_engine
+from vaultkernel.settings import Settings, load_settings
 
 INTROSPECTION = "{ __schema { types { name } } }"
 
@@ -94,3 +99,46 @@ def test_development_app_can_turn_them_off(app_for: Any) -> None:
                      MEMBERVAULT_GRAPHIQL="false")
     assert not graphiql_page(client)
     assert not introspection_works(client)
+
+
+READ = """query($email: String!) {
+  memberData(purpose: "marketing.email", email: $email) { email } }"""
+
+
+def test_many_concurrent_reads_never_wait_for_a_connection(settings: Settings) -> None:
+    """Each read holds two connections at once (its unit of work, then the access log's
+    own transaction); the running app has few enough worker threads that they never all
+    wait for a second connection (which fails a read after ``pool_timeout``)."""
+    db = Database(create_db_engine(settings.database_url, pool_timeout=3))
+    services = build_services(settings, db=db)
+    ensure_signing_key(services)
+    answers: list[dict[str, Any]] = []
+    app = create_app(settings, services)
+    with TestClient(app, base_url="http://127.0.0.1:8000") as http:  # runs the lifespan
+        loyalty = Api(http, client_token(http, "loyalty-engine", create_principal(
+            services, "loyalty-engine", purposes=("loyalty.membership",))))
+        marketing = client_token(http, "email-marketing", create_principal(
+            services, "email-marketing", purposes=("marketing.email",)))
+        jane, _ = new_member(loyalty, http, settings, "jane", 1)
+        assert change(jane, "marketing.email", True)["errors"] == []
+
+        async def reads() -> None:  # on the app's own event loop, as uvicorn would
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                         base_url="http://127.0.0.1:8000",
+                                         timeout=60) as client:
+
+                async def read() -> None:
+                    response = await client.post(
+                        "/graphql", json={"query": READ,
+                                          "variables": {"email": "jane@example.org"}},
+                        headers={"authorization": f"Bearer {marketing}"})
+                    answers.append(response.json())
+
+                async with anyio.create_task_group() as group:
+                    for _ in range(100):
+                        group.start_soon(read)
+
+        http.portal.call(reads)  # type: ignore[union-attr]
+    services.close()
+    assert [a for a in answers if "errors" in a] == []
+    assert len(answers) == 100

@@ -30,12 +30,12 @@ def cli(settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
 
 
 def test_a_disabled_client_loses_tokens_and_access(cli: Any, http: Any, services: Any) -> None:
-    services.active_clients.ttl = 0  # no caching in the test
     secret = create_principal(services, "ops-admin", "admin")
     token = client_token(http, "ops-admin", secret)
     headers = {"authorization": f"Bearer {token}"}
     assert http.post("/graphql", json={"query": LOOKUP}, headers=headers).status_code == 200
     assert cli("client", "disable", "ops-admin").exit_code == 0
+    services.clock.advance(services.registrations.ttl)  # another process's change
     refused = http.post("/graphql", json={"query": LOOKUP}, headers=headers)
     assert refused.status_code == 401 and refused.json()["reason"] == "client_disabled"
     assert http.post("/oauth/token", data={"grant_type": "client_credentials"},
@@ -43,6 +43,7 @@ def test_a_disabled_client_loses_tokens_and_access(cli: Any, http: Any, services
     listing = cli("client", "list")
     assert "ops-admin admin disabled" in listing.output
     assert cli("client", "enable", "ops-admin").exit_code == 0
+    services.clock.advance(services.registrations.ttl)
     assert http.post("/graphql", json={"query": LOOKUP}, headers=headers).status_code == 200
     assert cli("client", "disable", "no-such-client").exit_code == 1
 

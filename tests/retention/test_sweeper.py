@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 from sqlalchemy import func, select, update
 
 from audit.access_log import AccessLog
@@ -352,3 +353,81 @@ def test_a_failing_notice_mail_neither_stops_the_sweep_nor_repeats_nor_logs_the_
     assert {o.rule: o.affected for o in again.outcomes}["inactive_members:notice"] == 0
     assert mailer.sent == ["fine@example.org"]  # nobody is mailed twice
     assert "bounce@example.org" not in caplog.text
+
+
+@pytest.fixture
+def crowd(services: Any) -> dict[str, set[uuid.UUID]]:
+    """More inactive members than a batch of 4, some inactive since the very same moment
+    (the keyset's ties), with members who are not due mixed in."""
+    groups: dict[str, set[uuid.UUID]] = {"due": set(), "told_recently": set(),
+                                         "not_told": set(), "active": set(), "held": set()}
+    moments = [months_ago(40), months_ago(40), months_ago(40), months_ago(39), months_ago(38)]
+    for n in range(20):
+        member_id = new_member(services, 100 + n)
+        if n < 11:
+            groups["due"].add(member_id)
+            set_member(services, member_id, last_activity_at=moments[n % len(moments)],
+                       inactivity_notice_at=ago(days=40))
+        elif n < 13:
+            groups["told_recently"].add(member_id)
+            set_member(services, member_id, last_activity_at=months_ago(40),
+                       inactivity_notice_at=ago(days=10))
+        elif n < 15:
+            groups["not_told"].add(member_id)
+            set_member(services, member_id, last_activity_at=months_ago(40))
+        elif n < 19:
+            groups["active"].add(member_id)
+            set_member(services, member_id, last_activity_at=ago(days=3))
+        else:
+            groups["held"].add(member_id)
+            set_member(services, member_id, last_activity_at=months_ago(40),
+                       inactivity_notice_at=ago(days=40))
+            with services.db.unit_of_work() as uow:
+                uow.session.add(LegalHold(member_id=member_id, reason="litigation",
+                                          placed_by="officer:o", placed_at=ago(days=50)))
+                uow.commit()
+    return groups
+
+
+def test_a_sweep_over_several_batches_erases_exactly_the_due_members(
+        services: Any, crowd: dict[str, set[uuid.UUID]]) -> None:
+    report = sweep(services, now=NOW, rule="inactive_members", batch_size=4, detail=True)
+    outcomes = {o.rule: o for o in report.outcomes}
+    assert set(outcomes["inactive_members"].keys or []) == {str(m) for m in crowd["due"]}
+    assert set(outcomes["inactive_members:notice"].keys or []) == {
+        str(m) for m in crowd["not_told"]}
+    with services.db.unit_of_work() as uow:
+        state = dict(uow.session.execute(select(Member.id, Member.status)).all())
+        told = dict(uow.session.execute(select(Member.id, Member.inactivity_notice_at)).all())
+    assert {m for m, status in state.items() if status == "erased"} == crowd["due"]
+    assert all(told[m] == NOW for m in crowd["not_told"])
+    assert set(sweep(services, now=NOW, dry_run=True, rule="inactive_members")
+               .counts().values()) == {0}
+
+
+@pytest.mark.skipif(__import__("tests.conftest").conftest.BACKEND != "sqlite",
+                    reason="SQLite's EXPLAIN QUERY PLAN")
+def test_each_batch_of_inactive_members_is_read_from_the_status_activity_index(
+        services: Any, crowd: dict[str, set[uuid.UUID]]) -> None:
+    sent: list[tuple[str, Any]] = []
+
+    def watch(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if "FROM members" in statement and "LIMIT" in statement:
+            sent.append((statement, parameters))
+
+    sqlalchemy.event.listen(services.db.engine, "before_cursor_execute", watch)
+    try:
+        sweep(services, now=NOW, rule="inactive_members", batch_size=4)
+    finally:
+        sqlalchemy.event.remove(services.db.engine, "before_cursor_execute", watch)
+    assert len(sent) >= 4  # the 11 due members came in several batches
+    with services.db.engine.connect() as connection:
+        plans = [[row[-1] for row in connection.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + statement, parameters)] for statement, parameters in sent]
+    for plan in plans:
+        assert any(step.startswith("SEARCH members USING INDEX "
+                                   "ix_members_status_last_activity_at") for step in plan), plan
+        assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan  # no sort of every due member
+    # every batch but each handler's first starts in the index where the last one stopped
+    starts = [plan for plan in plans if "last_activity_at>? AND last_activity_at<?" in plan[0]]
+    assert len(starts) == len(plans) - 2, plans

@@ -5,13 +5,14 @@ PostgreSQL under MEMBERVAULT_TEST_DATABASE=postgresql)."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from tests.conftest import BACKEND
 from tests.vaultkernel.conftest import Note
-from vaultkernel.database import Database, normalise_url
+from vaultkernel.database import Database, create_db_engine, normalise_url
 
 
 def notes(database: Database) -> list[str]:
@@ -93,3 +94,25 @@ def test_postgresql_urls_use_psycopg_3() -> None:
     assert normalise_url("postgresql://u:p@db/mv") == "postgresql+psycopg://u:p@db/mv"
     assert normalise_url("postgres://db/mv") == "postgresql+psycopg://db/mv"
     assert normalise_url("sqlite:///var/mv.db") == "sqlite:///var/mv.db"
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="a server that closes connections")
+def test_a_pooled_connection_the_server_closed_is_replaced_without_an_error(
+        database: Database) -> None:
+    backend_pid = "SELECT pg_backend_pid()"
+    with database.unit_of_work() as uow:
+        closed = uow.session.scalar(text(backend_pid))
+    admin = create_db_engine(str(database.engine.url.render_as_string(hide_password=False)),
+                             isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": closed})
+            deadline = time.monotonic() + 10
+            while connection.execute(text("SELECT count(*) FROM pg_stat_activity "
+                                          "WHERE pid = :pid"), {"pid": closed}).scalar():
+                assert time.monotonic() < deadline, "the backend did not end"
+                time.sleep(0.05)
+    finally:
+        admin.dispose()
+    with database.unit_of_work() as uow:  # the pool hands out the closed one first
+        assert uow.session.scalar(text(backend_pid)) not in {None, closed}
