@@ -294,7 +294,7 @@ def _direct_marketing_withdrawn(session: Session, purposes: Sequence[str],
 
 
 def _granted_purposes(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
-    """Each member's consent purposes ever granted (``outbox.recipients.purposes_with_data``
+    """Each member's consent purposes ever granted (``consent.notify.purposes_with_data``
     for a set)."""
     granted: dict[uuid.UUID, set[str]] = defaultdict(set)
     for member_id, purpose in session.execute(
