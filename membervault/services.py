@@ -24,6 +24,7 @@ from identity.tokens import TokenIssuer, TokenVerifier
 from outbox.delivery import Courier
 from retention.shredding import ErasureKit
 from schema.cursors import Cursors
+from subject_requests import access
 from subject_requests.opening import Workflow
 from vaultkernel.clock import Clock, SystemClock
 from vaultkernel.database import Database
@@ -88,6 +89,9 @@ def build_services(settings: Settings, *, db: Database | None = None,
                              settings.smtp_password, settings.smtp_from)
                   if settings.smtp_host else MailboxFileMailer(settings.mailbox_file))
     policy = policy or load_member_policy(settings.policy_file or None)
+    erasure_kit = ErasureKit(crypto=crypto, keyring=keyring, policy=policy,
+                             export_dir=Path(settings.export_dir),
+                             access_requests=access.requests_of)
     return Services(
         settings=settings,
         db=db,
@@ -113,8 +117,7 @@ def build_services(settings: Settings, *, db: Database | None = None,
                                   default_region=settings.default_region),
         courier=Courier(keyring=keyring, crypto=crypto,
                         max_attempts=settings.webhook_max_attempts),
-        erasure_kit=ErasureKit(crypto=crypto, keyring=keyring, policy=policy,
-                               export_dir=Path(settings.export_dir)),
+        erasure_kit=erasure_kit,
         access_log=AccessLog(db, clock),
         notary=Notary(
             sign=lambda document: sign_document(document, keys.active(), heads.TYP),
