@@ -375,8 +375,7 @@ def b9(kind: str, server: Server, workdir: Path, keyring_file: Path, config: Any
         try:
             started = time.perf_counter()
             if side == "service":
-                report = sweeper.sweep(copy.services.db, copy.services.erasure_kit,
-                                       copy.services.mailer, now=now)
+                report = sweeper.sweep(copy.services.db, copy.services.sweep_kit, now=now)
                 erased = report.counts().get("inactive_members", 0)
             else:
                 erased = floor_sweep(copy, now)

@@ -57,8 +57,7 @@ def sweep_if_due(services: Services, now: dt.datetime) -> int:
     if last is not None and now - last < interval:
         return 0
     try:
-        return sum(sweep(services.db, services.erasure_kit, services.mailer,
-                         now=now).counts().values())
+        return sum(sweep(services.db, services.sweep_kit, now=now).counts().values())
     except SweepIncomplete as incomplete:  # recorded in the audit trail; retried next interval
         return sum(incomplete.report.counts().values())
 

@@ -69,8 +69,7 @@ def erase_by_request(services: Services, member_id: uuid.UUID, now: dt.datetime)
 
 
 def erase_by_sweep(services: Services, now: dt.datetime) -> int:
-    report = sweeper.sweep(services.db, services.erasure_kit, services.mailer, now=now,
-                           rule="inactive_members")
+    report = sweeper.sweep(services.db, services.sweep_kit, now=now, rule="inactive_members")
     return report.counts()["inactive_members"]
 
 
