@@ -1,7 +1,7 @@
 """B7-B9: erasure, export and the retention sweep, through the service's own workers
-(``subject_requests.erasure.erase_pending``, ``export.archive.build_pending_exports``,
-``retention.sweeper.sweep``). A target whose module is missing reports "not available yet"
-instead of measuring something else.
+(``subject_requests.erasure.erase_pending``,
+``subject_requests.access.build_pending_exports``, ``retention.sweeper.sweep``). A target
+whose module is missing reports "not available yet" instead of measuring something else.
 """
 
 from __future__ import annotations
@@ -117,12 +117,12 @@ def b7(bench: Bench, config: Any) -> Result:
 
 
 def b8(bench: Bench, config: Any) -> Result:
-    archive = _module("export.archive")
-    what = (f"export (export.archive.build_pending_exports) of a member with "
+    access = _module("subject_requests.access")
+    what = (f"export (subject_requests.access.build_pending_exports) of a member with "
             f"{config.history:,} access-log entries: tracemalloc peak over an empty export")
-    if archive is None or not hasattr(archive, "build_pending_exports"):
+    if access is None or not hasattr(access, "build_pending_exports"):
         return Result("B8", what, "< 50 MB over an empty export", "not available yet",
-                      note="export.archive.build_pending_exports does not exist yet")
+                      note="subject_requests.access.build_pending_exports does not exist yet")
     env = bench.env
     heavy, empty = _fresh_members(bench, 2)
     add_access_history(env, heavy, config.history)
@@ -136,8 +136,8 @@ def b8(bench: Bench, config: Any) -> Result:
         base = tracemalloc.get_traced_memory()[0]
         started = time.perf_counter()
         try:
-            done = archive.build_pending_exports(env.services.db, env.services.exports,
-                                                 now=utcnow())
+            done = access.build_pending_exports(env.services.db, env.services.exports,
+                                                now=utcnow())
         finally:
             elapsed = time.perf_counter() - started
             peak = tracemalloc.get_traced_memory()[1] - base
@@ -375,8 +375,7 @@ def b9(kind: str, server: Server, workdir: Path, keyring_file: Path, config: Any
         try:
             started = time.perf_counter()
             if side == "service":
-                report = sweeper.sweep(copy.services.db, copy.services.erasure_kit,
-                                       copy.services.mailer, now=now)
+                report = sweeper.sweep(copy.services.db, copy.services.sweep_kit, now=now)
                 erased = report.counts().get("inactive_members", 0)
             else:
                 erased = floor_sweep(copy, now)

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import case, delete, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from consent import notify
 from consent.errors import ConsentError
 from consent.models import Consent, ConsentRecord, Objection
 from identity.models import Member
-from outbox import notify
 from vaultkernel.clock import utcnow
 from vaultkernel.policy import Policy, Purpose
 

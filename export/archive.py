@@ -1,28 +1,31 @@
 """Export archives (GDPR Art. 15 and 20): built by the worker, stored sealed, signed,
 downloaded through an unguessable expiring link, purged when they expire.
 
-Building one access request (:func:`export_request`):
+Building the archive of one access request (the request's part, claiming and completing
+it, is :func:`subject_requests.access.export_request`):
 
-1. The worker claims the request with a lease (``vaultkernel.jobs.claim``).
-2. Leftover files of an earlier, interrupted attempt for the request are removed.
+1. The worker claims the request with a lease (:data:`LEASE`).
+2. Leftover files of an earlier, interrupted attempt for the request are removed
+   (:func:`reusable_archive`).
 3. The ZIP (see :mod:`export.package`) is written straight into a :class:`SealedWriter`
    over ``<request id>.<archive id>.partial`` in :attr:`Exports.directory`: the plaintext
-   never reaches the disk. The file key is random per archive and is stored in the file's
-   header wrapped by the member's data key, so erasing the member shreds the archive.
+   never reaches the disk (:func:`build_archive`). The file key is random per archive and
+   is stored in the file's header wrapped by the member's data key, so erasing the member
+   shreds the archive.
 4. The file is fsynced and renamed to ``<request id>.<archive id>.sealed``.
 5. One transaction inserts the :class:`ExportArchive` row (signature, link token hash,
-   sealed token, expiry) and moves the request to ``completed``.
+   sealed token, expiry; :func:`store_archive`) and moves the request to ``completed``.
 
 A crash before step 5 commits leaves no row: the next pass (after the lease) deletes the
 leftovers and builds again from scratch. After step 5 there is nothing left to do. A row
 found for a request that is still open (not something this module leaves behind, but
 cheap to honour) just completes the request.
 
-Dependencies are explicit: the jobs (:func:`build_pending_exports`, :func:`purge_expired`)
-and :func:`open_download` take the :class:`~vaultkernel.database.Database` (one short
-transaction per step, none held open while a file is written or checked); reads take the
-caller's ``Session``; everything else an archive needs is one :class:`Exports`, built once
-by the composition root.
+Dependencies are explicit: the job :func:`purge_expired` and :func:`open_download` take
+the :class:`~vaultkernel.database.Database` (one short transaction per step, none held
+open while a file is written or checked); the building steps and reads take the caller's
+``Session``; everything else an archive needs is one :class:`Exports`, built once by the
+composition root.
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ import logging
 import os
 import re
 import secrets
-import traceback
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -65,23 +67,19 @@ from identity.errors import IdentityError, KeyringError
 from identity.members import open_member
 from identity.models import Member
 from identity.signed_documents import sign_document
-from subject_requests import lifecycle
-from subject_requests.models import DataSubjectRequest
 from vaultkernel.clock import utcnow
 from vaultkernel.database import Database
 from vaultkernel.errors import DomainError
-from vaultkernel.jobs import claim
 from vaultkernel.policy import Policy
 from vaultkernel.sealing import TamperedCiphertext
 
 log = logging.getLogger("membervault.export")
 
-ACTOR = "system:export-worker"
+# How long one build may hold its access request; a file no row refers to is an orphan
+# once it is older than this (no build can still be writing it).
 LEASE = dt.timedelta(minutes=10)
-BATCH = 20  # requests built per pass at most; the next pass takes the rest
 # How a download of a member's export is named in the access log (not a policy purpose).
 SUBJECT_ACCESS = "subject_access"
-BUILDABLE_STATES = ("in_progress", "extended")
 SIGNATURE_TYPE = "export-signature+jws"
 TOKEN_FIELD = "export-token"  # noqa: S105  (an encryption context, not a secret)
 FILE_KEY_FIELD = "export-file-key:"
@@ -200,7 +198,8 @@ def signed_manifest(signature: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------
-# Building
+# Building (for an access request, which ``subject_requests.access`` claims, and completes
+# once the archive is stored)
 
 
 @dataclass(frozen=True)
@@ -213,84 +212,35 @@ class Built:
     sealed_token: bytes
 
 
-def build_pending_exports(db: Database, exports: Exports, now: dt.datetime) -> int:
-    """Build the archive of every claimable access request (up to :data:`BATCH` per pass)
-    and complete the requests; returns how many were completed. A request whose build
-    fails is logged (exception type and frames, never a value) and retried after its
-    lease; the others go on."""
-    completed = 0
-    for _ in range(BATCH):
-        with db.unit_of_work() as uow:
-            claimed = [r.id for r in claim(
-                uow.session, DataSubjectRequest, DataSubjectRequest.type == "access",
-                DataSubjectRequest.state.in_(BUILDABLE_STATES), lease=LEASE,
-                order_by=DataSubjectRequest.due_at, now=now)]
-            uow.commit()
-        if not claimed:
-            break
-        request_id = claimed[0]
-        try:
-            completed += export_request(db, exports, request_id, now=now)
-        except Exception as exc:  # noqa: BLE001  (the next pass retries; the rest go on)
-            log.error("export of request %s failed with %s; retried after its lease\n%s",
-                      request_id, type(exc).__name__,
-                      "".join(traceback.format_tb(exc.__traceback__)))
-            _record_failure(db, request_id, exc, now)
-    return completed
-
-
-def _record_failure(db: Database, request_id: uuid.UUID, exc: Exception,
-                    now: dt.datetime) -> None:
-    try:
-        with db.unit_of_work() as uow:
-            request = uow.session.get(DataSubjectRequest, request_id)
-            if request is not None:
-                details = dict(request.details or {})
-                attempts = details.get("exportFailures")
-                details["exportFailures"] = (attempts if isinstance(attempts, int) else 0) + 1
-                details["exportLastError"] = type(exc).__name__
-                details["exportLastFailureAt"] = iso(now)
-                request.details = details
-                uow.commit()
-    except Exception as second:  # noqa: BLE001  (bookkeeping only)
-        log.warning("could not record the failed export of %s (%s)", request_id,
-                    type(second).__name__)
-
-
-def export_request(db: Database, exports: Exports, request_id: uuid.UUID, *,
-                   now: dt.datetime) -> bool:
-    """Build one claimed access request's archive and complete the request; returns
-    whether the request was completed."""
+def reusable_archive(session: Session, exports: Exports,
+                     request_id: uuid.UUID) -> ExportArchive | None:
+    """The archive built earlier for the request whose file is intact, if any. Removes
+    every other file of the request and, when none is intact, the rows of the request's
+    stale archives (in the caller's transaction)."""
     directory = export_dir(exports)
-    with db.unit_of_work() as uow:
-        session = uow.session
-        request = session.get(DataSubjectRequest, request_id)
-        if request is None or request.type != "access" or request.state not in BUILDABLE_STATES:
-            return False
-        existing = session.scalars(select(ExportArchive)
-                                   .where(ExportArchive.request_id == request_id)).all()
-        intact = next((a for a in existing if _file_intact(directory, a)), None)
-        _remove(_leftovers(directory, {request_id}, {intact.path} if intact else set()))
-        if intact is not None:
-            _complete_request(session, request, now, f"export archive {intact.id} ready")
-            uow.commit()
-            return True
+    existing = session.scalars(select(ExportArchive)
+                               .where(ExportArchive.request_id == request_id)).all()
+    intact = next((a for a in existing if _file_intact(directory, a)), None)
+    _remove(_leftovers(directory, {request_id}, {intact.path} if intact else set()))
+    if intact is None:
         for stale in existing:
             session.delete(stale)
-        member = session.get(Member, request.member_id)
-        cipher = _cipher(exports.crypto, member)
-        if member is None or cipher is None:
-            _complete_request(session, request, now,
-                              "the member was erased: no personal data is left to export")
-            uow.commit()
-            return True
-        built = _build(exports, session, directory, request, member, cipher, now)
-        uow.commit()  # only the removal of stale rows, if any; reads end here
-    try:
-        return _finish(db, exports, request_id, built, now)
-    except BaseException:
-        (directory / built.file_name).unlink(missing_ok=True)
-        raise
+    return intact
+
+
+def build_archive(session: Session, exports: Exports, request_id: uuid.UUID,
+                  member_id: uuid.UUID, *, requests: package.RequestHistory,
+                  now: dt.datetime) -> Built | None:
+    """Write the member's archive for the request, sealed, into the export directory
+    (reading in the caller's session, writing no row); ``None`` when the member was erased:
+    no personal data is left to export. ``requests`` are the member's requests, which the
+    archive lists."""
+    member = session.get(Member, member_id)
+    cipher = _cipher(exports.crypto, member)
+    if member is None or cipher is None:
+        return None
+    return _build(exports, session, export_dir(exports), request_id, member, cipher,
+                  requests, now)
 
 
 def _file_intact(directory: Path, archive: ExportArchive) -> bool:
@@ -301,22 +251,17 @@ def _file_intact(directory: Path, archive: ExportArchive) -> bool:
         return False
 
 
-def _complete_request(session: Session, request: DataSubjectRequest, now: dt.datetime,
-                      reason: str) -> None:
-    lifecycle.advance(session, request, "completed", actor=ACTOR, reason=reason, now=now)
-    request.lease_until = None
-
-
-def _build(exports: Exports, session: Session, directory: Path, request: DataSubjectRequest,
-           member: Member, cipher: MemberCipher, now: dt.datetime) -> Built:
+def _build(exports: Exports, session: Session, directory: Path, request_id: uuid.UUID,
+           member: Member, cipher: MemberCipher, requests: package.RequestHistory,
+           now: dt.datetime) -> Built:
     archive_id = uuid.uuid4()
     profile = open_member(exports.crypto, member)
     signing_key = exports.signing_key()  # one key for the receipts and the manifest
     contents = package.collect(
-        session, exports.policy, profile, member, archive_id=archive_id,
+        session, exports.policy, profile, member, requests=requests, archive_id=archive_id,
         issuer=exports.issuer, now=now,
         sign=lambda document: receipts.sign(document, signing_key))
-    stem = f"{request.id}.{archive_id}"
+    stem = f"{request_id}.{archive_id}"
     partial, final = directory / (stem + PARTIAL), directory / (stem + SEALED)
     file_key = new_file_key()
     try:
@@ -335,7 +280,7 @@ def _build(exports: Exports, session: Session, directory: Path, request: DataSub
         final.unlink(missing_ok=True)
         raise
     manifest = {"archiveId": str(archive_id), "memberId": str(member.id),
-                "requestId": str(request.id), "sha256": writer.sha256, "size": writer.size,
+                "requestId": str(request_id), "sha256": writer.sha256, "size": writer.size,
                 "createdAt": iso(now), "iss": exports.issuer}
     token = secrets.token_urlsafe(32)
     return Built(archive_id=archive_id, file_name=final.name, size=writer.size,
@@ -343,39 +288,27 @@ def _build(exports: Exports, session: Session, directory: Path, request: DataSub
                  sealed_token=cipher.encrypt(TOKEN_FIELD, token))
 
 
-def _finish(db: Database, exports: Exports, request_id: uuid.UUID, built: Built,
-            now: dt.datetime) -> bool:
-    """One transaction: the archive row and the request's completion, after checking that
-    the request is still ours to complete and the member still there."""
-    directory = export_dir(exports)
-    with db.unit_of_work() as uow:
-        session = uow.session
-        request = session.get(DataSubjectRequest, request_id, with_for_update=True,
-                              populate_existing=True)
-        if request is None or request.state not in BUILDABLE_STATES:
-            (directory / built.file_name).unlink(missing_ok=True)
-            return False
-        member = session.get(Member, request.member_id, with_for_update=True,
-                             populate_existing=True)
-        if _cipher(exports.crypto, member) is None:
-            (directory / built.file_name).unlink(missing_ok=True)
-            _complete_request(session, request, now,
-                              "the member was erased: no personal data is left to export")
-            uow.commit()
-            return True
-        expires = now + exports.link_ttl
-        session.add(ExportArchive(
-            id=built.archive_id, request_id=request.id, member_id=request.member_id,
-            path=built.file_name, size=built.size, token_hash=built.token_hash,
-            sealed_token=built.sealed_token, signature=built.signature, created_at=now,
-            expires_at=expires))
-        _complete_request(session, request, now,
-                          f"export archive {built.archive_id} ready; the download link "
-                          f"expires at {iso(expires)}")
-        uow.commit()
-    log.info("export archive %s built for request %s (%d bytes)", built.archive_id,
-             request_id, built.size)
-    return True
+def store_archive(session: Session, exports: Exports, built: Built, request_id: uuid.UUID,
+                  member_id: uuid.UUID, *, now: dt.datetime) -> ExportArchive | None:
+    """Add the row of a built archive to the caller's transaction, after locking the
+    member's row; when the member was erased meanwhile, remove the file instead and
+    return ``None``."""
+    member = session.get(Member, member_id, with_for_update=True, populate_existing=True)
+    if _cipher(exports.crypto, member) is None:
+        discard(exports, built)
+        return None
+    row = ExportArchive(
+        id=built.archive_id, request_id=request_id, member_id=member_id,
+        path=built.file_name, size=built.size, token_hash=built.token_hash,
+        sealed_token=built.sealed_token, signature=built.signature, created_at=now,
+        expires_at=now + exports.link_ttl)
+    session.add(row)
+    return row
+
+
+def discard(exports: Exports, built: Built) -> None:
+    """Remove the file of a built archive that will not be stored."""
+    (export_dir(exports) / built.file_name).unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -561,23 +494,22 @@ def _sweep_orphans(db: Database, directory: Path, now: dt.datetime) -> None:
         log.info("removed %d export file(s) left by interrupted builds", len(orphans))
 
 
-def delete_archives_of(session: Session, directory: Path,
-                       member_ids: Sequence[uuid.UUID]) -> int:
+def delete_archives_of(session: Session, directory: Path, member_ids: Sequence[uuid.UUID],
+                       request_ids: Collection[uuid.UUID]) -> int:
     """Delete every archive of these members, files and rows, inside the caller's
-    transaction (erasure); also any leftover file of their access requests. Returns the
-    number of archive rows deleted. Files go first: a committed erasure never leaves one
-    behind (and they are unreadable without the member's key anyway)."""
+    transaction (erasure); also any leftover file of ``request_ids`` (the members' access
+    requests, which the caller knows). Returns the number of archive rows deleted. Files go
+    first: a committed erasure never leaves one behind (and they are unreadable without
+    the member's key anyway)."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     rows = session.scalars(select(ExportArchive)
                            .where(ExportArchive.member_id.in_(member_ids))).all()
     for row in rows:
         _delete_file(directory, row)
         session.delete(row)
-    request_ids = set(session.scalars(select(DataSubjectRequest.id)
-                                      .where(DataSubjectRequest.member_id.in_(member_ids),
-                                             DataSubjectRequest.type == "access")))
-    request_ids.update(row.request_id for row in rows)
-    if request_ids:
-        _remove(_leftovers(directory, request_ids))
+    leftovers = set(request_ids)
+    leftovers.update(row.request_id for row in rows)
+    if leftovers:
+        _remove(_leftovers(directory, leftovers))
     session.flush()
     return len(rows)

@@ -1,10 +1,12 @@
 """What goes into an export archive, and writing it into a ZIP without holding it all.
 
 :func:`collect` loads everything that is small (the profile, consent records with their
-signed receipts, requests, the audit events that give each value's source, the policy
-facts). The access log, which can be long, is read in keyset pages ordered by sequence, up
-to the sequence seen when collecting, once for ``member.json`` and once for
-``access_log.csv``; each page is written and dropped before the next is read.
+signed receipts, the audit events that give each value's source, the policy facts) and
+lists the member's requests its caller passes in (:data:`RequestHistory`: the requests
+belong to ``subject_requests``, which has archives built for access requests). The access
+log, which can be long, is read in keyset pages ordered by sequence, up to the sequence
+seen when collecting, once for ``member.json`` and once for ``access_log.csv``; each page
+is written and dropped before the next is read.
 
 Entries of the ZIP, in this order::
 
@@ -27,7 +29,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 import orjson
@@ -42,7 +44,6 @@ from export import disclosure
 from export.disclosure import iso
 from identity.members import MemberProfile
 from identity.models import PERSONAL_FIELDS, Client, Member
-from subject_requests.models import DataSubjectRequest, RequestTransition
 from vaultkernel.policy import Policy
 
 FORMAT_VERSION = 1
@@ -72,6 +73,40 @@ TRANSITION_COLUMNS = ("request_id", "from_state", "to_state", "at", "actor", "re
 
 # sequence, at, request id, principal, purpose, fields returned, fields denied
 LogRow = tuple[int, dt.datetime, str, str, str, list[str], dict[str, str]]
+
+
+class Request(Protocol):
+    """A data subject request as the archive lists it (the requests are ``subject_requests``'
+    rows; whoever builds the archive passes them in)."""
+
+    id: uuid.UUID
+    type: str
+    jurisdiction: str
+    state: str
+    received_at: dt.datetime
+    due_at: dt.datetime
+    closed_at: dt.datetime | None
+    extended: bool
+    extension_reason: str | None
+    identity_verification: str | None
+    opened_by: str
+    denial_code: str | None
+    denial_reason: str | None
+    details: dict[str, object]
+
+
+class RequestStep(Protocol):
+    """One transition of a request, as the archive lists it."""
+
+    from_state: str | None
+    to_state: str
+    at: dt.datetime
+    actor: str
+    reason: str | None
+
+
+# The member's requests, oldest first, each with its steps in order.
+RequestHistory = Sequence[tuple[Request, Sequence[RequestStep]]]
 
 
 def member_schema_bytes() -> bytes:
@@ -132,8 +167,8 @@ def _field_names(event: AuditEvent) -> list[str]:
 
 
 def collect(session: Session, policy: Policy, profile: MemberProfile, member: Member, *,
-            archive_id: uuid.UUID, issuer: str, sign: Callable[[dict[str, Any]], str],
-            now: dt.datetime) -> Contents:
+            requests: RequestHistory, archive_id: uuid.UUID, issuer: str,
+            sign: Callable[[dict[str, Any]], str], now: dt.datetime) -> Contents:
     member_id = profile.id
     clients: dict[str, tuple[str, str | None]] = {
         row.client_id: (row.name, row.kind)
@@ -190,20 +225,10 @@ def collect(session: Session, policy: Policy, profile: MemberProfile, member: Me
     objection_rows = list(session.scalars(select(Objection).where(Objection.member_id == member_id)
                                           .order_by(Objection.at)))
 
-    dsrs = list(session.scalars(select(DataSubjectRequest)
-                                .where(DataSubjectRequest.member_id == member_id)
-                                .order_by(DataSubjectRequest.received_at,
-                                          DataSubjectRequest.id)))
-    steps: dict[uuid.UUID, list[RequestTransition]] = {r.id: [] for r in dsrs}
-    if dsrs:
-        for step in session.scalars(select(RequestTransition)
-                                    .where(RequestTransition.request_id.in_(list(steps)))
-                                    .order_by(RequestTransition.id)):
-            steps[step.request_id].append(step)
     request_json: list[dict[str, Any]] = []
     request_rows: list[list[str]] = []
     transition_rows: list[list[str]] = []
-    for r in dsrs:
+    for r, steps in requests:
         details = r.details or {}
         fields = details.get("fields")
         request_json.append({
@@ -217,13 +242,13 @@ def collect(session: Session, policy: Policy, profile: MemberProfile, member: Me
             else None,
             "correctedFields": [str(f) for f in fields] if isinstance(fields, list) else None,
             "transitions": [{"fromState": t.from_state, "toState": t.to_state, "at": iso(t.at),
-                             "actor": t.actor, "reason": t.reason} for t in steps[r.id]]})
+                             "actor": t.actor, "reason": t.reason} for t in steps]})
         request_rows.append([str(r.id), r.type, r.jurisdiction, r.state, iso(r.received_at),
                              iso(r.due_at), _text(r.closed_at), _text(r.extended),
                              _text(r.extension_reason), _text(r.identity_verification),
                              r.opened_by, _text(r.denial_code), _text(r.denial_reason)])
         transition_rows.extend([str(r.id), _text(t.from_state), t.to_state, iso(t.at), t.actor,
-                                _text(t.reason)] for t in steps[r.id])
+                                _text(t.reason)] for t in steps)
 
     log_count, log_until = member_index.count_of_member(session, member_id)
 

@@ -23,8 +23,11 @@ from identity.signed_documents import check_document, sign_document
 from identity.signing_keys import SigningKeys
 from identity.tokens import TokenIssuer, TokenVerifier
 from outbox.delivery import Courier
+from retention import sweeper
 from retention.shredding import ErasureKit
+from retention.sweeper import SweepKit
 from schema.cursors import Cursors
+from subject_requests import access, expiry
 from subject_requests.opening import Workflow
 from vaultkernel.clock import Clock, SystemClock
 from vaultkernel.database import Database
@@ -62,6 +65,7 @@ class Services:
     request_workflow: Workflow  # requests carried out at once (rectification, ...)
     courier: Courier  # webhook deliveries
     erasure_kit: ErasureKit
+    sweep_kit: SweepKit  # the retention sweep: the erasure kit, the mailer, every rule's handler
     access_log: AccessLog  # the writer every member read records through
     notary: Notary  # signs and checks the access log's heads
 
@@ -89,6 +93,9 @@ def build_services(settings: Settings, *, db: Database | None = None,
                              settings.smtp_password, settings.smtp_from)
                   if settings.smtp_host else MailboxFileMailer(settings.mailbox_file))
     policy = policy or load_member_policy(settings.policy_file or None)
+    erasure_kit = ErasureKit(crypto=crypto, keyring=keyring, policy=policy,
+                             export_dir=Path(settings.export_dir),
+                             access_requests=access.requests_of)
     return Services(
         settings=settings,
         db=db,
@@ -114,8 +121,9 @@ def build_services(settings: Settings, *, db: Database | None = None,
                                   default_region=settings.default_region),
         courier=Courier(keyring=keyring, crypto=crypto,
                         max_attempts=settings.webhook_max_attempts),
-        erasure_kit=ErasureKit(crypto=crypto, keyring=keyring, policy=policy,
-                               export_dir=Path(settings.export_dir)),
+        erasure_kit=erasure_kit,
+        sweep_kit=SweepKit(erasure=erasure_kit, mailer=mailer,
+                           handlers={**sweeper.HANDLERS, **expiry.HANDLERS}),
         access_log=AccessLog(db, clock),
         notary=Notary(
             sign=lambda document: sign_document(document, keys.active(), heads.TYP),

@@ -14,9 +14,12 @@ import traceback
 from collections.abc import Callable
 
 from audit import heads, member_index
-from export.archive import build_pending_exports, purge_expired
+from export.archive import purge_expired
 from membervault.services import Services
 from outbox.delivery import deliver_due
+from retention.sweeper import SweepIncomplete, last_sweep_at, sweep
+from subject_requests.access import build_pending_exports
+from subject_requests.erasure import complete_acknowledged, erase_pending
 from vaultkernel.clock import utcnow
 
 log = logging.getLogger("membervault.worker")
@@ -25,8 +28,6 @@ LEASE = dt.timedelta(minutes=5)
 
 def run_once(services: Services, now: Callable[[], dt.datetime] = utcnow) -> dict[str, int]:
     """One pass over every kind of work; returns how much of each was done."""
-    from subject_requests.erasure import complete_acknowledged, erase_pending
-
     done = {
         "exports": build_pending_exports(services.db, services.exports, now=now()),
         "erasures": erase_pending(services.db, services.erasure_kit, now=now()),
@@ -50,16 +51,13 @@ def sign_access_log_head(services: Services, now: dt.datetime) -> int:
 def sweep_if_due(services: Services, now: dt.datetime) -> int:
     """Run the retention sweep when the last one (by any worker) is older than the
     interval; returns how many rows it affected."""
-    from retention.sweeper import SweepIncomplete, last_sweep_at, sweep
-
     with services.db.unit_of_work() as uow:
         last = last_sweep_at(uow.session)
     interval = dt.timedelta(seconds=services.settings.retention_interval)
     if last is not None and now - last < interval:
         return 0
     try:
-        return sum(sweep(services.db, services.erasure_kit, services.mailer,
-                         now=now).counts().values())
+        return sum(sweep(services.db, services.sweep_kit, now=now).counts().values())
     except SweepIncomplete as incomplete:  # recorded in the audit trail; retried next interval
         return sum(incomplete.report.counts().values())
 

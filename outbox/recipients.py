@@ -1,24 +1,13 @@
-"""Who must learn about a change: the clients whose purposes may have given them data."""
+"""Who must learn about a change: the active clients with a webhook registered for one of
+the purposes that may have given them data (which purposes those are for a member is
+for ``consent.notify`` to say)."""
 
 from __future__ import annotations
-
-import uuid
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent.models import ConsentRecord
 from identity.models import Client
-from vaultkernel.policy import Policy
-
-
-def purposes_with_data(session: Session, policy: Policy, member_id: uuid.UUID) -> set[str]:
-    """Purposes under which the member's data may have been read: every non-consent
-    purpose, and each consent purpose the member ever granted."""
-    granted = set(session.scalars(
-        select(ConsentRecord.purpose).where(ConsentRecord.member_id == member_id,
-                                            ConsentRecord.granted.is_(True)).distinct()))
-    return {p.key for p in policy.purposes.values() if not p.consent_based} | granted
 
 
 def subscribers(session: Session) -> list[tuple[str, frozenset[str]]]:

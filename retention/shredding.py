@@ -27,7 +27,7 @@ import hmac
 import logging
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,17 +67,24 @@ ERASED_VALUES: dict[str, Any] = {
 }
 
 
+# The ids of some members' access requests (their export files are named after them).
+AccessRequests = Callable[[Session, Sequence[uuid.UUID]], Collection[uuid.UUID]]
+
+
 @dataclass(frozen=True)
 class ErasureKit:
     """What erasing members needs besides the session: the member crypto (to read the
     member number and email before the key goes), the keyring (suppression and
-    outbox sub-keys), the policy (which purposes give clients data) and the export
-    directory (archive files). Built once by the composition root."""
+    outbox sub-keys), the policy (which purposes give clients data), the export
+    directory (archive files) and the members' access requests (leftover files of their
+    exports; the requests live above retention, in ``subject_requests``). Built once by
+    the composition root."""
 
     crypto: MemberCrypto
     keyring: Keyring
     policy: Policy
     export_dir: Path
+    access_requests: AccessRequests
 
 
 @dataclass(frozen=True)
@@ -254,7 +261,7 @@ def erase_members(session: Session, kit: ErasureKit, ids: Sequence[uuid.UUID], *
         for r in reports])
     # Files last, just before the caller commits: a crash in between leaves members
     # intact with rows pointing at missing files, which the retried erasure deletes.
-    delete_archives_of(session, kit.export_dir, ids)
+    delete_archives_of(session, kit.export_dir, ids, kit.access_requests(session, ids))
     return reports
 
 
@@ -294,7 +301,7 @@ def _direct_marketing_withdrawn(session: Session, purposes: Sequence[str],
 
 
 def _granted_purposes(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
-    """Each member's consent purposes ever granted (``outbox.recipients.purposes_with_data``
+    """Each member's consent purposes ever granted (``consent.notify.purposes_with_data``
     for a set)."""
     granted: dict[uuid.UUID, set[str]] = defaultdict(set)
     for member_id, purpose in session.execute(

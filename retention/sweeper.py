@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,10 +35,9 @@ from identity.models import Member, SignInCode
 from outbox.models import Delivery, OutboxEvent
 from retention.models import LegalHold
 from retention.shredding import ErasureCause, ErasureKit, checkpoint_wal, erase_members
-from subject_requests.models import DataSubjectRequest
 from vaultkernel.database import Database
 from vaultkernel.mailer import Mailer
-from vaultkernel.retention_rules import CATEGORY, CONSENT_WITHDRAWN, RetentionRule
+from vaultkernel.retention_rules import CATEGORY, CONSENT_WITHDRAWN, KINDS, RetentionRule
 from vaultkernel.sealing import TamperedCiphertext
 
 ACTOR = "system:retention"
@@ -144,16 +143,6 @@ class ConsentProof(DeleteRows):
 
     def member_column(self) -> Any:
         return ConsentRecord.member_id
-
-
-class ClosedRequests(DeleteRows):
-    key_column = (DataSubjectRequest.id,)
-
-    def due(self, now: dt.datetime) -> list[Any]:
-        return [DataSubjectRequest.closed_at < self.rule.after.before(now)]
-
-    def member_column(self) -> Any:
-        return DataSubjectRequest.member_id
 
 
 class ExportArchives(Handler):
@@ -359,28 +348,50 @@ def mail_inactivity_notices(mailer: Mailer, emails: list[str], rule: RetentionRu
     return sent
 
 
-HANDLERS: dict[tuple[str, str, str], list[type[Handler]]] = {
+Kind = tuple[str, str, str]  # a retention rule's (applies_to, anchor, action)
+Handlers = Mapping[Kind, Sequence[type[Handler]]]
+
+# The kinds whose tables belong to retention or to the packages below it. The others (the
+# data subject requests: ``subject_requests.expiry``) come from the composition root.
+HANDLERS: dict[Kind, list[type[Handler]]] = {
     ("member", "last_activity", "erase"): [InactiveMembers, InactivityNotices],
     (CATEGORY, CONSENT_WITHDRAWN, "delete"): [CategoryWithoutConsent],
     ("consent_record", "member_erased", "delete"): [ConsentProof],
     ("access_log", "recorded", "delete"): [AccessLogPrefix],
-    ("data_subject_request", "closed", "delete"): [ClosedRequests],
     ("export_archive", "created", "delete"): [ExportArchives],
     ("outbox_event", "delivered", "delete"): [DeliveredEvents],
     ("sign_in_code", "created", "delete"): [SignInCodes],
 }
 
 
+@dataclass(frozen=True)
+class SweepKit:
+    """What a sweep needs besides the database: the erasure kit (inactive members are
+    erased through it; it has the policy and the export directory), the mailer (the
+    inactivity notices) and the handlers of every rule kind: :data:`HANDLERS` and those
+    of the packages above retention. Built once by the composition root, which fails at
+    start when a kind has no handler."""
+
+    erasure: ErasureKit
+    mailer: Mailer
+    handlers: Handlers
+
+    def __post_init__(self) -> None:
+        missing = sorted(set(KINDS) - set(self.handlers))
+        if missing:
+            raise ValueError(f"no sweeper handler for the retention rule kinds {missing}")
+
+
 def _label(rule: RetentionRule, handler: Handler) -> str:
     return f"{rule.name}:notice" if isinstance(handler, InactivityNotices) else rule.name
 
 
-def sweep(db: Database, kit: ErasureKit, mailer: Mailer, *, now: dt.datetime,
-          dry_run: bool = False, rule: str | None = None, batch_size: int = 1000,
-          detail: bool = False, progress: Progress | None = None) -> SweepReport:
+def sweep(db: Database, kit: SweepKit, *, now: dt.datetime, dry_run: bool = False,
+          rule: str | None = None, batch_size: int = 1000, detail: bool = False,
+          progress: Progress | None = None) -> SweepReport:
     """Apply every rule (or one), one transaction per batch; returns what was (or, dry,
-    would be) done per rule. ``mailer`` sends the inactivity notices."""
-    rules = kit.policy.retention
+    would be) done per rule."""
+    rules = kit.erasure.policy.retention
     if rule is not None and rule not in rules:
         raise KeyError(f"no retention rule named {rule}")
     report = SweepReport(dry_run=dry_run, at=now)
@@ -389,8 +400,8 @@ def sweep(db: Database, kit: ErasureKit, mailer: Mailer, *, now: dt.datetime,
     for current in rules.values():
         if rule is not None and current.name != rule:
             continue
-        for handler_type in HANDLERS[current.kind]:
-            handler = handler_type(current, kit, mailer)
+        for handler_type in kit.handlers[current.kind]:
+            handler = handler_type(current, kit.erasure, kit.mailer)
             label = _label(current, handler)
             try:
                 report.outcomes.append(_run(db, handler, now=now, dry_run=dry_run,

@@ -152,6 +152,23 @@ def transitions(session: Session, request_id: uuid.UUID) -> list[RequestTransiti
                                 .order_by(RequestTransition.id)))
 
 
+def history(session: Session, member_id: uuid.UUID,
+            ) -> list[tuple[DataSubjectRequest, list[RequestTransition]]]:
+    """Every request of the member, oldest first, each with its transitions in order (two
+    queries): what the member's export lists."""
+    requests = list(session.scalars(select(DataSubjectRequest)
+                                    .where(DataSubjectRequest.member_id == member_id)
+                                    .order_by(DataSubjectRequest.received_at,
+                                              DataSubjectRequest.id)))
+    steps: dict[uuid.UUID, list[RequestTransition]] = {r.id: [] for r in requests}
+    if requests:
+        for step in session.scalars(select(RequestTransition)
+                                    .where(RequestTransition.request_id.in_(list(steps)))
+                                    .order_by(RequestTransition.id)):
+            steps[step.request_id].append(step)
+    return [(r, steps[r.id]) for r in requests]
+
+
 def effective_due(request: DataSubjectRequest, now: dt.datetime) -> dt.datetime:
     """The due date as of now: while identity is being verified, the clock is stopped."""
     if request.paused_since is not None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from consent import notify
 from identity import members
 from identity.encryption import MemberCrypto
-from outbox import notify
 from subject_requests.errors import RequestError
 from subject_requests.models import DataSubjectRequest
 from vaultkernel.database import UnitOfWork

@@ -10,7 +10,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL = "vaultkernel"
-DOMAIN = ["identity", "consent", "audit", "export", "retention", "outbox", "subject_requests"]
+# The domain packages, each importing only those before it (see
+# test_the_domain_packages_come_in_one_order).
+DOMAIN = ["audit", "identity", "outbox", "consent", "export", "retention", "subject_requests"]
 ENTRYPOINTS = "schema"
 COMPOSITION_ROOT = "membervault"
 # Our top-level packages whose names unrelated PyPI distributions also use (the kernel's
@@ -30,6 +32,57 @@ def imports_of(package: str) -> set[str]:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 found.add(node.module.split(".")[0])
     return found - {package}
+
+
+def a_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """Some cycle of ``graph`` (``[a, b, ..., a]``), or ``[]`` when it has none."""
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str]:
+        if node in path:
+            return [*path[path.index(node):], node]
+        if node in done:
+            return []
+        for target in sorted(graph[node]):
+            cycle = visit(target, [*path, node])
+            if cycle:
+                return cycle
+        done.add(node)
+        return []
+
+    for start in sorted(graph):
+        cycle = visit(start, [])
+        if cycle:
+            return cycle
+    return []
+
+
+def test_our_packages_import_one_another_without_a_cycle() -> None:
+    """No import cycle between top-level packages, whether through the layers or among
+    the domain packages. What results is one order, each package importing only those
+    before it:
+
+    vaultkernel <- audit <- identity <- outbox <- consent <- export <- retention
+    <- subject_requests <- schema <- membervault
+
+    What a lower package needs from a higher one is passed in by the composition root
+    (``ErasureKit.access_requests``, ``SweepKit.handlers``) or taken by a protocol
+    (``export.package.RequestHistory``), never imported."""
+    cycle = a_cycle({package: imports_of(package) & OURS for package in OURS})
+    assert not cycle, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_domain_packages_come_in_one_order() -> None:
+    """Each domain package imports only the domain packages listed before it in
+    ``DOMAIN`` (the order in docs/architecture.md)."""
+    upward = {package: sorted(imports_of(package) & set(DOMAIN[index:]))
+              for index, package in enumerate(DOMAIN)}
+    assert {package: found for package, found in upward.items() if found} == {}
+
+
+def test_a_cycle_is_found() -> None:
+    assert a_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert a_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []
 
 
 def test_the_kernel_imports_none_of_our_other_packages() -> None:

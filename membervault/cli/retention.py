@@ -37,9 +37,8 @@ def retention_sweep(dry_run: Annotated[bool, typer.Option(help="report, change n
             bar.update(tasks[label], completed=done)
 
         try:
-            report = sweep(services.db, services.erasure_kit, services.mailer, now=utcnow(),
-                           dry_run=dry_run, rule=rule, batch_size=batch_size,
-                           progress=progress)
+            report = sweep(services.db, services.sweep_kit, now=utcnow(), dry_run=dry_run,
+                           rule=rule, batch_size=batch_size, progress=progress)
             failed: list[str] = []
         except SweepIncomplete as incomplete:
             report, failed = incomplete.report, incomplete.failed

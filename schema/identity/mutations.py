@@ -6,9 +6,9 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from consent import notify
 from consent.registration import register_for_membership
 from identity import members
-from outbox import notify
 from schema.access import MEMBERSHIP, Role, guarded, reachable_by
 from schema.consent.types import MemberData
 from schema.errors import FieldError, field_errors

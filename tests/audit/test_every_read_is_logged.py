@@ -26,6 +26,7 @@ from export.models import ExportArchive
 from membervault.services import Services
 from schema.names import GRAPHQL_NAME
 from schema.schema import build_schema
+from subject_requests import access
 from subject_requests.lifecycle import receive
 from tests.audit.support import entries
 from tests.conftest import JANE, Api, client_token, create_principal, register
@@ -181,7 +182,7 @@ def exported(world: World) -> str:
         receive(uow.session, uuid.UUID(world.jane["id"]), "access", jurisdiction="GDPR",
                 actor="member:test", identity_verification="signed in", now=utcnow())
         uow.commit()
-    assert archive.build_pending_exports(services.db, services.exports, now=utcnow()) == 1
+    assert access.build_pending_exports(services.db, services.exports, now=utcnow()) == 1
     with services.db.unit_of_work() as uow:
         row = uow.session.scalars(sa.select(ExportArchive)).one()
         url = archive.download_url(uow.session, services.exports, row, now=utcnow())

@@ -25,6 +25,15 @@ query($purpose: String!, $number: String!) {
   }
 }
 """
+# memberData looked up by email, asking for the contact fields (the gate's tests compare the
+# whole ``denied`` list, so it asks for nothing else).
+MEMBER_DATA_BY_EMAIL = """
+query($purpose: String!, $email: String) {
+  memberData(purpose: $purpose, email: $email) {
+    email givenName phone denied { field reason }
+  }
+}
+"""
 AUDIENCE = """
 query($purpose: String!, $first: Int!, $after: String) {
   audience(purpose: $purpose, first: $first, after: $after) {
@@ -32,6 +41,8 @@ query($purpose: String!, $first: Int!, $after: String) {
   }
 }
 """
+CONSENT_CHECK = """query($purpose: String!, $numbers: [String!]!) {
+  consentCheck(purpose: $purpose, memberNumbers: $numbers) { memberNumber permitted reason } }"""
 
 
 def signed_in(http: Any, settings: Any, email: str) -> Api:

@@ -11,17 +11,11 @@ from starlette.testclient import TestClient
 
 from identity import clients
 from tests.conftest import Api, client_token
-from tests.consent.support import MEMBER_DATA, MY_HISTORY, grant, new_member, record_rows
-from vaultkernel.settings import Settings
+from tests.consent.support import MEMBER_DATA, MY_HISTORY, grant, record_rows
 
 RECORD = """mutation($input: MemberConsentInput!) { recordMemberConsent(input: $input) {
   consents { purpose title status grantedNoticeVersion } receiptIds errors { field code } } }"""
 MY_RECEIPT = """query($id: ID!) { myConsentReceipt(receiptId: $id) { receipt } }"""
-
-
-@pytest.fixture
-def member(loyalty_api: Api, http: TestClient, settings: Settings) -> tuple[Api, dict[str, Any]]:
-    return new_member(loyalty_api, http, settings, "tillie", 1)
 
 
 def collector(http: TestClient, services: Any, client_id: str, kind: str,
@@ -76,7 +70,7 @@ def test_a_collecting_client_records_a_grant_made_in_store(
         "in store, by staff")
     read = marketing_api.graphql(MEMBER_DATA, {"purpose": "marketing.email",
                                                "number": profile["memberNumber"]})
-    assert read["data"]["memberData"]["email"] == "tillie@example.org"
+    assert read["data"]["memberData"]["email"] == "quillon@example.org"
 
 
 @pytest.mark.parametrize(("kind", "channel"), [("store", "store"), ("app", "app"),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,32 +17,17 @@ from consent import gate, ledger
 from consent.ledger import Evidence
 from identity import member_number, members
 from tests.audit.support import Logged, entries, logged
-from tests.conftest import BACKEND, Api, member_token, register
-from tests.consent.support import grant, new_member, withdraw
+from tests.conftest import BACKEND, Api, client_token, create_principal, register
+from tests.consent.support import (
+    AUDIENCE,
+    CONSENT_CHECK,
+    MEMBER_DATA_BY_EMAIL,
+    grant,
+    new_member,
+    signed_in,
+    withdraw,
+)
 from vaultkernel.settings import Settings
-
-MEMBER_DATA = """
-query($purpose: String!, $email: String, $number: String) {
-  memberData(purpose: $purpose, email: $email, memberNumber: $number) {
-    email givenName phone denied { field reason }
-  }
-}
-"""
-AUDIENCE = """
-query($purpose: String!, $first: Int!, $after: String) {
-  audience(purpose: $purpose, first: $first, after: $after) {
-    items { email denied { field reason } } nextCursor
-  }
-}
-"""
-GRANT = """mutation($p: String!, $v: Int!) { grantConsent(purpose: $p, noticeVersion: $v) {
-  consents { purpose status } receiptIds errors { code } } }"""
-WITHDRAW = """mutation($p: String!) { withdrawConsent(purpose: $p) {
-  consents { purpose status } receiptIds errors { code } } }"""
-
-
-def signed_in(http: Any, settings: Any, email: str) -> Api:
-    return Api(http, member_token(http, Path(settings.mailbox_file), email))
 
 
 @pytest.fixture
@@ -56,15 +40,13 @@ def people(loyalty_api: Api, http: Any, settings: Any) -> dict[str, Api]:
         assert payload["errors"] == []
         result[name] = signed_in(http, settings, f"{name}@example.org")
     for name in ("ann", "cy"):
-        granted = result[name].graphql(GRANT, {"p": "marketing.email", "v": 1})
-        assert granted["data"]["grantConsent"]["errors"] == []
-    withdrawn = result["cy"].graphql(WITHDRAW, {"p": "marketing.email"})
-    assert withdrawn["data"]["withdrawConsent"]["errors"] == []
+        grant(result[name], "marketing.email")
+    withdraw(result["cy"], "marketing.email")
     return result
 
 
 def read(api: Api, email: str, purpose: str = "marketing.email") -> dict[str, Any]:
-    result = api.graphql(MEMBER_DATA, {"purpose": purpose, "email": email})
+    result = api.graphql(MEMBER_DATA_BY_EMAIL, {"purpose": purpose, "email": email})
     assert "errors" not in result, result
     data: dict[str, Any] = result["data"]["memberData"]
     return data
@@ -91,7 +73,7 @@ def test_marketing_reads_only_consenting_members(people: dict[str, Api],
 def test_the_next_read_after_withdrawal_is_denied(people: dict[str, Api],
                                                   marketing_api: Api) -> None:
     assert read(marketing_api, "ann@example.org")["email"] == "ann@example.org"
-    people["ann"].graphql(WITHDRAW, {"p": "marketing.email"})
+    withdraw(people["ann"], "marketing.email")
     assert read(marketing_api, "ann@example.org")["email"] is None
 
 
@@ -101,8 +83,7 @@ def test_the_bulk_audience_is_exactly_the_consenting_members(
     for n in range(5):
         register(loyalty_api, email=f"extra{n}@example.org", phone=f"0740012350{n}")
         if n % 2 == 0:
-            signed_in(http, settings, f"extra{n}@example.org").graphql(
-                GRANT, {"p": "marketing.email", "v": 1})
+            grant(signed_in(http, settings, f"extra{n}@example.org"), "marketing.email")
     emails: list[str] = []
     after = None
     while True:
@@ -118,18 +99,18 @@ def test_the_bulk_audience_is_exactly_the_consenting_members(
 
 def test_a_non_member_and_a_non_consenting_member_look_the_same(
         people: dict[str, Api], marketing_api: Api) -> None:
-    member = marketing_api.graphql(MEMBER_DATA, {"purpose": "marketing.email",
+    member = marketing_api.graphql(MEMBER_DATA_BY_EMAIL, {"purpose": "marketing.email",
                                                  "email": "bob@example.org"})
-    stranger = marketing_api.graphql(MEMBER_DATA, {"purpose": "marketing.email",
+    stranger = marketing_api.graphql(MEMBER_DATA_BY_EMAIL, {"purpose": "marketing.email",
                                                    "email": "nobody@example.org"})
-    malformed = marketing_api.graphql(MEMBER_DATA, {"purpose": "marketing.email",
+    malformed = marketing_api.graphql(MEMBER_DATA_BY_EMAIL, {"purpose": "marketing.email",
                                                     "email": "not an email"})
     assert member == stranger == malformed
 
 
 def test_a_client_cannot_declare_a_purpose_it_is_not_registered_for(
         people: dict[str, Api], marketing_api: Api) -> None:
-    result = marketing_api.graphql(MEMBER_DATA, {"purpose": "loyalty.membership",
+    result = marketing_api.graphql(MEMBER_DATA_BY_EMAIL, {"purpose": "loyalty.membership",
                                                  "email": "ann@example.org"})
     assert result["data"] is None
     assert result["errors"][0]["extensions"]["code"] == "PURPOSE_NOT_PERMITTED"
@@ -164,11 +145,9 @@ def test_members_see_who_read_their_data(people: dict[str, Api], marketing_api: 
 
 def test_a_lookup_key_outside_the_purpose_is_refused(people: dict[str, Api], http: Any,
                                                      services: Any) -> None:
-    from tests.conftest import client_token, create_principal
-
     analytics = Api(http, client_token(http, "analytics-job", create_principal(
         services, "analytics-job", purposes=("analytics.segmentation",))))
-    result = analytics.graphql(MEMBER_DATA, {"purpose": "analytics.segmentation",
+    result = analytics.graphql(MEMBER_DATA_BY_EMAIL, {"purpose": "analytics.segmentation",
                                              "email": "ann@example.org"})
     assert result["data"] is None
     assert result["errors"][0]["extensions"]["code"] == "LOOKUP_KEY_NOT_IN_PURPOSE"
@@ -178,8 +157,6 @@ def test_a_lookup_key_outside_the_purpose_is_refused(people: dict[str, Api], htt
 # -- consentCheck: bulk checks by member number -------------------------------------------
 
 
-CHECK = """query($purpose: String!, $numbers: [String!]!) {
-  consentCheck(purpose: $purpose, memberNumbers: $numbers) { memberNumber permitted reason } }"""
 FIELD = "consent:marketing.email"
 
 
@@ -198,7 +175,7 @@ def numbers(loyalty_api: Api, http: TestClient, settings: Settings) -> dict[str,
 
 
 def check(api: Api, numbers: list[str], purpose: str = "marketing.email") -> list[dict[str, Any]]:
-    result = api.graphql(CHECK, {"purpose": purpose, "numbers": numbers})
+    result = api.graphql(CONSENT_CHECK, {"purpose": purpose, "numbers": numbers})
     assert "errors" not in result, result
     answers: list[dict[str, Any]] = result["data"]["consentCheck"]
     return answers
@@ -260,7 +237,7 @@ def test_only_existing_members_get_access_log_entries(numbers: dict[str, str],
 
 def test_a_client_checks_only_purposes_it_may_declare(numbers: dict[str, str],
                                                       marketing_api: Api) -> None:
-    result = marketing_api.graphql(CHECK, {"purpose": "partners.sharing",
+    result = marketing_api.graphql(CONSENT_CHECK, {"purpose": "partners.sharing",
                                            "numbers": [numbers["ann"]]})
     assert result["data"] is None
     assert result["errors"][0]["extensions"]["code"] == "PURPOSE_NOT_PERMITTED"
@@ -271,7 +248,7 @@ def test_at_most_ten_thousand_numbers_per_call(numbers: dict[str, str], marketin
     many = unknown_numbers(10_000, set(numbers.values()))
     answers = check(marketing_api, [*many[:-1], numbers["ann"]])
     assert len(answers) == 10_000 and answers[-1]["permitted"] is True
-    result = marketing_api.graphql(CHECK, {"purpose": "marketing.email",
+    result = marketing_api.graphql(CONSENT_CHECK, {"purpose": "marketing.email",
                                            "numbers": [*many, numbers["ann"]]})
     assert result["data"] is None
     assert result["errors"][0]["extensions"]["code"] == "TOO_MANY"

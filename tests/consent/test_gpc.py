@@ -15,19 +15,12 @@ from tests.consent.support import (
     MY_HISTORY,
     change,
     grant,
-    new_member,
     record_rows,
 )
-from vaultkernel.settings import Settings
 
 SHARING = "partners.sharing"
 GPC = {"sec-gpc": "1"}
 ANY_QUERY = "{ myProcessingStatus { restricted } }"
-
-
-@pytest.fixture
-def member(loyalty_api: Api, http: TestClient, settings: Settings) -> tuple[Api, dict[str, Any]]:
-    return new_member(loyalty_api, http, settings, "gpc", 1)
 
 
 @pytest.fixture
@@ -52,7 +45,7 @@ def test_gpc_withdraws_a_granted_sharing_purpose_and_the_next_read_is_denied(
         member: tuple[Api, dict[str, Any]], partner_api: Api, services: Any) -> None:
     api, profile = member
     grant(api, SHARING)
-    assert partner_read(partner_api, profile["memberNumber"])["email"] == "gpc@example.org"
+    assert partner_read(partner_api, profile["memberNumber"])["email"] == "quillon@example.org"
 
     result = api.graphql(ANY_QUERY, **GPC)
     assert "errors" not in result, result
@@ -134,7 +127,7 @@ def test_purposes_not_for_sale_or_sharing_are_untouched(
         "marketing.email", "marketing.sms", SHARING, SHARING]
     read = marketing_api.graphql(MEMBER_DATA, {"purpose": "marketing.email",
                                                "number": profile["memberNumber"]})
-    assert read["data"]["memberData"]["email"] == "gpc@example.org"
+    assert read["data"]["memberData"]["email"] == "quillon@example.org"
     # A consent to a non-sharing purpose can be given while the signal is on.
     payload = change(api, "rewards.birthday", True, **GPC)
     assert payload["errors"] == []
@@ -156,7 +149,7 @@ def test_a_client_sending_the_signal_opts_nobody_out(
     grant(api, SHARING)
     data = partner_api.graphql(MEMBER_DATA, {"purpose": SHARING, "number": profile["memberNumber"]},
                                **GPC)["data"]["memberData"]
-    assert data["email"] == "gpc@example.org"
+    assert data["email"] == "quillon@example.org"
     assert len(record_rows(services)) == 1
 
 

@@ -43,11 +43,6 @@ def http(app: Any) -> Iterator[TestClient]:
         yield client
 
 
-@pytest.fixture
-def member(loyalty_api: Api, http: TestClient, settings: Settings) -> tuple[Api, dict[str, Any]]:
-    return new_member(loyalty_api, http, settings, "ledger", 1)
-
-
 def test_grant_and_withdrawal_append_records_and_never_update_them(
         member: tuple[Api, dict[str, Any]], services: Any) -> None:
     api, profile = member

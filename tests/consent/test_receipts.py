@@ -14,7 +14,7 @@ from joserfc.errors import BadSignatureError
 from joserfc.jwk import KeySet
 from starlette.testclient import TestClient
 
-from tests.conftest import JANE, Api, client_token, create_principal
+from tests.conftest import JANE, Api
 from tests.consent.support import grant, new_member, withdraw
 from vaultkernel.settings import Settings
 
@@ -25,17 +25,6 @@ KANTARA_FIELDS = {"version", "jurisdiction", "consentTimestamp", "collectionMeth
                   "services", "sensitive", "spiCat"}
 PURPOSE_FIELDS = {"purpose", "consentType", "piiCategory", "termination", "purposeCategory",
                   "primaryPurpose", "thirdPartyDisclosure"}
-
-
-@pytest.fixture
-def member(loyalty_api: Api, http: TestClient, settings: Settings) -> tuple[Api, dict[str, Any]]:
-    return new_member(loyalty_api, http, settings, "quillon", 1)
-
-
-@pytest.fixture
-def officer_api(http: TestClient, services: Any) -> Api:
-    secret = create_principal(services, "officer-olga", "officer")
-    return Api(http, client_token(http, "officer-olga", secret))
 
 
 def my_receipt(api: Api, receipt_id: str) -> dict[str, Any] | None:

@@ -9,8 +9,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
-import time
 import tracemalloc
 import uuid
 import zipfile
@@ -30,104 +28,31 @@ from export import archive, package
 from export.models import ExportArchive
 from identity.models import Member
 from membervault.services import Services
-from subject_requests import lifecycle
-from subject_requests.models import DataSubjectRequest
+from subject_requests import access, lifecycle
 from tests.audit.support import seed
 from tests.conftest import JANE, Api, register
 from tests.consent.support import MEMBER_DATA, grant, signed_in, withdraw
+from tests.export.support import (
+    ROOT,
+    archives_of,
+    build,
+    download_url,
+    entries_of,
+    export_files,
+    get,
+    link_path,
+    open_access_request,
+    published_schema,
+    purge_expired,
+    read_archive,
+    the_archive,
+    the_request,
+    validate,
+)
 from vaultkernel.clock import utcnow
 
-ROOT = Path(__file__).resolve().parents[2]
 ENTRIES = {"member.json", "member.schema.json", "profile.csv", "consents.csv",
            "access_log.csv", "requests.csv", "request_transitions.csv", "summary.md"}
-
-
-# --------------------------------------------------------------------------------------
-# Helpers
-
-
-def open_access_request(services: Services, member_id: str | uuid.UUID,
-                        now: dt.datetime | None = None) -> uuid.UUID:
-    member = uuid.UUID(str(member_id))
-    with services.db.unit_of_work() as uow:
-        request = lifecycle.receive(uow.session, member, "access", jurisdiction="GDPR",
-                                    actor=f"member:{member}",
-                                    identity_verification="signed in",
-                                    now=now or utcnow())
-        uow.commit()
-        return request.id
-
-
-def archives_of(services: Services, request_id: uuid.UUID) -> list[ExportArchive]:
-    with services.db.unit_of_work() as uow:
-        return list(uow.session.scalars(select(ExportArchive)
-                                        .where(ExportArchive.request_id == request_id)))
-
-
-def the_archive(services: Services, request_id: uuid.UUID) -> ExportArchive:
-    found = archives_of(services, request_id)
-    assert len(found) == 1
-    return found[0]
-
-
-def the_request(services: Services, request_id: uuid.UUID) -> DataSubjectRequest:
-    with services.db.unit_of_work() as uow:
-        request = uow.session.get(DataSubjectRequest, request_id)
-        assert request is not None
-        return request
-
-
-def download_url(services: Services, row: ExportArchive,
-                 now: dt.datetime | None = None) -> str | None:
-    with services.db.unit_of_work() as uow:
-        return archive.download_url(uow.session, services.exports, row, now=now)
-
-
-def read_archive(services: Services, row: ExportArchive) -> bytes:
-    with services.db.unit_of_work() as uow:
-        return b"".join(archive.read_archive(uow.session, services.exports, row))
-
-
-def purge_expired(services: Services, now: dt.datetime) -> int:
-    return archive.purge_expired(services.db, services.exports, now=now)
-
-
-def link_path(services: Services, row: ExportArchive) -> str:
-    url = download_url(services, row)
-    assert url is not None and url.startswith(services.settings.issuer + "/exports/")
-    return url[len(services.settings.issuer):]
-
-
-def get(http: Any, path: str, token: str | None) -> Any:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    return http.get(path, headers=headers)
-
-
-def export_files(services: Services) -> list[Path]:
-    directory = Path(services.settings.export_dir)
-    return sorted(directory.iterdir()) if directory.exists() else []
-
-
-def entries_of(body: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(body)) as zf:
-        assert zf.testzip() is None
-        return {name: zf.read(name) for name in zf.namelist()}
-
-
-def published_schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads((ROOT / "docs" / "export-schema.json").read_text())
-    return schema
-
-
-def validate(document: Any) -> None:
-    validator = jsonschema.Draft202012Validator(
-        published_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
-    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
-
-
-def build(services: Services, now: dt.datetime | None = None) -> int:
-    return archive.build_pending_exports(services.db, services.exports, now=now or utcnow())
 
 
 @pytest.fixture
@@ -156,7 +81,7 @@ def test_the_member_downloads_a_complete_signed_archive(
     request = the_request(services, jane_export["request_id"])
     assert request.state == "completed" and request.lease_until is None
     steps = [(t.from_state, t.to_state, t.actor) for t in _transitions(services, request.id)]
-    assert steps[-1] == ("in_progress", "completed", archive.ACTOR)
+    assert steps[-1] == ("in_progress", "completed", access.ACTOR)
 
     row: ExportArchive = jane_export["row"]
     path = link_path(services, row)
@@ -386,136 +311,11 @@ def test_erasure_deletes_archives_and_an_erased_member_has_no_link(
     assert download_url(services, row) is None
     assert get(http, path, jane_api.token).status_code in (401, 404)
     with services.db.unit_of_work() as uow:
+        members = [uuid.UUID(jane["id"])]
         assert archive.delete_archives_of(uow.session, Path(services.settings.export_dir),
-                                          [uuid.UUID(jane["id"])]) == 1
+                                          members, access.requests_of(uow.session, members)) == 1
         uow.commit()
     assert archives_of(services, row.request_id) == []
-    assert export_files(services) == []
-
-
-# --------------------------------------------------------------------------------------
-# Resumable and idempotent
-
-
-class Crash(Exception):
-    pass
-
-
-@pytest.mark.parametrize("step", ["while streaming member.json", "after the file is sealed",
-                                  "while completing the request"])
-def test_a_crash_anywhere_is_finished_by_a_later_pass(
-        services: Services, http: Any, jane: dict[str, Any], jane_api: Api,
-        monkeypatch: pytest.MonkeyPatch, step: str) -> None:
-    seed(services, "client:loyalty-engine", "loyalty.membership",
-         [Read(uuid.UUID(jane["id"]), ["email"])], 5000, "bulk")
-    request_id = open_access_request(services, jane["id"])
-    crashes = {"n": 0}
-
-    def crash_once(original: Any) -> Any:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if crashes["n"] == 0:
-                crashes["n"] += 1
-                if step == "while streaming member.json":
-                    # Write part of the log, then die in the middle of the stream.
-                    pages = args[2]
-                    next(pages)
-                    raise Crash()
-                original(*args, **kwargs)
-                raise Crash()
-            return original(*args, **kwargs)
-        return wrapper
-
-    target = {"while streaming member.json": (package, "write_member_json"),
-              "after the file is sealed": (archive, "_fsync_dir"),
-              "while completing the request": (archive, "_complete_request")}[step]
-    monkeypatch.setattr(target[0], target[1], crash_once(getattr(*target)))
-
-    now = utcnow()
-    assert build(services, now) == 0
-    assert crashes["n"] == 1
-    assert archives_of(services, request_id) == []
-    request = the_request(services, request_id)
-    assert request.state == "in_progress"
-    assert request.details["exportFailures"] == 1 and request.details["exportLastError"] == "Crash"
-    assert export_files(services) == []  # nothing half-written is left behind
-
-    assert build(services, now) == 0  # the lease still holds
-    later = now + archive.LEASE + dt.timedelta(seconds=1)
-    assert build(services, later) == 1
-    row = the_archive(services, request_id)
-    assert [p.name for p in export_files(services)] == [row.path]
-    assert the_request(services, request_id).state == "completed"
-    assert build(services, later + archive.LEASE * 2) == 0
-    assert len(archives_of(services, request_id)) == 1
-
-    body = get(http, link_path(services, row), jane_api.token).content
-    document = json.loads(entries_of(body)["member.json"])
-    validate(document)
-    assert len(document["accessLog"]) == document["accessLogCount"] >= 5000
-
-
-def test_files_left_by_a_killed_worker_are_cleaned_on_the_next_pass(
-        services: Services, jane: dict[str, Any]) -> None:
-    """A kill leaves what no ``finally`` could clean: a partial file, or a sealed file
-    whose row was never committed. The next pass removes both and builds once."""
-    request_id = open_access_request(services, jane["id"])
-    directory = archive.export_dir(services.exports)
-    stale = [directory / f"{request_id}.{uuid.uuid4()}.partial",
-             directory / f"{request_id}.{uuid.uuid4()}.sealed"]
-    for path in stale:
-        path.write_bytes(os.urandom(1000))
-    unrelated = directory / f"{uuid.uuid4()}.{uuid.uuid4()}.sealed"
-    unrelated.write_bytes(b"left by a crash of another request")
-    foreign = directory / "README.txt"
-    foreign.write_text("not ours")
-
-    now = utcnow()
-    assert build(services, now) == 1
-    row = the_archive(services, request_id)
-    assert not any(p.exists() for p in stale)
-    assert sorted(p.name for p in export_files(services)) == sorted(
-        [row.path, unrelated.name, foreign.name])
-
-    # An orphan younger than a lease may belong to a build in progress: kept; older: gone.
-    assert purge_expired(services, now=now) == 0
-    assert unrelated.exists()
-    old = time.time() - archive.LEASE.total_seconds() - 60
-    os.utime(unrelated, (old, old))
-    assert purge_expired(services, now=now) == 0
-    assert not unrelated.exists() and foreign.exists()
-    assert (directory / row.path).exists()
-
-
-def test_an_archive_already_committed_just_completes_the_request(
-        services: Services, http: Any, jane: dict[str, Any], jane_api: Api) -> None:
-    request_id = open_access_request(services, jane["id"])
-    now = utcnow()
-    assert build(services, now) == 1
-    row = the_archive(services, request_id)
-    with services.db.unit_of_work() as uow:  # as if the completion had been lost
-        request = uow.session.get(DataSubjectRequest, request_id)
-        assert request is not None
-        request.state = "in_progress"
-        request.closed_at = None
-        uow.commit()
-    assert build(services, now + archive.LEASE) == 1
-    assert [a.id for a in archives_of(services, request_id)] == [row.id]
-    assert the_request(services, request_id).state == "completed"
-    assert get(http, link_path(services, row), jane_api.token).status_code == 200
-
-
-def test_only_open_access_requests_are_built(services: Services, jane: dict[str, Any]) -> None:
-    with services.db.unit_of_work() as uow:
-        member = uuid.UUID(jane["id"])
-        waiting = lifecycle.receive(uow.session, member, "access", jurisdiction="GDPR",
-                                    actor="officer:x", identity_verification=None,
-                                    now=utcnow())
-        lifecycle.receive(uow.session, member, "restriction", jurisdiction="GDPR",
-                          actor="officer:x", identity_verification="signed in",
-                          now=utcnow())
-        uow.commit()
-    assert build(services) == 0
-    assert the_request(services, waiting.id).state == "identity_verification"
     assert export_files(services) == []
 
 

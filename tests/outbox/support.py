@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,6 +63,9 @@ class Clock:
         return self.now.timestamp()
 
 
+HOLD_LIMIT = 20.0  # seconds a held request waits at most
+
+
 @dataclass
 class Received:
     webhook_id: str
@@ -76,18 +78,33 @@ class Receiver:
     """Verifies the Standard Webhooks signature of every request (401 if it fails) with
     the secret of the client its path names, records what it accepted, and misbehaves as
     told for the first requests: ``"500"`` answers HTTP 500, ``"drop"`` closes the
-    connection without an answer."""
+    connection without an answer. With a ``hold``, every request waits for that event
+    before it is answered (at most :data:`HOLD_LIMIT` seconds, so a failing test does not
+    hang); ``together`` sets it once that many requests are waiting at once."""
 
     clock: Clock
     secrets: dict[str, str] = field(default_factory=dict)  # client id -> signing secret
     failures: list[str] = field(default_factory=list)
     down: bool = False  # answer 503 to everything while set
-    delay: float = 0.0  # seconds before answering
+    hold: threading.Event | None = None  # answer nothing until it is set
+    together: int = 0  # set ``hold`` once this many requests wait at the same time
+    waiting: int = 0
     accepted: list[Received] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)  # why each bad signature failed
     requests: int = 0
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait_for_release(self) -> None:
+        """Hold a request until ``hold`` is set (``together`` waiting requests set it)."""
+        hold = self.hold
+        if hold is None:
+            return
+        with self.lock:
+            self.waiting += 1
+            if self.together and self.waiting >= self.together:
+                hold.set()
+        hold.wait(timeout=HOLD_LIMIT)
 
     def url_for(self, client_id: str) -> str:
         return f"{self.url}/{client_id}"
@@ -125,8 +142,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:  # noqa: N802  (http.server's naming)
             raw = self.rfile.read(int(self.headers.get("content-length", "0")))
-            if receiver.delay:
-                time.sleep(receiver.delay)
+            receiver.wait_for_release()
             outcome = receiver.handle(self.path, {k.lower(): v for k, v in self.headers.items()},
                                       raw)
             if outcome == "drop":

@@ -360,7 +360,8 @@ def test_two_workers_at_once_post_each_delivery_once(
         subscribe(services, client_id, receiver)
     ok(jane_api, GRANT, {"p": MARKETING, "v": 1})  # one event, six deliveries
     assert len(deliveries(services)) == len(clients)
-    receiver.delay = 0.3  # both workers are mid-flight at the same time
+    # No answer until both workers are mid-flight at the same time.
+    receiver.hold, receiver.together = threading.Event(), 2
 
     barrier = threading.Barrier(2)
     made: list[int] = []
@@ -394,13 +395,16 @@ def test_two_workers_racing_for_one_delivery_post_it_once(
         clock: Clock) -> None:
     subscribe(services, "email-marketing", receiver)
     ok(jane_api, GRANT, {"p": MARKETING, "v": 1})
-    receiver.delay = 0.5
+    # The worker that got the delivery gets no answer until the other worker's whole pass
+    # is over: that pass ran while the delivery was in flight.
+    release = receiver.hold = threading.Event()
     barrier = threading.Barrier(2)
     made: list[int] = []
 
     def work() -> None:
         barrier.wait()
         made.append(deliver_due(services.db, services.courier, now=clock.now))
+        release.set()
 
     workers = [threading.Thread(target=work) for _ in range(2)]
     for w in workers:

@@ -31,10 +31,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
-from export.archive import build_pending_exports
 from export.models import ExportArchive
 from identity.models import PERSONAL_FIELDS, Member
 from membervault.services import Services
+from subject_requests.access import build_pending_exports
 from subject_requests.erasure import complete_acknowledged, erase_pending
 from subject_requests.lifecycle import receive
 from tests.conftest import BACKEND, Api, member_token, register

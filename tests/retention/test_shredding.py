@@ -20,7 +20,6 @@ from starlette.testclient import TestClient
 
 from audit.models import AuditEvent
 from consent.models import Consent, ConsentRecord, Objection
-from export.archive import build_pending_exports
 from export.models import ExportArchive
 from identity.models import Member, SignInCode
 from membervault.services import Services
@@ -28,6 +27,7 @@ from outbox.models import Delivery, OutboxEvent
 from outbox.secrets import open_member_number
 from retention import shredding, sweeper
 from retention.shredding import is_suppressed
+from subject_requests.access import build_pending_exports
 from subject_requests.erasure import complete_acknowledged, erase_pending
 from subject_requests.lifecycle import receive
 from tests.conftest import BACKEND, Api, member_token, register
@@ -69,8 +69,7 @@ def erase_by_request(services: Services, member_id: uuid.UUID, now: dt.datetime)
 
 
 def erase_by_sweep(services: Services, now: dt.datetime) -> int:
-    report = sweeper.sweep(services.db, services.erasure_kit, services.mailer, now=now,
-                           rule="inactive_members")
+    report = sweeper.sweep(services.db, services.sweep_kit, now=now, rule="inactive_members")
     return report.counts()["inactive_members"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from pathlib import Path
@@ -32,7 +33,7 @@ NOW = dt.datetime(2031, 6, 15, 12, 0, tzinfo=dt.UTC)
 
 def sweep(services: Any, **options: Any) -> sweeper.SweepReport:
     """The sweep as the worker runs it, with the service's own dependencies."""
-    return sweeper.sweep(services.db, services.erasure_kit, services.mailer, **options)
+    return sweeper.sweep(services.db, services.sweep_kit, **options)
 
 
 def ago(**kwargs: float) -> dt.datetime:
@@ -244,6 +245,14 @@ def test_an_unknown_rule_is_refused(services: Any) -> None:
         sweep(services, now=NOW, rule="nope")
 
 
+def test_a_rule_kind_without_a_handler_is_refused_when_the_sweep_is_wired(
+        services: Any) -> None:
+    """The requests' rule has its handler in subject_requests, given by the root."""
+    with pytest.raises(ValueError, match="data_subject_request"):
+        sweeper.SweepKit(erasure=services.erasure_kit, mailer=services.mailer,
+                         handlers=sweeper.HANDLERS)
+
+
 def test_the_loyalty_engine_reports_activity(services: Any, loyalty_api: Any,
                                              jane: dict[str, Any]) -> None:
     member_id = uuid.UUID(jane["id"])
@@ -335,7 +344,7 @@ class FailingMailer:
 def test_a_failing_notice_mail_neither_stops_the_sweep_nor_repeats_nor_logs_the_address(
         services: Any, caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     mailer = FailingMailer()
-    services.mailer = mailer
+    services.sweep_kit = dataclasses.replace(services.sweep_kit, mailer=mailer)
     for name in ("bounce", "fine"):
         with services.db.unit_of_work() as uow:
             profile = members.enrol_member(uow, services.crypto, {
@@ -345,11 +354,10 @@ def test_a_failing_notice_mail_neither_stops_the_sweep_nor_repeats_nor_logs_the_
             connection.execute(Member.__table__.update().where(Member.id == profile.member_id)
                                .values(last_activity_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)))
     now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    report = sweeper.sweep(services.db, services.erasure_kit, services.mailer, now=now)
+    report = sweeper.sweep(services.db, services.sweep_kit, now=now)
     assert {o.rule: o.affected for o in report.outcomes}["inactive_members:notice"] == 2
     assert mailer.sent == ["fine@example.org"]
-    again = sweeper.sweep(services.db, services.erasure_kit, services.mailer,
-                          now=now + dt.timedelta(hours=1))
+    again = sweeper.sweep(services.db, services.sweep_kit, now=now + dt.timedelta(hours=1))
     assert {o.rule: o.affected for o in again.outcomes}["inactive_members:notice"] == 0
     assert mailer.sent == ["fine@example.org"]  # nobody is mailed twice
     assert "bounce@example.org" not in caplog.text

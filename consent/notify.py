@@ -1,14 +1,32 @@
-"""The events each kind of change announces, and to whom (GDPR Art. 19)."""
+"""The events each kind of change announces, and to whom (GDPR Art. 19).
+
+Who must learn about a change is decided here, in ``consent``, because the consent records
+say it: the clients whose purposes may have given them the member's data are those
+registered for a purpose that does not rest on consent, or for a consent purpose the
+member ever granted (:func:`purposes_with_data`). The outbox writes the events and picks
+the clients registered for those purposes (``outbox.recipients``).
+"""
 
 from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outbox.recipients import purposes_with_data, recipients
+from consent.models import ConsentRecord
+from outbox.recipients import recipients
 from outbox.writer import emit
 from vaultkernel.policy import Policy
+
+
+def purposes_with_data(session: Session, policy: Policy, member_id: uuid.UUID) -> set[str]:
+    """Purposes under which the member's data may have been read: every non-consent
+    purpose, and each consent purpose the member ever granted."""
+    granted = set(session.scalars(
+        select(ConsentRecord.purpose).where(ConsentRecord.member_id == member_id,
+                                            ConsentRecord.granted.is_(True)).distinct()))
+    return {p.key for p in policy.purposes.values() if not p.consent_based} | granted
 
 
 def consent_changed(session: Session, member_id: uuid.UUID, purpose: str, granted: bool,
