@@ -72,6 +72,7 @@ from vaultkernel.database import Database
 from vaultkernel.errors import DomainError
 from vaultkernel.jobs import claim
 from vaultkernel.policy import Policy
+from vaultkernel.private_files import create_new
 from vaultkernel.sealing import TamperedCiphertext
 
 log = logging.getLogger("membervault.export")
@@ -159,8 +160,7 @@ def _remove(paths: list[Path]) -> None:
 
 
 def _create(path: Path) -> BinaryIO:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    return os.fdopen(fd, "wb")
+    return os.fdopen(create_new(path), "wb")
 
 
 # --------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""ASGI middleware: request ids, request body limits and an access log without PII."""
+"""ASGI middleware: request ids, an access log without PII, no caching unless chosen,
+request body limits."""
 
 from __future__ import annotations
 
@@ -56,6 +57,30 @@ class RequestContext:
             log.info("%s %s %s %.1fms rid=%s", scope["method"], loggable_path(scope["path"]),
                      status, (time.perf_counter() - started) * 1000, request_id)
             reset_request_id(token)
+
+
+class NoStoreByDefault:
+    """Answers carry ``Cache-Control: no-store`` unless their handler chose a caching
+    policy (only the public key set does): GraphQL answers, sign-in, tokens, exports and
+    error answers may hold personal data or secrets, which no browser or proxy may keep."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers += [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
 
 
 class BodyLimit:
