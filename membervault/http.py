@@ -8,6 +8,7 @@ import re
 import secrets
 import time
 from typing import Any
+from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,10 +18,13 @@ log = logging.getLogger("membervault.http")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # Export download links carry a secret token in the path: never logged.
 SECRET_PATH = re.compile(r"^/exports/[^/]+")
+# What a path may show in the log as it is; anything else (a decoded %0A, non-ASCII) is
+# percent-encoded again, so the path cannot break or fake a log line.
+PATH_SAFE = "/:@!$&'()*+,;=-._~[]"
 
 
 def loggable_path(path: str) -> str:
-    return SECRET_PATH.sub("/exports/[token]", path)
+    return quote(SECRET_PATH.sub("/exports/[token]", path), safe=PATH_SAFE)
 
 
 class RequestContext:
@@ -54,8 +58,11 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            log.info("%s %s %s %.1fms rid=%s", scope["method"], loggable_path(scope["path"]),
-                     status, (time.perf_counter() - started) * 1000, request_id)
+            path = loggable_path(scope["path"])
+            took = round((time.perf_counter() - started) * 1000, 1)
+            log.info("%s %s %s %.1fms rid=%s", scope["method"], path, status, took, request_id,
+                     extra={"method": scope["method"], "path": path, "status": status,
+                            "durationMs": took})
             reset_request_id(token)
 
 

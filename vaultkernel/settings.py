@@ -61,6 +61,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # json (one JSON object per line) or console (readable); empty: json in production.
+    log_format: str = ""
 
     @property
     def production(self) -> bool:
@@ -69,6 +71,10 @@ class Settings:
     @property
     def graphiql_enabled(self) -> bool:
         return (not self.production) if self.graphiql is None else self.graphiql
+
+    @property
+    def effective_log_format(self) -> str:
+        return self.log_format or ("json" if self.production else "console")
 
     @property
     def introspection_enabled(self) -> bool:
@@ -140,6 +146,8 @@ def validate(settings: Settings) -> None:
             raise SettingsError("MEMBERVAULT_ISSUER must be an https:// URL in production")
         if not (settings.smtp_host):
             raise SettingsError("MEMBERVAULT_SMTP_HOST is required in production")
+    if settings.log_format not in {"", "json", "console"}:
+        raise SettingsError("MEMBERVAULT_LOG_FORMAT must be 'json' or 'console'")
     if not 60 <= settings.export_link_ttl <= 30 * 86400:
         raise SettingsError("MEMBERVAULT_EXPORT_LINK_TTL must be between 60 s and 30 days")
     if not 1 <= settings.webhook_max_attempts <= 50:

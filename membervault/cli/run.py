@@ -23,7 +23,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     services = open_services()  # fail fast on keys, policy and database before binding
     ensure_signing_key(services)
     services.close()
-    configure_logging()
+    configure_logging(log_format=settings.effective_log_format)
     host = host or settings.host
     port = port or settings.port
     console.print(f"membervault serving on http://{host}:{port} (GraphQL at /graphql)")
@@ -38,7 +38,7 @@ def worker(once: Annotated[bool, typer.Option(help="one pass, then exit")] = Fal
     """Run the background worker: exports, erasures, webhook deliveries, expiries."""
     services = open_services()
     ensure_signing_key(services)
-    configure_logging()
+    configure_logging(log_format=services.settings.effective_log_format)
     if once:
         done = background.run_once(services)
         console.print(", ".join(f"{k}={v}" for k, v in done.items()))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -15,6 +16,8 @@ from membervault.auth import NO_STORE
 from membervault.handlers import services_of
 from membervault.handlers.oauth import oauth_error
 from membervault.services import Services
+
+log = logging.getLogger("membervault.sign_in")
 
 
 async def json_object(request: Request) -> dict[str, Any] | None:
@@ -62,7 +65,13 @@ async def exchange_code(request: Request) -> Response:
 
 
 def mail_code(services: Services, to_send: CodeToSend) -> None:
-    services.mailer.send(
-        to_send.email, "Your membervault sign-in code",
-        f"Your sign-in code is {to_send.code}. It expires in "
-        f"{services.settings.otp_ttl // 60} minutes. If you did not ask for it, ignore this.")
+    """Runs after the answer was sent, so a failure is only logged: by type, since the
+    relay's message names the refused address."""
+    try:
+        services.mailer.send(
+            to_send.email, "Your membervault sign-in code",
+            f"Your sign-in code is {to_send.code}. It expires in "
+            f"{services.settings.otp_ttl // 60} minutes. If you did not ask for it, ignore "
+            "this.")
+    except Exception as exc:  # noqa: BLE001
+        log.error("sign-in mail could not be sent: %s", type(exc).__name__)
