@@ -18,6 +18,7 @@ from identity.models import PERSONAL_FIELDS
 from identity.oauth import TokenEndpoint
 from identity.oidc import ExternalIssuer
 from identity.sign_in import SignInCodes
+from identity.sign_in_limits import GuessLimits
 from identity.signed_documents import check_document, sign_document
 from identity.signing_keys import SigningKeys
 from identity.tokens import TokenIssuer, TokenVerifier
@@ -100,8 +101,11 @@ def build_services(settings: Settings, *, db: Database | None = None,
         verifier=TokenVerifier(keys, settings.issuer, settings.audience, external),
         token_endpoint=TokenEndpoint(db, hasher, issuer, settings.client_token_ttl),
         sign_in=SignInCodes(crypto, keyring.derive, ttl=settings.otp_ttl,
-                            max_attempts=settings.otp_max_attempts,
-                            max_per_window=settings.otp_max_per_window),
+                            max_per_window=settings.otp_max_per_window,
+                            guesses=GuessLimits(per_address=settings.otp_max_attempts,
+                                                per_caller=settings.otp_max_guesses_per_caller,
+                                                overall=settings.otp_max_guesses_global),
+                            clock=clock),
         mailer=mailer,
         cursors=Cursors(keyring.derive("pagination-cursor")),
         active_clients=ActiveClients(db),

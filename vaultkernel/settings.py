@@ -33,8 +33,10 @@ class Settings:
     client_token_ttl: int = 900
     member_token_ttl: int = 600
     otp_ttl: int = 600
-    otp_max_attempts: int = 5
-    otp_max_per_window: int = 5
+    otp_max_attempts: int = 5  # wrong codes per address per 15 minutes, across its codes
+    otp_max_per_window: int = 5  # codes one address may ask for per 15 minutes
+    otp_max_guesses_per_caller: int = 20  # wrong codes per client IP per 15 minutes
+    otp_max_guesses_global: int = 1000  # wrong codes for all addresses per 15 minutes
     mailbox_file: str = "var/mailbox.txt"
     export_dir: str = "var/exports"
     export_link_ttl: int = 7 * 86400  # seconds an export download link stays valid
@@ -152,6 +154,10 @@ def validate(settings: Settings) -> None:
         raise SettingsError("MEMBERVAULT_EXPORT_LINK_TTL must be between 60 s and 30 days")
     if not 1 <= settings.webhook_max_attempts <= 50:
         raise SettingsError("MEMBERVAULT_WEBHOOK_MAX_ATTEMPTS must be between 1 and 50")
+    for name in ("otp_max_attempts", "otp_max_per_window", "otp_max_guesses_per_caller",
+                 "otp_max_guesses_global"):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be at least 1")
     for name in ("client_token_ttl", "member_token_ttl", "otp_ttl"):
         if not 30 <= getattr(settings, name) <= 86400:
             raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be between 30 and 86400 seconds")

@@ -36,8 +36,8 @@ async def request_code(request: Request) -> Response:
     try:
         with services.db.unit_of_work() as uow:
             to_send = services.sign_in.request(uow, data["email"])
-    except TooManyRequests:
-        return oauth_error("slow_down", 429, "too many codes requested; try later")
+    except TooManyRequests as refused:
+        return too_many(refused)
     task = BackgroundTask(mail_code, services, to_send) if to_send else None
     return JSONResponse(
         {"status": "sent_if_registered",
@@ -52,16 +52,25 @@ async def exchange_code(request: Request) -> Response:
             or not all(isinstance(v, str) for v in data.values())):
         return oauth_error("invalid_request",
                            description='send {"email": "...", "code": "..."}')
+    caller = request.client.host if request.client else ""
     try:
         with services.db.unit_of_work() as uow:
-            member_id = services.sign_in.exchange(uow, data["email"], data["code"])
+            member_id = services.sign_in.exchange(uow, data["email"], data["code"], caller)
     except SignInFailed:
         return oauth_error("invalid_grant", description="the code is wrong, used or expired")
+    except TooManyRequests as refused:
+        return too_many(refused)
     ttl = services.settings.member_token_ttl
     access_token, _ = services.issuer.issue(subject=str(member_id), role="member", ttl=ttl,
                                             client_id="membervault-sign-in")
     return JSONResponse({"access_token": access_token, "token_type": "Bearer",
                          "expires_in": ttl}, headers=NO_STORE)
+
+
+def too_many(refused: TooManyRequests) -> Response:
+    response = oauth_error("slow_down", 429, refused.message)
+    response.headers["Retry-After"] = str(refused.retry_after)
+    return response
 
 
 def mail_code(services: Services, to_send: CodeToSend) -> None:
