@@ -22,6 +22,7 @@ from identity.sign_in_limits import GuessLimits
 from identity.signed_documents import check_document, sign_document
 from identity.signing_keys import SigningKeys
 from identity.tokens import TokenIssuer, TokenVerifier
+from outbox.addresses import AddressPolicy
 from outbox.delivery import Courier
 from retention.shredding import ErasureKit
 from schema.cursors import Cursors
@@ -116,7 +117,8 @@ def build_services(settings: Settings, *, db: Database | None = None,
         request_workflow=Workflow(policy=policy, crypto=crypto,
                                   default_region=settings.default_region),
         courier=Courier(keyring=keyring, crypto=crypto,
-                        max_attempts=settings.webhook_max_attempts),
+                        max_attempts=settings.webhook_max_attempts,
+                        addresses=AddressPolicy.parse(settings.webhook_allowed_networks)),
         erasure_kit=ErasureKit(crypto=crypto, keyring=keyring, policy=policy,
                                export_dir=Path(settings.export_dir)),
         access_log=AccessLog(db, clock),

@@ -6,6 +6,7 @@ default ``membervault.toml`` in the working directory when present), then the de
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, fields
@@ -41,6 +42,8 @@ class Settings:
     export_dir: str = "var/exports"
     export_link_ttl: int = 7 * 86400  # seconds an export download link stays valid
     webhook_max_attempts: int = 10
+    # Networks webhooks may reach although not public (comma-separated, e.g. 10.1.0.0/16).
+    webhook_allowed_networks: str = ""
     retention_interval: int = 3600  # seconds between retention sweeps run by the worker
     smtp_host: str = ""
     smtp_port: int = 587
@@ -152,6 +155,13 @@ def validate(settings: Settings) -> None:
         raise SettingsError("MEMBERVAULT_LOG_FORMAT must be 'json' or 'console'")
     if not 60 <= settings.export_link_ttl <= 30 * 86400:
         raise SettingsError("MEMBERVAULT_EXPORT_LINK_TTL must be between 60 s and 30 days")
+    for network in settings.webhook_allowed_networks.split(","):
+        try:
+            if network.strip():
+                ipaddress.ip_network(network.strip(), strict=False)
+        except ValueError:
+            raise SettingsError("MEMBERVAULT_WEBHOOK_ALLOWED_NETWORKS must be IP networks "
+                                "separated by commas (e.g. 10.1.0.0/16)") from None
     if not 1 <= settings.webhook_max_attempts <= 50:
         raise SettingsError("MEMBERVAULT_WEBHOOK_MAX_ATTEMPTS must be between 1 and 50")
     for name in ("otp_max_attempts", "otp_max_per_window", "otp_max_guesses_per_caller",
