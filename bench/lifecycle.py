@@ -319,6 +319,8 @@ def floor_sweep(env: Env, now: dt.datetime, batch: int = 1000) -> int:
             if indexes:
                 raw.execute(f"DELETE FROM sign_in_codes WHERE email_index IN "
                             f"({raw.marks(len(indexes))})", indexes)
+                raw.execute(f"DELETE FROM sign_in_guesses WHERE email_index IN "
+                            f"({raw.marks(len(indexes))})", indexes)
             scrubbed = []
             for record_id, evidence in raw.fetchall(
                     f"SELECT id, evidence FROM consent_records WHERE member_id IN ({marks})",

@@ -71,6 +71,7 @@ from vaultkernel.clock import utcnow
 from vaultkernel.database import Database
 from vaultkernel.errors import DomainError
 from vaultkernel.policy import Policy
+from vaultkernel.private_files import create_new
 from vaultkernel.sealing import TamperedCiphertext
 
 log = logging.getLogger("membervault.export")
@@ -157,8 +158,7 @@ def _remove(paths: list[Path]) -> None:
 
 
 def _create(path: Path) -> BinaryIO:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    return os.fdopen(fd, "wb")
+    return os.fdopen(create_new(path), "wb")
 
 
 # --------------------------------------------------------------------------------------

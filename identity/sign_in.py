@@ -1,7 +1,8 @@
 """Passwordless member sign-in: a one-time code sent to the member's email.
 
 The answer to a code request is the same whether or not the email belongs to a member;
-codes are stored as keyed hashes, expire, are single-use, and allow a few attempts.
+codes are stored as keyed hashes, expire and are single-use; wrong guesses are limited per
+address, per caller and overall (:mod:`identity.sign_in_limits`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 
-from identity import repository
+from identity import repository, sign_in_limits
 from identity.encryption import MemberCrypto
 from identity.errors import IdentityError
 from identity.models import SignInCode
+from identity.sign_in_limits import GuessLimits, seconds_until
 from identity.validation import normalise_email
-from vaultkernel.clock import utcnow
+from vaultkernel.clock import Clock, utcnow
 from vaultkernel.database import UnitOfWork
 from vaultkernel.errors import DomainError
 
@@ -38,10 +40,13 @@ class SignInFailed(DomainError):
 
 
 class TooManyRequests(DomainError):
-    """Too many codes asked for one address (OAuth's ``slow_down`` on the wire)."""
+    """Too many codes asked for one address, or too many wrong codes tried (OAuth's
+    ``slow_down`` on the wire, HTTP 429 with ``Retry-After``)."""
 
-    def __init__(self) -> None:
-        super().__init__("TOO_MANY_REQUESTS", "too many codes requested; try later")
+    def __init__(self, retry_after: int,
+                 message: str = "too many codes requested; try later") -> None:
+        super().__init__("TOO_MANY_REQUESTS", message)
+        self.retry_after = retry_after  # seconds
 
 
 @dataclass(frozen=True)
@@ -53,12 +58,14 @@ class CodeToSend:
 
 class SignInCodes:
     def __init__(self, crypto: MemberCrypto, derive: Callable[[str], bytes], *, ttl: int,
-                 max_attempts: int, max_per_window: int):
+                 max_per_window: int, guesses: GuessLimits, clock: Clock):
         self._crypto = crypto
         self._key = derive("sign-in-code")
+        self._caller_key = derive("sign-in-caller")
         self.ttl = dt.timedelta(seconds=ttl)
-        self.max_attempts = max_attempts
         self.max_per_window = max_per_window
+        self.guesses = guesses
+        self.clock = clock
 
     def _hash(self, email_index: bytes, code: str) -> bytes:
         return hmac.new(self._key, email_index + code.encode(), hashlib.sha256).digest()
@@ -75,13 +82,13 @@ class SignInCodes:
             return None
         session = uow.session
         index = self._crypto.index.digest("email", normalised)
-        now = utcnow()
-        recent = session.scalar(
-            select(func.count()).select_from(SignInCode).where(
+        now = self.clock.now()
+        recent, oldest = session.execute(
+            select(func.count(), func.min(SignInCode.created_at)).where(
                 SignInCode.email_index == index, SignInCode.created_at > now - RATE_WINDOW)
-        )
+        ).one()
         if (recent or 0) >= self.max_per_window:
-            raise TooManyRequests()
+            raise TooManyRequests(seconds_until(oldest + RATE_WINDOW, now))
         code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
         session.add(SignInCode(email_index=index, code_hash=self._hash(index, code),
                                created_at=now, expires_at=now + self.ttl))
@@ -91,29 +98,34 @@ class SignInCodes:
             return None
         return CodeToSend(email=normalised, code=code, member_id=member.id)
 
-    def exchange(self, uow: UnitOfWork, email: str, code: str) -> uuid.UUID:
-        """Check a code; on success it is spent and the member id returned."""
+    def exchange(self, uow: UnitOfWork, email: str, code: str, caller: str) -> uuid.UUID:
+        """Check a code tried by ``caller`` (its IP address); on success it is spent and
+        the member id returned. Over a guess limit: :class:`TooManyRequests`, unchecked."""
         try:
             normalised = normalise_email(email)
         except IdentityError:
             raise SignInFailed() from None
+        if not code.isascii() or not code.isdigit() or len(code) != CODE_DIGITS:
+            raise SignInFailed()  # a malformed code cannot match: no guess is spent
         session = uow.session
         index = self._crypto.index.digest("email", normalised)
-        now = utcnow()
+        now = self.clock.now()
+        # Counted whether or not the address has an open code (or is a member's).
+        guess_id, refusal = sign_in_limits.record_guess(
+            uow, self.guesses, email_index=index,
+            caller=sign_in_limits.caller_key(self._caller_key, caller), now=now)
+        if refusal is not None:
+            raise TooManyRequests(refusal.retry_after, "too many wrong codes; try later")
         candidates = session.scalars(
             select(SignInCode).where(SignInCode.email_index == index,
                                      SignInCode.used_at.is_(None),
                                      SignInCode.expires_at > now)
             .order_by(SignInCode.created_at.desc())
         ).all()
-        live = [c for c in candidates if c.attempts < self.max_attempts]
-        if not live or not code.isascii() or not code.isdigit() or len(code) != CODE_DIGITS:
-            raise SignInFailed()  # a malformed code cannot match: no guess is spent
+        live = [c for c in candidates if c.attempts < self.guesses.per_address]
         expected = self._hash(index, code)
         match = next((c for c in live if hmac.compare_digest(c.code_hash, expected)), None)
         if match is None:
-            # A wrong guess counts against every open code of the address, so requesting
-            # more codes never buys more guesses.
             for c in live:
                 c.attempts += 1
             uow.commit()
@@ -127,6 +139,7 @@ class SignInCodes:
         for other in candidates:
             if other is not match:
                 other.used_at = now
+        sign_in_limits.withdraw(session, guess_id)  # a right code is not a wrong guess
         uow.commit()
         return member.id
 

@@ -21,7 +21,7 @@ from membervault.handlers import health, oauth, sign_in, well_known
 from membervault.handlers.audience import audience_export
 from membervault.handlers.exports import export_download
 from membervault.handlers.graphql import GraphQLView
-from membervault.http import BodyLimit, RequestContext
+from membervault.http import BodyLimit, NoStoreByDefault, RequestContext
 from membervault.services import Services, build_services, ensure_signing_key
 from vaultkernel.database import MAX_CONNECTIONS
 from vaultkernel.settings import Settings, load_settings
@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestContext),
+        middleware=[Middleware(RequestContext), Middleware(NoStoreByDefault),
                     Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
         lifespan=lifespan,
     )

@@ -19,9 +19,11 @@ from identity.oauth import TokenEndpoint
 from identity.oidc import ExternalIssuer
 from identity.registrations import Registrations
 from identity.sign_in import SignInCodes
+from identity.sign_in_limits import GuessLimits
 from identity.signed_documents import check_document, sign_document
 from identity.signing_keys import SigningKeys
 from identity.tokens import TokenIssuer, TokenVerifier
+from outbox.addresses import AddressPolicy
 from outbox.delivery import Courier
 from retention import sweeper
 from retention.shredding import ErasureKit
@@ -108,8 +110,11 @@ def build_services(settings: Settings, *, db: Database | None = None,
         verifier=TokenVerifier(keys, settings.issuer, settings.audience, external),
         token_endpoint=TokenEndpoint(db, hasher, issuer, settings.client_token_ttl),
         sign_in=SignInCodes(crypto, keyring.derive, ttl=settings.otp_ttl,
-                            max_attempts=settings.otp_max_attempts,
-                            max_per_window=settings.otp_max_per_window),
+                            max_per_window=settings.otp_max_per_window,
+                            guesses=GuessLimits(per_address=settings.otp_max_attempts,
+                                                per_caller=settings.otp_max_guesses_per_caller,
+                                                overall=settings.otp_max_guesses_global),
+                            clock=clock),
         mailer=mailer,
         cursors=Cursors(keyring.derive("pagination-cursor")),
         registrations=Registrations(db, clock),
@@ -120,7 +125,8 @@ def build_services(settings: Settings, *, db: Database | None = None,
         request_workflow=Workflow(policy=policy, crypto=crypto,
                                   default_region=settings.default_region),
         courier=Courier(keyring=keyring, crypto=crypto,
-                        max_attempts=settings.webhook_max_attempts),
+                        max_attempts=settings.webhook_max_attempts,
+                        addresses=AddressPolicy.parse(settings.webhook_allowed_networks)),
         erasure_kit=erasure_kit,
         sweep_kit=SweepKit(erasure=erasure_kit, mailer=mailer,
                            handlers={**sweeper.HANDLERS, **expiry.HANDLERS}),

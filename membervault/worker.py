@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from audit import heads, member_index
 from export.archive import purge_expired
+from identity import sign_in_limits
 from membervault.services import Services
 from outbox.delivery import deliver_due
 from retention.sweeper import SweepIncomplete, last_sweep_at, sweep
@@ -34,6 +35,8 @@ def run_once(services: Services, now: Callable[[], dt.datetime] = utcnow) -> dic
         "deliveries": deliver_due(services.db, services.courier, now=now()),
         "completed": complete_acknowledged(services.db, now=now()),
         "expired_archives": purge_expired(services.db, services.exports, now=now()),
+        "expired_sign_in_guesses": sign_in_limits.prune_expired(
+            services.db, services.sign_in.guesses, now()),
         "retention_swept": sweep_if_due(services, now=now()),
         "access_log_indexed": member_index.catch_up(services.db),
         "access_log_heads": sign_access_log_head(services, now=now()),

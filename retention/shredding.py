@@ -43,7 +43,7 @@ from export.models import ExportArchive
 from identity.encryption import MemberCrypto
 from identity.errors import IdentityError, KeyringError
 from identity.keyring import Keyring
-from identity.models import PERSONAL_FIELDS, Member, SignInCode
+from identity.models import PERSONAL_FIELDS, Member, SignInCode, SignInGuess
 from identity.validation import normalise_email
 from outbox.recipients import recipients, subscribers
 from outbox.secrets import seal_member_number
@@ -230,6 +230,8 @@ def erase_members(session: Session, kit: ErasureKit, ids: Sequence[uuid.UUID], *
         for index in _deleted(session, delete(SignInCode).where(
                 SignInCode.email_index.in_(list(owner_of))).returning(SignInCode.email_index)):
             by_id[owner_of[index]].sign_in_codes += 1
+        # Wrong sign-in guesses count for 15 minutes; they hold the blind index too.
+        session.execute(delete(SignInGuess).where(SignInGuess.email_index.in_(list(owner_of))))
     scrub_evidence(session, ids)
     for member_id in _deleted(session, delete(Consent).where(
             Consent.member_id.in_(ids)).returning(Consent.member_id)):

@@ -10,6 +10,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
+from vaultkernel.private_files import ensure_private
+
 log = logging.getLogger("membervault.mailer")
 
 
@@ -26,6 +28,7 @@ class MailboxFileMailer:
 
     def send(self, to: str, subject: str, body: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private(self.path)
         with self._lock, self.path.open("a") as handle:
             handle.write(f"To: {to}\nSubject: {subject}\n\n{body}\n\n")
         log.info("development mail written to %s (subject: %s)", self.path, subject)

@@ -27,7 +27,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     ensure_signing_key(services)
     services.close()
     _check_listen(host, port)
-    configure_logging()
+    configure_logging(log_format=settings.effective_log_format)
     console.print(f"membervault serving on http://{host}:{port} (GraphQL at /graphql)")
     uvicorn.run("membervault.asgi:app", host=host, port=port,
                 workers=workers or settings.workers, access_log=False, log_config=None,
@@ -52,7 +52,7 @@ def worker(once: Annotated[bool, typer.Option(help="one pass, then exit")] = Fal
     """Run the background worker: exports, erasures, webhook deliveries, expiries."""
     services = open_services()
     ensure_signing_key(services)
-    configure_logging()
+    configure_logging(log_format=services.settings.effective_log_format)
     if once:
         done = background.run_once(services)
         console.print(", ".join(f"{k}={v}" for k, v in done.items()))
