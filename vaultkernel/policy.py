@@ -8,7 +8,10 @@ composition root passes the member table's personal fields), so the kernel knows
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import tomllib
+import zoneinfo
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -81,6 +84,10 @@ class Policy:
     source: str
     retention: dict[str, RetentionRule] = field(default_factory=dict)
     transfers: str = "none"
+    # The IANA time zone the controller counts deadlines in (a day ends at midnight there).
+    time_zone: str = "UTC"
+    # Public holidays per jurisdiction code (as data subject requests name it).
+    holidays: dict[str, frozenset[dt.date]] = field(default_factory=dict)
 
     def attributes_of(self, purpose: str) -> frozenset[str]:
         return frozenset(a for c in self.purposes[purpose].categories
@@ -103,7 +110,8 @@ class Policy:
         return [p.key for p in self.purposes.values() if p.direct_marketing]
 
 
-def load_policy(path: str | Path, *, member_attributes: Collection[str]) -> Policy:
+def load_policy(path: str | Path, *, member_attributes: Collection[str],
+                jurisdictions: Collection[str] = ()) -> Policy:
     source = Path(path)
     name = str(source)
     try:
@@ -112,7 +120,8 @@ def load_policy(path: str | Path, *, member_attributes: Collection[str]) -> Poli
         raise PolicyError(name, "file", "does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(name, "file", f"is not valid TOML ({exc})") from None
-    return parse_policy(data, name, member_attributes=member_attributes)
+    return parse_policy(data, name, member_attributes=member_attributes,
+                        jurisdictions=jurisdictions)
 
 
 def _require(table: dict[str, Any], key: str, kind: type, source: str, entry: str) -> Any:
@@ -157,18 +166,75 @@ def _with_titles(rule: RetentionRule, categories: dict[str, Category],
     return replace(rule, category_title=category.title, purpose_title=purpose.title)
 
 
-def parse_policy(data: dict[str, Any], source: str, *,
-                 member_attributes: Collection[str]) -> Policy:
-    _unknown(data, {"policy", "categories", "purposes", "clients", "retention"}, source,
-             "top level")
+def _time_zone(meta: dict[str, Any], source: str) -> str:
+    name = meta.get("time_zone", "UTC")
+    if not isinstance(name, str):
+        raise PolicyError(source, "[policy]", "'time_zone' must be str")
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise PolicyError(source, "[policy]", f"'time_zone' {name!r} is not an IANA time zone "
+                          "(e.g. 'Europe/Brussels')") from None
+    return name
+
+
+JURISDICTION_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,15}$")
+
+
+def _holidays(table: Any, source: str,
+              jurisdictions: Collection[str]) -> dict[str, frozenset[dt.date]]:
+    """``[holidays]``: per jurisdiction code, a list of dates (TOML dates or YYYY-MM-DD)."""
+    if not isinstance(table, dict):
+        raise PolicyError(source, "[holidays]", "must be a table of jurisdiction = [dates]")
+    holidays: dict[str, frozenset[dt.date]] = {}
+    for code, dates in table.items():
+        entry = f"holidays.{code}"
+        if not JURISDICTION_CODE.match(code) or (jurisdictions and code not in jurisdictions):
+            known = f" (one of {', '.join(sorted(jurisdictions))})" if jurisdictions else ""
+            raise PolicyError(source, entry, f"unknown jurisdiction{known}")
+        if not isinstance(dates, list):
+            raise PolicyError(source, entry, "must be a list of dates")
+        days: set[dt.date] = set()
+        for value in dates:
+            day = _date(value)
+            if day is None:
+                raise PolicyError(source, entry, f"{value!r} is not a date (YYYY-MM-DD)")
+            if day in days:
+                raise PolicyError(source, entry, f"{day.isoformat()} is listed twice")
+            days.add(day)
+        holidays[code] = frozenset(days)
+    return holidays
+
+
+def _date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return None  # a moment, not a day
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def parse_policy(data: dict[str, Any], source: str, *, member_attributes: Collection[str],
+                 jurisdictions: Collection[str] = ()) -> Policy:
+    """``jurisdictions``: the codes ``[holidays]`` may name (any well-formed code if
+    empty); like the member attributes, the caller knows them, the kernel does not."""
+    _unknown(data, {"policy", "categories", "purposes", "clients", "retention", "holidays"},
+             source, "top level")
     meta = data.get("policy", {})
     version = str(_require(meta, "version", str, source, "[policy]"))
     controller = str(_require(meta, "controller", str, source, "[policy]"))
     jurisdiction = str(meta.get("jurisdiction", "EU"))
     dpo_contact = str(_require(meta, "dpo_contact", str, source, "[policy]"))
     transfers = str(meta.get("transfers", "none"))
-    _unknown(meta, {"version", "controller", "jurisdiction", "dpo_contact", "transfers"}, source,
-             "[policy]")
+    time_zone = _time_zone(meta, source)
+    _unknown(meta, {"version", "controller", "jurisdiction", "dpo_contact", "transfers",
+                    "time_zone"}, source, "[policy]")
+    holidays = _holidays(data.get("holidays", {}), source, jurisdictions)
 
     categories: dict[str, Category] = {}
     seen_attributes: dict[str, str] = {}
@@ -247,4 +313,4 @@ def parse_policy(data: dict[str, Any], source: str, *,
             raise PolicyError(source, f"retention.{key}", str(exc)) from None
         retention[key] = _with_titles(retention[key], categories, purposes, source, key)
     return Policy(version, controller, jurisdiction, dpo_contact, categories, purposes, clients,
-                  source, retention, transfers)
+                  source, retention, transfers, time_zone=time_zone, holidays=holidays)

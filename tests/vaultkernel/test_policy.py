@@ -4,6 +4,7 @@ entry and the problem."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from identity.models import PERSONAL_FIELDS
 from membervault.services import DEFAULT_POLICY, load_member_policy
+from subject_requests.deadlines import JURISDICTIONS
 from vaultkernel.policy import PolicyError, parse_policy
 
 DEFAULT: dict[str, Any] = tomllib.loads(DEFAULT_POLICY.read_text())
@@ -89,6 +91,19 @@ def test_the_default_policy_is_valid_and_complete() -> None:
     (lambda d: d["categories"].pop("contact.address"),
      "categories", "attributes without a category: postal_address"),
     (lambda d: d["policy"].pop("controller"), "[policy]", "missing 'controller'"),
+    (lambda d: d["policy"].update(time_zone="Mars/Olympus_Mons"), "[policy]",
+     "'time_zone' 'Mars/Olympus_Mons' is not an IANA time zone"),
+    (lambda d: d["policy"].update(time_zone="../../etc/passwd"), "[policy]",
+     "is not an IANA time zone"),
+    (lambda d: d["holidays"]["GDPR"].append("2026-02-30"), "holidays.GDPR",
+     "'2026-02-30' is not a date (YYYY-MM-DD)"),
+    (lambda d: d["holidays"]["GDPR"].append(dt.datetime(2026, 12, 24, 12)), "holidays.GDPR",
+     "is not a date"),
+    (lambda d: d["holidays"]["GDPR"].append(d["holidays"]["GDPR"][0]), "holidays.GDPR",
+     "2026-01-01 is listed twice"),
+    (lambda d: d["holidays"].update(CCPA="2026-12-25"), "holidays.CCPA",
+     "must be a list of dates"),
+    (lambda d: d["holidays"].update({"gdpr ": []}), "holidays.gdpr ", "unknown jurisdiction"),
     (lambda d: d.update(retention_typo={}), "top level", "unknown keys retention_typo"),
 ])
 def test_invalid_policies_are_refused_with_a_precise_message(change: Any, entry: str,
@@ -98,6 +113,32 @@ def test_invalid_policies_are_refused_with_a_precise_message(change: Any, entry:
     assert error.entry == entry
     assert problem in error.problem
     assert str(error).startswith(f"policy.toml: {entry}: ")
+
+
+def test_the_default_policy_gives_the_controllers_time_zone_and_holidays() -> None:
+    policy = load_member_policy()
+    assert policy.time_zone == "Europe/Brussels"
+    assert dt.date(2026, 7, 21) in policy.holidays["GDPR"]  # Belgian national day
+    assert dt.date(2026, 7, 21) not in policy.holidays["CCPA"]
+    assert dt.date(2026, 11, 26) in policy.holidays["CCPA"]  # Thanksgiving
+    assert all(isinstance(day, dt.date) for days in policy.holidays.values() for day in days)
+
+
+def test_holidays_name_only_jurisdictions_the_caller_knows() -> None:
+    data = copy.deepcopy(DEFAULT)
+    data["holidays"]["EU"] = ["2026-05-09"]
+    with pytest.raises(PolicyError) as raised:
+        parse_policy(data, "policy.toml", member_attributes=PERSONAL_FIELDS,
+                     jurisdictions=JURISDICTIONS)
+    assert str(raised.value) == ("policy.toml: holidays.EU: unknown jurisdiction "
+                                 "(one of CCPA, GDPR)")
+    del data["holidays"]["EU"]
+    data["holidays"]["GDPR"] = ["2026-05-09", dt.date(2026, 5, 10)]  # strings and dates
+    del data["policy"]["time_zone"]
+    policy = parse_policy(data, "policy.toml", member_attributes=PERSONAL_FIELDS,
+                          jurisdictions=JURISDICTIONS)
+    assert policy.holidays["GDPR"] == {dt.date(2026, 5, 9), dt.date(2026, 5, 10)}
+    assert policy.time_zone == "UTC"  # the default
 
 
 def test_a_missing_or_malformed_file_is_refused(tmp_path: Path) -> None:
