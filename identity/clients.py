@@ -102,6 +102,19 @@ def client_may_declare(session: Session, client_id: str | None, purpose: str) ->
     return row is not None and bool(row.active) and purpose in (row.allowed_purposes or ())
 
 
+def registered_for(session: Session, purposes: Iterable[str]) -> dict[str, list[Client]]:
+    """The active clients registered for each purpose (who may receive its data), by client
+    id; a purpose no client declares maps to an empty list."""
+    wanted = set(purposes)
+    found: dict[str, list[Client]] = {purpose: [] for purpose in wanted}
+    for client in session.scalars(select(Client).where(Client.role == "client",
+                                                       Client.active.is_(True))
+                                  .order_by(Client.client_id)):
+        for purpose in wanted & set(client.allowed_purposes or ()):
+            found[purpose].append(client)
+    return found
+
+
 CHANNEL_OF_KIND = {"store": "store", "app": "app"}
 
 

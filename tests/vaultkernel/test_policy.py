@@ -105,6 +105,50 @@ def test_the_default_policy_is_valid_and_complete() -> None:
      "must be a list of dates"),
     (lambda d: d["holidays"].update({"gdpr ": []}), "holidays.gdpr ", "unknown jurisdiction"),
     (lambda d: d.update(retention_typo={}), "top level", "unknown keys retention_typo"),
+    (lambda d: d["policy"].pop("controller_address"), "[policy]",
+     "missing 'controller_address'"),
+    (lambda d: d["policy"]["controller_address"].update(country="Belgium"),
+     "[policy] controller_address", "'country' must be an ISO 3166 alpha-2 code"),
+    (lambda d: d["policy"]["controller_address"].pop("street"),
+     "[policy] controller_address", "'street' must be a non-empty string"),
+    (lambda d: d["policy"]["controller_address"].update(floor=2),
+     "[policy] controller_address", "unknown keys floor"),
+    (lambda d: d["policy"].pop("controller_phone"), "[policy]", "missing 'controller_phone'"),
+    (lambda d: d["policy"].update(controller_phone="02 555 01 00"), "[policy]",
+     "'controller_phone' must be an international number"),
+    (lambda d: d["policy"].update(controller_phone="+32 2 555 01 00 ext 4"), "[policy]",
+     "'controller_phone' must be an international number"),
+    (lambda d: d["policy"].update(dpo_contact="the DPO, 2nd floor"), "[policy]",
+     "'dpo_contact' must be an email address"),
+    (lambda d: d["policy"].update(language="English"), "[policy]",
+     "'language' must be a language tag"),
+    (lambda d: d["policy"].update(storage_locations="Belgium"), "[policy]",
+     "'storage_locations' must be a list of places"),
+    (lambda d: d["purposes"]["marketing.email"].pop("purpose_categories"),
+     "purposes.marketing.email", "missing 'purpose_categories'"),
+    (lambda d: d["purposes"]["marketing.email"].update(purpose_categories=["Spam"]),
+     "purposes.marketing.email", "unknown: Spam"),
+    (lambda d: d["purposes"]["marketing.email"].update(purpose_categories=[]),
+     "purposes.marketing.email", "'purpose_categories' must name entries of the Kantara"),
+    (lambda d: d["categories"]["contact.email"].update(pii_categories=["Contacts"]),
+     "categories.contact.email", "unknown: Contacts"),
+    (lambda d: d["categories"]["contact.email"].pop("pii_categories"),
+     "categories.contact.email", "missing 'pii_categories'"),
+    (lambda d: d["translations"]["fr"]["purposes"].pop("marketing.sms"),
+     "translations.fr.purposes", "no translation of marketing.sms"),
+    (lambda d: d["translations"]["fr"]["purposes"].update(
+        {"marketing.fax": {"title": "Fax", "notice": "Par fax."}}),
+     "translations.fr.purposes", "unknown purpose marketing.fax"),
+    (lambda d: d["translations"]["fr"]["purposes"]["marketing.sms"].pop("notice"),
+     "translations.fr.purposes.marketing.sms", "'notice' must be a non-empty string"),
+    (lambda d: d["translations"]["fr"]["categories"].pop("contact.phone"),
+     "translations.fr.categories", "no translation of contact.phone"),
+    (lambda d: d["translations"]["fr"].pop("title"), "translations.fr",
+     "'title' must be a non-empty string"),
+    (lambda d: d["translations"].update(EN=d["translations"]["fr"]), "translations.EN",
+     "'language' must be a language tag"),
+    (lambda d: d["translations"].update(en=d["translations"]["fr"]), "translations.en",
+     "'en' is the policy's own language"),
 ])
 def test_invalid_policies_are_refused_with_a_precise_message(change: Any, entry: str,
                                                              problem: str) -> None:
@@ -113,6 +157,20 @@ def test_invalid_policies_are_refused_with_a_precise_message(change: Any, entry:
     assert error.entry == entry
     assert problem in error.problem
     assert str(error).startswith(f"policy.toml: {entry}: ")
+
+
+def test_the_default_policy_says_who_the_controller_is_and_in_which_languages() -> None:
+    policy = load_member_policy()
+    assert policy.controller_address is not None
+    assert policy.controller_address.one_line() == "Rue de l'Exemple 1, 1000 Bruxelles, BE"
+    assert policy.controller_phone == "+32 2 555 01 00"
+    assert policy.language == "en" and policy.languages == ["en", "fr"]
+    assert policy.translations["fr"].purposes["marketing.email"].title == "Offres par e-mail"
+    assert policy.translations["fr"].categories["contact.email"] == "Adresse e-mail"
+    assert policy.purposes["partners.sharing"].purpose_categories == ("Sharing for Marketing",)
+    assert policy.categories["identity.name"].pii_categories == ("Biographical",)
+    assert all(p.purpose_categories for p in policy.purposes.values())
+    assert all(c.pii_categories for c in policy.categories.values())
 
 
 def test_the_default_policy_gives_the_controllers_time_zone_and_holidays() -> None:
