@@ -48,7 +48,8 @@ def _open_request(env: Env, member_id: uuid.UUID, type_: str) -> None:
 
     with env.services.db.unit_of_work() as uow:
         lifecycle.receive(uow.session, member_id, type_, jurisdiction="GDPR",
-                          actor="system:bench", identity_verification="bench", now=utcnow())
+                          actor="system:bench", identity_verification="bench", now=utcnow(),
+                          deadlines=env.services.request_workflow.deadlines)
         uow.commit()
 
 

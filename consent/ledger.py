@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from consent import notify
 from consent.errors import ConsentError
 from consent.models import Consent, ConsentRecord, Objection
+from consent.notices import notice_hash
 from identity.models import Member
 from vaultkernel.clock import utcnow
 from vaultkernel.policy import Policy, Purpose
@@ -74,7 +75,8 @@ def record_consent(session: Session, policy: Policy, member_id: uuid.UUID, purpo
     record = ConsentRecord(
         member_id=member_id, purpose=purpose.key, granted=granted,
         notice_version=notice_version if granted and notice_version else purpose.notice_version,
-        at=now, channel=channel, actor=actor, evidence=evidence.as_json())
+        notice_hash=notice_hash(policy, purpose), at=now, channel=channel, actor=actor,
+        evidence=evidence.as_json())
     session.add(record)
     session.flush()
     _project(session, record)

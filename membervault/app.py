@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from membervault import readiness
 from membervault.auth import BearerTokens, bearer_tokens
-from membervault.handlers import health, oauth, sign_in, well_known
+from membervault.handlers import health, oauth, privacy_notice, sign_in, well_known
 from membervault.handlers.audience import audience_export
 from membervault.handlers.exports import export_download
 from membervault.handlers.graphql import GraphQLView
@@ -55,6 +55,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Route("/auth/member/token", sign_in.exchange_code, methods=["POST"]),
         Route("/.well-known/jwks.json", well_known.jwks, methods=["GET"]),
         Route("/.well-known/gpc.json", well_known.gpc, methods=["GET"]),
+        Route("/policy", privacy_notice.privacy_notice, methods=["GET"]),
+        Route("/policy.json", privacy_notice.privacy_notice, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/audience/{purpose}.ndjson", audience_export, methods=["GET"],

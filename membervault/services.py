@@ -30,6 +30,7 @@ from retention.shredding import ErasureKit
 from retention.sweeper import SweepKit
 from schema.cursors import Cursors
 from subject_requests import access, expiry
+from subject_requests.deadlines import JURISDICTIONS, Deadlines
 from subject_requests.opening import Workflow
 from vaultkernel.clock import Clock, SystemClock
 from vaultkernel.database import Database
@@ -42,8 +43,9 @@ DEFAULT_POLICY = Path(__file__).resolve().parent / "policy" / "default.toml"
 
 def load_member_policy(path: str | Path | None = None) -> Policy:
     """The policy file (the bundled default when no path is given), validated against
-    the member attributes identity stores."""
-    return load_policy(path or DEFAULT_POLICY, member_attributes=PERSONAL_FIELDS)
+    the member attributes identity stores and the jurisdictions requests know."""
+    return load_policy(path or DEFAULT_POLICY, member_attributes=PERSONAL_FIELDS,
+                       jurisdictions=JURISDICTIONS)
 
 
 @dataclass
@@ -123,7 +125,8 @@ def build_services(settings: Settings, *, db: Database | None = None,
                         issuer=settings.issuer, directory=Path(settings.export_dir),
                         link_ttl=dt.timedelta(seconds=settings.export_link_ttl)),
         request_workflow=Workflow(policy=policy, crypto=crypto,
-                                  default_region=settings.default_region),
+                                  default_region=settings.default_region,
+                                  deadlines=Deadlines(policy.time_zone, policy.holidays)),
         courier=Courier(keyring=keyring, crypto=crypto,
                         max_attempts=settings.webhook_max_attempts,
                         addresses=AddressPolicy.parse(settings.webhook_allowed_networks)),
