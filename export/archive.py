@@ -364,6 +364,20 @@ def find_download(session: Session, exports: Exports, token: str,
         return None
     row = session.scalars(select(ExportArchive)
                           .where(ExportArchive.token_hash == token_digest(token))).first()
+    return _live_download(session, exports, row, member_id, now)
+
+
+def find_request_download(session: Session, exports: Exports, request_id: uuid.UUID,
+                          member_id: uuid.UUID, *, now: dt.datetime) -> Download | None:
+    """The live archive of the member's access request ``request_id`` (the privacy
+    centre's download, where the member's session stands in for the link's token);
+    ``None`` for an unknown, expired, erased or someone else's archive alike."""
+    return _live_download(session, exports, latest_archive(session, request_id), member_id,
+                          now)
+
+
+def _live_download(session: Session, exports: Exports, row: ExportArchive | None,
+                   member_id: uuid.UUID, now: dt.datetime) -> Download | None:
     if row is None or row.member_id != member_id or row.expires_at <= now:
         return None
     if _cipher(exports.crypto, session.get(Member, row.member_id)) is None:

@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.responses import RedirectResponse
+from starlette.routing import BaseRoute, Route
 
 from membervault import readiness
 from membervault.auth import BearerTokens, bearer_tokens
@@ -23,6 +24,7 @@ from membervault.handlers.exports import export_download
 from membervault.handlers.graphql import GraphQLView
 from membervault.http import BodyLimit, NoStoreByDefault, RequestContext
 from membervault.services import Services, build_services, ensure_signing_key
+from membervault.web import privacy_centre
 from vaultkernel.database import MAX_CONNECTIONS
 from vaultkernel.settings import Settings, load_settings
 
@@ -47,7 +49,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         not_ready = None
     authenticated = bearer_tokens(BearerTokens(services.verifier, settings.issuer,
                                                services.registrations))
-    routes = [
+    routes: list[BaseRoute] = [
+        Route("/", lambda request: RedirectResponse("/privacy/"), methods=["GET"]),
+        privacy_centre(services.keyring.derive("privacy-centre-session"),
+                       https=settings.issuer.startswith("https://")),
         Route("/graphql", GraphQLView(services, settings), methods=["GET", "POST"],
               middleware=authenticated),
         Route("/oauth/token", oauth.token, methods=["POST"]),
