@@ -15,7 +15,7 @@ PAGE = 50
 
 
 @pages.members_only
-async def show(request: Request, member: Principal) -> Response:
+def show(request: Request, member: Principal) -> Response:
     """``GET /privacy/access-log`` (``?before=<entry>`` for older entries)."""
     services = pages.services_of(request)
     raw = request.query_params.get("before", "")

@@ -19,7 +19,7 @@ DONE = {"grant": "consent_granted", "withdraw": "consent_withdrawn", "object": "
 
 
 @pages.members_only
-async def show(request: Request, member: Principal) -> Response:
+def show(request: Request, member: Principal) -> Response:
     """``GET /privacy/consents``."""
     services = pages.services_of(request)
     with services.db.unit_of_work() as uow:
@@ -29,7 +29,7 @@ async def show(request: Request, member: Principal) -> Response:
 
 
 @pages.members_only
-async def change(request: Request, member: Principal) -> Response:
+def change(request: Request, member: Principal) -> Response:
     """``POST /privacy/consents``: one change, then back to the purpose on the page."""
     services = pages.services_of(request)
     form = form_of(request)

@@ -3,6 +3,9 @@ member like ``/graphql`` does, recorded and opting them out of sale and sharing.
 
 from __future__ import annotations
 
+import uuid
+
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -19,9 +22,12 @@ class GpcSignal:
             request = Request(scope)
             member_id = sessions.member_of(request)
             if member_id is not None:
-                services = pages.services_of(request)
-                with services.db.unit_of_work() as uow:
-                    apply_gpc_signal(uow, services.policy, member_id,
-                                     actor=f"member:{member_id}",
-                                     evidence=pages.evidence(request))
+                await run_in_threadpool(_apply, request, member_id)
         await self.app(scope, receive, send)
+
+
+def _apply(request: Request, member_id: uuid.UUID) -> None:
+    services = pages.services_of(request)
+    with services.db.unit_of_work() as uow:
+        apply_gpc_signal(uow, services.policy, member_id, actor=f"member:{member_id}",
+                         evidence=pages.evidence(request))

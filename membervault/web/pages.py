@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -17,7 +18,7 @@ from membervault.web import rendering, sessions
 from vaultkernel.request_id import current_request_id
 
 ROOT = "/privacy"
-Handler = Callable[[Request, Principal], Awaitable[Response]]
+Handler = Callable[[Request, Principal], Response]
 
 
 def services_of(request: Request) -> Services:
@@ -26,7 +27,9 @@ def services_of(request: Request) -> Services:
 
 
 def members_only(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """The page needs a signed-in member: anyone else is sent to sign in."""
+    """The page needs a signed-in member: anyone else is sent to sign in. The page itself
+    runs in a worker thread (it reads the database), so a page waiting on a lock holds up
+    no other request."""
 
     @functools.wraps(handler)
     async def page(request: Request) -> Response:
@@ -34,7 +37,8 @@ def members_only(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         if member_id is None:
             sessions.notify(request, "sign_in_first")
             return redirect("/")
-        return await handler(request, Principal(role="member", subject=str(member_id)))
+        return await run_in_threadpool(handler, request,
+                                       Principal(role="member", subject=str(member_id)))
 
     return page
 

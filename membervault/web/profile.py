@@ -26,13 +26,13 @@ ADDRESS_FIELDS = ("line1", "line2", "line3", "locality", "region", "postal_code"
 
 
 @pages.members_only
-async def show(request: Request, member: Principal) -> Response:
+def show(request: Request, member: Principal) -> Response:
     """``GET /privacy/profile``."""
     return _read(request, member, "profile.html")
 
 
 @pages.members_only
-async def edit(request: Request, member: Principal) -> Response:
+def edit(request: Request, member: Principal) -> Response:
     """``GET /privacy/profile/edit``: the form, filled with the member's values."""
     return _read(request, member, "profile_edit.html")
 
@@ -55,7 +55,7 @@ def _read(request: Request, member: Principal, template: str) -> Response:
 
 
 @pages.members_only
-async def save(request: Request, member: Principal) -> Response:
+def save(request: Request, member: Principal) -> Response:
     """``POST /privacy/profile``: apply the corrections and show the profile as it is now."""
     services = pages.services_of(request)
     form = form_of(request)

@@ -16,7 +16,7 @@ from membervault.web import pages, rendering, words
 
 
 @pages.members_only
-async def show_all(request: Request, member: Principal) -> Response:
+def show_all(request: Request, member: Principal) -> Response:
     """``GET /privacy/receipts``: newest first."""
     services = pages.services_of(request)
     with services.db.unit_of_work() as uow:
@@ -38,7 +38,7 @@ def _receipt(request: Request, member: Principal) -> SignedReceipt | None:
 
 
 @pages.members_only
-async def show(request: Request, member: Principal) -> Response:
+def show(request: Request, member: Principal) -> Response:
     """``GET /privacy/receipts/{receipt_id}``."""
     signed = _receipt(request, member)
     if signed is None:
@@ -49,7 +49,7 @@ async def show(request: Request, member: Principal) -> Response:
 
 
 @pages.members_only
-async def download(request: Request, member: Principal) -> Response:
+def download(request: Request, member: Principal) -> Response:
     """``GET /privacy/receipts/{receipt_id}/receipt.json`` and ``.../receipt.jws``."""
     signed = _receipt(request, member)
     if signed is None:

@@ -25,7 +25,7 @@ REFUSALS = {"DUPLICATE": "duplicate_request", "TOO_SOON": "too_soon"}
 
 
 @pages.members_only
-async def show(request: Request, member: Principal) -> Response:
+def show(request: Request, member: Principal) -> Response:
     """``GET /privacy/requests``."""
     services = pages.services_of(request)
     with services.db.unit_of_work() as uow:
@@ -38,7 +38,7 @@ async def show(request: Request, member: Principal) -> Response:
 
 
 @pages.members_only
-async def open_request(request: Request, member: Principal) -> Response:
+def open_request(request: Request, member: Principal) -> Response:
     """``POST /privacy/requests``: open one request; the sign-in verified identity."""
     services = pages.services_of(request)
     form = form_of(request)
@@ -62,7 +62,7 @@ async def open_request(request: Request, member: Principal) -> Response:
 
 
 @pages.members_only
-async def lift_restriction(request: Request, member: Principal) -> Response:
+def lift_restriction(request: Request, member: Principal) -> Response:
     """``POST /privacy/requests/lift-restriction``."""
     services = pages.services_of(request)
     with services.db.unit_of_work() as uow:
@@ -72,7 +72,7 @@ async def lift_restriction(request: Request, member: Principal) -> Response:
 
 
 @pages.members_only
-async def download(request: Request, member: Principal) -> Response:
+def download(request: Request, member: Principal) -> Response:
     """``GET /privacy/requests/{request_id}/export``: the copy of the member's data, in
     the access log before a byte is sent."""
     services = pages.services_of(request)

@@ -15,14 +15,14 @@ from membervault.web.csrf import form_of
 MAX_EMAIL = 320
 
 
-async def start(request: Request) -> Response:
+def start(request: Request) -> Response:
     """``GET /privacy/``: the sign-in form, or the profile when signed in."""
     if sessions.member_of(request) is not None:
         return pages.redirect("/profile")
     return rendering.render(request, "sign_in.html", problem=None)
 
 
-async def send_code(request: Request) -> Response:
+def send_code(request: Request) -> Response:
     """``POST /privacy/sign-in``: mail a code if the address is a member's; the answer
     is the same either way."""
     services = pages.services_of(request)
@@ -42,7 +42,7 @@ async def send_code(request: Request) -> Response:
     return response
 
 
-async def check_code(request: Request) -> Response:
+def check_code(request: Request) -> Response:
     """``POST /privacy/sign-in/code``: a right code begins a new session."""
     services = pages.services_of(request)
     form = form_of(request)
@@ -63,7 +63,7 @@ async def check_code(request: Request) -> Response:
     return pages.redirect("/profile")
 
 
-async def sign_out(request: Request) -> Response:
+def sign_out(request: Request) -> Response:
     """``POST /privacy/sign-out``."""
     sessions.end(request)
     sessions.notify(request, "signed_out")
