@@ -139,7 +139,8 @@ def server(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
     server.close()
 
 
-def _sweep_both(server: Server, tmp_path: Path) -> dict[str, lifecycle.SweepRun]:
+def test_the_floor_leaves_what_the_sweep_leaves_and_a_smaller_record_is_caught(
+        server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     keyring_file = new_keyring(tmp_path)
     now = utcnow()
     env = open_env(BACKEND, server.create("sweep"), tmp_path, keyring_file=keyring_file)
@@ -148,25 +149,16 @@ def _sweep_both(server: Server, tmp_path: Path) -> dict[str, lifecycle.SweepRun]
     finally:
         env.close()
     assert expired > 0
-    runs = {side: lifecycle.sweep_copy(side, BACKEND, server, tmp_path, keyring_file, now,
-                                       name=f"copy_{side}", inspect=True)
-            for side in ("service", "floor")}
-    assert runs["service"].erased == runs["floor"].erased == expired
-    return runs
 
+    def run(side: str, name: str) -> dict[str, TableState]:
+        done = lifecycle.sweep_copy(side, BACKEND, server, tmp_path, keyring_file, now,
+                                    name=name, inspect=True)
+        assert done.erased == expired and done.state is not None
+        return done.state
 
-def test_the_floor_leaves_what_the_sweep_leaves(server: Server, tmp_path: Path) -> None:
-    runs = _sweep_both(server, tmp_path)
-    service, floor = runs["service"].state, runs["floor"].state
-    assert service is not None and floor is not None
+    service, floor = run("service", "service"), run("floor", "floor")
     assert differences(service, floor) == {}
-    assert service["audit_events"].rows > runs["service"].erased  # one record per member
-
-
-def test_a_floor_writing_another_erasure_record_is_caught(
-        server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert service["audit_events"].rows > expired  # one member.erased record per member
+    # The floor as it was before: an erasure record without what was destroyed and kept.
     monkeypatch.setattr(lifecycle, "KEPT", ["tombstone", "consent_records"])
-    runs = _sweep_both(server, tmp_path)
-    service, floor = runs["service"].state, runs["floor"].state
-    assert service is not None and floor is not None
-    assert list(differences(service, floor)) == ["audit_events"]
+    assert list(differences(service, run("floor", "older_floor"))) == ["audit_events"]
