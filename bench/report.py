@@ -4,7 +4,9 @@
 rewrites the section between the markers ``<!-- bench:results -->`` and
 ``<!-- /bench:results -->`` in docs/performance.md with the tables of that run; nothing
 outside the markers changes. A full run of some targets only (``--only B9``) is merged
-onto the newest complete full run of the same database found in bench/results/.
+onto the newest complete full run of the same database found in bench/results/, and a
+database the run did not cover keeps its newest complete full run there (see
+:func:`sources`).
 
 ``python -m bench.report FILE [FILE ...]`` prints the section for result files (for a
 target found in several files of one database, the last file given wins);
@@ -25,6 +27,7 @@ RESULTS = ROOT / "bench" / "results"
 START = "<!-- bench:results -->"
 END = "<!-- /bench:results -->"
 ORDER = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11"]
+DATABASES = ("sqlite", "postgresql")
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -120,13 +123,31 @@ def with_earlier_full_runs(written: list[Path], results: Path = RESULTS) -> list
     for path in written:
         document = _load(path)
         if not _complete(document):
-            earlier = sorted(
-                (p for p in results.glob(f"*-{document['database']}.json") if p != path),
-                key=lambda p: p.stat().st_mtime)
-            complete = [p for p in earlier if _complete(_load(p))]
-            if complete:
-                out.append(complete[-1])
+            earlier = _newest_complete(document["database"], results, besides=path)
+            if earlier is not None:
+                out.append(earlier)
         out.append(path)
+    return out
+
+
+def _newest_complete(database: str, results: Path, besides: Path | None = None) -> Path | None:
+    found = sorted((p for p in results.glob(f"*-{database}.json") if p != besides),
+                   key=lambda p: p.stat().st_mtime)
+    complete = [p for p in found if _complete(_load(p))]
+    return complete[-1] if complete else None
+
+
+def sources(written: list[Path], results: Path = RESULTS) -> list[Path]:
+    """What the section quotes after a run that wrote ``written``: per database, this
+    run's files (over the newest complete full run when they cover some targets only),
+    or, for a database this run did not cover, its newest complete full run."""
+    covered = {_load(p)["database"] for p in written}
+    out = with_earlier_full_runs(written, results)
+    for database in DATABASES:
+        if database not in covered:
+            newest = _newest_complete(database, results)
+            if newest is not None:
+                out.append(newest)
     return out
 
 

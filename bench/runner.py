@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     if config.default_full and written and not args.no_docs:
         from bench import report
 
-        sources = report.with_earlier_full_runs(written)
+        sources = report.sources(written)
         report.write_docs(report.DOCS, report.section(sources, skipped))
         say(f"{report.DOCS.relative_to(report.ROOT)}: results section rewritten from "
             f"{', '.join(p.name for p in sources)}")

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from bench import report
-from bench.report import END, START, section, with_earlier_full_runs, write_docs
+from bench.report import END, START, section, sources, with_earlier_full_runs, write_docs
 
 DOC = f"""# Performance
 
@@ -106,3 +106,13 @@ def test_a_run_of_some_targets_is_quoted_over_the_last_complete_run(tmp_path: Pa
     assert "| B1 |" in text and text.count("| B9 |") == 1 and "| B9 | 2 s | 1 s | 2.00x | " \
         "<= 2x | pass |" in text
     assert with_earlier_full_runs([complete], tmp_path) == [complete]
+
+
+def test_a_database_the_run_did_not_cover_keeps_its_last_complete_run(tmp_path: Path) -> None:
+    postgresql = _run(tmp_path / "2026-11-30-postgresql.json", "postgresql", [_result("B1")])
+    _run(tmp_path / "2026-11-30-postgresql-quick.json", "postgresql", [_result("B1")],
+         quick=True)
+    sqlite = _run(tmp_path / "2026-12-01-sqlite.json", "sqlite", [_result("B1")])
+    assert sources([sqlite], tmp_path) == [sqlite, postgresql]
+    assert "### sqlite" in section(sources([sqlite], tmp_path))
+    assert "### postgresql" in section(sources([sqlite], tmp_path))
