@@ -60,11 +60,13 @@ bench-tools:
 	    || echo "bench: could not install wrk; B5 uses the Python load generator"; \
 	  else echo "bench: no apt-get; B5 uses the Python load generator"; fi; }
 
-## Every performance target (B1-B9) against its floor, SQLite and PostgreSQL (100k/1M members)
+## Every performance target (B1-B11) against its floor, SQLite and PostgreSQL (100k/1M members);
+## writes the run's tables into docs/performance.md (its marked results section)
 bench: $(BENCH_STAMP) bench-tools
 	$(BIN)/python -m bench
 
-## The same suite on small data, a few seconds per target (CI: it must run, times are not judged)
+## The same suite on small data, a few seconds per target (CI: times are not judged, but a
+## failed check fails it: a wrong answer, a GraphQL error, a log not grown, different end states)
 bench-quick: $(STAMP) bench-tools
 	$(BIN)/python -m bench --quick
 

@@ -60,19 +60,20 @@ def postgres_reason() -> str | None:
 class Server:
     """Creates and drops fresh databases of one kind; every name starts with ``bench_``."""
 
-    def __init__(self, kind: str, workdir: Path):
+    def __init__(self, kind: str, workdir: Path, base_url: str = POSTGRES_URL):
         self.kind = kind
         self.workdir = workdir
+        self.base_url = base_url
         self.prefix = f"bench_{uuid.uuid4().hex[:10]}"
         self._created: list[str] = []
         self._admin: sa.Engine | None = None
         if kind == "postgresql":
-            self._admin = create_db_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+            self._admin = create_db_engine(base_url, isolation_level="AUTOCOMMIT")
 
     def url(self, name: str) -> str:
         if self.kind == "sqlite":
             return f"sqlite:///{self.workdir / (name + '.db')}"
-        return (sa.engine.make_url(POSTGRES_URL).set(database=f"{self.prefix}_{name}")
+        return (sa.engine.make_url(self.base_url).set(database=f"{self.prefix}_{name}")
                 .render_as_string(hide_password=False))
 
     def create(self, name: str, template: str | None = None) -> str:

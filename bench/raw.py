@@ -5,6 +5,7 @@ can read what a floor wrote (and the other way round)."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -14,19 +15,46 @@ import sqlalchemy as sa
 
 from audit.chain import GENESIS, PACKED, Read, entry_hash, instant, pack
 
+LOG_RETRY_BUDGET = 5.0  # seconds, as audit.access_log.RETRY_BUDGET
+
+
+class LogUnavailable(Exception):
+    """The floor could not write its access-log entry within the retry budget."""
+
 
 class Raw:
-    def __init__(self, kind: str, engine: sa.Engine):
+    """One DB-API connection. ``autocommit``: every statement commits by itself (what the
+    service's access-log writer does; the single-request floors read in autocommit too,
+    so a read costs one round trip, not BEGIN + SELECT + ROLLBACK)."""
+
+    def __init__(self, kind: str, engine: sa.Engine, *, autocommit: bool = False):
         self.kind = kind
         self.connection = engine.raw_connection()
         self.sqlite = kind == "sqlite"
+        self.autocommit = autocommit
+        self._errors: Any = engine.dialect.dbapi  # sqlite3 or psycopg: the DB-API errors
+        self._tail: tuple[int, bytes] | None = None  # the chain's tail, as last written
         self._json: Any = None
         if not self.sqlite:
             from psycopg.types.json import Json
 
             self._json = Json
+        driver = self.connection.driver_connection
+        if autocommit:
+            self.connection.rollback()
+            self._restore = driver.isolation_level if self.sqlite else driver.autocommit
+            if self.sqlite:
+                driver.isolation_level = None
+            else:
+                driver.autocommit = True
 
     def close(self) -> None:
+        if self.autocommit:  # the connection goes back to the engine's pool as it came
+            driver = self.connection.driver_connection
+            if self.sqlite:
+                driver.isolation_level = self._restore
+            else:
+                driver.autocommit = self._restore
         self.connection.close()
 
     # -- values as SQLAlchemy stores them -------------------------------------------------
@@ -89,14 +117,41 @@ class Raw:
     # -- the access log, one hash-chained entry per answer like audit.access_log ----------
     def append_log(self, entries: Sequence[tuple[uuid.UUID, list[str], dict[str, str]]], *,
                    principal: str, purpose: str, request_id: str,
-                   now: dt.datetime) -> None:
-        """One transaction: read the chain's tail, pack the members, insert one entry."""
+                   now: dt.datetime) -> int:
+        """One entry naming the members (an answer that named nobody is an entry too, as
+        in the service: a stranger costs what a member costs); returns its sequence.
+
+        Like ``audit.access_log.AccessLog``: the chain's tail is remembered from the last
+        write, so a write is one INSERT (committed at once); when another writer (the
+        service, or another worker process) took that position, the primary key on
+        ``sequence`` refuses the insert, the tail is read again and the insert retried.
+        Lock waits are retried too, for at most :data:`LOG_RETRY_BUDGET` seconds."""
         packed, members = pack(Read(m, returned, denied) for m, returned, denied in entries)
-        if not members:
-            return
-        tail = self.fetchall("SELECT sequence, entry_hash FROM access_log "
-                             "ORDER BY sequence DESC LIMIT 1")
-        sequence, previous = (tail[0][0] + 1, bytes(tail[0][1])) if tail else (1, GENESIS)
+        deadline = time.monotonic() + LOG_RETRY_BUDGET
+        attempt = 0
+        while True:
+            try:
+                return self._insert_log(packed, members, principal, purpose, request_id, now)
+            except self._errors.IntegrityError:
+                pass  # another writer took the position: read the tail again
+            except self._errors.OperationalError as exc:
+                if not self._contention(exc):
+                    raise
+            self._tail = None
+            if not self.autocommit:
+                self.rollback()
+            attempt += 1
+            if time.monotonic() >= deadline:
+                raise LogUnavailable("contention")
+            time.sleep(min(0.002 * attempt, 0.05))
+
+    def _insert_log(self, packed: str, members: int, principal: str, purpose: str,
+                    request_id: str, now: dt.datetime) -> int:
+        if self._tail is None:
+            tail = self.fetchall("SELECT sequence, entry_hash FROM access_log "
+                                 "ORDER BY sequence DESC LIMIT 1")
+            self._tail = (tail[0][0], bytes(tail[0][1])) if tail else (0, GENESIS)
+        sequence, previous = self._tail[0] + 1, self._tail[1]
         digest = entry_hash(previous, sequence, instant(now), request_id, principal, purpose,
                             packed)
         self.execute(
@@ -104,4 +159,12 @@ class Raw:
             "members, reads, previous_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (sequence, self.ts(now), request_id, principal, purpose, PACKED, members, packed,
              previous, digest))
-        self.commit()
+        if not self.autocommit:
+            self.commit()
+        self._tail = (sequence, digest)
+        return sequence
+
+    def _contention(self, exc: Exception) -> bool:
+        """A lock wait that ran out (SQLite), a deadlock or serialization failure."""
+        sqlstate = getattr(exc, "sqlstate", None)
+        return sqlstate in {"40001", "40P01", "55P03"} or "locked" in str(exc).lower()

@@ -17,15 +17,21 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from bench.measure import Result
+from bench.measure import CheckFailed, Result
+from bench.report import ORDER
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ORDER = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9"]
+# This wave's targets (issue 10), at full size on both databases; shared/performance.md's
+# original targets are looser for B1-B3, B5, B7 and B9, and ask 1.5x for B10/B11.
 TARGETS = {
-    "B1": "<= 5x", "B2": "<= 2x", "B3": "<= 1.15x", "B4": "<= 1.10x",
-    "B5": ">= 0.5x req/s, p99 <= 3x, no errors", "B6": "<= 2x", "B7": "<= 2x",
-    "B8": "< 50 MB over an empty export", "B9": "<= 3x",
+    "B1": "<= 3x", "B2": "<= 1.5x", "B3": "<= 1.3x", "B4": "<= 1.15x",
+    "B5": ">= 0.6x req/s, p99 <= 3x, no errors", "B6": "<= 2x", "B7": "<= 1.5x",
+    "B8": "< 50 MB over an empty export", "B9": "<= 2x", "B10": "<= 2x", "B11": "<= 2x",
 }
+# Statuses that fail a run (quick or full): a crash, or a correctness check that failed.
+FAILED = ("error", "check failed")
+# B7/B8 erase and export members: they run after every target that reads members.
+RUN_LAST = ("B7", "B8")
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 
 
@@ -40,6 +46,12 @@ class Config:
     sweep_members: int  # B9
     only: tuple[str, ...]
     profile: str | None = None
+    sized: bool = False  # a data-set size or repetition count was overridden
+
+    @property
+    def default_full(self) -> bool:
+        """A full run at the suite's own sizes: what docs/performance.md quotes."""
+        return not self.quick and not self.sized
 
     @classmethod
     def make(cls, args: argparse.Namespace) -> Config:
@@ -62,6 +74,8 @@ class Config:
             changes["repeats"] = args.repeats
         if args.sweep_members:
             changes["sweep_members"] = args.sweep_members
+        if changes:
+            changes["sized"] = True
         if args.profile:
             changes["profile"] = args.profile.upper()
         return cls(**{**config.__dict__, **changes})
@@ -72,7 +86,7 @@ def say(message: str) -> None:
 
 
 def run_kind(kind: str, config: Config) -> list[Result]:
-    from bench import lifecycle, load, targets
+    from bench import lifecycle, load, single, targets
     from bench.asgi import InProcess
     from bench.data import analyze, seed_members
     from bench.env import Server, new_keyring, open_env, workspace
@@ -98,22 +112,24 @@ def run_kind(kind: str, config: Config) -> list[Result]:
                 client = InProcess(app)
                 bench = targets.Bench(env=env, seeded=seeded, quick=config.quick,
                                       repeats=config.repeats, app=app, client=client, say=say)
-                runners: dict[str, Callable[[], Result]] = {
+                runners: dict[str, Callable[[], Result | list[Result]]] = {
                     "B1": lambda: targets.b1(bench),
                     "B2": lambda: targets.b2(bench),
                     "B3": lambda: targets.b3(bench),
                     "B4": lambda: targets.b4(bench),
                     "B5": lambda: load.b5(bench, server, config.load_seconds),
                     "B6": lambda: targets.b6(bench),
+                    "B10": lambda: single.b10(bench),
+                    "B11": lambda: single.b11(bench),
                     "B7": lambda: lifecycle.b7(bench, config),
                     "B8": lambda: lifecycle.b8(bench, config),
                 }
-                for target in config.only:
+                for target in sorted(config.only, key=lambda t: t in RUN_LAST):
                     if target in runners:
-                        results.append(_run(kind, target, runners[target], config))
+                        results += _run(kind, target, runners[target], config)
             if "B9" in config.only:
-                results.append(_run(kind, "B9", lambda: lifecycle.b9(
-                    kind, server, workdir, keyring_file, config, say), config))
+                results += _run(kind, "B9", lambda: lifecycle.b9(
+                    kind, server, workdir, keyring_file, config, say), config)
         finally:
             if client is not None:
                 client.close()
@@ -133,7 +149,8 @@ def _progress(total: int) -> Callable[[int], None]:
     return report
 
 
-def _run(kind: str, target: str, fn: Callable[[], Result], config: Config) -> Result:
+def _run(kind: str, target: str, fn: Callable[[], Result | list[Result]],
+         config: Config) -> list[Result]:
     say(f"{kind}: {target} ...")
     started = time.perf_counter()
     profiler = None
@@ -143,12 +160,17 @@ def _run(kind: str, target: str, fn: Callable[[], Result], config: Config) -> Re
         profiler = Profiler(interval=0.0005)
         profiler.start()
     try:
-        result = fn()
+        outcome = fn()
+        results = outcome if isinstance(outcome, list) else [outcome]
+    except CheckFailed as exc:  # a wrong answer: the figure means nothing, the run fails
+        console.print(f"[red]{kind}: {target} check failed:[/red] {exc}")
+        results = [Result(id=target, what="", target=TARGETS[target], status="check failed",
+                          note=str(exc)[:1000])]
     except Exception as exc:  # noqa: BLE001  (report it, go on with the other targets)
         console.print(f"[red]{kind}: {target} crashed[/red]")
         console.print(traceback.format_exc())
-        result = Result(id=target, what="", target=TARGETS[target], status="error",
-                        note=f"{type(exc).__name__}: {str(exc)[:300]}")
+        results = [Result(id=target, what="", target=TARGETS[target], status="error",
+                          note=f"{type(exc).__name__}: {str(exc)[:300]}")]
     finally:
         if profiler is not None:
             profiler.stop()
@@ -156,12 +178,16 @@ def _run(kind: str, target: str, fn: Callable[[], Result], config: Config) -> Re
             path = RESULTS / f"profile-{target}-{kind}.html"
             path.write_text(profiler.output_html())
             say(f"profile written to {path}")
-    result.details["seconds"] = round(time.perf_counter() - started, 1)
-    mark = {"pass": "[green]pass[/green]", "falls short": "[yellow]falls short[/yellow]",
-            "error": "[red]error[/red]"}.get(result.status, result.status)
-    ratio = result.ratio_text or (f"{result.ratio:.2f}x" if result.ratio is not None else "-")
-    say(f"{kind}: {target} {ratio} {mark} ({result.details['seconds']} s)")
-    return result
+    elapsed = round(time.perf_counter() - started, 1)
+    for result in results:
+        result.details["seconds"] = elapsed
+        mark = {"pass": "[green]pass[/green]", "falls short": "[yellow]falls short[/yellow]",
+                "error": "[red]error[/red]", "check failed": "[red]check failed[/red]"}.get(
+                    result.status, result.status)
+        ratio = result.ratio_text or (f"{result.ratio:.2f}x" if result.ratio is not None
+                                      else "-")
+        say(f"{kind}: {result.label} {ratio} {mark} ({elapsed} s)")
+    return results
 
 
 def table(kind: str, results: list[Result], config: Config) -> Table:
@@ -175,12 +201,12 @@ def table(kind: str, results: list[Result], config: Config) -> Table:
     out.add_column("ratio", justify="right", no_wrap=True)
     out.add_column("target", ratio=1)
     out.add_column("result", no_wrap=True)
-    styles = {"pass": "green", "falls short": "yellow", "error": "red"}
+    styles = {"pass": "green", "falls short": "yellow", "error": "red", "check failed": "red"}
     for r in results:
         ratio = r.ratio_text or (f"{r.ratio:.2f}x" if r.ratio is not None else "-")
-        what = r.what
+        what = r.what if r.status not in FAILED else r.note
         status = f"[{styles.get(r.status, 'cyan')}]{r.status}[/]"
-        out.add_row(r.id, what, r.measured or "-", r.floor or "-", ratio, r.target, status)
+        out.add_row(r.label, what, r.measured or "-", r.floor or "-", ratio, r.target, status)
     return out
 
 
@@ -215,10 +241,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=0, help="override the repetitions")
     parser.add_argument("--profile", default="",
                         help="profile one target with pyinstrument (pip install '.[bench]')")
+    parser.add_argument("--no-docs", action="store_true",
+                        help="do not rewrite docs/performance.md's results after a full run")
     args = parser.parse_args(argv)
     config = Config.make(args)
     kinds = ["sqlite", "postgresql"] if args.db == "all" else [args.db]
-    crashed = False
+    failed: list[str] = []
+    written: list[Path] = []
+    skipped: dict[str, str] = {}
     for kind in kinds:
         started = time.perf_counter()
         if kind == "postgresql":
@@ -227,13 +257,24 @@ def main(argv: list[str] | None = None) -> int:
             reason = postgres_reason()
             if reason is not None:
                 console.print(f"[yellow]skipping PostgreSQL:[/yellow] {reason}")
+                skipped[kind] = reason
                 continue
         results = run_kind(kind, config)
         console.print(table(kind, results, config))
         path = write_json(kind, results, config, started)
+        written.append(path)
         say(f"{kind}: results written to {path} ({time.perf_counter() - started:.0f} s)")
-        crashed |= any(r.status == "error" for r in results)
-    return 1 if crashed else 0
+        failed += [f"{kind} {r.label}: {r.status}" for r in results if r.status in FAILED]
+    if config.default_full and written and not args.no_docs:
+        from bench import report
+
+        sources = report.sources(written)
+        report.write_docs(report.DOCS, report.section(sources, skipped))
+        say(f"{report.DOCS.relative_to(report.ROOT)}: results section rewritten from "
+            f"{', '.join(p.name for p in sources)}")
+    if failed:
+        console.print("[red]failed:[/red] " + "; ".join(failed))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
