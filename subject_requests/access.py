@@ -17,10 +17,12 @@ import logging
 import traceback
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consent.service import processing_state
 from export import archive
 from export.archive import Built, Exports
 from export.disclosure import iso
@@ -198,3 +200,19 @@ def member_requests(uow: UnitOfWork, exports: Exports, deadlines: Deadlines,
     return [lifecycle.snapshot(session, r, now, deadlines,
                                download=download_of(session, exports, r))
             for r in sorted(rows, key=lambda r: r.received_at, reverse=True)]
+
+
+@dataclass(frozen=True)
+class MemberRequests:
+    """What the member's requests page shows: the requests, and whether processing of
+    their data is restricted now (so the page offers to lift it)."""
+
+    requests: list[Snapshot]
+    restricted: bool
+
+
+def member_overview(uow: UnitOfWork, exports: Exports, deadlines: Deadlines,
+                    member_id: uuid.UUID, *, now: dt.datetime) -> MemberRequests:
+    """The member's requests with their downloads, and the restriction state; reads only."""
+    return MemberRequests(member_requests(uow, exports, deadlines, member_id, now=now),
+                          processing_state(uow, member_id).restricted)

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from audit.access_log import AccessLogUnavailable
-from consent.service import processing_state, set_own_restriction
+from consent.service import set_own_restriction
 from export import archive
 from identity.principal import Principal
 from membervault.web import pages, rendering, sessions, words
@@ -29,12 +29,11 @@ def show(request: Request, member: Principal) -> Response:
     """``GET /privacy/requests``."""
     services = pages.services_of(request)
     with services.db.unit_of_work() as uow:
-        snapshots = access.member_requests(uow, services.exports,
-                                           services.request_workflow.deadlines,
-                                           member.member_id, now=utcnow())
-        restricted = processing_state(uow, member.member_id).restricted
-    return rendering.render(request, "requests.html", snapshots=snapshots,
-                            restricted=restricted, words=words)
+        overview = access.member_overview(uow, services.exports,
+                                          services.request_workflow.deadlines,
+                                          member.member_id, now=utcnow())
+    return rendering.render(request, "requests.html", snapshots=overview.requests,
+                            restricted=overview.restricted, words=words)
 
 
 @pages.members_only
