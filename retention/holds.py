@@ -86,3 +86,10 @@ def holds_of(session: Session, member_id: uuid.UUID) -> list[LegalHold]:
     """Every hold of a member, active or not, newest first."""
     return list(session.scalars(select(LegalHold).where(LegalHold.member_id == member_id)
                                 .order_by(LegalHold.placed_at.desc(), LegalHold.id)))
+
+
+def history(session: Session, member_id: uuid.UUID,
+            now: dt.datetime) -> list[tuple[LegalHold, bool]]:
+    """Every hold of a member, oldest first, each with whether it is active at ``now``
+    (what the member's export lists)."""
+    return [(hold, is_active(hold, now)) for hold in reversed(holds_of(session, member_id))]

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from vaultkernel import processing_parties
+from vaultkernel.processing_parties import ControllerAddress, PartiesError, Processor, Transfer
 from vaultkernel.retention_rules import RetentionRule, RuleError, parse_rule
 
 LEGAL_BASES = ("consent", "contract", "legitimate_interest", "legal_obligation")
@@ -81,6 +83,12 @@ class Policy:
     source: str
     retention: dict[str, RetentionRule] = field(default_factory=dict)
     transfers: str = "none"
+    # Who else processes member data and where (vaultkernel.processing_parties): the
+    # processors (Art. 28), the transfers to third countries with their safeguards
+    # (Art. 44-49), and the controller's postal address (Art. 30(1)(a)).
+    processors: dict[str, Processor] = field(default_factory=dict)
+    third_country_transfers: dict[str, Transfer] = field(default_factory=dict)
+    controller_address: ControllerAddress | None = None
 
     def attributes_of(self, purpose: str) -> frozenset[str]:
         return frozenset(a for c in self.purposes[purpose].categories
@@ -159,16 +167,16 @@ def _with_titles(rule: RetentionRule, categories: dict[str, Category],
 
 def parse_policy(data: dict[str, Any], source: str, *,
                  member_attributes: Collection[str]) -> Policy:
-    _unknown(data, {"policy", "categories", "purposes", "clients", "retention"}, source,
-             "top level")
+    _unknown(data, {"policy", "categories", "purposes", "clients", "retention", "processors",
+                    "third_country_transfers"}, source, "top level")
     meta = data.get("policy", {})
     version = str(_require(meta, "version", str, source, "[policy]"))
     controller = str(_require(meta, "controller", str, source, "[policy]"))
     jurisdiction = str(meta.get("jurisdiction", "EU"))
     dpo_contact = str(_require(meta, "dpo_contact", str, source, "[policy]"))
     transfers = str(meta.get("transfers", "none"))
-    _unknown(meta, {"version", "controller", "jurisdiction", "dpo_contact", "transfers"}, source,
-             "[policy]")
+    _unknown(meta, {"version", "controller", "jurisdiction", "dpo_contact", "transfers",
+                    "controller_address"}, source, "[policy]")
 
     categories: dict[str, Category] = {}
     seen_attributes: dict[str, str] = {}
@@ -246,5 +254,14 @@ def parse_policy(data: dict[str, Any], source: str, *,
         except RuleError as exc:
             raise PolicyError(source, f"retention.{key}", str(exc)) from None
         retention[key] = _with_titles(retention[key], categories, purposes, source, key)
+    try:
+        address = processing_parties.controller_address(meta.get("controller_address"))
+        processors = processing_parties.processors(data.get("processors", {}), categories)
+        transfers_to = processing_parties.transfers(
+            data.get("third_country_transfers", {}), processors=processors, clients=clients,
+            summary=transfers)
+    except PartiesError as exc:
+        raise PolicyError(source, exc.entry, exc.problem) from None
     return Policy(version, controller, jurisdiction, dpo_contact, categories, purposes, clients,
-                  source, retention, transfers)
+                  source, retention, transfers, processors=processors,
+                  third_country_transfers=transfers_to, controller_address=address)
