@@ -258,7 +258,7 @@ def _build(exports: Exports, session: Session, directory: Path, request_id: uuid
     profile = open_member(exports.crypto, member)
     signing_key = exports.signing_key()  # one key for the receipts and the manifest
     contents = package.collect(
-        session, exports.policy, profile, member, requests=requests, holds=holds,
+        session, exports.policy, profile, member, cipher, requests=requests, holds=holds,
         archive_id=archive_id,
         issuer=exports.issuer, now=now,
         sign=lambda document: receipts.sign(document, signing_key))

@@ -44,9 +44,11 @@ from sqlalchemy.orm import Session
 from audit import member_index
 from audit.models import AuditEvent
 from consent import ledger, notify, receipts
+from consent.evidence import open_evidence
 from consent.models import Objection
 from export import disclosure
 from export.disclosure import iso
+from identity.encryption import MemberCipher
 from identity.members import MemberProfile
 from identity.models import PERSONAL_FIELDS, Client, Member
 from identity.names import PUBLIC_NAME, public_value
@@ -236,9 +238,12 @@ def _events(session: Session, policy: Policy, member_id: uuid.UUID,
     return list(events.values()), csv_rows, received
 
 
-def collect(session: Session, policy: Policy, profile: MemberProfile, member: Member, *,
-            requests: RequestHistory, holds: HoldHistory, archive_id: uuid.UUID, issuer: str,
-            sign: Callable[[dict[str, Any]], str], now: dt.datetime) -> Contents:
+def collect(session: Session, policy: Policy, profile: MemberProfile, member: Member,
+            cipher: MemberCipher, *, requests: RequestHistory, holds: HoldHistory,
+            archive_id: uuid.UUID, issuer: str, sign: Callable[[dict[str, Any]], str],
+            now: dt.datetime) -> Contents:
+    """Everything of the member's archive but the access log; ``cipher`` (the member's)
+    opens the sealed consent evidence."""
     member_id = profile.id
     clients: dict[str, tuple[str, str | None]] = {}
     registered_for: dict[str, frozenset[str]] = {}
@@ -279,21 +284,20 @@ def collect(session: Session, policy: Policy, profile: MemberProfile, member: Me
     consent_rows = []
     for record in records:
         document = receipts.receipt(record, policy, issuer=issuer)
-        evidence = record.evidence or {}
+        evidence = open_evidence(cipher, record)
         consent_records.append({
             "receiptId": str(record.receipt_id), "purpose": record.purpose,
             "event": "given" if record.granted else "withdrawn", "granted": record.granted,
             "noticeVersion": record.notice_version, "at": iso(record.at),
             "channel": record.channel, "actor": record.actor,
-            "evidence": {"ipHash": evidence.get("ip_hash"),
-                         "userAgent": evidence.get("user_agent"),
-                         "gpc": bool(evidence.get("gpc"))},
+            "evidence": {"ipHash": evidence.ip_hash, "userAgent": evidence.user_agent,
+                         "gpc": evidence.gpc},
             "receipt": document, "receiptJws": sign(document)})
         consent_rows.append([str(record.receipt_id), record.purpose,
                              "given" if record.granted else "withdrawn",
                              str(record.notice_version), iso(record.at), record.channel,
-                             record.actor, _text(bool(evidence.get("gpc"))),
-                             _text(evidence.get("user_agent")), _text(evidence.get("ip_hash"))])
+                             record.actor, _text(evidence.gpc), _text(evidence.user_agent),
+                             _text(evidence.ip_hash)])
     current = ledger.current(session, member_id)
     consent_state = {purpose: row.granted for purpose, row in current.items()}
     objection_rows = list(session.scalars(select(Objection).where(Objection.member_id == member_id)
