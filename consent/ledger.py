@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import case, delete, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from audit import trail
 from consent import evidence as consent_evidence
 from consent import notify
 from consent.errors import ConsentError
@@ -55,6 +56,8 @@ def record_consent(session: Session, policy: Policy, crypto: MemberCrypto,
     if (member is None or member.status != "active" or member.wrapped_key is None
             or member.kek_version is None):
         raise ConsentError("MEMBER_NOT_FOUND", "no such member")
+    if granted and purpose.direct_marketing:
+        _check_suppression(session, member, purpose, actor)
     now = utcnow()
     receipt_id = uuid.uuid4()
     cipher = crypto.cipher(member.id, member.kek_version, member.wrapped_key)
@@ -68,6 +71,31 @@ def record_consent(session: Session, policy: Policy, crypto: MemberCrypto,
     _project(session, record)
     notify.consent_changed(session, member_id, purpose.key, granted, record.notice_version)
     return record
+
+
+def _check_suppression(session: Session, member: Member, purpose: Purpose, actor: str) -> None:
+    """A member whose address was on the marketing suppression list as it became theirs
+    (``identity.suppression``) grants each direct-marketing purpose themself, once; until
+    then nobody else may (``MARKETING_SUPPRESSED``). Their own first grant lifts it for
+    that purpose, in the audit trail."""
+    suppressed_at = member.marketing_suppressed_at
+    if suppressed_at is None:
+        return
+    own = f"member:{member.id}"
+    lifted = session.scalar(
+        select(ConsentRecord.id).where(
+            ConsentRecord.member_id == member.id, ConsentRecord.purpose == purpose.key,
+            ConsentRecord.granted.is_(True), ConsentRecord.actor == own,
+            ConsentRecord.at >= suppressed_at).limit(1))
+    if lifted is not None:
+        return
+    if actor != own:
+        raise ConsentError("MARKETING_SUPPRESSED",
+                           "this member's address is on the marketing suppression list: "
+                           "only the member can grant direct marketing, in their privacy "
+                           "centre", field="purpose")
+    trail.record(session, actor, "marketing.suppression_lifted", member.id,
+                 purpose=purpose.key)
 
 
 def _project(session: Session, record: ConsentRecord) -> None:

@@ -1,4 +1,5 @@
-"""Tables of identity: members (encrypted attributes), clients, signing keys, sign-in codes."""
+"""Tables of identity: members (encrypted attributes), clients, signing keys, the marketing
+suppression list, sign-in codes."""
 
 from __future__ import annotations
 
@@ -58,6 +59,10 @@ class Member(Base):
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # When the member was told that inactivity will soon erase their membership.
     inactivity_notice_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Set when the member's email was on the marketing suppression list as it became
+    # theirs: direct marketing is then granted only by the member themself
+    # (identity.suppression, consent.ledger).
+    marketing_suppressed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Client(Base):
@@ -94,6 +99,18 @@ class SigningKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SuppressedEmail(Base):
+    """A keyed hash of an erased member's email who had opted out of marketing: the
+    address is never used for marketing again until its owner grants it themself (kept
+    without the address itself; ``identity.suppression``)."""
+
+    __tablename__ = "suppression_list"
+
+    email_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reason: Mapped[str] = mapped_column(String(64))
 
 
 class SignInCode(Base):

@@ -1,11 +1,11 @@
-"""Legal holds and the marketing suppression list."""
+"""Legal holds. (The marketing suppression list is identity's: ``identity.suppression``.)"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 
-from sqlalchemy import LargeBinary, String, Text, Uuid
+from sqlalchemy import String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vaultkernel.clock import utcnow
@@ -26,13 +26,3 @@ class LegalHold(Base):
     lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     lifted_by: Mapped[str | None] = mapped_column(String(120))
 
-
-class SuppressedEmail(Base):
-    """A keyed hash of an erased member's email who had opted out of marketing: the
-    address is never re-imported for marketing (kept without the address itself)."""
-
-    __tablename__ = "suppression_list"
-
-    email_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    reason: Mapped[str] = mapped_column(String(64))

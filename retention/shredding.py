@@ -22,8 +22,6 @@ A crash before the caller commits leaves every member as they were. The caller r
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import logging
 import uuid
 from collections import Counter, defaultdict
@@ -41,14 +39,13 @@ from consent.models import Consent, ConsentRecord, Objection
 from export.archive import delete_archives_of
 from export.models import ExportArchive
 from identity.encryption import MemberCrypto
-from identity.errors import IdentityError, KeyringError
+from identity.errors import KeyringError
 from identity.keyring import Keyring
-from identity.models import PERSONAL_FIELDS, Member, SignInCode
-from identity.validation import normalise_email
+from identity.models import PERSONAL_FIELDS, Member, SignInCode, SuppressedEmail
+from identity.suppression import address_hash
 from outbox.recipients import recipients, subscribers
 from outbox.secrets import seal_member_number
 from outbox.writer import Emission, emit_many
-from retention.models import SuppressedEmail
 from vaultkernel.database import Database
 from vaultkernel.policy import Policy
 from vaultkernel.sealing import TamperedCiphertext
@@ -56,7 +53,6 @@ from vaultkernel.sealing import TamperedCiphertext
 log = logging.getLogger("membervault.erasure")
 
 EVENT = "member.erased"
-SUPPRESSION_KEY = "suppression"
 BLIND_INDEXES = ("email", "phone", "member_number")
 KEPT = ("tombstone", "consent_records", "access_log", "requests", "audit_trail")
 ERASED_VALUES: dict[str, Any] = {
@@ -152,26 +148,6 @@ class ErasureReport:
 
 
 # --------------------------------------------------------------------------------------
-# The suppression hash
-
-
-def suppression_hash(keyring: Keyring, email: str) -> bytes:
-    """HMAC-SHA256 of the normalised address: equal addresses match, none can be read back."""
-    return hmac.new(keyring.derive(SUPPRESSION_KEY), normalise_email(email).encode(),
-                    hashlib.sha256).digest()
-
-
-def is_suppressed(session: Session, keyring: Keyring, email: str) -> bool:
-    """Whether an address belongs to an erased member who had opted out of marketing (an
-    import for marketing must skip it). A malformed address is never suppressed."""
-    try:
-        digest = suppression_hash(keyring, email)
-    except IdentityError:
-        return False
-    return session.get(SuppressedEmail, digest) is not None
-
-
-# --------------------------------------------------------------------------------------
 # The erasure
 
 
@@ -212,7 +188,7 @@ def erase_members(session: Session, kit: ErasureKit, ids: Sequence[uuid.UUID], *
         if number is not None and report.recipients:
             report.sealed_member_number = seal_member_number(kit.keyring, number)
         if email and row.id in opted_out:
-            digest = suppression_hash(kit.keyring, email)
+            digest = address_hash(kit.crypto, email)
             suppressions[digest] = {"email_hash": digest, "added_at": now,
                                     "reason": "marketing_opt_out"}
             report.suppressed = True

@@ -22,11 +22,11 @@ from audit.models import AuditEvent
 from consent.models import Consent, ConsentRecord, Objection
 from export.models import ExportArchive
 from identity.models import Member, SignInCode
+from identity.suppression import is_suppressed
 from membervault.services import Services
 from outbox.models import Delivery, OutboxEvent
 from outbox.secrets import open_member_number
 from retention import shredding, sweeper
-from retention.shredding import is_suppressed
 from subject_requests.access import build_pending_exports
 from subject_requests.erasure import complete_acknowledged, erase_pending
 from subject_requests.lifecycle import receive
@@ -196,8 +196,8 @@ def test_a_request_and_the_sweep_leave_the_same_end_state_and_no_residue(
     assert count(services, SignInCode) == 0
     assert [p for p in export_dir.rglob("*") if p.is_file()] == []
     with services.db.unit_of_work() as uow:
-        assert is_suppressed(uow.session, services.keyring, PERSON["email"])
-        assert is_suppressed(uow.session, services.keyring, TWIN["email"])
+        assert is_suppressed(uow.session, services.crypto, PERSON["email"])
+        assert is_suppressed(uow.session, services.crypto, TWIN["email"])
 
     if BACKEND != "sqlite":
         return  # PostgreSQL keeps its files on the server, out of the scan's reach

@@ -19,14 +19,13 @@ from starlette.testclient import TestClient
 from audit.models import AuditEvent
 from consent.models import Consent, ConsentRecord
 from export.models import ExportArchive
-from identity.models import PERSONAL_FIELDS, Member, SignInCode
+from identity.models import PERSONAL_FIELDS, Member, SignInCode, SuppressedEmail
+from identity.suppression import address_hash, is_suppressed
 from membervault.services import Services
 from outbox.models import Delivery, OutboxEvent
 from outbox.secrets import open_member_number
 from outbox.tracking import acknowledge
 from retention import shredding
-from retention.models import SuppressedEmail
-from retention.shredding import is_suppressed, suppression_hash
 from subject_requests import erasure
 from subject_requests.erasure import (
     LEASE,
@@ -133,9 +132,9 @@ def test_erasure_shreds_the_member_notifies_recipients_and_completes_on_acknowle
     with services.db.unit_of_work() as uow:
         rows = uow.session.scalars(select(SuppressedEmail)).all()
         assert [(r.email_hash, r.reason) for r in rows] == [
-            (suppression_hash(services.keyring, jane["email"]), "marketing_opt_out")]
-        assert is_suppressed(uow.session, services.keyring, jane["email"].upper())
-        assert not is_suppressed(uow.session, services.keyring, "someone.else@example.org")
+            (address_hash(services.crypto, jane["email"]), "marketing_opt_out")]
+        assert is_suppressed(uow.session, services.crypto, jane["email"].upper())
+        assert not is_suppressed(uow.session, services.crypto, "someone.else@example.org")
 
     # Reads: a look-up by any key finds nobody; her own token finds an erased member.
     for purpose, key, reason in (
@@ -259,7 +258,7 @@ def test_the_suppression_hash_is_kept_only_when_marketing_consent_was_withdrawn(
     assert erase(services, now=utcnow()) == len(people)
     with services.db.unit_of_work() as uow:
         hashes = set(uow.session.scalars(select(SuppressedEmail.email_hash)))
-    assert hashes == {suppression_hash(services.keyring, people[n][1])
+    assert hashes == {address_hash(services.crypto, people[n][1])
                       for n in ("withdrew", "sms-withdrew")}
 
 
@@ -409,7 +408,7 @@ def test_running_again_does_no_harm(http: TestClient, services: Services,
 # Steps of the one erasure (retention.shredding.erase_members), in the order it takes
 # them: capturing the member number, the suppression hash, the evidence scrub, the event
 # with its deliveries, and the archive files (last, just before the commit).
-STEPS = ("seal_member_number", "suppression_hash", "scrub_evidence", "emit_many",
+STEPS = ("seal_member_number", "address_hash", "scrub_evidence", "emit_many",
          "delete_archives_of")
 
 
