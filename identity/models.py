@@ -114,7 +114,9 @@ class SuppressedEmail(Base):
 
 
 class SignInCode(Base):
-    """A one-time sign-in code, keyed by the email's blind index, stored as a keyed hash."""
+    """A one-time sign-in code, stored as a keyed hash, keyed by the email's blind index
+    when an active member has the address, by a separate keyed hash otherwise
+    (``identity.sign_in``: an erased member's blind index is never stored again)."""
 
     __tablename__ = "sign_in_codes"
 

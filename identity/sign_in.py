@@ -2,6 +2,12 @@
 
 The answer to a code request is the same whether or not the email belongs to a member;
 codes are stored as keyed hashes, expire, are single-use, and allow a few attempts.
+
+A code is stored under the email's blind index only when an active member has the
+address (the member row holds that index already, and erasure deletes the codes with
+it). For any other address (never a member's, or an erased member's) the row is kept
+under a separate keyed hash (``sign-in-stranger``), so a request for an erased address
+never stores its blind index again; both paths do the same work.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ class SignInCodes:
                  max_attempts: int, max_per_window: int):
         self._crypto = crypto
         self._key = derive("sign-in-code")
+        self._stranger_key = derive("sign-in-stranger")
         self.ttl = dt.timedelta(seconds=ttl)
         self.max_attempts = max_attempts
         self.max_per_window = max_per_window
@@ -75,19 +82,22 @@ class SignInCodes:
             return None
         session = uow.session
         index = self._crypto.index.digest("email", normalised)
+        stranger = hmac.new(self._stranger_key, normalised.encode(), hashlib.sha256).digest()
+        member = repository.find_by_index(session, "email", index)
+        active = member is not None and member.status == "active"
+        key = index if active else stranger  # never an erased member's blind index again
         now = utcnow()
         recent = session.scalar(
             select(func.count()).select_from(SignInCode).where(
-                SignInCode.email_index == index, SignInCode.created_at > now - RATE_WINDOW)
+                SignInCode.email_index == key, SignInCode.created_at > now - RATE_WINDOW)
         )
         if (recent or 0) >= self.max_per_window:
             raise TooManyRequests()
         code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
-        session.add(SignInCode(email_index=index, code_hash=self._hash(index, code),
+        session.add(SignInCode(email_index=key, code_hash=self._hash(key, code),
                                created_at=now, expires_at=now + self.ttl))
-        member = repository.find_by_index(session, "email", index)
         uow.commit()
-        if member is None or member.status != "active":
+        if member is None or not active:
             return None
         return CodeToSend(email=normalised, code=code, member_id=member.id)
 
