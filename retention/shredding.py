@@ -47,6 +47,7 @@ from outbox.recipients import recipients, subscribers
 from outbox.secrets import seal_member_number
 from outbox.writer import Emission, emit_many
 from vaultkernel.database import Database
+from vaultkernel.mailer import SentMail
 from vaultkernel.policy import Policy
 from vaultkernel.sealing import TamperedCiphertext
 
@@ -72,8 +73,9 @@ class ErasureKit:
     """What erasing members needs besides the session: the member crypto (to read the
     member number and email before the key goes), the keyring (suppression and
     outbox sub-keys), the policy (which purposes give clients data), the export
-    directory (archive files) and the members' access requests (leftover files of their
-    exports; the requests live above retention, in ``subject_requests``). Built once by
+    directory (archive files), the members' access requests (leftover files of their
+    exports; the requests live above retention, in ``subject_requests``) and the mailer's
+    kept mail (the development mailbox, purged of the members' messages). Built once by
     the composition root."""
 
     crypto: MemberCrypto
@@ -81,6 +83,7 @@ class ErasureKit:
     policy: Policy
     export_dir: Path
     access_requests: AccessRequests
+    sent_mail: SentMail  # what the service keeps of mail it sent (the development mailbox)
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ class ErasureReport:
     blind_indexes: list[str]
     kek_version: int | None
     sign_in_codes: int = 0
+    mail_messages: int = 0
     export_archives: int = 0
     consent_state_rows: int = 0
     objections: int = 0
@@ -138,6 +142,7 @@ class ErasureReport:
                 "data_key": True, "kek_version": self.kek_version,
                 "attributes": self.attributes, "blind_indexes": self.blind_indexes,
                 "sign_in_codes": self.sign_in_codes, "export_archives": self.export_archives,
+                "mail_messages": self.mail_messages,
                 "consent_state_rows": self.consent_state_rows, "objections": self.objections,
                 "last_activity": True,
             },
@@ -172,6 +177,7 @@ def erase_members(session: Session, kit: ErasureKit, ids: Sequence[uuid.UUID], *
     among = subscribers(session)
     recipients_of: dict[frozenset[str], list[str]] = {}
     reports: list[ErasureReport] = []
+    emails: dict[uuid.UUID, str] = {}
     suppressions: dict[bytes, dict[str, Any]] = {}
     for row in rows:
         report = ErasureReport(
@@ -180,6 +186,8 @@ def erase_members(session: Session, kit: ErasureKit, ids: Sequence[uuid.UUID], *
             blind_indexes=[k for k in BLIND_INDEXES if getattr(row, f"has_{k}_index")],
             kek_version=row.kek_version)
         number, email = _read_for_erasure(kit, row)
+        if email:
+            emails[row.id] = email
         purposes = frozenset(always | granted.get(row.id, set()))
         if purposes not in recipients_of:
             recipients_of[purposes] = recipients(session, set(purposes), among)
@@ -231,12 +239,18 @@ def erase_members(session: Session, kit: ErasureKit, ids: Sequence[uuid.UUID], *
         archives[member_id] = int(archived)
     for report in reports:
         report.export_archives = archives[report.member_id]
+    # Files last, just before the caller commits: a crash in between leaves members
+    # intact with files (mail, archives) already gone, which the retried erasure finds so.
+    forgotten = kit.sent_mail.forget(emails.values()) if emails else Counter()
+    for report in reports:
+        email = emails.get(report.member_id)
+        report.mail_messages = forgotten[email.strip().lower()] if email else 0
     session.execute(insert(AuditEvent), [
         {"at": now, "actor": cause.actor, "action": EVENT, "member_id": r.member_id,
          "details": {**cause.details(), "recipients": r.recipients, **r.as_details()}}
         for r in reports])
-    # Files last, just before the caller commits: a crash in between leaves members
-    # intact with rows pointing at missing files, which the retried erasure deletes.
+    # Archive files too: a crash before the commit leaves rows pointing at missing
+    # files, which the retried erasure deletes.
     delete_archives_of(session, kit.export_dir, ids, kit.access_requests(session, ids))
     return reports
 

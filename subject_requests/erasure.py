@@ -280,6 +280,10 @@ def build(session: Session, policy: Policy, request_id: uuid.UUID, *, issuer: st
                       "count": int(destroyed_facts.get("sign_in_codes", 0))})
     destroyed.append({"item": "export_archives",
                       "count": int(destroyed_facts.get("export_archives", 0))})
+    if int(destroyed_facts.get("mail_messages", 0)):
+        destroyed.append({"item": "mail", "detail": "the messages to the member's address "
+                          "kept by the service's development mailbox",
+                          "count": int(destroyed_facts["mail_messages"])})
     destroyed.append({"item": "consent_state",
                       "detail": "the current-consent projection and objections (the "
                                 "records they derive from are kept, see below)",

@@ -201,6 +201,8 @@ def test_erasure_shreds_the_member_notifies_recipients_and_completes_on_acknowle
     assert {"data_key", "blind_indexes", "sign_in_codes", "export_archives"} <= set(destroyed)
     assert set(destroyed["blind_indexes"]["indexes"]) == {"email", "phone", "member_number"}
     assert destroyed["sign_in_codes"]["count"] >= 1
+    assert destroyed["mail"]["count"] >= 1  # her sign-in mail, cut out of the mailbox
+    assert jane["email"] not in Path(settings.mailbox_file).read_text()
     attributes = {d["attribute"]: d["category"] for d in document["destroyed"]
                   if d["item"] == "attribute"}
     assert attributes["email"] == "contact.email"
