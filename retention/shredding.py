@@ -46,6 +46,7 @@ from identity.suppression import address_hash
 from outbox.recipients import recipients, subscribers
 from outbox.secrets import seal_member_number
 from outbox.writer import Emission, emit_many
+from retention.models import LegalHold
 from vaultkernel.database import Database
 from vaultkernel.mailer import SentMail
 from vaultkernel.policy import Policy
@@ -55,7 +56,8 @@ log = logging.getLogger("membervault.erasure")
 
 EVENT = "member.erased"
 BLIND_INDEXES = ("email", "phone", "member_number")
-KEPT = ("tombstone", "consent_records", "access_log", "requests", "audit_trail")
+KEPT = ("tombstone", "consent_records", "access_log", "requests", "audit_trail",
+        "outbox_events", "deliveries")
 ERASED_VALUES: dict[str, Any] = {
     **{name: None for name in PERSONAL_FIELDS},
     "wrapped_key": None, "kek_version": None,
@@ -131,6 +133,7 @@ class ErasureReport:
     consent_state_rows: int = 0
     objections: int = 0
     suppressed: bool = False
+    legal_holds: int = 0  # rows of holds placed on the member (lifted or expired), kept
     member_number_captured: bool = False
     recipients: list[str] = field(default_factory=list)
     event_id: uuid.UUID | None = None
@@ -146,7 +149,8 @@ class ErasureReport:
                 "consent_state_rows": self.consent_state_rows, "objections": self.objections,
                 "last_activity": True,
             },
-            "kept": [*KEPT, *(["suppression_hash"] if self.suppressed else [])],
+            "kept": [*KEPT, *(["suppression_hash"] if self.suppressed else []),
+                     *(["legal_holds"] if self.legal_holds else [])],
             "suppressed": self.suppressed,
             "member_number_captured": self.member_number_captured,
         }
@@ -239,6 +243,10 @@ def erase_members(session: Session, kit: ErasureKit, ids: Sequence[uuid.UUID], *
         archives[member_id] = int(archived)
     for report in reports:
         report.export_archives = archives[report.member_id]
+    for member_id, held in session.execute(
+            select(LegalHold.member_id, func.count()).where(LegalHold.member_id.in_(ids))
+            .group_by(LegalHold.member_id)):
+        by_id[member_id].legal_holds = int(held)
     # Files last, just before the caller commits: a crash in between leaves members
     # intact with files (mail, archives) already gone, which the retried erasure finds so.
     forgotten = kit.sent_mail.forget(emails.values()) if emails else Counter()

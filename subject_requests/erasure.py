@@ -37,6 +37,7 @@ from identity.models import Member
 from identity.signed_documents import sign_document
 from outbox.models import Delivery, OutboxEvent
 from retention import holds
+from retention.models import LegalHold
 from retention.shredding import EVENT, ErasureCause, ErasureKit, checkpoint_wal, erase_members
 from subject_requests import lifecycle
 from subject_requests.errors import RequestError
@@ -223,6 +224,11 @@ WHY = {
     "requests": "GDPR Art. 5(2) and 12: proof that the request was received and answered "
                 "in time",
     "audit_trail": "GDPR Art. 5(2): accountability; entries name fields, never values",
+    "outbox_events": "GDPR Art. 19 and 5(2): the record of which recipients were told of "
+                     "changes to the member's data and of this erasure; no personal values",
+    "deliveries": "GDPR Art. 19: proof that each recipient was told and acknowledged",
+    "legal_holds": "GDPR Art. 5(2) and 17(3)(e): the record of what was kept from erasure, "
+                   "for how long and why; holds are never deleted",
 }
 
 
@@ -307,6 +313,12 @@ def build(session: Session, policy: Policy, request_id: uuid.UUID, *, issuer: st
         kept.append({"item": "suppression_hash", "what": "a keyed hash (HMAC-SHA256) of the "
                      "email address on the marketing suppression list, not the address",
                      "why": WHY["suppression_hash"]})
+    events = session.scalar(select(func.count()).select_from(OutboxEvent)
+                            .where(OutboxEvent.member_id == request.member_id))
+    deliveries = session.scalar(
+        select(func.count()).select_from(Delivery)
+        .join(OutboxEvent, Delivery.event_id == OutboxEvent.id)
+        .where(OutboxEvent.member_id == request.member_id))
     kept += [
         {"item": "access_log", "what": "entries of reads of the member's data",
          "count": int(log_entries or 0), "why": WHY["access_log"]},
@@ -314,7 +326,20 @@ def build(session: Session, policy: Policy, request_id: uuid.UUID, *, issuer: st
          "why": WHY["requests"]},
         {"item": "audit_trail", "what": "administrative events about the member",
          "why": WHY["audit_trail"]},
+        {"item": "outbox_events", "what": "the events about the member sent to other services "
+         "(type, time, facts such as the purpose or the fields changed; never a value), "
+         "this erasure's among them; deleted by the retention rule for delivered events",
+         "count": int(events or 0), "why": WHY["outbox_events"]},
+        {"item": "deliveries", "what": "each event's delivery to each recipient: state, "
+         "delivery and acknowledgement times",
+         "count": int(deliveries or 0), "why": WHY["deliveries"]},
     ]
+    holds_kept = session.scalar(select(func.count()).select_from(LegalHold)
+                                .where(LegalHold.member_id == request.member_id))
+    if holds_kept or "legal_holds" in kept_names:
+        kept.append({"item": "legal_holds", "what": "the legal holds placed on the member: "
+                     "reason, data covered, who placed and lifted them, when",
+                     "count": int(holds_kept or 0), "why": WHY["legal_holds"]})
     completed_at = request.closed_at if request.state == "completed" else None
     return {
         "type": "erasure-certificate",

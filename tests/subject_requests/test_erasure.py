@@ -226,6 +226,37 @@ def test_erasure_shreds_the_member_notifies_recipients_and_completes_on_acknowle
     assert orjson.loads(jws.deserialize_compact(token, published_keys(http)).payload) == again
 
 
+def test_the_certificate_lists_events_deliveries_and_hold_rows_as_kept(
+        http: TestClient, services: Services, jane: dict[str, Any], jane_api: Api) -> None:
+    """The audit found the certificate's "kept" list silent about the events, their
+    deliveries and the legal holds, which all outlive the erasure."""
+    subscribed_client(http, services, "email-tool", ("marketing.email",))
+    desk = officer(http, services)
+    grant(jane_api, "marketing.email")  # a consent.changed event, delivered to email-tool
+    placed = desk.graphql(PLACE, {"m": jane["id"], "r": "fraud check 2026-17"})
+    hold_id = placed["data"]["placeLegalHold"]["hold"]["id"]
+    assert desk.graphql(LIFT, {"h": hold_id})["data"]["liftLegalHold"]["errors"] == []
+
+    request_id = open_erasure(services, jane["id"])
+    assert erase(services, now=utcnow()) == 1
+    answer = desk.graphql(CERTIFICATE, {"id": str(request_id)})
+    assert "errors" not in answer, answer
+    kept = {k["item"]: k for k in answer["data"]["erasureCertificate"]["certificate"]["kept"]}
+    member = uuid.UUID(jane["id"])
+    events = count(services, OutboxEvent, OutboxEvent.member_id == member)
+    assert events == 2  # consent.changed and member.erased
+    assert kept["outbox_events"]["count"] == events
+    assert kept["outbox_events"]["why"] == WHY["outbox_events"]
+    assert kept["deliveries"]["count"] == count(services, Delivery) == 2
+    assert kept["deliveries"]["why"] == WHY["deliveries"]
+    assert kept["legal_holds"]["count"] == 1
+    assert "never deleted" in kept["legal_holds"]["why"]
+    with services.db.unit_of_work() as uow:
+        record = uow.session.scalars(select(AuditEvent).where(
+            AuditEvent.member_id == member, AuditEvent.action == "member.erased")).one()
+    assert {"outbox_events", "deliveries", "legal_holds"} <= set(record.details["kept"])
+
+
 def test_a_member_without_subscribed_recipients_is_completed_at_once(
         services: Services, jane: dict[str, Any], jane_api: Api) -> None:
     request_id = open_erasure(services, jane["id"])
