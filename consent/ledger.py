@@ -186,6 +186,9 @@ def set_restriction(session: Session, policy: Policy, member_id: uuid.UUID, *,
     member = session.get(Member, member_id)
     if member is None or member.status != "active":
         raise ConsentError("MEMBER_NOT_FOUND", "no such member")
+    if not restricted and member.erasure_held_at is not None:
+        raise ConsentError("ERASURE_HELD", "processing stays restricted while the erasure "
+                           "of what a legal hold keeps waits for the hold to end")
     if restricted == (member.restricted_at is not None):
         return False
     member.restricted_at = utcnow() if restricted else None

@@ -396,10 +396,11 @@ def summary_markdown(*, policy: Policy, generated_at: dt.datetime, archive_id: u
         lines += ["", "## Legal holds on your data", "",
                   "While a legal hold is active, the data it covers is kept even if you ask "
                   "for erasure, and its processing is restricted to what the hold is for "
-                  "(GDPR Art. 17(3)(e), 18(2)).", "", "| placed | reason | expires | lifted |",
-                  "|---|---|---|---|"]
+                  "(GDPR Art. 17(3)(e), 18(2)).", "",
+                  "| placed | reason | covers | expires | lifted |", "|---|---|---|---|---|"]
         for h in head["legalHolds"]:
-            lines.append(f"| {h['placedAt']} | {_md(h['reason'])} | "
+            covers = ", ".join(h["categories"]) if h["categories"] is not None else "all"
+            lines.append(f"| {h['placedAt']} | {_md(h['reason'])} | {covers} | "
                          f"{h['expiresAt'] or 'no expiry'} | {h['liftedAt'] or 'active'} |")
     lines += [
         "",

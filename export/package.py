@@ -71,7 +71,7 @@ REQUEST_COLUMNS = ("id", "type", "jurisdiction", "state", "received_at", "due_at
 TRANSITION_COLUMNS = ("request_id", "from_state", "to_state", "at", "actor", "reason")
 EVENT_COLUMNS = ("event_id", "type", "at", "recipient", "recipient_name", "state",
                  "delivered_at", "acknowledged_at")
-HOLD_COLUMNS = ("id", "placed_at", "reason", "expires_at", "lifted_at", "active")
+HOLD_COLUMNS = ("id", "placed_at", "reason", "categories", "expires_at", "lifted_at", "active")
 
 # sequence, at, request id, principal, purpose, fields returned, fields denied
 LogRow = tuple[int, dt.datetime, str, str, str, list[str], dict[str, str]]
@@ -117,6 +117,7 @@ class Hold(Protocol):
 
     id: uuid.UUID
     reason: str
+    categories: list[str] | None  # the data categories it keeps; None: all
     placed_at: dt.datetime
     expires_at: dt.datetime | None
     lifted_at: dt.datetime | None
@@ -316,6 +317,8 @@ def collect(session: Session, policy: Policy, profile: MemberProfile, member: Me
             "extensionReason": r.extension_reason,
             "identityVerification": r.identity_verification, "openedBy": r.opened_by,
             "denialCode": r.denial_code, "denialReason": r.denial_reason,
+            "outcome": details.get("outcome") if isinstance(details.get("outcome"), str)
+            else None,
             "purpose": details.get("purpose") if isinstance(details.get("purpose"), str)
             else None,
             "correctedFields": [str(f) for f in fields] if isinstance(fields, list) else None,
@@ -332,10 +335,12 @@ def collect(session: Session, policy: Policy, profile: MemberProfile, member: Me
     notifications, event_rows, webhooks = _events(session, policy, member_id, clients,
                                                   registered_for)
     hold_json = [{"id": str(h.id), "placedAt": iso(h.placed_at), "reason": h.reason,
-                  "expiresAt": _opt_iso(h.expires_at), "liftedAt": _opt_iso(h.lifted_at),
-                  "active": active} for h, active in holds]
-    hold_rows = [[str(h.id), iso(h.placed_at), h.reason, _text(h.expires_at),
-                  _text(h.lifted_at), _text(active)] for h, active in holds]
+                  "categories": h.categories, "expiresAt": _opt_iso(h.expires_at),
+                  "liftedAt": _opt_iso(h.lifted_at), "active": active} for h, active in holds]
+    hold_rows = [[str(h.id), iso(h.placed_at), h.reason,
+                  ";".join(h.categories) if h.categories is not None else "all",
+                  _text(h.expires_at), _text(h.lifted_at), _text(active)]
+                 for h, active in holds]
 
     objected = [o.purpose for o in objection_rows]
     head: dict[str, Any] = {
@@ -350,6 +355,8 @@ def collect(session: Session, policy: Policy, profile: MemberProfile, member: Me
             "id": str(member_id), "status": member.status, "createdAt": iso(member.created_at),
             "updatedAt": iso(member.updated_at), "lastActivityAt": iso(member.last_activity_at),
             "restrictedAt": _opt_iso(member.restricted_at),
+            "erasureHeldAt": _opt_iso(member.erasure_held_at),
+            "marketingSuppressedAt": _opt_iso(member.marketing_suppressed_at),
             "profile": {PUBLIC_NAME[k]: _json_value(k, v) for k, v in values.items()},
         },
         "attributes": attributes,

@@ -63,6 +63,10 @@ class Member(Base):
     # theirs: direct marketing is then granted only by the member themself
     # (identity.suppression, consent.ledger).
     marketing_suppressed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Set when an erasure request met a legal hold: what the hold does not cover was
+    # erased, the rest is restricted (and stays so) until the hold ends and the erasure
+    # is finished (retention.shredding).
+    erasure_held_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Client(Base):

@@ -22,11 +22,16 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
 def place_legal_hold(uow: UnitOfWork, member_id: uuid.UUID, reason: str, *, actor: str,
-                     expires_at: dt.datetime | None, now: dt.datetime) -> LegalHold:
-    """Place a legal hold on a member (erasure and retention skip them while it is
-    active); in the audit trail."""
+                     expires_at: dt.datetime | None, now: dt.datetime,
+                     categories: Sequence[str] | None = None,
+                     policy: Policy | None = None) -> LegalHold:
+    """Place a legal hold on a member, keeping ``categories`` of the policy (all their
+    personal data when none are named): retention skips them while it is active, and an
+    erasure keeps (restricted) only what it covers; in the audit trail."""
+    known = policy.categories if policy is not None else ()
     with uow.committing() as session:
-        return holds.place(session, member_id, reason, actor, expires_at, now=now)
+        return holds.place(session, member_id, reason, actor, expires_at, now=now,
+                           categories=categories, known_categories=known)
 
 
 def lift_legal_hold(uow: UnitOfWork, hold_id: uuid.UUID, *, actor: str,

@@ -42,10 +42,13 @@ from identity.encryption import MemberCrypto
 from identity.errors import KeyringError
 from identity.keyring import Keyring
 from identity.models import PERSONAL_FIELDS, Member, SignInCode, SuppressedEmail
+from identity.names import PUBLIC_NAME
 from identity.suppression import address_hash
 from outbox.recipients import recipients, subscribers
 from outbox.secrets import seal_member_number
-from outbox.writer import Emission, emit_many
+from outbox.writer import Emission, emit, emit_many
+from retention import holds
+from retention.holds import Coverage
 from retention.models import LegalHold
 from vaultkernel.database import Database
 from vaultkernel.mailer import SentMail
@@ -112,6 +115,12 @@ class ErasureCause:
             return {"requestId": str(self.request_id), "erasedAt": now.isoformat()}
         return {"erasedAt": now.isoformat(), "retentionRule": self.retention_rule}
 
+    @property
+    def around_holds(self) -> bool:
+        """A request erases around a legal hold (what the hold covers is kept and
+        restricted); a retention rule leaves a held member alone."""
+        return self.request_id is not None
+
     def details(self) -> dict[str, object]:
         """The audit-trail record's cause."""
         if self.request_id is not None:
@@ -138,8 +147,13 @@ class ErasureReport:
     recipients: list[str] = field(default_factory=list)
     event_id: uuid.UUID | None = None
     sealed_member_number: bytes | None = field(default=None, repr=False)
+    # Held by a legal hold: what it keeps (restricted) instead of being erased.
+    held: Coverage | None = None
+    kept_attributes: list[str] = field(default_factory=list)
 
     def as_details(self) -> dict[str, Any]:
+        if self.held is not None:
+            return self._held_details(self.held)
         return {
             "destroyed": {
                 "data_key": True, "kek_version": self.kek_version,
@@ -155,6 +169,20 @@ class ErasureReport:
             "member_number_captured": self.member_number_captured,
         }
 
+    def _held_details(self, held: Coverage) -> dict[str, Any]:
+        return {
+            "destroyed": {
+                "attributes": self.attributes, "blind_indexes": self.blind_indexes,
+                "sign_in_codes": self.sign_in_codes, "export_archives": self.export_archives,
+                "mail_messages": self.mail_messages,
+            },
+            "kept": {"attributes": self.kept_attributes,
+                     "categories": None if held.categories is None else sorted(held.categories),
+                     "holds": [str(h.id) for h in held.holds]},
+            "restricted": True,
+            "suppressed": self.suppressed,
+        }
+
 
 # --------------------------------------------------------------------------------------
 # The erasure
@@ -164,14 +192,32 @@ def erase_members(session: Session, kit: ErasureKit, ids: Sequence[uuid.UUID], *
                   now: dt.datetime, cause: ErasureCause) -> list[ErasureReport]:
     """Erase these members inside the caller's transaction (which commits or rolls back);
     returns one report per member erased, skipping ids that are unknown or already
-    erased. Members under legal hold must already be excluded by the caller."""
+    erased.
+
+    A member under an active legal hold is skipped by a retention rule. For an erasure
+    request, what the member's holds do not cover is erased and the rest is kept,
+    restricted (GDPR Art. 17(3)(e), 18(2)), until the holds end and the request erases
+    the member again: their report has ``held`` set (see :func:`_erase_around_holds`)."""
     present = [Member.id, Member.kek_version, Member.wrapped_key, Member.member_number,
-               Member.email, Member.email_index]
+               Member.email, Member.email_index, Member.restricted_at]
     flags = [getattr(Member, name).is_not(None).label(f"has_{name}")
              for name in (*PERSONAL_FIELDS, *(f"{k}_index" for k in BLIND_INDEXES))]
     rows = session.execute(select(*present, *flags)
                            .where(Member.id.in_(list(ids)), Member.status != "erased")
                            .order_by(Member.id).with_for_update()).all()
+    if not rows:
+        return []
+    cover = holds.coverage(session, [row.id for row in rows], now)
+    free = [row for row in rows if row.id not in cover]
+    held = [row for row in rows if row.id in cover] if cause.around_holds else []
+    return [*_shred(session, kit, free, now=now, cause=cause),
+            *(_erase_around_holds(session, kit, row, cover[row.id], now=now, cause=cause)
+              for row in held)]
+
+
+def _shred(session: Session, kit: ErasureKit, rows: Sequence[Any], *, now: dt.datetime,
+           cause: ErasureCause) -> list[ErasureReport]:
+    """The whole erasure of members no legal hold keeps (rows locked by the caller)."""
     if not rows:
         return []
     ids = [row.id for row in rows]
@@ -261,6 +307,70 @@ def erase_members(session: Session, kit: ErasureKit, ids: Sequence[uuid.UUID], *
     # files, which the retried erasure deletes.
     delete_archives_of(session, kit.export_dir, ids, kit.access_requests(session, ids))
     return reports
+
+
+HELD_EVENT = "member.restricted"
+HELD_RECORD = "member.erasure_held"
+
+
+def _erase_around_holds(session: Session, kit: ErasureKit, row: Any, held: Coverage, *,
+                        now: dt.datetime, cause: ErasureCause) -> ErasureReport:
+    """An erasure request meets active legal holds: erase what they do not cover, keep
+    what they cover and restrict its processing (GDPR Art. 17(3)(e), 18(2)).
+
+    The attributes of categories no hold covers go, with their blind indexes (and, when
+    the email goes, its sign-in codes, its suppression hash if the member had opted out
+    of direct marketing, and its mail kept by the mailer); the export archives (copies)
+    go; the member is restricted (every purpose denied ``PROCESSING_RESTRICTED``, which
+    the member cannot lift while ``erasure_held_at`` is set) and recipients are told
+    (``member.restricted``, with the fields erased). The data key stays: it still opens
+    what is kept, for the hold's purpose. One ``member.erasure_held`` audit record says
+    what went and what stays, under which holds."""
+    keep = [f for f in PERSONAL_FIELDS if held.keeps(kit.policy.category_of(f))]
+    erase = [f for f in PERSONAL_FIELDS if getattr(row, f"has_{f}") and f not in keep]
+    report = ErasureReport(
+        member_id=row.id, attributes=erase,
+        blind_indexes=[k for k in BLIND_INDEXES
+                       if getattr(row, f"has_{k}_index") and k not in keep],
+        kek_version=row.kek_version, held=held,
+        kept_attributes=[f for f in keep if getattr(row, f"has_{f}")])
+    number, email = _read_for_erasure(kit, row)
+    if "email" in erase and email:
+        if row.id in _direct_marketing_withdrawn(session, kit.policy.direct_marketing,
+                                                 [row.id]):
+            digest = address_hash(kit.crypto, email)
+            if session.get(SuppressedEmail, digest) is None:
+                session.add(SuppressedEmail(email_hash=digest, added_at=now,
+                                            reason="marketing_opt_out"))
+            report.suppressed = True
+        if row.email_index is not None:
+            report.sign_in_codes = len(_deleted(session, delete(SignInCode).where(
+                SignInCode.email_index == row.email_index).returning(SignInCode.id)))
+    session.execute(update(Member).where(Member.id == row.id).values(
+        **{f: None for f in erase}, **{f"{k}_index": None for k in report.blind_indexes},
+        restricted_at=row.restricted_at or now, erasure_held_at=now, updated_at=now)
+        .execution_options(synchronize_session=False))
+    always = {p.key for p in kit.policy.purposes.values() if not p.consent_based}
+    report.recipients = recipients(session, always | _granted_purposes(session, [row.id])
+                                   .get(row.id, set()))
+    sealed = (seal_member_number(kit.keyring, number)
+              if number is not None and "member_number" in erase and report.recipients
+              else None)
+    report.event_id = emit(session, HELD_EVENT, row.id, {
+        "restricted": True, "erasureHeld": True, "requestId": str(cause.request_id),
+        "erasedFields": [PUBLIC_NAME[f] for f in erase]}, report.recipients,
+        sealed_member_number=sealed).id
+    report.export_archives = int(session.scalar(
+        select(func.count()).select_from(ExportArchive)
+        .where(ExportArchive.member_id == row.id)) or 0)
+    if "email" in erase and email:
+        report.mail_messages = kit.sent_mail.forget([email])[email.strip().lower()]
+    session.add(AuditEvent(at=now, actor=cause.actor, action=HELD_RECORD, member_id=row.id,
+                           details={**cause.details(), "recipients": report.recipients,
+                                    **report.as_details()}))
+    delete_archives_of(session, kit.export_dir, [row.id],
+                       kit.access_requests(session, [row.id]))
+    return report
 
 
 def _deleted(session: Session, statement: Any) -> list[Any]:

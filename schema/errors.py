@@ -77,7 +77,9 @@ class ErrorCode(Enum):
     UNKNOWN_DENIAL_CODE = "UNKNOWN_DENIAL_CODE"
     # Erasure, legal holds.
     EXPIRY_IN_PAST = "EXPIRY_IN_PAST"
+    UNKNOWN_CATEGORY = "UNKNOWN_CATEGORY"
     NOT_ERASED = "NOT_ERASED"
+    ERASURE_HELD = "ERASURE_HELD"
     # Clients and webhooks (the command line).
     INVALID_CLIENT_ID = "INVALID_CLIENT_ID"
     DUPLICATE_CLIENT = "DUPLICATE_CLIENT"

@@ -36,13 +36,11 @@ from subject_requests.erasure import (
     erasure_certificate,
     pending_acknowledgements,
 )
-from subject_requests.models import RequestTransition
 from tests.audit.support import logged
 from tests.conftest import Api, register
 from tests.consent.support import grant, signed_in, withdraw
 from tests.retention.support import (
     CERTIFICATE,
-    HOLDS,
     LIFT,
     MEMBER_DATA,
     PENDING,
@@ -297,44 +295,6 @@ def test_the_suppression_hash_is_kept_only_when_marketing_consent_was_withdrawn(
 
 # --------------------------------------------------------------------------------------
 # Legal holds
-
-
-def test_a_held_member_is_not_erased_and_the_request_is_denied_with_the_reason(
-        http: TestClient, services: Services, jane: dict[str, Any], jane_api: Api) -> None:
-    desk = officer(http, services)
-    reason = "Litigation hold: claim 2026-0417 (legal department)"
-    placed = desk.graphql(PLACE, {"m": jane["id"], "r": reason})["data"]["placeLegalHold"]
-    assert placed["errors"] == [] and placed["hold"]["active"] is True
-    request_id = open_erasure(services, jane["id"])
-    assert erase(services, now=utcnow()) == 1
-
-    denied = request_of(services, request_id)
-    assert (denied.state, denied.denial_code, denied.denial_reason) == (
-        "denied", "LEGAL_HOLD", reason)
-    with services.db.unit_of_work() as uow:
-        last = uow.session.scalars(select(RequestTransition).where(
-            RequestTransition.request_id == request_id)
-            .order_by(RequestTransition.id.desc())).first()
-        assert last is not None and last.reason == f"LEGAL_HOLD: {reason}"
-        skipped = uow.session.scalars(select(AuditEvent).where(
-            AuditEvent.action == "erasure.denied")).one()
-        assert skipped.details["hold_id"] == placed["hold"]["id"]
-    assert me_code(jane_api) is None  # untouched
-    assert member_row(services, jane["id"]).wrapped_key is not None
-    assert count(services, OutboxEvent, OutboxEvent.type == "member.erased") == 0
-
-    # Once the hold is lifted, a new request erases her.
-    listed = desk.graphql(HOLDS, {"m": jane["id"]})["data"]["legalHolds"]
-    assert [(h["id"], h["active"]) for h in listed] == [(placed["hold"]["id"], True)]
-    lifted = desk.graphql(LIFT, {"h": placed["hold"]["id"]})["data"]["liftLegalHold"]
-    assert lifted["errors"] == [] and lifted["hold"]["active"] is False
-    assert lifted["hold"]["liftedBy"] == "officer:test-officer"
-    again = desk.graphql(LIFT, {"h": placed["hold"]["id"]})["data"]["liftLegalHold"]
-    assert again["errors"] == [] and again["hold"]["liftedAt"] == lifted["hold"]["liftedAt"]
-    second = open_erasure(services, jane["id"])
-    assert erase(services, now=utcnow()) == 1
-    assert request_of(services, second).state == "completed"
-    assert me_code(jane_api) == "MEMBER_ERASED"
 
 
 def test_an_expired_hold_no_longer_blocks_erasure(
