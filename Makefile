@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres install lint clean bench bench-quick bench-tools
+.PHONY: run test test-postgres install lint clean bench bench-quick bench-tools browser messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,19 +13,37 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Serve the demo on http://127.0.0.1:8000 (SQLite file under var/)
+## Serve the demo on http://127.0.0.1:8000 (SQLite file under var/): the API, the privacy
+## centre (/privacy/) and the background worker (a second process, stopped with the server)
 run: $(STAMP)
 	$(BIN)/membervault db upgrade
 	$(BIN)/membervault demo
-	$(BIN)/membervault serve
+	$(BIN)/membervault serve --with-worker
 
-## The whole test suite on the default database (SQLite)
-test: $(STAMP)
+## The whole test suite on the default database (SQLite), the browser tests included
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 ## The same suite against PostgreSQL at 127.0.0.1:5432 (database test)
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) browser
 	MEMBERVAULT_TEST_DATABASE=postgresql $(BIN)/python -m pytest -q
+
+## Debian's Chromium for the browser tests (skipped without it, failed under CI=true)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    timeout 600 apt-get install -y -q chromium >/dev/null 2>&1 \
+	    || { timeout 300 apt-get update -q >/dev/null 2>&1 && timeout 600 apt-get install -y -q chromium >/dev/null 2>&1; } \
+	    || echo "browser: could not install chromium; the browser tests will be skipped"; \
+	  else echo "browser: no apt-get; the browser tests will be skipped"; fi; }
+
+WEB := membervault/web
+## Extract the privacy centre's texts into its catalogues (then translate what is new)
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F $(WEB)/babel.cfg -k N_ --no-location --sort-output \
+	  --omit-header -o $(WEB)/locales/messages.pot .
+	$(BIN)/pybabel update -i $(WEB)/locales/messages.pot -d $(WEB)/locales --no-fuzzy-matching \
+	  --ignore-obsolete
 
 BENCH_STAMP := $(VENV)/.bench-installed
 

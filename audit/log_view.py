@@ -17,6 +17,7 @@ from audit import member_index
 from audit.chain import unpack
 from audit.member_index import MemberAccess
 from audit.models import AccessLogEntry
+from vaultkernel.database import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,11 @@ def _all_members(session: Session, flt: LogFilter, first: int,
                                       entry.principal, entry.purpose, read.member_id,
                                       list(read.returned), dict(read.denied)))
     return items, None
+
+
+def own_reads(uow: UnitOfWork, member_id: uuid.UUID, *, first: int,
+              before: int | None = None) -> list[MemberAccess]:
+    """Who read the member's data ("who read my data"): their entries, newest first,
+    below sequence ``before``. The entries name readers, purposes and field names, never
+    a personal value, so reading them is not itself a read of member data."""
+    return member_index.of_member(uow.session, member_id, first=first, before=before)

@@ -48,7 +48,8 @@ def _open_request(env: Env, member_id: uuid.UUID, type_: str) -> None:
 
     with env.services.db.unit_of_work() as uow:
         lifecycle.receive(uow.session, member_id, type_, jurisdiction="GDPR",
-                          actor="system:bench", identity_verification="bench", now=utcnow())
+                          actor="system:bench", identity_verification="bench", now=utcnow(),
+                          deadlines=env.services.request_workflow.deadlines)
         uow.commit()
 
 
@@ -318,6 +319,8 @@ def floor_sweep(env: Env, now: dt.datetime, batch: int = 1000) -> int:
             indexes = [r[5] for r in rows if r[5] is not None]
             if indexes:
                 raw.execute(f"DELETE FROM sign_in_codes WHERE email_index IN "
+                            f"({raw.marks(len(indexes))})", indexes)
+                raw.execute(f"DELETE FROM sign_in_guesses WHERE email_index IN "
                             f"({raw.marks(len(indexes))})", indexes)
             scrubbed = []
             for record_id, evidence in raw.fetchall(

@@ -19,6 +19,7 @@ from consent import notify
 from consent.errors import ConsentError
 from consent.evidence import Evidence
 from consent.models import Consent, ConsentRecord, Objection
+from consent.notices import notice_hash
 from identity.encryption import MemberCrypto
 from identity.models import Member
 from vaultkernel.clock import utcnow
@@ -65,7 +66,8 @@ def record_consent(session: Session, policy: Policy, crypto: MemberCrypto,
     record = ConsentRecord(
         receipt_id=receipt_id, member_id=member_id, purpose=purpose.key, granted=granted,
         notice_version=notice_version if granted and notice_version else purpose.notice_version,
-        at=now, channel=channel, actor=actor, evidence=clear, sealed_evidence=sealed)
+        notice_hash=notice_hash(policy, purpose), at=now, channel=channel, actor=actor,
+        evidence=clear, sealed_evidence=sealed)
     session.add(record)
     session.flush()
     _project(session, record)

@@ -25,6 +25,9 @@ class ConsentRecord(Base):
     purpose: Mapped[str] = mapped_column(String(64))
     granted: Mapped[bool] = mapped_column(Boolean)
     notice_version: Mapped[int] = mapped_column(Integer)
+    # SHA-256 (hex) of the notice the record was made under (consent.notices.notice_hash);
+    # null for records older than the column.
+    notice_hash: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     channel: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(120))

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
+
+from joserfc.jwk import Key
 
 from audit import trail
 from audit.access_log import ReaderLog
 from audit.chain import Read
-from consent import ledger
+from consent import ledger, receipts
 from consent.errors import ConsentError
 from consent.evidence import Evidence
 from consent.models import ConsentRecord
@@ -141,6 +144,31 @@ def consents_of(uow: UnitOfWork, policy: Policy, member_id: uuid.UUID) -> list[P
     session = uow.session
     return overview(policy, ledger.current(session, member_id),
                     ledger.objections(session, member_id))
+
+
+@dataclass(frozen=True)
+class SignedReceipt:
+    """A consent receipt (:func:`consent.receipts.receipt`) and its compact JWS."""
+
+    record: ConsentRecord
+    document: dict[str, Any]
+    jws: str
+
+
+def consent_history(uow: UnitOfWork, member_id: uuid.UUID) -> list[ConsentRecord]:
+    """Every consent record of the member, oldest first (reads only)."""
+    return ledger.history(uow.session, member_id)
+
+
+def own_receipt(uow: UnitOfWork, policy: Policy, member_id: uuid.UUID, receipt_id: uuid.UUID,
+                *, issuer: str, signing_key: Key) -> SignedReceipt | None:
+    """The signed receipt of one of the member's own consent records; ``None`` for an
+    unknown record and for someone else's alike."""
+    record = ledger.find_record(uow.session, receipt_id)
+    if record is None or record.member_id != member_id:
+        return None
+    document = receipts.receipt(record, policy, issuer=issuer)
+    return SignedReceipt(record, document, receipts.sign(document, signing_key))
 
 
 def processing_state(uow: UnitOfWork, member_id: uuid.UUID) -> ProcessingState:

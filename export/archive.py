@@ -71,6 +71,7 @@ from vaultkernel.clock import utcnow
 from vaultkernel.database import Database
 from vaultkernel.errors import DomainError
 from vaultkernel.policy import Policy
+from vaultkernel.private_files import create_new
 from vaultkernel.sealing import TamperedCiphertext
 
 log = logging.getLogger("membervault.export")
@@ -157,8 +158,7 @@ def _remove(paths: list[Path]) -> None:
 
 
 def _create(path: Path) -> BinaryIO:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    return os.fdopen(fd, "wb")
+    return os.fdopen(create_new(path), "wb")
 
 
 # --------------------------------------------------------------------------------------
@@ -365,6 +365,20 @@ def find_download(session: Session, exports: Exports, token: str,
         return None
     row = session.scalars(select(ExportArchive)
                           .where(ExportArchive.token_hash == token_digest(token))).first()
+    return _live_download(session, exports, row, member_id, now)
+
+
+def find_request_download(session: Session, exports: Exports, request_id: uuid.UUID,
+                          member_id: uuid.UUID, *, now: dt.datetime) -> Download | None:
+    """The live archive of the member's access request ``request_id`` (the privacy
+    centre's download, where the member's session stands in for the link's token);
+    ``None`` for an unknown, expired, erased or someone else's archive alike."""
+    return _live_download(session, exports, latest_archive(session, request_id), member_id,
+                          now)
+
+
+def _live_download(session: Session, exports: Exports, row: ExportArchive | None,
+                   member_id: uuid.UUID, now: dt.datetime) -> Download | None:
     if row is None or row.member_id != member_id or row.expires_at <= now:
         return None
     if _cipher(exports.crypto, session.get(Member, row.member_id)) is None:

@@ -283,8 +283,9 @@ def collect(session: Session, policy: Policy, profile: MemberProfile, member: Me
     receipt_of = {r.id: r.receipt_id for r in records}
     consent_records = []
     consent_rows = []
+    documents = receipts.receipts_of(session, records, policy, issuer=issuer)
     for record in records:
-        document = receipts.receipt(record, policy, issuer=issuer)
+        document = documents[record.id]
         evidence = open_evidence(cipher, record)
         consent_records.append({
             "receiptId": str(record.receipt_id), "purpose": record.purpose,

@@ -14,6 +14,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit import trail
@@ -85,6 +86,19 @@ def set_active(session: Session, client_id: str, active: bool, *, actor: str) ->
     registrations.changed(session, client_id)
     trail.record(session, actor, "client.enabled" if active else "client.disabled",
                  client_id=client_id)
+
+
+def registered_for(session: Session, purposes: Iterable[str]) -> dict[str, list[Client]]:
+    """The active clients registered for each purpose (who may receive its data), by client
+    id; a purpose no client declares maps to an empty list."""
+    wanted = set(purposes)
+    found: dict[str, list[Client]] = {purpose: [] for purpose in wanted}
+    for client in session.scalars(select(Client).where(Client.role == "client",
+                                                       Client.active.is_(True))
+                                  .order_by(Client.client_id)):
+        for purpose in wanted & set(client.allowed_purposes or ()):
+            found[purpose].append(client)
+    return found
 
 
 CHANNEL_OF_KIND = {"store": "store", "app": "app"}

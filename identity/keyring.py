@@ -15,8 +15,10 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import logging
 import os
 import secrets
+import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +33,8 @@ from vaultkernel.sealing import KEY_BYTES, Sealer
 
 # How often a keyring read from a file looks for a rotation written by another process.
 RECHECK = dt.timedelta(seconds=1)
+
+log = logging.getLogger("membervault.keys")
 
 
 class KeyEncryptionKeys(Protocol):
@@ -191,6 +195,7 @@ def save_keyring(keyring: Keyring, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when a leftover temporary file had another mode
     with os.fdopen(fd, "w") as handle:
         handle.write(keyring.to_json())
         handle.flush()
@@ -206,6 +211,7 @@ def load_keyring(kek_json: str, kek_file: str, *, production: bool,
     else:
         path = Path(kek_file)
         if path.is_file():
+            _check_private(path, production=production)
             keyring = Keyring.from_json(path.read_text(), str(path), path, clock)
         elif production:
             raise KeyringError(f"no keyring at {path}: production refuses to generate one")
@@ -215,3 +221,16 @@ def load_keyring(kek_json: str, kek_file: str, *, production: bool,
     if production and keyring.generated:
         raise KeyringError("the keyring was generated for development; production refuses it")
     return keyring
+
+
+def _check_private(path: Path, *, production: bool) -> None:
+    """Only the keyring file's owner may have access to it: production refuses a file that
+    group or others may read or write; development warns, in one line."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if not mode & 0o077:
+        return
+    problem = (f"keyring file {path} is accessible by group or others (mode {mode:04o}); "
+               f"make it private: chmod 600 {path}")
+    if production:
+        raise KeyringError(f"{problem} (production refuses it)")
+    log.warning(problem)

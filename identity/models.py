@@ -1,5 +1,5 @@
 """Tables of identity: members (encrypted attributes), clients, signing keys, the marketing
-suppression list, sign-in codes."""
+suppression list, sign-in codes and the sign-in guesses counted against the limits."""
 
 from __future__ import annotations
 
@@ -131,3 +131,16 @@ class SignInCode(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SignInGuess(Base):
+    """A wrong (or not yet checked) sign-in code, counted against the limits of its
+    address, of its caller and of the service while it is in the window
+    (``identity.sign_in_limits``); deleted once it no longer counts."""
+
+    __tablename__ = "sign_in_guesses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    guessed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    email_index: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    caller: Mapped[bytes] = mapped_column(LargeBinary(16))  # keyed hash of the client IP

@@ -13,16 +13,18 @@ from collections.abc import AsyncIterator
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.responses import RedirectResponse
+from starlette.routing import BaseRoute, Route
 
 from membervault import readiness
 from membervault.auth import BearerTokens, bearer_tokens
-from membervault.handlers import health, oauth, sign_in, well_known
+from membervault.handlers import health, oauth, privacy_notice, sign_in, well_known
 from membervault.handlers.audience import audience_export
 from membervault.handlers.exports import export_download
 from membervault.handlers.graphql import GraphQLView
-from membervault.http import BodyLimit, RequestContext
+from membervault.http import BodyLimit, NoStoreByDefault, RequestContext
 from membervault.services import Services, build_services, ensure_signing_key
+from membervault.web import privacy_centre
 from vaultkernel.database import MAX_CONNECTIONS
 from vaultkernel.settings import Settings, load_settings
 
@@ -47,7 +49,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         not_ready = None
     authenticated = bearer_tokens(BearerTokens(services.verifier, settings.issuer,
                                                services.registrations))
-    routes = [
+    routes: list[BaseRoute] = [
+        Route("/", lambda request: RedirectResponse("/privacy/"), methods=["GET"]),
+        privacy_centre(services.keyring.derive("privacy-centre-session"),
+                       https=settings.issuer.startswith("https://")),
         Route("/graphql", GraphQLView(services, settings), methods=["GET", "POST"],
               middleware=authenticated),
         Route("/oauth/token", oauth.token, methods=["POST"]),
@@ -55,6 +60,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Route("/auth/member/token", sign_in.exchange_code, methods=["POST"]),
         Route("/.well-known/jwks.json", well_known.jwks, methods=["GET"]),
         Route("/.well-known/gpc.json", well_known.gpc, methods=["GET"]),
+        Route("/policy", privacy_notice.privacy_notice, methods=["GET"]),
+        Route("/policy.json", privacy_notice.privacy_notice, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/audience/{purpose}.ndjson", audience_export, methods=["GET"],
@@ -72,7 +79,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestContext),
+        middleware=[Middleware(RequestContext), Middleware(NoStoreByDefault),
                     Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
         lifespan=lifespan,
     )

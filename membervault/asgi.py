@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from membervault.app import create_app
 from vaultkernel.logs import configure_logging
+from vaultkernel.settings import load_settings
 
-configure_logging()
-app = create_app()
+settings = load_settings()
+configure_logging(log_format=settings.effective_log_format)
+app = create_app(settings)

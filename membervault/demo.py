@@ -1,5 +1,6 @@
-"""Demo data for ``make run``: the policy's demo clients, an officer, an admin and a few
-hundred synthetic members. Re-running keeps what exists and only fills gaps.
+"""Demo data for ``make run``: the policy's demo clients, an officer, an admin, the demo
+member to sign in to the privacy centre as (:data:`DEMO_EMAIL`) and a few hundred
+synthetic members. Re-running keeps what exists and only fills gaps.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from identity import clients, members
 from identity.errors import IdentityError
 from identity.models import Client, Member
 from membervault.services import Services
+from vaultkernel.database import UnitOfWork
 
 GIVEN = ["Ada", "Grace", "Alan", "Katherine", "Linus", "Margaret", "Tim", "Barbara", "Dennis",
          "Frances", "Ken", "Radia", "Edsger", "Hedy", "Donald", "Sophie", "Niklaus", "Joan"]
@@ -24,6 +26,14 @@ FAMILY = ["Lovelace", "Hopper", "Turing", "Johnson", "Torvalds", "Hamilton", "Be
 TOWNS = [("London", "GB"), ("Manchester", "GB"), ("Leeds", "GB"), ("Bristol", "GB"),
          ("Edinburgh", "GB"), ("Cardiff", "GB")]
 CREDENTIALS = "var/demo-credentials.json"
+# The member ``make run`` names to sign in as (besides the ``--members`` synthetic ones).
+DEMO_EMAIL = "alex.demo@example.com"
+DEMO_MEMBER: dict[str, object] = {
+    "given_name": "Alex", "family_name": "Demo", "email": DEMO_EMAIL,
+    "preferred_language": "en",
+    "postal_address": {"lines": ["1 Example Street"], "locality": "London",
+                       "postal_code": "EC1A 1AA", "country": "GB"},
+}
 STAFF = [("demo-officer", "Demo compliance officer", "officer"),
          ("demo-admin", "Demo administrator", "admin")]
 
@@ -68,7 +78,8 @@ def load_demo(services: Services, member_count: int = 300, seed: int = 7) -> dic
                 saved[client_id] = clients.reset_secret(uow.session, services.hasher, client_id,
                                                         actor="system:demo")
         uow.commit()
-        existing = uow.session.scalar(select(func.count()).select_from(Member)) or 0
+        named = ensure_demo_member(services, uow)
+        existing = (uow.session.scalar(select(func.count()).select_from(Member)) or 0) - named
     rng = random.Random(seed)
     n = created = existing
     failures = 0
@@ -88,3 +99,13 @@ def load_demo(services: Services, member_count: int = 300, seed: int = 7) -> dic
     with os.fdopen(fd, "w") as handle:
         json.dump(saved, handle, indent=2)
     return saved
+
+
+def ensure_demo_member(services: Services, uow: UnitOfWork) -> int:
+    """Enrol the named demo member unless they exist; returns 1 (they are there)."""
+    region = services.settings.default_region
+    if members.find_member_id(uow, services.crypto, default_region=region,
+                              email=DEMO_EMAIL) is None:
+        members.enrol_member(uow, services.crypto, DEMO_MEMBER, actor="system:demo",
+                             default_region=region)
+    return 1

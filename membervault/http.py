@@ -1,4 +1,5 @@
-"""ASGI middleware: request ids, request body limits and an access log without PII."""
+"""ASGI middleware: request ids, an access log without PII, no caching unless chosen,
+request body limits."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 import secrets
 import time
 from typing import Any
+from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,10 +18,13 @@ log = logging.getLogger("membervault.http")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # Export download links carry a secret token in the path: never logged.
 SECRET_PATH = re.compile(r"^/exports/[^/]+")
+# What a path may show in the log as it is; anything else (a decoded %0A, non-ASCII) is
+# percent-encoded again, so the path cannot break or fake a log line.
+PATH_SAFE = "/:@!$&'()*+,;=-._~[]"
 
 
 def loggable_path(path: str) -> str:
-    return SECRET_PATH.sub("/exports/[token]", path)
+    return quote(SECRET_PATH.sub("/exports/[token]", path), safe=PATH_SAFE)
 
 
 class RequestContext:
@@ -53,9 +58,36 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            log.info("%s %s %s %.1fms rid=%s", scope["method"], loggable_path(scope["path"]),
-                     status, (time.perf_counter() - started) * 1000, request_id)
+            path = loggable_path(scope["path"])
+            took = round((time.perf_counter() - started) * 1000, 1)
+            log.info("%s %s %s %.1fms rid=%s", scope["method"], path, status, took, request_id,
+                     extra={"method": scope["method"], "path": path, "status": status,
+                            "durationMs": took})
             reset_request_id(token)
+
+
+class NoStoreByDefault:
+    """Answers carry ``Cache-Control: no-store`` unless their handler chose a caching
+    policy (only the public key set does): GraphQL answers, sign-in, tokens, exports and
+    error answers may hold personal data or secrets, which no browser or proxy may keep."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers += [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
 
 
 class BodyLimit:

@@ -25,7 +25,7 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head", *, keyring: Keyring | None = None) -> None:
-    """Apply migrations up to ``revision``. A revision that rewrites sealed data (0008:
+    """Apply migrations up to ``revision``. A revision that rewrites sealed data (0010:
     consent evidence sealed under the members' data keys) needs the ``keyring`` when the
     database holds such data."""
     config = alembic_config(url)

@@ -19,15 +19,18 @@ from identity.oauth import TokenEndpoint
 from identity.oidc import ExternalIssuer
 from identity.registrations import Registrations
 from identity.sign_in import SignInCodes
+from identity.sign_in_limits import GuessLimits
 from identity.signed_documents import check_document, sign_document
 from identity.signing_keys import SigningKeys
 from identity.tokens import TokenIssuer, TokenVerifier
+from outbox.addresses import AddressPolicy
 from outbox.delivery import Courier
 from retention import sweeper
 from retention.shredding import ErasureKit
 from retention.sweeper import SweepKit
 from schema.cursors import Cursors
 from subject_requests import access, expiry
+from subject_requests.deadlines import JURISDICTIONS, Deadlines
 from subject_requests.opening import Workflow
 from vaultkernel.clock import Clock, SystemClock
 from vaultkernel.database import Database
@@ -40,8 +43,9 @@ DEFAULT_POLICY = Path(__file__).resolve().parent / "policy" / "default.toml"
 
 def load_member_policy(path: str | Path | None = None) -> Policy:
     """The policy file (the bundled default when no path is given), validated against
-    the member attributes identity stores."""
-    return load_policy(path or DEFAULT_POLICY, member_attributes=PERSONAL_FIELDS)
+    the member attributes identity stores and the jurisdictions requests know."""
+    return load_policy(path or DEFAULT_POLICY, member_attributes=PERSONAL_FIELDS,
+                       jurisdictions=JURISDICTIONS)
 
 
 @dataclass
@@ -108,8 +112,11 @@ def build_services(settings: Settings, *, db: Database | None = None,
         verifier=TokenVerifier(keys, settings.issuer, settings.audience, external),
         token_endpoint=TokenEndpoint(db, hasher, issuer, settings.client_token_ttl),
         sign_in=SignInCodes(crypto, keyring.derive, ttl=settings.otp_ttl,
-                            max_attempts=settings.otp_max_attempts,
-                            max_per_window=settings.otp_max_per_window),
+                            max_per_window=settings.otp_max_per_window,
+                            guesses=GuessLimits(per_address=settings.otp_max_attempts,
+                                                per_caller=settings.otp_max_guesses_per_caller,
+                                                overall=settings.otp_max_guesses_global),
+                            clock=clock),
         mailer=mailer,
         cursors=Cursors(keyring.derive("pagination-cursor")),
         registrations=Registrations(db, clock),
@@ -118,9 +125,11 @@ def build_services(settings: Settings, *, db: Database | None = None,
                         issuer=settings.issuer, directory=Path(settings.export_dir),
                         link_ttl=dt.timedelta(seconds=settings.export_link_ttl)),
         request_workflow=Workflow(policy=policy, crypto=crypto,
-                                  default_region=settings.default_region),
+                                  default_region=settings.default_region,
+                                  deadlines=Deadlines(policy.time_zone, policy.holidays)),
         courier=Courier(keyring=keyring, crypto=crypto,
-                        max_attempts=settings.webhook_max_attempts),
+                        max_attempts=settings.webhook_max_attempts,
+                        addresses=AddressPolicy.parse(settings.webhook_allowed_networks)),
         erasure_kit=erasure_kit,
         sweep_kit=SweepKit(erasure=erasure_kit, mailer=mailer,
                            handlers={**sweeper.HANDLERS, **expiry.HANDLERS}),

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
+import threading
 import traceback
 from collections.abc import Callable
 
 from audit import heads, member_index
 from export.archive import purge_expired
+from identity import sign_in_limits
 from membervault.services import Services
 from outbox.delivery import deliver_due
 from retention.sweeper import SweepIncomplete, last_sweep_at, sweep
@@ -34,6 +35,8 @@ def run_once(services: Services, now: Callable[[], dt.datetime] = utcnow) -> dic
         "deliveries": deliver_due(services.db, services.courier, now=now()),
         "completed": complete_acknowledged(services.db, now=now()),
         "expired_archives": purge_expired(services.db, services.exports, now=now()),
+        "expired_sign_in_guesses": sign_in_limits.prune_expired(
+            services.db, services.sign_in.guesses, now()),
         "retention_swept": sweep_if_due(services, now=now()),
         "access_log_indexed": member_index.catch_up(services.db),
         "access_log_heads": sign_access_log_head(services, now=now()),
@@ -62,13 +65,19 @@ def sweep_if_due(services: Services, now: dt.datetime) -> int:
         return sum(incomplete.report.counts().values())
 
 
-def run_forever(services: Services, interval: float = 2.0) -> None:
+def run_forever(services: Services, interval: float = 2.0, *,
+                stop: threading.Event | None = None,
+                orphaned: Callable[[], bool] | None = None) -> None:
+    """Pass after pass until ``stop`` is set (or ``orphaned()`` says the process that
+    started this worker is gone); a pass in hand is finished first."""
+    stop = stop or threading.Event()
     log.info("worker started")
-    while True:
+    while not stop.is_set() and not (orphaned and orphaned()):
         try:
             run_once(services)
         except Exception as exc:  # noqa: BLE001  (keep serving; the failure is logged)
             # Type and frames only: an exception's message may carry a personal value.
             log.error("worker pass failed with %s; retrying in %.0fs\n%s", type(exc).__name__,
                       interval, "".join(traceback.format_tb(exc.__traceback__)))
-        time.sleep(interval)
+        stop.wait(interval)
+    log.info("worker stopped")

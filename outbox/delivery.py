@@ -7,8 +7,9 @@ and records the outcome:
 - a 2xx answer marks the delivery delivered (only then: a crash between the POST and the
   commit leaves it pending, and once the lease lapses it is sent again with the same
   ``webhook-id``, which receivers de-duplicate on);
-- anything else (another status, a timeout, a refused or dropped connection) counts an
-  attempt and schedules the next one ``min(BACKOFF_BASE * 2**attempts, BACKOFF_CAP)``
+- anything else (another status, a timeout, a refused or dropped connection, a host that
+  resolves to an address webhooks may not reach: ``REFUSED_ADDRESS``) counts an attempt
+  and schedules the next one ``min(BACKOFF_BASE * 2**attempts, BACKOFF_CAP)``
   seconds later, less up to ``JITTER`` of it at random; after
   :attr:`Courier.max_attempts` attempts (``settings.webhook_max_attempts``) the delivery
   is dead, which officers see and can replay.
@@ -44,7 +45,9 @@ from sqlalchemy.orm import Session, aliased
 from identity.encryption import MemberCrypto
 from identity.models import Client, Member
 from outbox import webhooks
+from outbox.addresses import PUBLIC_ONLY, AddressPolicy
 from outbox.models import Delivery, OutboxEvent
+from outbox.pinned_transport import AddressRefused, PinnedTransport
 from outbox.secrets import Derives, open_member_number
 from outbox.subscriptions import signing_secret
 from vaultkernel.clock import utcnow
@@ -71,6 +74,7 @@ class Courier:
     keyring: Derives  # webhook signing secrets and the sealed member numbers of erasures
     crypto: MemberCrypto  # a live member's number, opened with the member's data key
     max_attempts: int  # failed attempts before a delivery is dead
+    addresses: AddressPolicy = PUBLIC_ONLY  # where POSTs may connect (public only)
 
 
 def retry_delay(attempts: int, rand: Callable[[], float] = random.random) -> dt.timedelta:
@@ -138,7 +142,8 @@ def deliver_due(db: Database, courier: Courier, now: dt.datetime | None = None, 
     now = now or utcnow()
     made = 0
     pass_started = time.monotonic()
-    with httpx.Client(timeout=TIMEOUT, follow_redirects=False, transport=transport,
+    with httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False,
+                      transport=transport or PinnedTransport(courier.addresses),
                       headers={"user-agent": USER_AGENT}) as http:
         while made < MAX_PER_PASS and time.monotonic() - pass_started < PASS_BUDGET:
             claimed_at = now + dt.timedelta(seconds=time.monotonic() - pass_started)
@@ -245,6 +250,8 @@ def _post(http: httpx.Client, message: Message) -> tuple[str, bool]:
             status = response.status_code  # the answer's body is never read
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         return type(exc).__name__, False
+    except AddressRefused:
+        return "REFUSED_ADDRESS", False
     return f"HTTP {status}", 200 <= status < 300
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 
 from outbox import subscriptions, tracking
+from outbox.addresses import PUBLIC_ONLY, AddressPolicy
 from outbox.secrets import Derives
 from vaultkernel.database import UnitOfWork
 
@@ -26,11 +27,13 @@ def replay_delivery(uow: UnitOfWork, delivery_id: int, *, actor: str,
 
 
 def register_webhook(uow: UnitOfWork, keyring: Derives, client_id: str, url: str, *,
-                     production: bool, actor: str) -> str:
+                     production: bool, actor: str,
+                     addresses: AddressPolicy = PUBLIC_ONLY) -> str:
     """Register (or move) a client's webhook; returns its new signing secret, shown once."""
     with uow.committing() as session:
         return subscriptions.set_webhook(session, keyring, client_id, url,
-                                         production=production, actor=actor)
+                                         production=production, actor=actor,
+                                         addresses=addresses)
 
 
 def remove_webhook(uow: UnitOfWork, client_id: str, *, actor: str) -> bool:

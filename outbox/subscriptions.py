@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
@@ -10,14 +9,17 @@ from sqlalchemy.orm import Session
 from audit import trail
 from identity.models import Client
 from outbox import webhooks
+from outbox.addresses import PUBLIC_ONLY, AddressPolicy, WebhookHost, webhook_host
 from outbox.errors import OutboxError
 from outbox.secrets import Derives, open_webhook_secret, seal_webhook_secret
 
 MAX_URL = 500  # the column's length
 
 
-def validate_url(url: str, *, production: bool) -> str:
-    """An absolute http(s) URL with a host and no credentials; https only in production."""
+def validate_url(url: str, *, production: bool,
+                 addresses: AddressPolicy = PUBLIC_ONLY) -> str:
+    """An absolute http(s) URL with a host written canonically and no credentials; https
+    only, and a public host (or one in the allowed networks), in production."""
     url = url.strip()
     try:
         parts = urlsplit(url)
@@ -38,19 +40,20 @@ def validate_url(url: str, *, production: bool) -> str:
     if port == 0 or len(url) > MAX_URL or any(c.isspace() for c in url):
         raise OutboxError("INVALID_URL", f"not a valid URL of at most {MAX_URL} characters",
                           field="url")
-    if production and _internal(parts.hostname):
-        raise OutboxError("INVALID_URL", "the webhook URL must name a public host", field="url")
+    host = webhook_host(parts.hostname)
+    if production and _internal(host, addresses):
+        raise OutboxError("INTERNAL_ADDRESS", "the webhook URL must name a public host",
+                          field="url")
     return url
 
 
-def _internal(host: str) -> bool:
-    """Loopback, private, link-local (cloud metadata) or otherwise non-global addresses,
-    and names that only resolve inside a network."""
-    try:
-        return not ipaddress.ip_address(host.strip("[]")).is_global
-    except ValueError:
-        name = host.lower().rstrip(".")
-        return name == "localhost" or name.endswith((".localhost", ".internal", ".local"))
+def _internal(host: WebhookHost, addresses: AddressPolicy) -> bool:
+    """A loopback, private, link-local (cloud metadata) or otherwise non-global address
+    outside the allowed networks, or a name that only resolves inside a network."""
+    if host.address is not None:
+        return not addresses.permits(host.address)
+    name = host.name.rstrip(".")
+    return name == "localhost" or name.endswith((".localhost", ".internal", ".local"))
 
 
 def _receiving_client(session: Session, client_id: str) -> Client:
@@ -64,13 +67,14 @@ def _receiving_client(session: Session, client_id: str) -> Client:
 
 
 def set_webhook(session: Session, keyring: Derives, client_id: str, url: str, *,
-                production: bool, actor: str = "cli") -> str:
+                production: bool, actor: str = "cli",
+                addresses: AddressPolicy = PUBLIC_ONLY) -> str:
     """Register (or move) a client's webhook; returns a new signing secret, shown once.
 
     The secret is stored sealed; registering again replaces it, so the old one stops
     verifying at once."""
     client = _receiving_client(session, client_id)
-    client.webhook_url = validate_url(url, production=production)
+    client.webhook_url = validate_url(url, production=production, addresses=addresses)
     secret = webhooks.new_secret()
     client.sealed_webhook_secret = seal_webhook_secret(keyring, client_id, secret)
     trail.record(session, actor, "client.webhook_set", client_id=client_id,

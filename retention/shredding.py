@@ -41,7 +41,7 @@ from export.models import ExportArchive
 from identity.encryption import MemberCrypto
 from identity.errors import KeyringError
 from identity.keyring import Keyring
-from identity.models import PERSONAL_FIELDS, Member, SignInCode, SuppressedEmail
+from identity.models import PERSONAL_FIELDS, Member, SignInCode, SignInGuess, SuppressedEmail
 from identity.names import PUBLIC_NAME
 from identity.suppression import address_hash
 from outbox.recipients import recipients, subscribers
@@ -264,6 +264,8 @@ def _shred(session: Session, kit: ErasureKit, rows: Sequence[Any], *, now: dt.da
         for index in _deleted(session, delete(SignInCode).where(
                 SignInCode.email_index.in_(list(owner_of))).returning(SignInCode.email_index)):
             by_id[owner_of[index]].sign_in_codes += 1
+        # Wrong sign-in guesses count for 15 minutes; they hold the blind index too.
+        session.execute(delete(SignInGuess).where(SignInGuess.email_index.in_(list(owner_of))))
     scrub_evidence(session, ids)
     for member_id in _deleted(session, delete(Consent).where(
             Consent.member_id.in_(ids)).returning(Consent.member_id)):

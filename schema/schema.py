@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import re
 import traceback
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -39,6 +39,7 @@ from schema.outbox.mutations import DeliveryMutation
 from schema.outbox.queries import DeliveryQuery
 from schema.retention.mutations import RetentionMutation
 from schema.retention.queries import LegalHoldQuery, RetentionQuery
+from schema.scrub import scrub
 from schema.subject_requests.mutations import RequestMutation
 from schema.subject_requests.queries import ErasureQuery, RequestQuery
 from vaultkernel.request_id import current_request_id
@@ -63,26 +64,20 @@ def is_expected(error: GraphQLError) -> bool:
     return original is None or isinstance(original, GraphQLError) or is_domain_error(error)
 
 
-# graphql-core echoes offending input values in coercion errors ("..., found: {...}",
-# "cannot represent ...: <value>"); those values may be personal, so they are cut off.
-FOUND_VALUE = re.compile(r", found: .*$", re.DOTALL)
-REPRESENTED_VALUE = re.compile(r"(cannot represent [^:]*value): .*$", re.DOTALL)
-
-
-def scrub(message: str) -> str:
-    return REPRESENTED_VALUE.sub(r"\1.", FOUND_VALUE.sub(".", message))
-
-
 class MaskUnexpectedErrors(MaskErrors):
-    """Masks unexpected errors (with the request id) and scrubs echoed input values."""
+    """Masks unexpected errors (with the request id) and scrubs echoed input values; with
+    ``hide_suggestions``, anonymous callers get no "did you mean" hints either."""
 
-    def __init__(self) -> None:
+    def __init__(self, hide_suggestions: bool = False) -> None:
         super().__init__(should_mask_error=lambda e: not is_expected(e))
+        self.hide_suggestions = hide_suggestions
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         processed = [graphql_error(e) for e in super()._process_errors(errors)]
+        anonymous = getattr(self.execution_context.context, "principal", None) is None
+        suggestions = not (self.hide_suggestions and anonymous)
         for error in processed:
-            error.message = scrub(error.message)
+            error.message = scrub(error.message, suggestions=suggestions)
         return processed
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
@@ -90,6 +85,20 @@ class MaskUnexpectedErrors(MaskErrors):
         masked.message = f"Internal error (request id {current_request_id()})"
         masked.extensions = {"code": "INTERNAL_ERROR", "requestId": current_request_id()}
         return masked
+
+
+class ParserCacheReportingErrors(ParserCache):
+    """strawberry's ``ParserCache`` raises a syntax error from inside its hook, which ends
+    the operation before the extensions see the result: the error would escape
+    ``MaskUnexpectedErrors`` (and its scrubbing). A document that does not parse is left to
+    strawberry, which parses it again and reports the error like any other."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(context.query,
+                                                                  **context.parse_options)
+        yield
 
 
 class MembervaultSchema(strawberry.Schema):
@@ -132,11 +141,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     # Factories: strawberry builds fresh extension instances per request; the parser and
     # validation caches live at module level and are shared across requests.
     extensions: list[Callable[[], SchemaExtension]] = [
-        partial(ParserCache, maxsize=256),
+        partial(ParserCacheReportingErrors, maxsize=256),
         partial(ValidationCache, maxsize=256),
         partial(ProtectiveRules, tuple(rules)),
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-        MaskUnexpectedErrors,
+        # Suggestions would map the schema for strangers where introspection is off.
+        partial(MaskUnexpectedErrors, hide_suggestions=not settings.introspection_enabled),
     ]
     return MembervaultSchema(query=Query, mutation=Mutation, extensions=extensions)
 

@@ -27,6 +27,7 @@ from export.disclosure import iso
 from export.models import ExportArchive
 from retention import holds
 from subject_requests import lifecycle
+from subject_requests.deadlines import Deadlines
 from subject_requests.errors import RequestError
 from subject_requests.lifecycle import Download, Snapshot
 from subject_requests.models import DataSubjectRequest
@@ -190,11 +191,12 @@ def download_of(session: Session, exports: Exports,
         url=url, expires_at=archive_row.expires_at)
 
 
-def member_requests(uow: UnitOfWork, exports: Exports, member_id: uuid.UUID, *,
-                    now: dt.datetime) -> list[Snapshot]:
+def member_requests(uow: UnitOfWork, exports: Exports, deadlines: Deadlines,
+                    member_id: uuid.UUID, *, now: dt.datetime) -> list[Snapshot]:
     """Every request of the member, newest first, each completed access request with its
     download while the archive is live; reads only."""
     session = uow.session
     rows = session.scalars(lifecycle.listing(member_id=member_id, now=now)).all()
-    return [lifecycle.snapshot(session, r, now, download=download_of(session, exports, r))
+    return [lifecycle.snapshot(session, r, now, deadlines,
+                               download=download_of(session, exports, r))
             for r in sorted(rows, key=lambda r: r.received_at, reverse=True)]

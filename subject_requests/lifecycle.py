@@ -11,6 +11,9 @@ Helpers here take a ``Session`` and never commit; the officers' use cases
 (:func:`extend_request`, :func:`deny_request`, :func:`find_requests`) take the unit of
 work and commit. Opening a request and verifying identity are in
 :mod:`subject_requests.opening`, because they carry out some request types at once.
+Due dates come from :class:`~subject_requests.deadlines.Deadlines` (the controller's time
+zone and public holidays); the clock stops during identity verification only where the
+jurisdiction says so (GDPR, not CCPA).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from subject_requests.deadlines import JURISDICTIONS
+from subject_requests.deadlines import JURISDICTIONS, Deadlines
 from subject_requests.errors import RequestError
 from subject_requests.models import DataSubjectRequest, RequestTransition
 from vaultkernel.database import UnitOfWork
@@ -52,12 +55,8 @@ def _transition(session: Session, request: DataSubjectRequest, to_state: str, *,
     if to_state not in ALLOWED[request.state]:
         raise RequestError("INVALID_TRANSITION",
                            f"a request in state {request.state} cannot become {to_state}")
-    if request.state == "identity_verification" and request.paused_since is not None:
-        # Resume the clock: the time spent verifying identity does not count.
-        request.due_at = request.due_at + (now - request.paused_since)
-        request.paused_since = None
-    if to_state == "identity_verification":
-        request.paused_since = now
+    if request.state == "identity_verification":
+        request.paused_since = None  # verified (the caller set the due date) or closed
     session.add(RequestTransition(request_id=request.id, from_state=request.state,
                                   to_state=to_state, at=now, actor=actor, reason=reason))
     request.state = to_state
@@ -67,11 +66,15 @@ def _transition(session: Session, request: DataSubjectRequest, to_state: str, *,
 
 def receive(session: Session, member_id: uuid.UUID, type_: str, *, jurisdiction: str,
             actor: str, identity_verification: str | None, now: dt.datetime,
-            details: dict[str, object] | None = None) -> DataSubjectRequest:
+            details: dict[str, object] | None = None,
+            deadlines: Deadlines | None = None) -> DataSubjectRequest:
     """Record a new request and move it on from ``received`` (no commit, nothing carried
     out: :func:`subject_requests.opening.open_request` is the use case).
     ``identity_verification`` says how identity was verified; ``None`` means it still has
-    to be (the clock is paused until it is)."""
+    to be (where the jurisdiction allows it, the clock is paused until it is).
+    ``deadlines``: the controller's calendar (the use case passes the policy's; without
+    one, days end at midnight UTC and only weekends are days off)."""
+    deadlines = deadlines or Deadlines()
     if type_ not in TYPES:
         raise RequestError("UNKNOWN_TYPE", f"type must be one of {', '.join(TYPES)}",
                            field="type")
@@ -88,7 +91,8 @@ def receive(session: Session, member_id: uuid.UUID, type_: str, *, jurisdiction:
         raise RequestError("DUPLICATE", f"an open {type_} request exists already")
     request = DataSubjectRequest(
         id=uuid.uuid4(), member_id=member_id, type=type_, jurisdiction=jurisdiction,
-        state="received", received_at=now, due_at=rules.due(now), opened_by=actor,
+        state="received", received_at=now, due_at=deadlines.due(jurisdiction, now),
+        opened_by=actor,
         identity_verification=identity_verification, details=details or {})
     session.add(request)
     session.flush()  # before its transitions (no relationship() orders them)
@@ -97,6 +101,8 @@ def receive(session: Session, member_id: uuid.UUID, type_: str, *, jurisdiction:
     if identity_verification is None:
         _transition(session, request, "identity_verification", actor=actor,
                     reason="identity to be verified", now=now)
+        if rules.identity_pauses_clock:
+            request.paused_since = now
     else:
         _transition(session, request, "in_progress", actor=actor,
                     reason=f"identity verified: {identity_verification}", now=now)
@@ -110,18 +116,24 @@ def get(session: Session, request_id: uuid.UUID) -> DataSubjectRequest:
     return request
 
 
-def verify_identity(session: Session, request: DataSubjectRequest, method: str, *, actor: str,
-                    now: dt.datetime) -> None:
+def verify_identity(session: Session, deadlines: Deadlines, request: DataSubjectRequest,
+                    method: str, *, actor: str, now: dt.datetime) -> None:
+    """Record how identity was verified. Where the clock was paused, the period is counted
+    again from now, as if the request had been received now."""
     if not method.strip():
         raise RequestError("METHOD_REQUIRED", "say how identity was verified", field="method")
+    if request.state == "identity_verification" and request.paused_since is not None:
+        request.due_at = deadlines.due(request.jurisdiction, now)
     request.identity_verification = method.strip()[:200]
     _transition(session, request, "in_progress", actor=actor,
                 reason=f"identity verified: {request.identity_verification}", now=now)
 
 
-def extend(session: Session, request: DataSubjectRequest, reason: str, *, actor: str,
-           now: dt.datetime) -> None:
-    """Extend once (GDPR: two months; CCPA: 45 days); the reason is told to the member."""
+def extend(session: Session, deadlines: Deadlines, request: DataSubjectRequest, reason: str,
+           *, actor: str, now: dt.datetime) -> None:
+    """Extend once (GDPR: two months; CCPA: 45 days), within the first period (the
+    requester must be told before it ends); the reason is told to the member. The new due
+    date is the whole period counted from the start of the clock."""
     if request.extended:
         raise RequestError("ALREADY_EXTENDED", "a request can be extended only once")
     if not reason.strip():
@@ -130,7 +142,12 @@ def extend(session: Session, request: DataSubjectRequest, reason: str, *, actor:
     if request.state not in ("in_progress",):
         raise RequestError("INVALID_TRANSITION",
                            f"a request in state {request.state} cannot be extended")
-    request.due_at = JURISDICTIONS[request.jurisdiction].extend(request.due_at)
+    if now > request.due_at:
+        raise RequestError("EXTENSION_TOO_LATE",
+                           "an extension must be decided, and told to the requester, within "
+                           f"the first period, which ended {request.due_at.isoformat()}")
+    request.due_at = deadlines.extended_due(request.jurisdiction,
+                                            clock_start(session, request))
     request.extended = True
     request.extension_reason = reason.strip()
     _transition(session, request, "extended", actor=actor, reason=reason.strip(), now=now)
@@ -175,17 +192,32 @@ def history(session: Session, member_id: uuid.UUID,
     return [(r, steps[r.id]) for r in requests]
 
 
-def effective_due(request: DataSubjectRequest, now: dt.datetime) -> dt.datetime:
-    """The due date as of now: while identity is being verified, the clock is stopped."""
+def clock_start(session: Session, request: DataSubjectRequest) -> dt.datetime:
+    """When the request's period started: its receipt, or, where the clock stopped while
+    identity was verified, the verification."""
+    if not JURISDICTIONS[request.jurisdiction].identity_pauses_clock:
+        return request.received_at
+    verified = session.scalar(
+        select(RequestTransition.at).where(
+            RequestTransition.request_id == request.id,
+            RequestTransition.from_state == "identity_verification",
+            RequestTransition.to_state == "in_progress"))
+    return verified or request.received_at
+
+
+def effective_due(request: DataSubjectRequest, now: dt.datetime,
+                  deadlines: Deadlines) -> dt.datetime:
+    """The due date as of now: while the clock is stopped for identity verification, the
+    due date if identity were verified now."""
     if request.paused_since is not None:
-        return request.due_at + (now - request.paused_since)
+        return deadlines.due(request.jurisdiction, now)
     return request.due_at
 
 
 def is_overdue(request: DataSubjectRequest, now: dt.datetime) -> bool:
     """Open, its clock running, and past its due date."""
     return (request.state in CLOCKED_STATES and request.paused_since is None
-            and effective_due(request, now) < now)
+            and request.due_at < now)
 
 
 def listing(*, states: Sequence[str] = (), overdue: bool = False,
@@ -231,40 +263,43 @@ class Snapshot:
     download: Download | None = None
 
 
-def snapshot(session: Session, request: DataSubjectRequest, now: dt.datetime, *,
-             download: Download | None = None) -> Snapshot:
+def snapshot(session: Session, request: DataSubjectRequest, now: dt.datetime,
+             deadlines: Deadlines, *, download: Download | None = None) -> Snapshot:
     return Snapshot(request=request, transitions=transitions(session, request.id),
-                    due_at=effective_due(request, now), overdue=is_overdue(request, now),
-                    download=download)
+                    due_at=effective_due(request, now, deadlines),
+                    overdue=is_overdue(request, now), download=download)
 
 
 # --------------------------------------------------------------------------------------
 # Officers' use cases (each commits)
 
 
-def extend_request(uow: UnitOfWork, request_id: uuid.UUID, reason: str, *, actor: str,
-                   now: dt.datetime) -> Snapshot:
-    """Extend a request's deadline once, with the reason the member is told. Commits."""
+def extend_request(uow: UnitOfWork, deadlines: Deadlines, request_id: uuid.UUID, reason: str,
+                   *, actor: str, now: dt.datetime) -> Snapshot:
+    """Extend a request's deadline once, within its first period, with the reason the
+    member is told. Commits."""
     request = get(uow.session, request_id)
-    extend(uow.session, request, reason, actor=actor, now=now)
+    extend(uow.session, deadlines, request, reason, actor=actor, now=now)
     uow.commit()
-    return snapshot(uow.session, request, now)
+    return snapshot(uow.session, request, now, deadlines)
 
 
-def deny_request(uow: UnitOfWork, request_id: uuid.UUID, code: str, reason: str, *,
-                 actor: str, now: dt.datetime) -> Snapshot:
+def deny_request(uow: UnitOfWork, deadlines: Deadlines, request_id: uuid.UUID, code: str,
+                 reason: str, *, actor: str, now: dt.datetime) -> Snapshot:
     """Close an open request as denied, with a denial code and the reason. Commits."""
     request = get(uow.session, request_id)
     deny(uow.session, request, code, reason, actor=actor, now=now)
     uow.commit()
-    return snapshot(uow.session, request, now)
+    return snapshot(uow.session, request, now, deadlines)
 
 
-def find_requests(uow: UnitOfWork, *, states: Sequence[str] = (), overdue: bool = False,
-                  due_within: dt.timedelta | None = None, member_id: uuid.UUID | None = None,
-                  limit: int, now: dt.datetime) -> list[Snapshot]:
+def find_requests(uow: UnitOfWork, deadlines: Deadlines, *, states: Sequence[str] = (),
+                  overdue: bool = False, due_within: dt.timedelta | None = None,
+                  member_id: uuid.UUID | None = None, limit: int,
+                  now: dt.datetime) -> list[Snapshot]:
     """Requests matching every filter given, soonest due first, at most ``limit``; reads
     only."""
     query = listing(states=states, overdue=overdue, due_within=due_within,
                     member_id=member_id, now=now)
-    return [snapshot(uow.session, r, now) for r in uow.session.scalars(query.limit(limit))]
+    return [snapshot(uow.session, r, now, deadlines)
+            for r in uow.session.scalars(query.limit(limit))]

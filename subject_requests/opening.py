@@ -20,6 +20,7 @@ from typing import Any
 from identity.encryption import MemberCrypto
 from identity.models import Member
 from subject_requests import access, lifecycle, objection, rectification, restriction
+from subject_requests.deadlines import Deadlines
 from subject_requests.errors import RequestError
 from subject_requests.lifecycle import Snapshot
 from subject_requests.models import DataSubjectRequest
@@ -35,6 +36,7 @@ class Workflow:
     policy: Policy  # restriction and objection, and the recipients every change notifies
     crypto: MemberCrypto  # rectification: the member's values are sealed again
     default_region: str  # rectification: phone numbers without a country code
+    deadlines: Deadlines  # due dates: the policy's time zone and public holidays
 
 
 def open_request(uow: UnitOfWork, workflow: Workflow, member_id: uuid.UUID, type_: str, *,
@@ -59,23 +61,24 @@ def open_request(uow: UnitOfWork, workflow: Workflow, member_id: uuid.UUID, type
         details["fields"] = sorted(corrections)  # names only: values are applied, not kept
     request = lifecycle.receive(session, member_id, type_, jurisdiction=jurisdiction,
                                 actor=actor, identity_verification=identity_verification,
-                                now=now, details=details)
+                                now=now, details=details, deadlines=workflow.deadlines)
     if request.state == "in_progress":
         _carry_out(uow, workflow, request, actor=actor, corrections=corrections, now=now)
     uow.commit()
-    return lifecycle.snapshot(session, request, now)
+    return lifecycle.snapshot(session, request, now, workflow.deadlines)
 
 
 def verify_request_identity(uow: UnitOfWork, workflow: Workflow, request_id: uuid.UUID,
                             method: str, *, actor: str, now: dt.datetime) -> Snapshot:
-    """Record how the requester's identity was verified (the clock starts again) and carry
-    out a restriction or objection at once. Commits."""
+    """Record how the requester's identity was verified (a stopped clock starts again)
+    and carry out a restriction or objection at once. Commits."""
     request = lifecycle.get(uow.session, request_id)
-    lifecycle.verify_identity(uow.session, request, method, actor=actor, now=now)
+    lifecycle.verify_identity(uow.session, workflow.deadlines, request, method, actor=actor,
+                              now=now)
     if request.type in ("restriction", "objection"):
         _carry_out(uow, workflow, request, actor=actor, corrections=None, now=now)
     uow.commit()
-    return lifecycle.snapshot(uow.session, request, now)
+    return lifecycle.snapshot(uow.session, request, now, workflow.deadlines)
 
 
 def _carry_out(uow: UnitOfWork, workflow: Workflow, request: DataSubjectRequest, *,

@@ -3,10 +3,13 @@ postgresql), real keys, the real ASGI app, and principals named by role."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from membervault.models import Base
 from membervault.services import Services, build_services, ensure_signing_key
 from vaultkernel.clock import OffsetClock
 from vaultkernel.database import create_db_engine
+from vaultkernel.logs import configure_logging
 from vaultkernel.settings import Settings
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -135,6 +139,37 @@ def app(settings: Settings, services: Services) -> Any:
 def http(app: Any) -> Iterator[TestClient]:
     with TestClient(app, base_url="http://127.0.0.1:8000") as client:
         yield client
+
+
+class ServerLog:
+    """What the service writes to its log stream, configured as ``serve`` configures it."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def records(self) -> list[dict[str, Any]]:
+        """The JSON records (with the json format), one per line."""
+        return [json.loads(line) for line in self.text().splitlines()]
+
+
+@pytest.fixture
+def server_log() -> Iterator[Callable[[str], ServerLog]]:
+    """``server_log("json")`` (or ``"console"``) routes every logger to a fresh stream in
+    that format, at DEBUG, until the test ends."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+
+    def configure(log_format: str) -> ServerLog:
+        log = ServerLog()
+        configure_logging(logging.DEBUG, log_format=log_format, stream=log.stream)
+        return log
+
+    yield configure
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 class Api:

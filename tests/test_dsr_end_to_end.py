@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -10,16 +11,24 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 from joserfc import jws
 from joserfc.jwk import KeySet
 
 from membervault import worker
 from tests.conftest import Api, client_token, create_principal, member_token, register
-from tests.outbox.support import Clock, running_receiver, subscribe
+from tests.outbox.support import LOOPBACK, Clock, running_receiver, subscribe
+from vaultkernel.settings import Settings
 
 OPEN = """mutation($input: OpenRequestInput!) { openMyRequest(input: $input) {
   request { id state } errors { code } } }"""
 MY_REQUESTS = "{ myRequests { id type state exportDownload { url expiresAt } } }"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The webhook receiver listens on loopback, which must be allowed explicitly."""
+    return dataclasses.replace(settings, webhook_allowed_networks=LOOPBACK)
 
 
 def run_worker(services: Any, clock: Clock, passes: int = 1) -> None:

@@ -21,6 +21,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from vaultkernel.private_files import ensure_private
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -100,6 +102,7 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
     if sqlite:
         if not in_memory:
             Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+            ensure_private(str(parsed.database))  # SQLite gives its -wal and -shm this mode
         options["connect_args"] = {"check_same_thread": False}
     else:
         # No pool_pre_ping: it costs a round trip on every checkout, i.e. every request.

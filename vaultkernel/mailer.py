@@ -21,6 +21,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
+from vaultkernel.private_files import ensure_private
+
 log = logging.getLogger("membervault.mailer")
 
 
@@ -53,6 +55,7 @@ class MailboxFileMailer:
 
     def send(self, to: str, subject: str, body: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private(self.path)
         with self._lock, self.path.open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)  # not while another process cuts messages out
             handle.write(f"To: {to}\nSubject: {subject}\n\n{body}\n\n")

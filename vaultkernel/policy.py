@@ -8,17 +8,23 @@ composition root passes the member table's personal fields), so the kernel knows
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import tomllib
+import zoneinfo
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from vaultkernel import processing_parties
-from vaultkernel.processing_parties import ControllerAddress, PartiesError, Processor, Transfer
+from vaultkernel import notices, processing_parties
+from vaultkernel.notices import NoticeError, PostalAddress, Translation
+from vaultkernel.processing_parties import PartiesError, Processor, Transfer
+from vaultkernel.receipt_vocabularies import PII_CATEGORIES, PURPOSE_CATEGORIES
 from vaultkernel.retention_rules import RetentionRule, RuleError, parse_rule
 
 LEGAL_BASES = ("consent", "contract", "legitimate_interest", "legal_obligation")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class PolicyError(Exception):
@@ -32,6 +38,8 @@ class Category:
     key: str
     title: str
     attributes: tuple[str, ...]
+    # The Kantara Consent Receipt v1.1 PII categories it belongs to (receipts' piiCategory).
+    pii_categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,8 @@ class Purpose:
     membership: bool = False
     # Direct marketing: a withdrawal puts the address on the suppression list at erasure.
     direct_marketing: bool = False
+    # The Kantara Consent Receipt v1.1 purpose categories (receipts' purposeCategory).
+    purpose_categories: tuple[str, ...] = ()
 
     @property
     def consent_based(self) -> bool:
@@ -84,11 +94,30 @@ class Policy:
     retention: dict[str, RetentionRule] = field(default_factory=dict)
     transfers: str = "none"
     # Who else processes member data and where (vaultkernel.processing_parties): the
-    # processors (Art. 28), the transfers to third countries with their safeguards
-    # (Art. 44-49), and the controller's postal address (Art. 30(1)(a)).
+    # processors (Art. 28) and the transfers to third countries with their safeguards
+    # (Art. 44-49).
     processors: dict[str, Processor] = field(default_factory=dict)
     third_country_transfers: dict[str, Transfer] = field(default_factory=dict)
-    controller_address: ControllerAddress | None = None
+    # The IANA time zone the controller counts deadlines in (a day ends at midnight there).
+    time_zone: str = "UTC"
+    # Public holidays per jurisdiction code (as data subject requests name it).
+    holidays: dict[str, frozenset[dt.date]] = field(default_factory=dict)
+    # Where and how to reach the controller (receipts, the notice at /policy).
+    controller_address: PostalAddress | None = None
+    controller_phone: str = ""
+    # The language of the titles and notices above, and the notice in other languages.
+    language: str = "en"
+    notice_title: str = "Privacy notice"
+    translations: dict[str, Translation] = field(default_factory=dict)
+    # The service members consent within (receipts' services[].service).
+    service: str = ""
+    # Where member data is stored, in words (receipts' storage_locations).
+    storage_locations: tuple[str, ...] = ()
+
+    @property
+    def languages(self) -> list[str]:
+        """The languages the notice is given in, the policy's own first."""
+        return [self.language, *sorted(self.translations)]
 
     def attributes_of(self, purpose: str) -> frozenset[str]:
         return frozenset(a for c in self.purposes[purpose].categories
@@ -111,16 +140,18 @@ class Policy:
         return [p.key for p in self.purposes.values() if p.direct_marketing]
 
 
-def load_policy(path: str | Path, *, member_attributes: Collection[str]) -> Policy:
+def load_policy(path: str | Path, *, member_attributes: Collection[str],
+                jurisdictions: Collection[str] = ()) -> Policy:
     source = Path(path)
     name = str(source)
     try:
-        data = tomllib.loads(source.read_text())
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PolicyError(name, "file", "does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(name, "file", f"is not valid TOML ({exc})") from None
-    return parse_policy(data, name, member_attributes=member_attributes)
+    return parse_policy(data, name, member_attributes=member_attributes,
+                        jurisdictions=jurisdictions)
 
 
 def _require(table: dict[str, Any], key: str, kind: type, source: str, entry: str) -> Any:
@@ -165,24 +196,110 @@ def _with_titles(rule: RetentionRule, categories: dict[str, Category],
     return replace(rule, category_title=category.title, purpose_title=purpose.title)
 
 
-def parse_policy(data: dict[str, Any], source: str, *,
-                 member_attributes: Collection[str]) -> Policy:
-    _unknown(data, {"policy", "categories", "purposes", "clients", "retention", "processors",
-                    "third_country_transfers"}, source, "top level")
+def _time_zone(meta: dict[str, Any], source: str) -> str:
+    name = meta.get("time_zone", "UTC")
+    if not isinstance(name, str):
+        raise PolicyError(source, "[policy]", "'time_zone' must be str")
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise PolicyError(source, "[policy]", f"'time_zone' {name!r} is not an IANA time zone "
+                          "(e.g. 'Europe/Brussels')") from None
+    return name
+
+
+JURISDICTION_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,15}$")
+
+
+def _holidays(table: Any, source: str,
+              jurisdictions: Collection[str]) -> dict[str, frozenset[dt.date]]:
+    """``[holidays]``: per jurisdiction code, a list of dates (TOML dates or YYYY-MM-DD)."""
+    if not isinstance(table, dict):
+        raise PolicyError(source, "[holidays]", "must be a table of jurisdiction = [dates]")
+    holidays: dict[str, frozenset[dt.date]] = {}
+    for code, dates in table.items():
+        entry = f"holidays.{code}"
+        if not JURISDICTION_CODE.match(code) or (jurisdictions and code not in jurisdictions):
+            known = f" (one of {', '.join(sorted(jurisdictions))})" if jurisdictions else ""
+            raise PolicyError(source, entry, f"unknown jurisdiction{known}")
+        if not isinstance(dates, list):
+            raise PolicyError(source, entry, "must be a list of dates")
+        days: set[dt.date] = set()
+        for value in dates:
+            day = _date(value)
+            if day is None:
+                raise PolicyError(source, entry, f"{value!r} is not a date (YYYY-MM-DD)")
+            if day in days:
+                raise PolicyError(source, entry, f"{day.isoformat()} is listed twice")
+            days.add(day)
+        holidays[code] = frozenset(days)
+    return holidays
+
+
+def _date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return None  # a moment, not a day
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _vocabulary(table: dict[str, Any], key: str, vocabulary: tuple[str, ...], source: str,
+                entry: str) -> tuple[str, ...]:
+    """A non-empty list of names from one of the receipt vocabularies."""
+    names = _require(table, key, list, source, entry)
+    unknown = [n for n in names if n not in vocabulary]
+    if not names or unknown:
+        raise PolicyError(source, entry, f"'{key}' must name entries of the Kantara Consent "
+                          f"Receipt v1.1 list ({', '.join(vocabulary)})"
+                          + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else ""))
+    return tuple(dict.fromkeys(names))
+
+
+def parse_policy(data: dict[str, Any], source: str, *, member_attributes: Collection[str],
+                 jurisdictions: Collection[str] = ()) -> Policy:
+    """``jurisdictions``: the codes ``[holidays]`` may name (any well-formed code if
+    empty); like the member attributes, the caller knows them, the kernel does not."""
+    _unknown(data, {"policy", "categories", "purposes", "clients", "retention", "holidays",
+                    "translations", "processors", "third_country_transfers"}, source, "top level")
     meta = data.get("policy", {})
     version = str(_require(meta, "version", str, source, "[policy]"))
     controller = str(_require(meta, "controller", str, source, "[policy]"))
     jurisdiction = str(meta.get("jurisdiction", "EU"))
     dpo_contact = str(_require(meta, "dpo_contact", str, source, "[policy]"))
+    if not EMAIL.match(dpo_contact):
+        raise PolicyError(source, "[policy]", "'dpo_contact' must be an email address")
     transfers = str(meta.get("transfers", "none"))
+    time_zone = _time_zone(meta, source)
     _unknown(meta, {"version", "controller", "jurisdiction", "dpo_contact", "transfers",
-                    "controller_address"}, source, "[policy]")
+                    "time_zone", "controller_address", "controller_phone", "language",
+                    "notice_title", "service", "storage_locations"}, source, "[policy]")
+    try:
+        address = notices.postal_address(_require(meta, "controller_address", dict, source,
+                                                  "[policy]"))
+        phone = notices.phone_number(_require(meta, "controller_phone", str, source,
+                                              "[policy]"))
+        language = notices.language_tag(meta.get("language", "en"), "language")
+    except NoticeError as exc:
+        raise PolicyError(source, exc.entry, exc.problem) from None
+    notice_title = str(meta.get("notice_title", "Privacy notice"))
+    service = str(meta.get("service", controller))
+    storage_locations = meta.get("storage_locations", [])
+    if not isinstance(storage_locations, list) or not all(
+            isinstance(place, str) and place.strip() for place in storage_locations):
+        raise PolicyError(source, "[policy]", "'storage_locations' must be a list of places")
+    holidays = _holidays(data.get("holidays", {}), source, jurisdictions)
 
     categories: dict[str, Category] = {}
     seen_attributes: dict[str, str] = {}
     for key, table in data.get("categories", {}).items():
         entry = f"categories.{key}"
-        _unknown(table, {"attributes", "title"}, source, entry)
+        _unknown(table, {"attributes", "title", "pii_categories"}, source, entry)
         attributes = tuple(_require(table, "attributes", list, source, entry))
         for attribute in attributes:
             if attribute not in member_attributes:
@@ -192,7 +309,9 @@ def parse_policy(data: dict[str, Any], source: str, *,
                                   f"attribute '{attribute}' already in "
                                   f"{seen_attributes[attribute]}")
             seen_attributes[attribute] = key
-        categories[key] = Category(key, _require(table, "title", str, source, entry), attributes)
+        categories[key] = Category(key, _require(table, "title", str, source, entry), attributes,
+                                   _vocabulary(table, "pii_categories", PII_CATEGORIES, source,
+                                               entry))
     missing = sorted(set(member_attributes) - set(seen_attributes))
     if missing:
         raise PolicyError(source, "categories",
@@ -203,7 +322,7 @@ def parse_policy(data: dict[str, Any], source: str, *,
         entry = f"purposes.{key}"
         _unknown(table, {"legal_basis", "categories", "title", "notice", "notice_version",
                          "material_change", "sale_or_sharing", "membership",
-                         "direct_marketing"}, source, entry)
+                         "direct_marketing", "purpose_categories"}, source, entry)
         basis = _require(table, "legal_basis", str, source, entry)
         if basis not in LEGAL_BASES:
             raise PolicyError(source, entry, f"legal_basis must be one of {', '.join(LEGAL_BASES)}")
@@ -230,6 +349,8 @@ def parse_policy(data: dict[str, Any], source: str, *,
             sale_or_sharing=_flag(table, "sale_or_sharing", source, entry),
             membership=_flag(table, "membership", source, entry),
             direct_marketing=_flag(table, "direct_marketing", source, entry),
+            purpose_categories=_vocabulary(table, "purpose_categories", PURPOSE_CATEGORIES,
+                                           source, entry),
         )
     flagged = sorted(p.key for p in purposes.values() if p.membership)
     if len(flagged) != 1:
@@ -255,7 +376,11 @@ def parse_policy(data: dict[str, Any], source: str, *,
             raise PolicyError(source, f"retention.{key}", str(exc)) from None
         retention[key] = _with_titles(retention[key], categories, purposes, source, key)
     try:
-        address = processing_parties.controller_address(meta.get("controller_address"))
+        translated = notices.translations(data.get("translations", {}), language=language,
+                                          purposes=purposes, categories=categories)
+    except NoticeError as exc:
+        raise PolicyError(source, exc.entry, exc.problem) from None
+    try:
         processors = processing_parties.processors(data.get("processors", {}), categories)
         transfers_to = processing_parties.transfers(
             data.get("third_country_transfers", {}), processors=processors, clients=clients,
@@ -263,5 +388,8 @@ def parse_policy(data: dict[str, Any], source: str, *,
     except PartiesError as exc:
         raise PolicyError(source, exc.entry, exc.problem) from None
     return Policy(version, controller, jurisdiction, dpo_contact, categories, purposes, clients,
-                  source, retention, transfers, processors=processors,
-                  third_country_transfers=transfers_to, controller_address=address)
+                  source, retention, transfers, time_zone=time_zone, holidays=holidays,
+                  controller_address=address, controller_phone=phone, language=language,
+                  notice_title=notice_title, translations=translated, service=service,
+                  storage_locations=tuple(storage_locations), processors=processors,
+                  third_country_transfers=transfers_to)

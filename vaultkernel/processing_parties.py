@@ -1,6 +1,7 @@
 """Who else processes member data, and where: the policy file's processors (GDPR Art. 28,
 e.g. the mail relay and the hosting provider), its transfers to third countries with
-their safeguards (Art. 44-49), and the controller's postal address.
+their safeguards (Art. 44-49). (The controller's postal address is
+:mod:`vaultkernel.notices`' ``PostalAddress``.)
 
 Parsed and checked here like the rest of the policy (a :class:`PartiesError` names the
 entry; :mod:`vaultkernel.policy` turns it into a ``PolicyError``). The exports tell
@@ -75,21 +76,6 @@ class Transfer:
         return SAFEGUARDS[self.safeguard]
 
 
-@dataclass(frozen=True)
-class ControllerAddress:
-    """``controller_address = { street, locality, postal_code, region, country }``."""
-
-    street: str
-    locality: str
-    country: str
-    postal_code: str = ""
-    region: str = ""
-
-    def one_line(self) -> str:
-        town = " ".join(p for p in (self.postal_code, self.locality) if p)
-        return ", ".join(p for p in (self.street, town, self.region, self.country) if p)
-
-
 def _text(table: Mapping[str, Any], key: str, entry: str) -> str:
     value = table.get(key)
     if not isinstance(value, str) or not value.strip():
@@ -114,21 +100,6 @@ def _table(value: Any, entry: str) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise PartiesError(entry, "must be a table")
     return value
-
-
-def controller_address(value: Any) -> ControllerAddress | None:
-    """``[policy] controller_address``; ``None`` when the policy gives none."""
-    if value is None:
-        return None
-    entry = "[policy] controller_address"
-    table = _table(value, entry)
-    _only(table, {"street", "locality", "postal_code", "region", "country"}, entry)
-    optional = {k: table.get(k, "") for k in ("postal_code", "region")}
-    if not all(isinstance(v, str) for v in optional.values()):
-        raise PartiesError(entry, "'postal_code' and 'region' must be strings")
-    return ControllerAddress(street=_text(table, "street", entry),
-                             locality=_text(table, "locality", entry),
-                             country=_country(table, "country", entry), **optional)
 
 
 def processors(tables: Any, categories: Collection[str]) -> dict[str, Processor]:

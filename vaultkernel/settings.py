@@ -6,6 +6,7 @@ default ``membervault.toml`` in the working directory when present), then the de
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, fields
@@ -36,12 +37,16 @@ class Settings:
     client_token_ttl: int = 900
     member_token_ttl: int = 600
     otp_ttl: int = 600
-    otp_max_attempts: int = 5
-    otp_max_per_window: int = 5
+    otp_max_attempts: int = 5  # wrong codes per address per 15 minutes, across its codes
+    otp_max_per_window: int = 5  # codes one address may ask for per 15 minutes
+    otp_max_guesses_per_caller: int = 20  # wrong codes per client IP per 15 minutes
+    otp_max_guesses_global: int = 1000  # wrong codes for all addresses per 15 minutes
     mailbox_file: str = "var/mailbox.txt"
     export_dir: str = "var/exports"
     export_link_ttl: int = 7 * 86400  # seconds an export download link stays valid
     webhook_max_attempts: int = 10
+    # Networks webhooks may reach although not public (comma-separated, e.g. 10.1.0.0/16).
+    webhook_allowed_networks: str = ""
     retention_interval: int = 3600  # seconds between retention sweeps run by the worker
     smtp_host: str = ""
     smtp_port: int = 587
@@ -64,6 +69,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # json (one JSON object per line) or console (readable); empty: json in production.
+    log_format: str = ""
 
     @property
     def production(self) -> bool:
@@ -72,6 +79,10 @@ class Settings:
     @property
     def graphiql_enabled(self) -> bool:
         return (not self.production) if self.graphiql is None else self.graphiql
+
+    @property
+    def effective_log_format(self) -> str:
+        return self.log_format or ("json" if self.production else "console")
 
     @property
     def introspection_enabled(self) -> bool:
@@ -146,10 +157,23 @@ def validate(settings: Settings) -> None:
             raise SettingsError("MEMBERVAULT_ISSUER must be an https:// URL in production")
         if not (settings.smtp_host):
             raise SettingsError("MEMBERVAULT_SMTP_HOST is required in production")
+    if settings.log_format not in {"", "json", "console"}:
+        raise SettingsError("MEMBERVAULT_LOG_FORMAT must be 'json' or 'console'")
     if not 60 <= settings.export_link_ttl <= 30 * 86400:
         raise SettingsError("MEMBERVAULT_EXPORT_LINK_TTL must be between 60 s and 30 days")
+    for network in settings.webhook_allowed_networks.split(","):
+        try:
+            if network.strip():
+                ipaddress.ip_network(network.strip(), strict=False)
+        except ValueError:
+            raise SettingsError("MEMBERVAULT_WEBHOOK_ALLOWED_NETWORKS must be IP networks "
+                                "separated by commas (e.g. 10.1.0.0/16)") from None
     if not 1 <= settings.webhook_max_attempts <= 50:
         raise SettingsError("MEMBERVAULT_WEBHOOK_MAX_ATTEMPTS must be between 1 and 50")
+    for name in ("otp_max_attempts", "otp_max_per_window", "otp_max_guesses_per_caller",
+                 "otp_max_guesses_global"):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be at least 1")
     for name in ("client_token_ttl", "member_token_ttl", "otp_ttl"):
         if not 30 <= getattr(settings, name) <= 86400:
             raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be between 30 and 86400 seconds")

@@ -93,9 +93,10 @@ def client_webhook(client_id: str,
                 had = remove_webhook(uow, client_id, actor="cli")
             else:
                 secret = register_webhook(uow, services.keyring, client_id, str(url),
-                                          production=services.settings.production, actor="cli")
+                                          production=services.settings.production, actor="cli",
+                                          addresses=services.courier.addresses)
         except OutboxError as exc:
-            raise fail(exc.message) from None
+            raise fail(f"{exc.code}: {exc.message}") from None
     if remove:
         console.print(f"webhook of {client_id} removed" if had else
                       f"{client_id} had no webhook")

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
+import threading
 from typing import Annotated
 
 import typer
 
 from membervault import worker as background
 from membervault.cli.context import console, fail, open_services, read_settings
-from membervault.demo import CREDENTIALS, load_demo
+from membervault.demo import CREDENTIALS, DEMO_EMAIL, load_demo
 from membervault.services import ensure_signing_key
 from vaultkernel.logs import configure_logging
+
+WORKER_STOP_WAIT = 30  # seconds a worker gets to finish its pass when the server stops
 
 
 def serve(host: Annotated[str | None, typer.Option()] = None,
           port: Annotated[int | None, typer.Option(min=1, max=65535)] = None,
-          workers: Annotated[int | None, typer.Option(min=1)] = None) -> None:
-    """Serve the API (GraphQL at /graphql) with uvicorn."""
+          workers: Annotated[int | None, typer.Option(min=1)] = None,
+          with_worker: Annotated[bool, typer.Option(
+              "--with-worker", help="also run the background worker, as a second process "
+              "started and stopped with the server")] = False) -> None:
+    """Serve the API (GraphQL at /graphql) and the privacy centre (/privacy/) with
+    uvicorn."""
     import uvicorn
 
     settings = read_settings()
@@ -27,12 +38,42 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     ensure_signing_key(services)
     services.close()
     _check_listen(host, port)
-    configure_logging()
-    console.print(f"membervault serving on http://{host}:{port} (GraphQL at /graphql)")
-    uvicorn.run("membervault.asgi:app", host=host, port=port,
-                workers=workers or settings.workers, access_log=False, log_config=None,
-                proxy_headers=bool(settings.forwarded_allow_ips),
-                forwarded_allow_ips=settings.forwarded_allow_ips or None)
+    configure_logging(log_format=settings.effective_log_format)
+    base = f"http://{host}:{port}"
+    console.print(f"membervault serving on {base} (GraphQL at /graphql)")
+    console.print(f"privacy centre: {base}/privacy/")
+    worker_process = _start_worker() if with_worker else None
+    # uvicorn re-raises the SIGTERM it shut down on with the handler it found: make that
+    # an exit that unwinds (and so stops the worker) rather than the default sudden death.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        uvicorn.run("membervault.asgi:app", host=host, port=port,
+                    workers=workers or settings.workers, access_log=False, log_config=None,
+                    proxy_headers=bool(settings.forwarded_allow_ips),
+                    forwarded_allow_ips=settings.forwarded_allow_ips or None)
+    finally:
+        if worker_process is not None:
+            _stop_worker(worker_process)
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    """``membervault worker`` beside the server, in its own session (so Ctrl-C reaches
+    the server only, which then stops the worker) and told to end with its parent."""
+    process = subprocess.Popen(  # noqa: S603  (our own command, no shell)
+        [sys.executable, "-m", "membervault", "worker", "--parent", str(os.getpid())],
+        start_new_session=True)
+    console.print(f"worker running (pid {process.pid}); it stops with the server")
+    return process
+
+
+def _stop_worker(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM: the worker ends after the pass in hand; killed if it takes too long."""
+    process.terminate()
+    try:
+        process.wait(WORKER_STOP_WAIT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _check_listen(host: str, port: int) -> None:
@@ -48,16 +89,23 @@ def _check_listen(host: str, port: int) -> None:
 
 
 def worker(once: Annotated[bool, typer.Option(help="one pass, then exit")] = False,
-           interval: Annotated[float, typer.Option(help="seconds between passes")] = 2.0) -> None:
-    """Run the background worker: exports, erasures, webhook deliveries, expiries."""
+           interval: Annotated[float, typer.Option(help="seconds between passes")] = 2.0,
+           parent: Annotated[int | None, typer.Option(
+               hidden=True, help="stop when this process is gone")] = None) -> None:
+    """Run the background worker: exports, erasures, webhook deliveries, expiries.
+    SIGTERM or SIGINT stops it after the pass in hand."""
     services = open_services()
     ensure_signing_key(services)
-    configure_logging()
+    configure_logging(log_format=services.settings.effective_log_format)
     if once:
         done = background.run_once(services)
         console.print(", ".join(f"{k}={v}" for k, v in done.items()))
         return
-    background.run_forever(services, interval)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    background.run_forever(services, interval, stop=stop,
+                           orphaned=(lambda: os.getppid() != parent) if parent else None)
 
 
 def demo(members_count: Annotated[int, typer.Option("--members")] = 300) -> None:
@@ -77,5 +125,7 @@ def demo(members_count: Annotated[int, typer.Option("--members")] = 300) -> None
                   f"'{{\"email\": \"<email>\"}}' {issuer}/auth/member/code   "
                   f"(code lands in {services.settings.mailbox_file})")
     console.print("               or: .venv/bin/membervault token --member <member number>")
+    console.print(f"privacy centre: {issuer}/privacy/  sign in as {DEMO_EMAIL}; the code "
+                  f"lands in {services.settings.mailbox_file}")
     services.close()
 

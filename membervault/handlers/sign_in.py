@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -16,6 +17,8 @@ from membervault.auth import NO_STORE
 from membervault.handlers import services_of
 from membervault.handlers.oauth import oauth_error
 from membervault.services import Services
+
+log = logging.getLogger("membervault.sign_in")
 
 
 async def json_object(request: Request) -> dict[str, Any] | None:
@@ -33,8 +36,8 @@ async def request_code(request: Request) -> Response:
         return oauth_error("invalid_request", description='send {"email": "..."}')
     try:
         to_send = await run_in_threadpool(_request, services, data["email"])
-    except TooManyRequests:
-        return oauth_error("slow_down", 429, "too many codes requested; try later")
+    except TooManyRequests as refused:
+        return too_many(refused)
     task = BackgroundTask(mail_code, services, to_send) if to_send else None
     return JSONResponse(
         {"status": "sent_if_registered",
@@ -49,13 +52,23 @@ async def exchange_code(request: Request) -> Response:
             or not all(isinstance(v, str) for v in data.values())):
         return oauth_error("invalid_request",
                            description='send {"email": "...", "code": "..."}')
+    caller = request.client.host if request.client else ""
     try:
-        access_token = await run_in_threadpool(_exchange, services, data["email"], data["code"])
+        access_token = await run_in_threadpool(_exchange, services, data["email"], data["code"],
+                                               caller)
     except SignInFailed:
         return oauth_error("invalid_grant", description="the code is wrong, used or expired")
+    except TooManyRequests as refused:
+        return too_many(refused)
     ttl = services.settings.member_token_ttl
     return JSONResponse({"access_token": access_token, "token_type": "Bearer",
                          "expires_in": ttl}, headers=NO_STORE)
+
+
+def too_many(refused: TooManyRequests) -> Response:
+    response = oauth_error("slow_down", 429, refused.message)
+    response.headers["Retry-After"] = str(refused.retry_after)
+    return response
 
 
 def _request(services: Services, email: str) -> CodeToSend | None:
@@ -63,10 +76,11 @@ def _request(services: Services, email: str) -> CodeToSend | None:
         return services.sign_in.request(uow, email)
 
 
-def _exchange(services: Services, email: str, code: str) -> str:
-    """A member access token for a good code (raises ``SignInFailed`` otherwise)."""
+def _exchange(services: Services, email: str, code: str, caller: str) -> str:
+    """A member access token for a good code (raises ``SignInFailed`` or
+    ``TooManyRequests`` otherwise)."""
     with services.db.unit_of_work() as uow:
-        member_id = services.sign_in.exchange(uow, email, code)
+        member_id = services.sign_in.exchange(uow, email, code, caller)
     access_token, _ = services.issuer.issue(subject=str(member_id), role="member",
                                             ttl=services.settings.member_token_ttl,
                                             client_id="membervault-sign-in")
@@ -74,7 +88,13 @@ def _exchange(services: Services, email: str, code: str) -> str:
 
 
 def mail_code(services: Services, to_send: CodeToSend) -> None:
-    services.mailer.send(
-        to_send.email, "Your membervault sign-in code",
-        f"Your sign-in code is {to_send.code}. It expires in "
-        f"{services.settings.otp_ttl // 60} minutes. If you did not ask for it, ignore this.")
+    """Runs after the answer was sent, so a failure is only logged: by type, since the
+    relay's message names the refused address."""
+    try:
+        services.mailer.send(
+            to_send.email, "Your membervault sign-in code",
+            f"Your sign-in code is {to_send.code}. It expires in "
+            f"{services.settings.otp_ttl // 60} minutes. If you did not ask for it, ignore "
+            "this.")
+    except Exception as exc:  # noqa: BLE001
+        log.error("sign-in mail could not be sent: %s", type(exc).__name__)

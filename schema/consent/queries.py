@@ -37,7 +37,8 @@ def _purpose(info: Info, key: str) -> Any:
 
 def receipt_of(info: Info, record: ConsentRecord) -> ConsentReceipt:
     services = info.context.services
-    document = receipts.receipt(record, services.policy, issuer=services.settings.issuer)
+    document = receipts.receipt_for(info.context.uow.session, record, services.policy,
+                                    issuer=services.settings.issuer)
     return ConsentReceipt(receipt=JSON(document),
                           jws=receipts.sign(document, services.signing_keys.active()))
 

@@ -86,14 +86,15 @@ class RequestMutation:
             ctx.uow, ctx.services.request_workflow, parse_request_id(request_id), method,
             actor=ctx.principal.actor, now=utcnow()))
 
-    @strawberry.mutation(description="Extend the deadline once, with the reason the member "
-                         "is told.", extensions=guarded(Role.OFFICER))
+    @strawberry.mutation(description="Extend the deadline once, within the first period, "
+                         "with the reason the member is told.",
+                         extensions=guarded(Role.OFFICER))
     def extend_request(self, info: Info, request_id: strawberry.ID,
                        reason: str) -> RequestPayload:
         ctx = info.context
         return _officer_change(info, lambda: lifecycle.extend_request(
-            ctx.uow, parse_request_id(request_id), reason, actor=ctx.principal.actor,
-            now=utcnow()))
+            ctx.uow, ctx.services.request_workflow.deadlines, parse_request_id(request_id),
+            reason, actor=ctx.principal.actor, now=utcnow()))
 
     @strawberry.mutation(description="Deny with a reason code (UNVERIFIABLE_IDENTITY, "
                          "MANIFESTLY_UNFOUNDED, EXCESSIVE, LEGAL_HOLD, LEGAL_OBLIGATION, "
@@ -102,5 +103,5 @@ class RequestMutation:
                      reason: str) -> RequestPayload:
         ctx = info.context
         return _officer_change(info, lambda: lifecycle.deny_request(
-            ctx.uow, parse_request_id(request_id), code, reason, actor=ctx.principal.actor,
-            now=utcnow()))
+            ctx.uow, ctx.services.request_workflow.deadlines, parse_request_id(request_id),
+            code, reason, actor=ctx.principal.actor, now=utcnow()))

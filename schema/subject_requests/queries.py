@@ -34,7 +34,8 @@ class RequestQuery:
     def my_requests(self, info: Info) -> list[DataSubjectRequestView]:
         ctx = info.context
         return [view(r) for r in access.member_requests(
-            ctx.uow, ctx.services.exports, ctx.principal.member_id, now=utcnow())]
+            ctx.uow, ctx.services.exports, ctx.services.request_workflow.deadlines,
+            ctx.principal.member_id, now=utcnow())]
 
     @strawberry.field(description="Requests by state, overdue, or due within N days; "
                       "soonest due first.", extensions=guarded(Role.OFFICER))
@@ -44,7 +45,8 @@ class RequestQuery:
         if due_within_days is not None and not 0 <= due_within_days <= 365:
             raise DomainError("INVALID_RANGE", "dueWithinDays must be between 0 and 365")
         return [view(r) for r in lifecycle.find_requests(
-            info.context.uow, states=[state.value] if state else [], overdue=overdue,
+            info.context.uow, info.context.services.request_workflow.deadlines,
+            states=[state.value] if state else [], overdue=overdue,
             due_within=dt.timedelta(days=due_within_days) if due_within_days is not None
             else None, member_id=parse_request_id(member_id) if member_id else None,
             limit=MAX_LIST, now=utcnow())]

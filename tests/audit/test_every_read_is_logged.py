@@ -6,7 +6,9 @@ member's personal values (its type reaches a member attribute) must be listed in
 ``READS`` with a case that runs it through the real HTTP app; the test then proves the
 call adds one entry naming the member, by the caller, and that with the log table gone the
 same call answers ``ACCESS_LOG_UNAVAILABLE`` and no value. The HTTP routes that return
-member data (the audience stream and the export download) are proved the same way.
+member data (the audience stream and the export download) are proved the same way, and so
+are the privacy centre's pages that show member values (``PAGES``); every other page is
+shown, as the member sees it, to carry none of their values.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import graphql
 import pytest
 import sqlalchemy as sa
+from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
 from export import archive
@@ -30,6 +33,7 @@ from subject_requests import access
 from subject_requests.lifecycle import receive
 from tests.audit.support import entries
 from tests.conftest import JANE, Api, client_token, create_principal, register
+from tests.web.support import Visitor, profile_form
 from vaultkernel.clock import utcnow
 from vaultkernel.settings import Settings
 
@@ -239,3 +243,97 @@ def test_a_register_answer_is_logged_under_the_membership_purpose(world: World) 
     payload = register(world.loyalty_api, email="reg@example.org", phone="07400 999222")
     assert payload["errors"] == []
     assert entries(world.services)[-1].purpose == "loyalty.membership"
+
+
+# -- the privacy centre's pages --------------------------------------------------------
+
+
+@pytest.fixture
+def jane_web(world: World, app: Any, settings: Settings) -> Iterator[Visitor]:
+    from pathlib import Path
+
+    visitor = Visitor(app)
+    visitor.follow(visitor.sign_in(world.jane["email"], Path(settings.mailbox_file)))
+    yield visitor
+    visitor.close()
+
+
+def web_export(world: World) -> str:
+    """Jane's export, built; the privacy centre's download path of it."""
+    exported(world)
+    with world.services.db.unit_of_work() as uow:
+        row = uow.session.scalars(sa.select(ExportArchive)).one()
+    return f"/privacy/requests/{row.request_id}/export"
+
+
+PAGES: dict[tuple[str, str], Callable[[World, Visitor], Any]] = {
+    ("GET", "/privacy/profile"): lambda w, v: v.get("/privacy/profile"),
+    ("GET", "/privacy/profile/edit"): lambda w, v: v.get("/privacy/profile/edit"),
+    ("POST", "/privacy/profile"): lambda w, v: v.post("/privacy/profile",
+                                                      profile_form(given_name="Jan")),
+    ("GET", "/privacy/requests/{request_id}/export"): lambda w, v: v.get(web_export(w)),
+}
+
+
+def privacy_centre_routes(app: Any) -> set[tuple[str, str]]:
+    mount = next(r for r in app.routes if isinstance(r, Mount) and r.path == "/privacy")
+    return {(method, "/privacy" + r.path) for r in mount.routes if isinstance(r, Route)
+            for method in r.methods or () if method != "HEAD"}
+
+
+def test_every_page_is_classified(app: Any) -> None:
+    assert set(PAGES) <= privacy_centre_routes(app)
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_a_page_logs_before_it_shows(world: World, jane_web: Visitor,
+                                     page: tuple[str, str]) -> None:
+    prepare = PAGES[page]
+    before = len(entries(world.services))
+    response = prepare(world, jane_web)
+    assert response.status_code == 200, response.text
+    after = entries(world.services)
+    assert len(after) == before + 1
+    assert after[-1].principal == f"member:{world.jane['id']}" and after[-1].members == 1
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_a_page_shows_nothing_without_the_log(world: World, jane_web: Visitor,
+                                              page: tuple[str, str],
+                                              log_table_gone: Callable[[], None]) -> None:
+    prepare = PAGES[page]
+    if page[1].endswith("/export"):
+        path = web_export(world)
+        prepare = lambda w, v: v.get(path)  # noqa: E731  (built before the log is gone)
+    log_table_gone()
+    response = prepare(world, jane_web)
+    assert response.status_code == 503, response.text
+    assert "we cannot record this one now, so we show nothing" in response.text
+    for value in (world.jane["email"], world.jane["givenName"], "Rosewood", "Quasimodo"):
+        assert value not in response.text
+
+
+def test_every_other_page_shows_no_member_value(world: World, jane_web: Visitor,
+                                                app: Any) -> None:
+    """What a member sees on the pages not in PAGES, with consents, reads, requests and
+    receipts to show: none of their values, so none of these needs an entry."""
+    world.loyalty_api.graphql("""query($number: String!) { memberData(
+        purpose: "loyalty.membership", memberNumber: $number) { email } }""", NUMBER(world))
+    jane_web.post("/privacy/consents", {"action": "grant", "purpose": "marketing.sms",
+                                        "notice_version": "1"})
+    jane_web.post("/privacy/requests", {"type": "restriction"})
+    receipt = jane_web.get("/privacy/receipts").text.split('href="/privacy/receipts/')[1][:36]
+    samples = {"{receipt_id}": receipt}
+    shown = 0
+    for method, path in sorted(privacy_centre_routes(app) - set(PAGES)):
+        if method != "GET":
+            continue
+        for placeholder, value in samples.items():
+            path = path.replace(placeholder, value)
+        response = jane_web.get(path)
+        assert response.status_code in (200, 303), (path, response.text)  # / leads on
+        for value in (world.jane["email"], world.jane["givenName"], "Rosewood",
+                      "Quasimodo", world.jane["memberNumber"]):
+            assert value not in response.text, path
+        shown += 1
+    assert shown >= 8

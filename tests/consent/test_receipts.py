@@ -1,10 +1,16 @@
-"""Consent receipts (design rule 3): Kantara Consent Receipt v1.1 fields, signed as a
-compact JWS anyone can verify with the published keys; only for whom it concerns."""
+"""Consent receipts (design rule 3): the Kantara Consent Receipt v1.1 fields and the ISO/IEC
+TS 27560:2023 record fields, checked against field lists written from the specifications
+(tests/consent/receipt_spec.py), signed as a compact JWS anyone can verify with the
+published keys; only for whom it concerns."""
 
 from __future__ import annotations
 
 import base64
+import copy
+import dataclasses
+import datetime as dt
 import json
+import uuid
 from typing import Any
 
 import orjson
@@ -14,17 +20,32 @@ from joserfc.errors import BadSignatureError
 from joserfc.jwk import KeySet
 from starlette.testclient import TestClient
 
+from consent import ledger, receipts
+from consent.models import ConsentRecord
+from consent.notices import notice_hash
+from identity import clients
 from tests.conftest import JANE, Api
+from tests.consent.receipt_spec import iso_problems, kantara_problems
 from tests.consent.support import grant, new_member, withdraw
 from vaultkernel.settings import Settings
 
 MY_RECEIPT = """query($id: ID!) { myConsentReceipt(receiptId: $id) { receipt jws } }"""
 OFFICER_RECEIPT = """query($id: ID!) { consentReceipt(receiptId: $id) { receipt jws } }"""
-KANTARA_FIELDS = {"version", "jurisdiction", "consentTimestamp", "collectionMethod",
-                  "consentReceiptID", "piiPrincipalId", "piiControllers", "policyUrl",
-                  "services", "sensitive", "spiCat"}
-PURPOSE_FIELDS = {"purpose", "consentType", "piiCategory", "termination", "purposeCategory",
-                  "primaryPurpose", "thirdPartyDisclosure"}
+MY_HISTORY = "{ myConsentHistory { receiptId at } }"
+
+
+@pytest.fixture
+def partner_registered(services: Any) -> None:
+    """A registered client that receives the sale/sharing purpose's data, and one that
+    receives email marketing."""
+    with services.db.unit_of_work() as uow:
+        for client_id, name, kind, purpose in (
+                ("partner-brand", "Partner Brand SA", "partner", "partners.sharing"),
+                ("email-tool", "Mailing House", "marketing", "marketing.email")):
+            clients.create_client(uow.session, services.hasher, client_id=client_id, name=name,
+                                  kind=kind, role="client", purposes=[purpose],
+                                  known_purposes=services.policy.purposes, actor="test")
+        uow.commit()
 
 
 def my_receipt(api: Api, receipt_id: str) -> dict[str, Any] | None:
@@ -34,51 +55,208 @@ def my_receipt(api: Api, receipt_id: str) -> dict[str, Any] | None:
     return value
 
 
+def document_of(api: Api, receipt_id: str) -> dict[str, Any]:
+    receipt = my_receipt(api, receipt_id)
+    assert receipt is not None
+    document: dict[str, Any] = receipt["receipt"]
+    return document
+
+
 def published_keys(http: TestClient) -> KeySet:
     response = http.get("/.well-known/jwks.json")
     assert response.status_code == 200
     return KeySet.import_key_set(response.json())
 
 
-def test_a_receipt_has_the_kantara_fields(member: tuple[Api, dict[str, Any]],
-                                          services: Any, settings: Settings) -> None:
+def test_a_grant_receipt_has_every_kantara_and_iso_27560_field(
+        member: tuple[Api, dict[str, Any]], services: Any, settings: Settings) -> None:
     api, profile = member
     receipt_id = grant(api, "marketing.email")["receiptIds"][0]
-    receipt = my_receipt(api, receipt_id)
-    assert receipt is not None
-    document = receipt["receipt"]
-    assert set(document) >= KANTARA_FIELDS
+    document = document_of(api, receipt_id)
+    assert kantara_problems(document) == []
+    assert iso_problems(document) == []
+    policy = services.policy
     assert document["version"] == "KI-CR-v1.1.0"
-    assert document["jurisdiction"] == services.policy.jurisdiction
-    assert isinstance(document["consentTimestamp"], int)
+    assert document["jurisdiction"] == policy.jurisdiction
     assert document["collectionMethod"] == "web form"
     assert document["consentReceiptID"] == receipt_id
     assert document["piiPrincipalId"] == profile["id"]
+    assert document["language"] == "en"
     assert document["piiControllers"] == [{
-        "piiController": services.policy.controller, "contact": services.policy.dpo_contact,
-        "email": services.policy.dpo_contact}]
-    assert document["policyUrl"].startswith(settings.issuer)
+        "piiController": "Example Retail Ltd", "onBehalf": False,
+        "contact": "Data protection officer",
+        "address": {"streetAddress": "Rue de l'Exemple 1", "postalCode": "1000",
+                    "addressLocality": "Bruxelles", "addressCountry": "BE"},
+        "email": policy.dpo_contact, "phone": "+32 2 555 01 00"}]
+    assert document["policyUrl"] == f"{settings.issuer}/policy"
     assert document["sensitive"] is False and document["spiCat"] == []
     [service] = document["services"]
+    assert service["service"] == "Example Retail rewards"
     [purpose] = service["purposes"]
-    assert set(purpose) >= PURPOSE_FIELDS
-    assert purpose["purpose"] == "marketing.email"
+    assert purpose["purpose"] == policy.purposes["marketing.email"].notice  # the notice text
+    assert purpose["purposeCategory"] == ["6 - Marketing"]
+    # identity.name, contact.email, profile.language -> the policy's mapping
+    assert purpose["piiCategory"] == ["1 - Biographical", "2 - Contact", "16 - Profile"]
     assert purpose["consentType"] == "EXPLICIT"
-    assert purpose["piiCategory"] == list(services.policy.purposes["marketing.email"].categories)
-    assert purpose["termination"]
-    assert purpose["thirdPartyDisclosure"] is False
-    assert (document["event"], document["noticeVersion"]) == ("given", 1)
+    assert purpose["primaryPurpose"] is False
+    assert purpose["thirdPartyDisclosure"] is False and "thirdPartyName" not in purpose
+    assert (document["event"], document["noticeVersion"], document["purposeKey"]) == (
+        "given", 1, "marketing.email")
 
 
-def test_a_withdrawal_has_a_receipt_too(member: tuple[Api, dict[str, Any]]) -> None:
+def test_the_iso_27560_record_gives_basis_notice_retention_recipients_and_event(
+        member: tuple[Api, dict[str, Any]], services: Any, settings: Settings,
+        partner_registered: None) -> None:
+    api, profile = member
+    receipt_id = grant(api, "rewards.birthday")["receiptIds"][0]
+    record = document_of(api, receipt_id)["iso27560"]
+    assert record["schema_version"] == "ISO/IEC TS 27560:2023"
+    assert record["receipt_id"] == record["record_id"] == receipt_id
+    assert record["pii_principal_id"] == profile["id"]
+    processing = record["processing"]
+    purpose = services.policy.purposes["rewards.birthday"]
+    assert processing["lawful_basis"] == "consent (GDPR Art. 6(1)(a))"
+    assert processing["privacy_notice"] == {
+        "url": f"{settings.issuer}/policy#rewards.birthday", "notice_version": 1,
+        "notice_hash": notice_hash(services.policy, purpose), "hash_algorithm": "SHA-256"}
+    assert processing["purposes"] == [{"purpose_id": "rewards.birthday",
+                                       "purpose": "Birthday rewards",
+                                       "purpose_type": ["5 - Personalized Experience"]}]
+    assert [p["pii_type"] for p in processing["pii_information"]] == list(purpose.categories)
+    rules = {r["rule"]: r for r in processing["retention_period"]}
+    assert set(rules) == {"inactive_members", "birthdate_without_consent", "consent_proof"}
+    assert rules["birthdate_without_consent"]["description"] == (
+        "Your date of birth is deleted 30 days after you withdraw consent to birthday rewards.")
+    assert processing["storage_locations"] == list(services.policy.storage_locations)
+    assert processing["recipient_third_parties"] == []  # no client is registered for it
+    assert processing["pii_controllers"] == ["controller"]
+    [controller] = record["parties"]
+    assert controller["party_address"] == "Rue de l'Exemple 1, 1000 Bruxelles, BE"
+    assert controller["party_phone"] == "+32 2 555 01 00"
+    event = record["event"]
+    assert (event["event_state"], event["event_type"], event["validity_duration"]) == (
+        "given", "explicitly expressed consent", "until withdrawn")
+    assert event["entity_id"] == f"member:{profile['id']}"
+    assert event["withdraws_receipt_id"] is None
+
+
+def test_a_withdrawal_receipt_is_complete_and_names_the_grant_it_ends(
+        member: tuple[Api, dict[str, Any]], partner_registered: None) -> None:
     api, _ = member
-    grant(api, "partners.sharing")
-    receipt_id = withdraw(api, "partners.sharing")["receiptIds"][0]
-    receipt = my_receipt(api, receipt_id)
-    assert receipt is not None
-    assert receipt["receipt"]["event"] == "withdrawn"
-    [purpose] = receipt["receipt"]["services"][0]["purposes"]
+    granted = grant(api, "partners.sharing")["receiptIds"][0]
+    withdrawn = withdraw(api, "partners.sharing")["receiptIds"][0]
+    document = document_of(api, withdrawn)
+    assert kantara_problems(document) == []
+    assert iso_problems(document) == []
+    assert document["event"] == "withdrawn"
+    [purpose] = document["services"][0]["purposes"]
+    assert purpose["consentType"] == "WITHDRAWN"  # no authority to process any more
     assert purpose["thirdPartyDisclosure"] is True
+    assert purpose["thirdPartyName"] == "Partner Brand SA"  # the registered client
+    assert purpose["purposeCategory"] == ["9 - Sharing for Marketing"]
+    record = document["iso27560"]
+    assert record["event"]["event_state"] == "withdrawn"
+    assert record["event"]["event_type"] == "explicitly expressed withdrawal"
+    assert record["event"]["withdraws_receipt_id"] == granted
+    assert record["processing"]["recipient_third_parties"] == ["client:partner-brand"]
+    partner = record["parties"][1]
+    assert (partner["party_name"], partner["party_role"], partner["party_type"]) == (
+        "Partner Brand SA", "third party", "partner")
+    # The grant itself names nobody it ends; a withdrawal of something never granted
+    # (here: a second withdrawal) ends no grant either.
+    assert document_of(api, granted)["iso27560"]["event"]["withdraws_receipt_id"] is None
+    again = withdraw(api, "partners.sharing")["receiptIds"][0]
+    assert document_of(api, again)["iso27560"]["event"]["withdraws_receipt_id"] is None
+
+
+def test_a_gpc_opt_out_receipt_says_it_was_a_signal(
+        member: tuple[Api, dict[str, Any]]) -> None:
+    api, _ = member
+    api.graphql("{ myConsents { purpose } }", **{"Sec-GPC": "1"})
+    history = api.graphql("{ myConsentHistory { receiptId purpose granted gpc } }")
+    [opt_out] = history["data"]["myConsentHistory"]
+    assert (opt_out["purpose"], opt_out["granted"], opt_out["gpc"]) == (
+        "partners.sharing", False, True)
+    document = document_of(api, opt_out["receiptId"])
+    assert kantara_problems(document) == [] and iso_problems(document) == []
+    event = document["iso27560"]["event"]
+    assert event["event_type"] == "opt-out preference signal (Global Privacy Control)"
+    assert event["withdraws_receipt_id"] is None  # never granted
+    # Without a registered recipient, the policy's clients of the purpose are named.
+    [purpose] = document["services"][0]["purposes"]
+    assert purpose["thirdPartyName"] == "Partner brand"
+
+
+def test_timestamps_keep_sub_second_precision(member: tuple[Api, dict[str, Any]],
+                                              services: Any) -> None:
+    api, _ = member
+    first = grant(api, "marketing.email")["receiptIds"][0]
+    second = withdraw(api, "marketing.email")["receiptIds"][0]
+    history = {h["receiptId"]: h["at"] for h in
+               api.graphql(MY_HISTORY)["data"]["myConsentHistory"]}
+    times = []
+    for receipt_id in (first, second):
+        document = document_of(api, receipt_id)
+        at = dt.datetime.fromisoformat(history[receipt_id])
+        event_time = document["iso27560"]["event"]["event_time"]
+        assert event_time == at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        assert dt.datetime.fromisoformat(event_time) == at  # to the microsecond
+        assert document["consentTimestamp"] == int(at.timestamp())  # Kantara: whole seconds
+        times.append(dt.datetime.fromisoformat(event_time))
+    assert times[0] < times[1]  # ordered, even within one second
+
+
+def test_the_receipt_keeps_the_hash_of_the_notice_it_was_given_to(
+        member: tuple[Api, dict[str, Any]], services: Any, http: TestClient) -> None:
+    api, _ = member
+    receipt_id = grant(api, "marketing.email")["receiptIds"][0]
+    published = {p["purpose"]: p["noticeHash"] for p in http.get("/policy.json").json()["purposes"]}
+    hashed = document_of(api, receipt_id)["iso27560"]["processing"]["privacy_notice"]
+    assert hashed["notice_hash"] == published["marketing.email"]
+    # The hash is stored with the record: a later change of the text does not rewrite it.
+    with services.db.unit_of_work() as uow:
+        record = ledger.find_record(uow.session, uuid.UUID(receipt_id))
+        assert record is not None and record.notice_hash == hashed["notice_hash"]
+        changed = dataclasses.replace(services.policy, purposes={
+            **services.policy.purposes, "marketing.email": dataclasses.replace(
+                services.policy.purposes["marketing.email"], notice="Something else.")})
+        rebuilt = receipts.receipt_for(uow.session, record, changed, issuer="https://x")
+    assert rebuilt["iso27560"]["processing"]["privacy_notice"]["notice_hash"] == (
+        hashed["notice_hash"])
+
+
+def test_the_policy_url_answers(member: tuple[Api, dict[str, Any]], http: TestClient) -> None:
+    api, _ = member
+    document = document_of(api, grant(api, "marketing.email")["receiptIds"][0])
+    url = document["policyUrl"]
+    response = http.get(url)
+    assert response.status_code == 200
+    assert "Offers by email" in response.text
+
+
+def test_the_checker_finds_what_is_missing_or_wrong(member: tuple[Api, dict[str, Any]],
+                                                    partner_registered: None) -> None:
+    """The field lists would catch a receipt that broke them."""
+    api, _ = member
+    document = document_of(api, grant(api, "partners.sharing")["receiptIds"][0])
+    broken = copy.deepcopy(document)
+    del broken["piiControllers"][0]["phone"]
+    del broken["services"][0]["purposes"][0]["thirdPartyName"]
+    broken["services"][0]["purposes"][0]["purposeCategory"] = ["Marketing"]
+    broken["consentTimestamp"] = 1.5
+    assert kantara_problems(broken) == [
+        "receipt.consentTimestamp: float is not <class 'int'>",
+        "piiControllers[0].phone: missing",
+        "services[0].purposes[0].thirdPartyName: MUST when thirdPartyDisclosure",
+        "services[0].purposes[0].purposeCategory: 'Marketing' is not in the vocabulary"]
+    broken = copy.deepcopy(document)
+    del broken["iso27560"]["processing"]["retention_period"]
+    broken["iso27560"]["parties"][1]["party_address"] = ""
+    broken["iso27560"]["event"]["event_time"] = None
+    assert iso_problems(broken) == [
+        "processing.retention_period: mandatory, missing or empty",
+        "parties[1].party_address: mandatory, missing or empty",
+        "event.event_time: mandatory, missing or empty"]
 
 
 def test_the_jws_verifies_with_the_published_keys_and_carries_the_receipt(
@@ -175,3 +353,34 @@ def test_a_receipt_is_not_a_bearer_token(member: tuple[Api, dict[str, Any]],
     assert response.status_code == 401
     assert response.json()["reason"] in {"wrong_token_type", "bad_signature", "invalid_claims",
                                          "invalid_iss", "invalid_aud"}
+
+
+def record(purpose: str, granted: bool, id_: int, **extra: Any) -> ConsentRecord:
+    return ConsentRecord(id=id_, receipt_id=uuid.uuid4(), member_id=uuid.uuid4(),
+                         purpose=purpose, granted=granted, notice_version=1,
+                         at=dt.datetime(2026, 11, 23, 12, 7, 26, 447409, tzinfo=dt.UTC),
+                         channel="web", actor="member:x", evidence={}, **extra)
+
+
+def test_a_purpose_using_a_sensitive_category_makes_the_receipt_sensitive(
+        services: Any) -> None:
+    policy = services.policy
+    health = dataclasses.replace(policy, categories={
+        **policy.categories, "identity.birthdate": dataclasses.replace(
+            policy.categories["identity.birthdate"], pii_categories=("Biographical", "Health"))})
+    document = receipts.receipt(record("rewards.birthday", True, 1), health,
+                                issuer="https://x")
+    assert (document["sensitive"], document["spiCat"]) == (True, ["6 - Health"])
+    assert kantara_problems(document) == []
+    birthdate = document["iso27560"]["processing"]["pii_information"][2]
+    assert birthdate["sensitive_pii_category"] == ["6 - Health"]
+    plain = receipts.receipt(record("rewards.birthday", True, 1), policy, issuer="https://x")
+    assert (plain["sensitive"], plain["spiCat"]) == (False, [])
+
+
+def test_each_withdrawal_ends_the_grant_before_it() -> None:
+    history = [record("a", True, 1), record("b", False, 2), record("a", False, 3),
+               record("a", False, 4), record("a", True, 5), record("b", True, 6),
+               record("a", False, 7)]
+    assert receipts.ended_grants(history) == {3: history[0].receipt_id,
+                                              7: history[4].receipt_id}

@@ -32,12 +32,19 @@ from tests.export.support import (
     the_archive,
     validate,
 )
-from tests.outbox.support import Clock, Receiver, drain, running_receiver, subscribe
+from tests.outbox.support import LOOPBACK, Clock, Receiver, drain, running_receiver, subscribe
 from vaultkernel.clock import utcnow
 from vaultkernel.policy import parse_policy
 from vaultkernel.records_kept import KEPT_RECORDS
+from vaultkernel.settings import Settings
 
 HOLD_REASON = "tax audit 2026: till receipts of the member"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The receiver listens on loopback, which webhooks may reach only when allowed."""
+    return dataclasses.replace(settings, webhook_allowed_networks=LOOPBACK)
 
 
 @pytest.fixture

@@ -111,3 +111,35 @@ def test_wrap_rotate_and_retire() -> None:
         retired.unwrap(1, wrapped, b"aad")
     restored = Keyring.from_json(retired.to_json(), "round-trip")
     assert restored.to_json() == retired.to_json()
+
+
+@pytest.mark.parametrize("file_mode", [0o644, 0o640, 0o604, 0o620], ids=lambda m: f"{m:04o}")
+def test_production_refuses_a_keyring_file_others_may_access(keyring_file: Path,
+                                                             file_mode: int) -> None:
+    keyring_file.chmod(file_mode)
+    with pytest.raises(KeyringError, match="chmod 600") as refused:
+        load_keyring("", str(keyring_file), production=True)
+    assert f"{file_mode:04o}" in str(refused.value)
+    with pytest.raises(KeyringError, match="accessible by group or others"):
+        build_services(load_settings(production_env(keyring_file)))
+
+
+def test_development_warns_in_one_line_about_a_keyring_file_others_may_read(
+        keyring_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    keyring_file.chmod(0o644)
+    with caplog.at_level("WARNING"):
+        keyring = load_keyring("", str(keyring_file), production=False)
+    assert keyring.to_json() == Keyring.from_json(keyring_file.read_text(), "x").to_json()
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.name == "membervault.keys"
+    message = warning.getMessage()
+    assert "\n" not in message and "mode 0644" in message and "chmod 600" in message
+
+
+def test_a_private_keyring_file_loads_without_a_word(keyring_file: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    assert stat.S_IMODE(os.stat(keyring_file).st_mode) == 0o600
+    with caplog.at_level("DEBUG"):
+        load_keyring("", str(keyring_file), production=True)
+        load_keyring("", str(keyring_file), production=False)
+    assert [r for r in caplog.records if r.name == "membervault.keys"] == []

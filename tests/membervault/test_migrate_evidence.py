@@ -1,4 +1,4 @@
-"""Migration 0008: consent evidence written in the clear (user agent, keyed IP hash) is
+"""Migration 0010: consent evidence written in the clear (user agent, keyed IP hash) is
 sealed under each member's data key, so erasure's crypto-shredding covers it; an erased
 member's evidence is scrubbed; without the keyring the upgrade of such a database stops
 with a clear message instead of leaving the evidence in the clear."""
@@ -19,7 +19,7 @@ from membervault import migrate
 from tests.conftest import BACKEND
 from vaultkernel.database import Database, create_db_engine
 
-AGENT = "Mozilla/5.0 (X11; Migrating) Evidence/0008"
+AGENT = "Mozilla/5.0 (X11; Migrating) Evidence/0010"
 IP_HASH = "0123456789abcdef0123456789abcdef"
 
 
@@ -28,9 +28,9 @@ def _id(value: uuid.UUID) -> object:
 
 
 def old_database(url: str, keyring: Keyring) -> tuple[uuid.UUID, uuid.UUID]:
-    """At revision 0007: a live member and an erased one, each with a consent record whose
-    evidence is in the clear, as 0007 wrote it."""
-    migrate.upgrade(url, "0007")
+    """At revision 0009: a live member and an erased one, each with a consent record whose
+    evidence is in the clear, as 0009 wrote it."""
+    migrate.upgrade(url, "0009")
     live, erased = uuid.uuid4(), uuid.uuid4()
     _, version, wrapped = MemberCrypto(keyring, keyring.derive).new_member(live)
     at = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)

@@ -1,7 +1,9 @@
-"""Fixtures of the outbox tests: a fixed clock, a live receiver, an officer."""
+"""Fixtures of the outbox tests: loopback allowed, a fixed clock, a live receiver, an
+officer."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,7 +11,14 @@ import pytest
 
 from membervault.services import Services
 from tests.conftest import Api, client_token, create_principal
-from tests.outbox.support import Clock, Receiver, running_receiver
+from tests.outbox.support import LOOPBACK, Clock, Receiver, running_receiver
+from vaultkernel.settings import Settings
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The receiver listens on loopback, which webhooks may reach only when allowed."""
+    return dataclasses.replace(settings, webhook_allowed_networks=LOOPBACK)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ DELIVERIES = """query($state: DeliveryState, $client: String, $first: Int!, $aft
 REPLAY = """mutation($id: ID!) { replayDelivery(deliveryId: $id) {
   delivery { id state attempts } errors { code } } }"""
 MARKETING = "marketing.email"
+LOOPBACK = "127.0.0.1/32"  # the receiver's network, allowed by the tests that use it
 ACK = """mutation($id: ID!) { acknowledgeEvent(eventId: $id) {
   acknowledgement { eventId eventType acknowledgedAt } errors { field code } } }"""
 
@@ -92,6 +94,8 @@ class Receiver:
     accepted: list[Received] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)  # why each bad signature failed
     requests: int = 0
+    connections: int = 0  # TCP connections accepted (a request or not)
+    hosts: list[str] = field(default_factory=list)  # the Host header of every request
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -112,6 +116,7 @@ class Receiver:
     def handle(self, path: str, headers: dict[str, str], raw: bytes) -> str | int:
         with self.lock:
             self.requests += 1
+            self.hosts.append(headers.get("host", ""))
             secret = self.secrets.get(path.rsplit("/", 1)[-1])
             if secret is None:
                 self.rejected.append("unknown client")
@@ -140,6 +145,11 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def setup(self) -> None:
+            with receiver.lock:
+                receiver.connections += 1
+            super().setup()
+
         def do_POST(self) -> None:  # noqa: N802  (http.server's naming)
             raw = self.rfile.read(int(self.headers.get("content-length", "0")))
             receiver.wait_for_release()
@@ -160,11 +170,15 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def running_receiver(clock: Clock) -> Iterator[Receiver]:
+def running_receiver(clock: Clock, tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    """A receiver on 127.0.0.1; with ``tls`` (a server context) it speaks HTTPS."""
     receiver = Receiver(clock=clock)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
     server.daemon_threads = True
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/membervault"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    receiver.url = f"{scheme}://127.0.0.1:{server.server_address[1]}/hooks/membervault"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from tests.conftest import Api
 
@@ -111,3 +114,79 @@ def test_input_errors_never_echo_the_values_sent(loyalty_api: Api) -> None:
         'mutation { registerMember(input: {givenName: 5, familyName: "Zedekiah", email: "z@x.org"}) '
         "{ errors { code } } }")
     assert "Zedekiah" not in str(inline["errors"])
+
+
+EMAIL = "janelle.qv@example.org"
+REGISTER_ERRORS = ("mutation($input: RegisterMemberInput!) { registerMember(input: $input) "
+                   "{ errors { code } } }")
+DELIVERIES = "query($s: DeliveryState) { deliveries(state: $s, first: 5) { nextCursor } }"
+SINCE = "query($a: DateTime) { accessLog(filter: {since: $a}, first: 5) { nextCursor } }"
+
+
+def messages(result: dict[str, Any]) -> str:
+    return " | ".join(e["message"] for e in result["errors"])
+
+
+def test_enum_datetime_syntax_and_misspelt_field_errors_never_echo_the_value(
+        loyalty_api: Api, officer_api: Api) -> None:
+    from tests.conftest import JANE
+
+    cases: list[tuple[Api, str, dict[str, Any] | None, str]] = [
+        (officer_api, DELIVERIES, {"s": EMAIL}, "does not exist in 'DeliveryState' enum"),
+        (officer_api, "{ deliveries(state: JANELLEQV, first: 5) { nextCursor } }", None,
+         "does not exist in 'DeliveryState' enum"),
+        (officer_api, SINCE, {"a": EMAIL}, "cannot represent a DateTime."),
+        (officer_api, f'{{ accessLog(filter: {{since: "{EMAIL}"}}, first: 5) {{ nextCursor }} }}',
+         None, "cannot represent a DateTime."),
+        # a misspelt field brings a suggestion, and graphql-core then writes "Found:"
+        (loyalty_api, REGISTER_ERRORS, {"input": {**JANE, "emial": EMAIL}},
+         "unknown field 'emial'. Did you mean 'email'?"),
+        (loyalty_api, 'mutation { registerMember(input: {givenName: "Janelle", familyName: '
+         f'"Quasimodo-Varga", email: "{EMAIL}", emial: "{EMAIL}"}}) {{ errors {{ code }} }} }}',
+         None, "unknown field 'emial'"),
+        (loyalty_api, f'{{ "{EMAIL}" }}', None, "Syntax Error: Expected Name."),
+        (loyalty_api, f'{{ me {{ email }} }} query {{ me(x: "{EMAIL}") }}', None, ""),
+    ]
+    for api, document, variables, expected in cases:
+        text = messages(api.graphql(document, variables))
+        assert expected in text, text
+        for value in (EMAIL, "janelle", "JANELLEQV", "Janelle", "Quasimodo"):
+            assert value not in text, (document, text)
+
+
+@pytest.fixture
+def officer_api(http: Any, services: Any) -> Api:
+    from tests.conftest import client_token, create_principal
+
+    secret = create_principal(services, "test-officer", "officer")
+    return Api(http, client_token(http, "test-officer", secret))
+
+
+@pytest.fixture
+def production_http(settings: Any, services: Any) -> Iterator[Any]:
+    from starlette.testclient import TestClient
+
+    from membervault.app import create_app
+
+    app = create_app(settings.replace(mode="production"), services)
+    with TestClient(app, base_url="http://127.0.0.1:8000") as http:
+        yield http
+
+
+MISSPELT = ["{ me { emial } }", "{ mee { email } }",
+            "{ deliveries(state: PENDNG, first: 5) { nextCursor } }"]
+
+
+def test_anonymous_callers_get_no_suggestions_in_production(production_http: Any) -> None:
+    for document in MISSPELT:
+        text = messages(Api(production_http).graphql(document))
+        assert "Did you mean" not in text and "email" not in text.replace("emial", "")
+        assert "PENDING" not in text and "'me'" not in text
+        assert text.endswith("."), text
+
+
+def test_signed_in_callers_and_development_keep_suggestions(production_http: Any,
+                                                            jane_api: Api, http: Any) -> None:
+    signed_in = Api(production_http, jane_api.token)
+    assert "Did you mean 'email'?" in messages(signed_in.graphql(MISSPELT[0]))
+    assert "Did you mean 'email'?" in messages(Api(http).graphql(MISSPELT[0]))

@@ -7,6 +7,7 @@ restriction, and the erasure is finished, without a new request, once the hold e
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from pathlib import Path
@@ -30,7 +31,7 @@ from subject_requests.erasure import REMEDY, erase_pending
 from tests.conftest import JANE, Api
 from tests.consent.support import AUDIENCE, MEMBER_DATA, grant, withdraw
 from tests.export.support import open_access_request
-from tests.outbox.support import Clock, Receiver, drain, running_receiver, subscribe
+from tests.outbox.support import LOOPBACK, Clock, Receiver, drain, running_receiver, subscribe
 from tests.retention.support import CERTIFICATE, LIFT, count, officer, open_erasure, request_of
 from vaultkernel.clock import utcnow
 from vaultkernel.settings import Settings
@@ -41,6 +42,12 @@ PLACE = """mutation($m: ID!, $r: String!, $e: DateTime, $c: [String!]) {
 MY_REQUESTS = "{ myRequests { id state outcome overdue transitions { toState reason } } }"
 LIFT_MINE = "mutation { liftMyRestriction { errors { code } } }"
 REASON = "Litigation hold: claim 2026-0417 (legal department)"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The receiver listens on loopback, which webhooks may reach only when allowed."""
+    return dataclasses.replace(settings, webhook_allowed_networks=LOOPBACK)
 
 
 @pytest.fixture

@@ -82,10 +82,10 @@ def test_a_transfer_with_its_safeguard_is_accepted() -> None:
      "processors.hosting", "'country' must be an ISO 3166 alpha-2 code"),
     (lambda d: d["processors"]["hosting"].pop("service"),
      "processors.hosting", "'service' must be a non-empty string"),
-    (lambda d: d["policy"].update(controller_address={"street": "1 Main St"}),
+    (lambda d: d["policy"]["controller_address"].pop("locality"),
      "[policy] controller_address", "'locality' must be a non-empty string"),
     (lambda d: d["policy"].update(controller_address="Brussels"),
-     "[policy] controller_address", "must be a table"),
+     "[policy]", "'controller_address' must be dict"),
 ])
 def test_invalid_processors_and_transfers_are_refused(change: Any, entry: str,
                                                       problem: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from identity.models import Client, Member
-from membervault.demo import STAFF
+from membervault.demo import DEMO_EMAIL, STAFF
 from membervault.services import load_member_policy
 from tests.membervault.cli.support import (
     failed,
@@ -38,24 +38,26 @@ def test_demo_loads_members_and_principals_and_a_rerun_keeps_them(migrated: Path
     credentials = json.loads(first)
     assert set(credentials) == principals
     assert {"loyalty-engine", "demo-officer", "demo-admin"} <= set(credentials)
-    assert len(table_rows(Member)) == 20
+    assert len(table_rows(Member)) == 20 + 1  # and the named demo member
     assert {c.client_id for c in table_rows(Client)} == principals
+    assert f"sign in as {DEMO_EMAIL}" in result.stderr
+    assert DEMO_EMAIL in read_all_members().values()
 
     for client_id, secret in credentials.items():
         response = token_response(client_id, secret)
         assert response.status_code == 200, (client_id, response.text)
 
     ok("demo", "--members", "20")
-    assert len(table_rows(Member)) == 20
+    assert len(table_rows(Member)) == 21
     assert {c.client_id for c in table_rows(Client)} == principals
     assert credentials_path.read_text() == first
-    assert len(read_all_members()) == 20  # and every demo member reads back
+    assert len(read_all_members()) == 21  # and every demo member reads back
 
 
 def test_demo_fills_gaps_only(migrated: Path) -> None:
     ok("demo", "--members", "5")
     ok("demo", "--members", "8")
-    assert len(table_rows(Member)) == 8
+    assert len(table_rows(Member)) == 8 + 1
 
 
 def test_demo_replaces_a_lost_member_despite_clashes(migrated: Path) -> None:
@@ -68,9 +70,9 @@ def test_demo_replaces_a_lost_member_despite_clashes(migrated: Path) -> None:
             connection.execute(sa.delete(Member.__table__).where(Member.__table__.c.id == first))
     finally:
         built.close()
-    assert len(table_rows(Member)) == 5
+    assert len(table_rows(Member)) == 5 + 1
     ok("demo", "--members", "6")  # the next demo email may clash with one already there
-    assert len(table_rows(Member)) == 6
+    assert len(table_rows(Member)) == 6 + 1
 
 
 def test_demo_recreates_lost_credentials(migrated: Path) -> None:

@@ -1,8 +1,8 @@
 """members: marketing_suppressed_at, set when a member's email was on the marketing
 suppression list as it became theirs (identity.suppression)
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-09
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import vaultkernel.database
 
-revision = '0009'
-down_revision = '0008'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

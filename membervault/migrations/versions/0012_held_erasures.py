@@ -4,8 +4,8 @@ A legal hold covers some data categories (``categories``) or, when null, all of 
 member's personal data. An erasure request meeting an active hold erases what the holds
 do not cover and restricts the rest (``erasure_held_at``) until they end.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-09
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import vaultkernel.database
 
-revision = '0010'
-down_revision = '0009'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

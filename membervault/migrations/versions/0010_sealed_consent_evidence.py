@@ -13,8 +13,8 @@ members without a data key (erased) are scrubbed as erasure does. The sealing co
 the application's own (``consent.evidence.seal``), so what this revision writes is what
 the service reads.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-09
 """
 
@@ -29,8 +29,8 @@ from alembic import context, op
 
 from membervault.migrate import KeyringRequired
 
-revision = '0008'
-down_revision = '0007'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

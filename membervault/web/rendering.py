@@ -1,0 +1,61 @@
+"""Rendering the privacy centre's pages: one Jinja2 environment per language, autoescaped,
+with Babel's date formats; every page is answered ``no-store`` (see :mod:`.headers`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date, format_datetime
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from membervault.web import languages, sessions
+from membervault.web.notices import NOTICES
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@functools.cache
+def environment(language: str) -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      extensions=["jinja2.ext.i18n"])
+    env.install_gettext_translations(languages.translations(language),  # type: ignore[attr-defined]
+                                     newstyle=True)
+    env.filters["when"] = functools.partial(_when, language=language)
+    env.filters["day"] = functools.partial(_day, language=language)
+    return env
+
+
+def _when(value: dt.datetime, *, language: str) -> str:
+    return format_datetime(value, "medium", tzinfo=dt.UTC, locale=language) + " UTC"
+
+
+def _day(value: dt.date | dt.datetime, *, language: str) -> str:
+    return format_date(value, "long", locale=language)
+
+
+def language_of(request: Request) -> str:
+    return languages.choose(sessions.preferred_language(request),
+                            request.headers.get("accept-language"))
+
+
+def gettext(request: Request, message: str) -> str:
+    """A message of the catalogue in the request's language (for text built in Python)."""
+    return languages.translations(language_of(request)).gettext(message)
+
+
+def render(request: Request, template: str, status_code: int = 200,
+           **context: Any) -> HTMLResponse:
+    language = language_of(request)
+    page = environment(language).get_template(template)
+    notice = sessions.take_notice(request)
+    html = page.render(lang=language, csrf_token=sessions.csrf_token(request),
+                       signed_in=sessions.member_of(request) is not None,
+                       notice=NOTICES.get(notice) if notice else None,
+                       path=request.url.path, **context)
+    return HTMLResponse(html, status_code=status_code)
