@@ -5,36 +5,16 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 from starlette.testclient import TestClient
-from typer.testing import CliRunner
 
 from identity.keyring import Keyring, save_keyring
 from membervault.app import create_app
-from membervault.cli import app
-from vaultkernel.settings import Settings, load_settings
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for f in fields(Settings):
-        monkeypatch.delenv(f"MEMBERVAULT_{f.name.upper()}", raising=False)
-    monkeypatch.delenv("MEMBERVAULT_SETTINGS_FILE", raising=False)
-    monkeypatch.setenv("MEMBERVAULT_DATABASE_URL", f"sqlite:///{tmp_path / 'ops.db'}")
-    monkeypatch.setenv("MEMBERVAULT_KEK_FILE", str(tmp_path / "keys" / "keyring.json"))
-    monkeypatch.setenv("MEMBERVAULT_MAILBOX_FILE", str(tmp_path / "mailbox.txt"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def run(*args: str) -> Result:
-    return runner.invoke(app, list(args))
+from tests.membervault.cli.support import run
+from vaultkernel.settings import load_settings
 
 
 def one_line_failure(result: Result, code: int) -> str:
