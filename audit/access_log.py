@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from audit.chain import GENESIS, PACKED, Read, entry_hash, instant, pack
+from audit.chain import GENESIS, Read, entry_row, pack
 from audit.models import AccessLogEntry
 from vaultkernel.clock import Clock, SystemClock
 from vaultkernel.database import Database
@@ -89,15 +89,10 @@ class AccessLog:
                 last = connection.execute(_TAIL).first()
                 self._tail = (last[0], last[1]) if last else (0, GENESIS)
             sequence, previous = self._tail[0] + 1, self._tail[1]
-            now = self._clock.now()
-            digest = entry_hash(previous, sequence, instant(now), request_id, principal,
-                                purpose, packed)
-            connection.execute(_INSERT, {
-                "sequence": sequence, "at": now, "request_id": request_id,
-                "principal": principal, "purpose": purpose, "format": PACKED,
-                "members": count, "reads": packed, "previous_hash": previous,
-                "entry_hash": digest})
-        self._tail = (sequence, digest)
+            row = entry_row(previous, sequence, self._clock.now(), request_id, principal,
+                            purpose, packed, count)
+            connection.execute(_INSERT, row)
+        self._tail = (sequence, row["entry_hash"])
         return sequence
 
 

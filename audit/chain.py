@@ -22,6 +22,7 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -100,6 +101,16 @@ def entry_hash(previous: bytes, sequence: int, at: str, request_id: str, princip
                                                     purpose, reads))
     return chain_hash(previous, header(sequence, at, request_id, principal, purpose)
                       + b"\n" + reads.encode())
+
+
+def entry_row(previous: bytes, sequence: int, at: dt.datetime, request_id: str,
+              principal: str, purpose: str, reads: str, members: int) -> dict[str, Any]:
+    """The ``access_log`` row of a packed entry chained onto ``previous``."""
+    return {"sequence": sequence, "at": at, "request_id": request_id, "principal": principal,
+            "purpose": purpose, "format": PACKED, "members": members, "reads": reads,
+            "previous_hash": previous,
+            "entry_hash": entry_hash(previous, sequence, instant(at), request_id, principal,
+                                     purpose, reads)}
 
 
 def _legacy_content(sequence: int, at: str, request_id: str, principal: str, purpose: str,

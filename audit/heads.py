@@ -47,9 +47,13 @@ class Head:
     signature: str
 
 
+def _latest_event(session: Session) -> AuditEvent | None:
+    return session.scalars(select(AuditEvent).where(AuditEvent.action == ACTION)
+                           .order_by(AuditEvent.id.desc()).limit(1)).first()
+
+
 def latest(session: Session) -> Head | None:
-    event = session.scalars(select(AuditEvent).where(AuditEvent.action == ACTION)
-                            .order_by(AuditEvent.id.desc()).limit(1)).first()
+    event = _latest_event(session)
     if event is None:
         return None
     details = event.details
@@ -66,8 +70,7 @@ def sign_head(uow: UnitOfWork, notary: Notary, now: dt.datetime, *,
                            .order_by(AccessLogEntry.sequence.desc()).limit(1)).first()
     if tail is None:
         return None
-    last = session.scalars(select(AuditEvent).where(AuditEvent.action == ACTION)
-                           .order_by(AuditEvent.id.desc()).limit(1)).first()
+    last = _latest_event(session)
     if last is not None and (int(str(last.details.get("sequence"))) == tail.sequence
                              or now - last.at < interval):
         return None

@@ -22,7 +22,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import insert, select
 
-from audit.chain import GENESIS, PACKED, Read, entry_hash, instant, pack
+from audit.chain import GENESIS, Read, entry_row, pack
 from audit.models import AccessLogEntry
 from bench.env import Env
 from consent.models import Consent, ConsentRecord, Objection
@@ -267,13 +267,9 @@ def add_access_history(env: Env, member_id: uuid.UUID, entries: int, *,
             rows = []
             for _ in range(size):
                 sequence += 1
-                digest = entry_hash(previous, sequence, instant(now), request_id, principal,
-                                    purpose, packed)
-                rows.append({"sequence": sequence, "at": now, "request_id": request_id,
-                             "principal": principal, "purpose": purpose, "format": PACKED,
-                             "members": members, "reads": packed, "previous_hash": previous,
-                             "entry_hash": digest})
-                previous = digest
+                rows.append(entry_row(previous, sequence, now, request_id, principal, purpose,
+                                      packed, members))
+                previous = rows[-1]["entry_hash"]
             connection.execute(insert(AccessLogEntry), rows)
         done += size
 

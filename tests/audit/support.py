@@ -54,7 +54,7 @@ def seed(services: Any, principal: str, purpose: str, reads: list[Read], count: 
     faster than ``count`` answered reads; the writers notice the new tail themselves)."""
     from sqlalchemy import insert
 
-    from audit.chain import GENESIS, PACKED, entry_hash, instant, pack
+    from audit.chain import GENESIS, entry_row, pack
 
     packed, members = pack(reads)
     now = services.clock.now()
@@ -65,11 +65,7 @@ def seed(services: Any, principal: str, purpose: str, reads: list[Read], count: 
         rows = []
         for _ in range(count):
             sequence += 1
-            digest = entry_hash(previous, sequence, instant(now), request_id, principal,
-                                purpose, packed)
-            rows.append({"sequence": sequence, "at": now, "request_id": request_id,
-                         "principal": principal, "purpose": purpose, "format": PACKED,
-                         "members": members, "reads": packed, "previous_hash": previous,
-                         "entry_hash": digest})
-            previous = digest
+            rows.append(entry_row(previous, sequence, now, request_id, principal, purpose,
+                                  packed, members))
+            previous = rows[-1]["entry_hash"]
         connection.execute(insert(AccessLogEntry), rows)
