@@ -4,27 +4,18 @@ answered meanwhile."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import anyio
 import httpx
-from sqlalchemy import event
 
-from tests.membervault.handlers.test_graphql import LockHolder
+from tests.locks import LockHolder, writes_seen
 from tests.web.support import Visitor
 
 
 def test_a_page_is_answered_while_a_consent_change_waits_for_a_lock(
         app: Any, services: Any, settings: Any, jane_web: Visitor) -> None:
     jane_web.get("/privacy/consents")  # the form's CSRF token
-    writing = threading.Event()
-
-    def note_write(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith(("INSERT", "UPDATE")):
-            writing.set()
-
-    event.listen(services.db.engine, "before_cursor_execute", note_write)
     holder = LockHolder(settings.database_url)
     answers: dict[str, httpx.Response] = {}
 
@@ -47,9 +38,9 @@ def test_a_page_is_answered_while_a_consent_change_waits_for_a_lock(
                 holder.release()
 
     try:
-        anyio.run(scenario)
+        with writes_seen(services.db.engine) as writing:
+            anyio.run(scenario)
     finally:
         holder.close()
-        event.remove(services.db.engine, "before_cursor_execute", note_write)
     assert answers["page"].status_code == 200
     assert answers["grant"].status_code == 303

@@ -4,63 +4,24 @@ are still answered; the request's context (its id) goes with it into the thread.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from typing import Any
 
 import anyio
 import httpx
-import psycopg
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from consent.models import Consent
 from identity.models import Member
-from tests.conftest import BACKEND, Api
+from tests.conftest import Api
+from tests.locks import LockHolder, writes_seen
 
 GRANT = """mutation { grantConsent(purpose: "marketing.email", noticeVersion: 1) {
   consents { purpose status } errors { code } } }"""
 ME = "{ me { id email } }"
 
 
-class LockHolder:
-    """Another process holding the lock a write needs: SQLite's database-wide write lock
-    (BEGIN IMMEDIATE), or on PostgreSQL the consent records' table lock."""
-
-    def __init__(self, database_url: str):
-        if BACKEND == "sqlite":
-            self.connection: Any = sqlite3.connect(database_url.removeprefix("sqlite:///"),
-                                                   isolation_level=None,
-                                                   check_same_thread=False)
-            self.connection.execute("BEGIN IMMEDIATE")
-        else:
-            self.connection = psycopg.connect(database_url.replace("+psycopg", ""))
-            self.connection.execute("LOCK TABLE consent_records IN EXCLUSIVE MODE")
-        self.held = True
-        # Should the event loop itself be stuck waiting, the lock goes after 10 s anyway,
-        # and the test fails instead of hanging.
-        self.deadline = threading.Timer(10, self.release)
-        self.deadline.start()
-
-    def release(self) -> None:
-        if self.held:
-            self.held = False
-            self.connection.rollback()
-
-    def close(self) -> None:
-        self.deadline.cancel()
-        self.release()
-        self.connection.close()
-
-
 def test_health_is_answered_while_a_graphql_write_waits_for_a_lock(
         app: Any, services: Any, settings: Any, jane: dict[str, Any], jane_api: Api) -> None:
-    writing = threading.Event()
-
-    def note_write(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith(("INSERT", "UPDATE")):
-            writing.set()
-
-    event.listen(services.db.engine, "before_cursor_execute", note_write)
     holder = LockHolder(settings.database_url)
     answers: dict[str, httpx.Response] = {}
 
@@ -83,10 +44,10 @@ def test_health_is_answered_while_a_graphql_write_waits_for_a_lock(
                 holder.release()  # the grant goes on
 
     try:
-        anyio.run(scenario)
+        with writes_seen(services.db.engine) as writing:
+            anyio.run(scenario)
     finally:
         holder.close()
-        event.remove(services.db.engine, "before_cursor_execute", note_write)
     assert answers["health"].status_code == 200
     payload = answers["grant"].json()["data"]["grantConsent"]
     assert payload["errors"] == []

@@ -1,0 +1,61 @@
+"""Holding a lock another connection's write needs, and seeing a write reach it: for the
+tests that prove a request waiting for the database holds up no other request."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from sqlalchemy import Engine, event
+
+from tests.conftest import BACKEND
+
+
+class LockHolder:
+    """Another process holding the lock a write needs: SQLite's database-wide write lock
+    (BEGIN IMMEDIATE), or on PostgreSQL the consent records' table lock."""
+
+    def __init__(self, database_url: str):
+        if BACKEND == "sqlite":
+            self.connection: Any = sqlite3.connect(database_url.removeprefix("sqlite:///"),
+                                                   isolation_level=None,
+                                                   check_same_thread=False)
+            self.connection.execute("BEGIN IMMEDIATE")
+        else:
+            self.connection = psycopg.connect(database_url.replace("+psycopg", ""))
+            self.connection.execute("LOCK TABLE consent_records IN EXCLUSIVE MODE")
+        self.held = True
+        # Should the event loop itself be stuck waiting, the lock goes after 10 s anyway,
+        # and the test fails instead of hanging.
+        self.deadline = threading.Timer(10, self.release)
+        self.deadline.start()
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.connection.rollback()
+
+    def close(self) -> None:
+        self.deadline.cancel()
+        self.release()
+        self.connection.close()
+
+
+@contextmanager
+def writes_seen(engine: Engine) -> Iterator[threading.Event]:
+    """An event set once the engine sends an INSERT or UPDATE (a write reached the lock)."""
+    writing = threading.Event()
+
+    def note_write(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE")):
+            writing.set()
+
+    event.listen(engine, "before_cursor_execute", note_write)
+    try:
+        yield writing
+    finally:
+        event.remove(engine, "before_cursor_execute", note_write)
