@@ -6,43 +6,26 @@ Records are never changed; the ``consents`` table is a projection that
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, delete, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from audit import trail
+from consent import evidence as consent_evidence
 from consent import notify
 from consent.errors import ConsentError
+from consent.evidence import Evidence
 from consent.models import Consent, ConsentRecord, Objection
 from consent.notices import notice_hash
+from identity.encryption import MemberCrypto
 from identity.models import Member
 from vaultkernel.clock import utcnow
 from vaultkernel.policy import Policy, Purpose
 
 CHANNELS = ("web", "app", "store", "api", "import")
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """How the consent was collected; the IP is kept only as a keyed hash."""
-
-    ip_hash: str | None = None
-    user_agent: str | None = None
-    gpc: bool = False
-
-    @classmethod
-    def from_request(cls, ip: str | None, user_agent: str | None, gpc: bool,
-                     ip_key: bytes) -> Evidence:
-        ip_hash = (hashlib.blake2b(ip.encode(), key=ip_key, digest_size=16).hexdigest()
-                   if ip else None)
-        return cls(ip_hash=ip_hash, user_agent=(user_agent or "")[:300] or None, gpc=gpc)
-
-    def as_json(self) -> dict[str, object]:
-        return {"ip_hash": self.ip_hash, "user_agent": self.user_agent, "gpc": self.gpc}
 
 
 def consentable(policy: Policy, purpose_key: str) -> Purpose:
@@ -56,10 +39,12 @@ def consentable(policy: Policy, purpose_key: str) -> Purpose:
     return purpose
 
 
-def record_consent(session: Session, policy: Policy, member_id: uuid.UUID, purpose_key: str, *,
-                   granted: bool, notice_version: int | None, channel: str, actor: str,
+def record_consent(session: Session, policy: Policy, crypto: MemberCrypto,
+                   member_id: uuid.UUID, purpose_key: str, *, granted: bool,
+                   notice_version: int | None, channel: str, actor: str,
                    evidence: Evidence) -> ConsentRecord:
-    """Grant or withdraw one purpose: one call either way (GDPR Art. 7(3))."""
+    """Grant or withdraw one purpose: one call either way (GDPR Art. 7(3)). The evidence
+    that could identify the member is sealed under their data key (``consent.evidence``)."""
     purpose = consentable(policy, purpose_key)
     if channel not in CHANNELS:
         raise ConsentError("INVALID_CHANNEL", f"channel must be one of {', '.join(CHANNELS)}",
@@ -69,19 +54,50 @@ def record_consent(session: Session, policy: Policy, member_id: uuid.UUID, purpo
                            f"consent must be given to notice version {purpose.notice_version}",
                            field="noticeVersion")
     member = session.get(Member, member_id)
-    if member is None or member.status != "active":
+    if (member is None or member.status != "active" or member.wrapped_key is None
+            or member.kek_version is None):
         raise ConsentError("MEMBER_NOT_FOUND", "no such member")
+    if granted and purpose.direct_marketing:
+        _check_suppression(session, member, purpose, actor)
     now = utcnow()
+    receipt_id = uuid.uuid4()
+    cipher = crypto.cipher(member.id, member.kek_version, member.wrapped_key)
+    clear, sealed = consent_evidence.seal(cipher, receipt_id, evidence)
     record = ConsentRecord(
-        member_id=member_id, purpose=purpose.key, granted=granted,
+        receipt_id=receipt_id, member_id=member_id, purpose=purpose.key, granted=granted,
         notice_version=notice_version if granted and notice_version else purpose.notice_version,
         notice_hash=notice_hash(policy, purpose), at=now, channel=channel, actor=actor,
-        evidence=evidence.as_json())
+        evidence=clear, sealed_evidence=sealed)
     session.add(record)
     session.flush()
     _project(session, record)
     notify.consent_changed(session, member_id, purpose.key, granted, record.notice_version)
     return record
+
+
+def _check_suppression(session: Session, member: Member, purpose: Purpose, actor: str) -> None:
+    """A member whose address was on the marketing suppression list as it became theirs
+    (``identity.suppression``) grants each direct-marketing purpose themself, once; until
+    then nobody else may (``MARKETING_SUPPRESSED``). Their own first grant lifts it for
+    that purpose, in the audit trail."""
+    suppressed_at = member.marketing_suppressed_at
+    if suppressed_at is None:
+        return
+    own = f"member:{member.id}"
+    lifted = session.scalar(
+        select(ConsentRecord.id).where(
+            ConsentRecord.member_id == member.id, ConsentRecord.purpose == purpose.key,
+            ConsentRecord.granted.is_(True), ConsentRecord.actor == own,
+            ConsentRecord.at >= suppressed_at).limit(1))
+    if lifted is not None:
+        return
+    if actor != own:
+        raise ConsentError("MARKETING_SUPPRESSED",
+                           "this member's address is on the marketing suppression list: "
+                           "only the member can grant direct marketing, in their privacy "
+                           "centre", field="purpose")
+    trail.record(session, actor, "marketing.suppression_lifted", member.id,
+                 purpose=purpose.key)
 
 
 def _project(session: Session, record: ConsentRecord) -> None:
@@ -97,8 +113,8 @@ def _project(session: Session, record: ConsentRecord) -> None:
         current.record_id = record.id
 
 
-def apply_gpc(session: Session, policy: Policy, member_id: uuid.UUID, *, actor: str,
-              evidence: Evidence) -> list[ConsentRecord]:
+def apply_gpc(session: Session, policy: Policy, crypto: MemberCrypto, member_id: uuid.UUID, *,
+              actor: str, evidence: Evidence) -> list[ConsentRecord]:
     """Global Privacy Control: an opt-out of every sale/sharing purpose.
 
     Withdraws each one currently granted, and records the opt-out once for each never
@@ -109,8 +125,8 @@ def apply_gpc(session: Session, policy: Policy, member_id: uuid.UUID, *, actor: 
         return []
     state = {row.purpose: row for row in session.scalars(
         select(Consent).where(Consent.member_id == member_id, Consent.purpose.in_(keys)))}
-    return [record_consent(session, policy, member_id, key, granted=False, notice_version=None,
-                           channel="web", actor=actor, evidence=evidence)
+    return [record_consent(session, policy, crypto, member_id, key, granted=False,
+                           notice_version=None, channel="web", actor=actor, evidence=evidence)
             for key in keys if key not in state or state[key].granted]
 
 
@@ -172,6 +188,9 @@ def set_restriction(session: Session, policy: Policy, member_id: uuid.UUID, *,
     member = session.get(Member, member_id)
     if member is None or member.status != "active":
         raise ConsentError("MEMBER_NOT_FOUND", "no such member")
+    if not restricted and member.erasure_held_at is not None:
+        raise ConsentError("ERASURE_HELD", "processing stays restricted while the erasure "
+                           "of what a legal hold keeps waits for the hold to end")
     if restricted == (member.restricted_at is not None):
         return False
     member.restricted_at = utcnow() if restricted else None
@@ -189,19 +208,23 @@ def find_record(session: Session, receipt_id: uuid.UUID) -> ConsentRecord | None
 
 
 def scrub_evidence(session: Session, member_ids: Iterable[uuid.UUID]) -> int:
-    """At erasure, keep of each record's evidence only the GPC flag: the user agent and
+    """At erasure, keep of each record's evidence only the GPC flag. The user agent and
     the keyed IP hash (the IPv4 space is small enough to search) could identify the
-    member once their other data is gone. One UPDATE for the whole set, whatever the
-    number of records. Returns how many records were scrubbed."""
+    member once their other data is gone: they are sealed under the member's data key,
+    which the erasure destroys (so the old row versions hold only ciphertext); the sealed
+    part is dropped too, and so is any identifying evidence still in the clear (rows
+    written in the clear by other means than ``record_consent``). One UPDATE for the
+    whole set, whatever the number of records. Returns how many records were scrubbed."""
     evidence = ConsentRecord.evidence
-    identifying = or_(evidence["ip_hash"].as_string() != "",
+    identifying = or_(ConsentRecord.sealed_evidence.is_not(None),
+                      evidence["ip_hash"].as_string() != "",
                       evidence["user_agent"].as_string() != "")
     scrubbed = case((evidence["gpc"].as_boolean(), _scrubbed(gpc=True)),
                     else_=_scrubbed(gpc=False))
     result = session.execute(
         update(ConsentRecord)
         .where(ConsentRecord.member_id.in_(list(member_ids)), identifying)
-        .values(evidence=scrubbed)
+        .values(evidence=scrubbed, sealed_evidence=None)
         .execution_options(synchronize_session=False))
     return int(result.rowcount)  # type: ignore[attr-defined]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Uuid
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vaultkernel.clock import utcnow
@@ -31,8 +31,11 @@ class ConsentRecord(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     channel: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(120))
-    # Hashed IP, user agent, GPC signal: never a raw personal value.
+    # The GPC signal, in the clear; never a personal value (consent.evidence).
     evidence: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    # The keyed IP hash and user agent, sealed under the member's data key (AES-256-GCM):
+    # erasure destroys the key, so no copy of them (dead tuples, WAL, backups) opens.
+    sealed_evidence: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class Consent(Base):

@@ -17,6 +17,7 @@ from audit.access_log import ReaderLog
 from audit.chain import Read
 from consent import ledger, receipts
 from consent.errors import ConsentError
+from consent.evidence import Evidence
 from consent.models import ConsentRecord
 from consent.status import PurposeStatus, overview
 from identity import members
@@ -44,25 +45,25 @@ class ProcessingState:
     objected_purposes: list[str]
 
 
-def change_consent(uow: UnitOfWork, policy: Policy, member_id: uuid.UUID, purpose: str, *,
-                   granted: bool, notice_version: int | None, channel: str, actor: str,
-                   evidence: ledger.Evidence) -> ConsentChange:
+def change_consent(uow: UnitOfWork, policy: Policy, crypto: MemberCrypto, member_id: uuid.UUID,
+                   purpose: str, *, granted: bool, notice_version: int | None, channel: str,
+                   actor: str, evidence: Evidence) -> ConsentChange:
     """Grant or withdraw one purpose for a member (GDPR Art. 7(3): one call either way).
 
     A grant of a sale/sharing purpose in a request carrying the GPC signal is refused
     (``GPC_CONFLICT``): the signal is an opt-out of exactly those purposes."""
     _refuse_gpc_conflict(policy, purpose, granted, evidence)
     with uow.committing() as session:
-        record = ledger.record_consent(session, policy, member_id, purpose, granted=granted,
-                                       notice_version=notice_version, channel=channel,
-                                       actor=actor, evidence=evidence)
+        record = ledger.record_consent(session, policy, crypto, member_id, purpose,
+                                       granted=granted, notice_version=notice_version,
+                                       channel=channel, actor=actor, evidence=evidence)
     return ConsentChange(record, consents_of(uow, policy, member_id))
 
 
 def record_collected_consent(uow: UnitOfWork, policy: Policy, crypto: MemberCrypto, *,
                              client_id: str, member_number: str, purpose: str,
                              granted: bool, notice_version: int | None,
-                             evidence: ledger.Evidence, log: ReaderLog) -> ConsentChange:
+                             evidence: Evidence, log: ReaderLog) -> ConsentChange:
     """A consent a client collected on a member's behalf (a till, the app back end).
 
     Only clients registered to collect consent may (``FORBIDDEN``); the channel comes from
@@ -77,21 +78,22 @@ def record_collected_consent(uow: UnitOfWork, policy: Policy, crypto: MemberCryp
     if member_id is None:
         raise ConsentError("MEMBER_NOT_FOUND", "no such member", field="memberNumber")
     with uow.committing() as session:
-        record = ledger.record_consent(session, policy, member_id, purpose, granted=granted,
-                                       notice_version=notice_version, channel=channel,
-                                       actor=log.principal, evidence=evidence)
+        record = ledger.record_consent(session, policy, crypto, member_id, purpose,
+                                       granted=granted, notice_version=notice_version,
+                                       channel=channel, actor=log.principal, evidence=evidence)
     log.record(purpose, [Read(member_id, [f"consent:{purpose}"])])
     changed = [s for s in consents_of(uow, policy, member_id) if s.purpose.key == purpose]
     return ConsentChange(record, changed)
 
 
-def apply_gpc_signal(uow: UnitOfWork, policy: Policy, member_id: uuid.UUID, *, actor: str,
-                     evidence: ledger.Evidence) -> list[ConsentRecord]:
+def apply_gpc_signal(uow: UnitOfWork, policy: Policy, crypto: MemberCrypto,
+                     member_id: uuid.UUID, *, actor: str,
+                     evidence: Evidence) -> list[ConsentRecord]:
     """``Sec-GPC: 1`` from a member: record it and opt them out of every sale/sharing
     purpose. A member who is not active has nothing to opt out of."""
     try:
         with uow.committing() as session:
-            return ledger.apply_gpc(session, policy, member_id, actor=actor,
+            return ledger.apply_gpc(session, policy, crypto, member_id, actor=actor,
                                     evidence=evidence)
     except ConsentError:
         return []
@@ -176,7 +178,7 @@ def processing_state(uow: UnitOfWork, member_id: uuid.UUID) -> ProcessingState:
 
 
 def _refuse_gpc_conflict(policy: Policy, purpose: str, granted: bool,
-                         evidence: ledger.Evidence) -> None:
+                         evidence: Evidence) -> None:
     known = policy.purposes.get(purpose)
     if granted and evidence.gpc and known is not None and known.sale_or_sharing:
         raise ConsentError("GPC_CONFLICT",

@@ -230,17 +230,17 @@ def reusable_archive(session: Session, exports: Exports,
 
 def build_archive(session: Session, exports: Exports, request_id: uuid.UUID,
                   member_id: uuid.UUID, *, requests: package.RequestHistory,
-                  now: dt.datetime) -> Built | None:
+                  holds: package.HoldHistory, now: dt.datetime) -> Built | None:
     """Write the member's archive for the request, sealed, into the export directory
     (reading in the caller's session, writing no row); ``None`` when the member was erased:
-    no personal data is left to export. ``requests`` are the member's requests, which the
-    archive lists."""
+    no personal data is left to export. ``requests`` and ``holds`` are the member's
+    requests and legal holds, which the archive lists."""
     member = session.get(Member, member_id)
     cipher = _cipher(exports.crypto, member)
     if member is None or cipher is None:
         return None
     return _build(exports, session, export_dir(exports), request_id, member, cipher,
-                  requests, now)
+                  requests, holds, now)
 
 
 def _file_intact(directory: Path, archive: ExportArchive) -> bool:
@@ -253,12 +253,13 @@ def _file_intact(directory: Path, archive: ExportArchive) -> bool:
 
 def _build(exports: Exports, session: Session, directory: Path, request_id: uuid.UUID,
            member: Member, cipher: MemberCipher, requests: package.RequestHistory,
-           now: dt.datetime) -> Built:
+           holds: package.HoldHistory, now: dt.datetime) -> Built:
     archive_id = uuid.uuid4()
     profile = open_member(exports.crypto, member)
     signing_key = exports.signing_key()  # one key for the receipts and the manifest
     contents = package.collect(
-        session, exports.policy, profile, member, requests=requests, archive_id=archive_id,
+        session, exports.policy, profile, member, cipher, requests=requests, holds=holds,
+        archive_id=archive_id,
         issuer=exports.issuer, now=now,
         sign=lambda document: receipts.sign(document, signing_key))
     stem = f"{request_id}.{archive_id}"

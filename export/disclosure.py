@@ -1,9 +1,12 @@
-"""The information GDPR Art. 15(1) owes the member with their data, for one export.
+"""The information GDPR Art. 15(1) and (2) owes the member with their data, for one export.
 
 Pure functions over the policy and data the archive builder already loaded: purposes and
-legal bases (a, c), categories (b), recipients (c), retention (d), rights (e, f), the source
-of each value (g) and automated decision-making (h). ``summary.md`` is rendered from here,
-and ``member.json`` carries the same facts in machine-readable form.
+legal bases (a, c), categories (b), recipients (c: the clients that read the member's data
+or were sent their member number by webhook, per purpose, and the processors), retention
+(d: per category and per kind of record kept), rights (e, f), the source of each value (g),
+automated decision-making (h) and transfers to third countries with their safeguards (2).
+``summary.md`` is rendered from here, and ``member.json`` carries the same facts in
+machine-readable form.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vaultkernel.policy import Policy
+from vaultkernel.records_kept import KEPT_RECORDS, retention_of
 
 # Until the policy names retention rules, data is kept for as long as the membership lasts.
 RETENTION_WHILE_MEMBER = "as long as the membership lasts"
@@ -65,6 +69,29 @@ def retention_period(policy: Policy, category: str) -> str:
     if not rules:
         return RETENTION_WHILE_MEMBER
     return " ".join(r.describe() for r in rules)
+
+
+def record_retention(policy: Policy) -> list[dict[str, str]]:
+    """How long each kind of record besides the profile is kept (Art. 15(1)(d))."""
+    return [{"record": r.key, "title": r.title,
+             "retention": retention_of(r, policy.retention.values())} for r in KEPT_RECORDS]
+
+
+def processors(policy: Policy) -> list[dict[str, Any]]:
+    """The service providers processing the member's data for us (recipients, Art. 4(9))."""
+    return [{"key": p.key, "name": p.name, "service": p.service, "country": p.country,
+             "categories": list(p.categories)} for p in policy.processors.values()]
+
+
+def transfers(policy: Policy) -> dict[str, Any]:
+    """Transfers to third countries and their safeguards (Art. 15(2))."""
+    names = {**{k: c.name for k, c in policy.clients.items()},
+             **{k: p.name for k, p in policy.processors.items()}}
+    return {"summary": policy.transfers,
+            "transfers": [{"recipient": t.recipient, "recipientName": names[t.recipient],
+                           "country": t.country, "safeguard": t.safeguard,
+                           "safeguardText": t.safeguard_text, "details": t.details}
+                          for t in policy.third_country_transfers.values()]}
 
 
 def purposes(policy: Policy, consent_state: Mapping[str, bool],
@@ -151,9 +178,13 @@ def sources(fields: Sequence[str], events: Sequence[Mapping[str, Any]], member_i
     return result
 
 
+WEBHOOK_FIELD = "member_number"  # what a webhook tells a recipient about the member
+
+
 @dataclass
 class Recipient:
-    """A client that received some of the member's data, per the access log."""
+    """A client that received some of the member's data: read through the API (the
+    access log) or sent in a webhook (the member number, with what changed)."""
 
     client_id: str
     name: str
@@ -161,43 +192,83 @@ class Recipient:
     purposes: set[str] = field(default_factory=set)
     fields: set[str] = field(default_factory=set)
     reads: int = 0
+    webhooks: int = 0
     first_at: dt.datetime | None = None
     last_at: dt.datetime | None = None
+
+    def seen(self, at: dt.datetime) -> None:
+        if self.first_at is None or at < self.first_at:
+            self.first_at = at
+        if self.last_at is None or at > self.last_at:
+            self.last_at = at
 
     def as_json(self) -> dict[str, Any]:
         return {"clientId": self.client_id, "name": self.name, "kind": self.kind,
                 "purposes": sorted(self.purposes), "fields": sorted(self.fields),
-                "reads": self.reads,
+                "via": [how for how, n in (("api", self.reads), ("webhook", self.webhooks))
+                        if n],
+                "reads": self.reads, "webhooks": self.webhooks,
                 "firstAt": iso(self.first_at) if self.first_at else None,
                 "lastAt": iso(self.last_at) if self.last_at else None}
 
 
 class Recipients:
     """Aggregates recipients while the access log streams past (bounded by the number of
-    clients, not of entries)."""
+    clients, not of entries), and from the webhooks delivered about the member."""
 
     def __init__(self, clients: Mapping[str, tuple[str, str | None]]):
         self._clients = clients  # client id -> (name, kind)
         self.by_client: dict[str, Recipient] = {}
+        # purpose -> client id -> how it received data (api, webhook)
+        self._by_purpose: dict[str, dict[str, set[str]]] = {}
+
+    def _recipient(self, client_id: str) -> Recipient:
+        recipient = self.by_client.get(client_id)
+        if recipient is None:
+            name, kind = self._clients.get(client_id, (client_id, None))
+            recipient = self.by_client[client_id] = Recipient(client_id, name, kind)
+        return recipient
+
+    def _per_purpose(self, purposes: Iterable[str], client_id: str, how: str) -> None:
+        for purpose in purposes:
+            self._by_purpose.setdefault(purpose, {}).setdefault(client_id, set()).add(how)
 
     def add(self, principal: str, purpose: str, returned: Sequence[str], at: dt.datetime) -> None:
         role, _, client_id = principal.partition(":")
         if role != "client" or not returned:
             return
-        recipient = self.by_client.get(client_id)
-        if recipient is None:
-            name, kind = self._clients.get(client_id, (client_id, None))
-            recipient = self.by_client[client_id] = Recipient(client_id, name, kind)
+        recipient = self._recipient(client_id)
         recipient.purposes.add(purpose)
         recipient.fields.update(returned)
         recipient.reads += 1
-        if recipient.first_at is None or at < recipient.first_at:
-            recipient.first_at = at
-        if recipient.last_at is None or at > recipient.last_at:
-            recipient.last_at = at
+        recipient.seen(at)
+        self._per_purpose([purpose], client_id, "api")
+
+    def add_webhook(self, client_id: str, purposes: Iterable[str], at: dt.datetime) -> None:
+        """A webhook about the member delivered to ``client_id`` for ``purposes``."""
+        chosen = sorted(purposes)
+        recipient = self._recipient(client_id)
+        recipient.purposes.update(chosen)
+        recipient.fields.add(WEBHOOK_FIELD)
+        recipient.webhooks += 1
+        recipient.seen(at)
+        self._per_purpose(chosen, client_id, "webhook")
 
     def as_json(self) -> list[dict[str, Any]]:
         return [r.as_json() for r in sorted(self.by_client.values(), key=lambda r: r.client_id)]
+
+    def by_purpose(self, policy: Policy) -> list[dict[str, Any]]:
+        """Per purpose of the policy (in its order), the clients that received the
+        member's data for it, and how."""
+        result = []
+        for purpose in policy.purposes.values():
+            received = self._by_purpose.get(purpose.key, {})
+            result.append({
+                "purpose": purpose.key, "title": purpose.title,
+                "recipients": [{"clientId": c, "name": self.by_client[c].name,
+                                "kind": self.by_client[c].kind, "via": sorted(how)}
+                               for c, how in sorted(received.items())]})
+        return result
 
 
 def iso(moment: dt.datetime) -> str:
@@ -213,19 +284,31 @@ def _md(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
+@dataclass(frozen=True)
+class Counts:
+    """How many of each record the archive holds (for the summary's table of files)."""
+
+    access_entries: int
+    consent_records: int
+    requests: int
+    deliveries: int
+    holds: int
+
+
 def summary_markdown(*, policy: Policy, generated_at: dt.datetime, archive_id: uuid.UUID,
-                     purpose_rows: Sequence[Mapping[str, Any]],
-                     category_rows: Sequence[Mapping[str, Any]],
-                     field_sources: Mapping[str, Source], field_categories: Mapping[str, str],
-                     recipients: Sequence[Mapping[str, Any]], access_entries: int,
-                     consent_records: int, requests: int) -> str:
+                     head: Mapping[str, Any], field_sources: Mapping[str, Source],
+                     field_categories: Mapping[str, str], recipients: Sequence[Mapping[str, Any]],
+                     recipients_by_purpose: Sequence[Mapping[str, Any]], counts: Counts) -> str:
+    """``summary.md``: the Art. 15(1) and (2) information for people. ``head`` is
+    ``member.json`` without its access log and recipients."""
     lines = [
         "# Your data at " + _md(policy.controller),
         "",
         f"This archive was made on {iso(generated_at)} (archive {archive_id}). It holds every "
         "personal value we keep about you, every consent you gave or withdrew with a signed "
-        "receipt, the log of every read of your data, and your data requests. This summary "
-        "gives the information of GDPR Art. 15(1).",
+        "receipt, the log of every read of your data, the notifications other services were "
+        "sent about you, legal holds on your data, and your data requests. This summary "
+        "gives the information of GDPR Art. 15(1) and (2).",
         "",
         "## What is in the archive",
         "",
@@ -234,22 +317,28 @@ def summary_markdown(*, policy: Policy, generated_at: dt.datetime, archive_id: u
         "| `member.json` | everything, machine-readable (the format is `member.schema.json`) |",
         "| `member.schema.json` | the JSON Schema (draft 2020-12) of `member.json` |",
         "| `profile.csv` | your personal values, with category and source |",
-        f"| `consents.csv` | {_count(consent_records, 'consent record')} |",
-        f"| `access_log.csv` | {_count(access_entries, 'read')} of your data: who, why, "
+        f"| `consents.csv` | {_count(counts.consent_records, 'consent record')} |",
+        f"| `access_log.csv` | {_count(counts.access_entries, 'read')} of your data: who, why, "
         "which fields |",
-        f"| `requests.csv`, `request_transitions.csv` | {_count(requests, 'data request')} "
+        f"| `events.csv` | {_count(counts.deliveries, 'notification')} about you sent to other "
+        "services (webhooks): what, when, to whom, and whether it arrived |",
+        f"| `legal_holds.csv` | {_count(counts.holds, 'legal hold')} on your data |",
+        f"| `requests.csv`, `request_transitions.csv` | {_count(counts.requests, 'data request')} "
         "of yours and every step of them |",
         "| `summary.md` | this summary |",
         "",
-        f"Controller: {_md(policy.controller)}. Data protection contact: "
-        f"{_md(policy.dpo_contact)}. Privacy policy version {_md(policy.version)}.",
+        f"Controller: {_md(policy.controller)}"
+        + (f", {_md(policy.controller_address.one_line())}" if policy.controller_address
+           else "")
+        + f". Data protection contact: {_md(policy.dpo_contact)}. Privacy policy version "
+        f"{_md(policy.version)}.",
         "",
         "## Why we process your data, and on what legal basis (Art. 15(1)(a))",
         "",
         "| purpose | legal basis | data categories | your status |",
         "|---|---|---|---|",
     ]
-    for p in purpose_rows:
+    for p in head["purposes"]:
         lines.append(f"| {_md(p['title'])} (`{p['key']}`) | {_md(p['legalBasisText'])} | "
                      f"{', '.join(p['categories'])} | {p['status']} |")
     lines += [
@@ -259,24 +348,60 @@ def summary_markdown(*, policy: Policy, generated_at: dt.datetime, archive_id: u
         "| category | fields | kept |",
         "|---|---|---|",
     ]
-    for c in category_rows:
+    for c in head["categories"]:
         lines.append(f"| {_md(c['title'])} (`{c['key']}`) | {', '.join(c['attributes'])} | "
                      f"{_md(c['retention'])} |")
+    lines += ["", "Besides your profile we keep these records about you:", "",
+              "| record | kept |", "|---|---|"]
+    for r in head["retention"]:
+        lines.append(f"| {_md(r['title'])} (`{r['record']}`) | {_md(r['retention'])} |")
     lines += [
         "",
         "## Who received your data (Art. 15(1)(c))",
         "",
     ]
     if recipients:
-        lines += ["These services received some of your data, according to the access log:",
-                  "", "| recipient | purposes | fields | reads | first | last |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["These services received some of your data: by reading it through our API "
+                  "(the access log) or in a notification we sent them (a webhook, which "
+                  "names you by your member number):",
+                  "", "| recipient | purposes | fields | how | reads | notifications | first "
+                  "| last |", "|---|---|---|---|---|---|---|---|"]
         for r in recipients:
             lines.append(f"| {_md(str(r['name']))} (`{r['clientId']}`) | "
                          f"{', '.join(r['purposes'])} | {', '.join(r['fields'])} | "
-                         f"{r['reads']} | {r['firstAt']} | {r['lastAt']} |")
+                         f"{', '.join(r['via'])} | {r['reads']} | {r['webhooks']} | "
+                         f"{r['firstAt']} | {r['lastAt']} |")
+        lines += ["", "Per purpose:", "", "| purpose | recipients |", "|---|---|"]
+        for p in recipients_by_purpose:
+            names = ", ".join(f"{_md(str(r['name']))} ({', '.join(r['via'])})"
+                              for r in p["recipients"])
+            lines.append(f"| {_md(p['title'])} (`{p['purpose']}`) | {names or 'none'} |")
     else:
         lines.append("No service outside membervault has received your data.")
+    if head["processors"]:
+        lines += ["", "Service providers process your data on our behalf, under contract "
+                  "(GDPR Art. 28):", "", "| provider | what it does | where | data |",
+                  "|---|---|---|---|"]
+        for p in head["processors"]:
+            lines.append(f"| {_md(p['name'])} | {_md(p['service'])} | {p['country']} | "
+                         f"{', '.join(p['categories'])} |")
+    lines += ["", "## Transfers outside the EEA (Art. 15(2))", "",
+              _md(head["transfers"]["summary"]) + "."]
+    if head["transfers"]["transfers"]:
+        lines += ["", "| recipient | country | safeguard | details |", "|---|---|---|---|"]
+        for t in head["transfers"]["transfers"]:
+            lines.append(f"| {_md(t['recipientName'])} | {t['country']} | "
+                         f"{_md(t['safeguardText'])} | {_md(t['details'])} |")
+    if head["legalHolds"]:
+        lines += ["", "## Legal holds on your data", "",
+                  "While a legal hold is active, the data it covers is kept even if you ask "
+                  "for erasure, and its processing is restricted to what the hold is for "
+                  "(GDPR Art. 17(3)(e), 18(2)).", "",
+                  "| placed | reason | covers | expires | lifted |", "|---|---|---|---|---|"]
+        for h in head["legalHolds"]:
+            covers = ", ".join(h["categories"]) if h["categories"] is not None else "all"
+            lines.append(f"| {h['placedAt']} | {_md(h['reason'])} | {covers} | "
+                         f"{h['expiresAt'] or 'no expiry'} | {h['liftedAt'] or 'active'} |")
     lines += [
         "",
         "## Where your data came from (Art. 15(1)(g))",

@@ -61,12 +61,17 @@ class BlindIndex:
         return hmac.new(self._keys[kind], normalised.encode(), hashlib.sha256).digest()
 
 
+SUPPRESSION_KEY = "suppression"
+
+
 class MemberCrypto:
-    """Everything needed to seal and open members: the KEKs and the blind-index keys."""
+    """Everything needed to seal and open members: the KEKs, the blind-index keys, and
+    the key of the marketing suppression list's address hashes (``identity.suppression``)."""
 
     def __init__(self, keks: KeyEncryptionKeys, derive: Callable[[str], bytes]):
         self.keks = keks
         self.index = BlindIndex(derive)
+        self.suppression_key = derive(SUPPRESSION_KEY)
 
     def new_member(self, member_id: uuid.UUID) -> tuple[MemberCipher, int, bytes]:
         data_key = new_data_key()

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from audit import trail
 from audit.access_log import ReaderLog
 from audit.chain import Read
-from identity import member_number, repository
+from identity import member_number, repository, suppression
 from identity.encryption import MemberCipher, MemberCrypto
 from identity.errors import IdentityError, MemberNotFound, ValidationFailed
 from identity.models import PERSONAL_FIELDS, Member
@@ -118,6 +118,8 @@ def enrol_member(uow: UnitOfWork, crypto: MemberCrypto, data: Mapping[str, Any],
     session.add(member)
     trail.record(session, actor, "member.registered", member_id,
                  fields=sorted(k for k, v in values.items() if v is not None))
+    if email := values.get("email"):
+        suppression.mark_if_listed(session, crypto, member, email, now=utcnow())
     _commit_unique(uow)
     return Registration(member_id, number)
 
@@ -262,6 +264,8 @@ def rectify_member(uow: UnitOfWork, crypto: MemberCrypto, member_id: uuid.UUID,
     if changed:
         member.updated_at = utcnow()
         trail.record(session, actor, "member.rectified", member.id, fields=sorted(changed))
+        if "email" in changed and (email := values.get("email")):
+            suppression.mark_if_listed(session, crypto, member, email, now=member.updated_at)
         if notify is not None:
             notify(session, sorted(changed))
         if commit:

@@ -1,5 +1,5 @@
-"""Tables of identity: members (encrypted attributes), clients, signing keys, sign-in codes
-and the sign-in guesses counted against the limits."""
+"""Tables of identity: members (encrypted attributes), clients, signing keys, the marketing
+suppression list, sign-in codes and the sign-in guesses counted against the limits."""
 
 from __future__ import annotations
 
@@ -59,6 +59,14 @@ class Member(Base):
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # When the member was told that inactivity will soon erase their membership.
     inactivity_notice_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Set when the member's email was on the marketing suppression list as it became
+    # theirs: direct marketing is then granted only by the member themself
+    # (identity.suppression, consent.ledger).
+    marketing_suppressed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Set when an erasure request met a legal hold: what the hold does not cover was
+    # erased, the rest is restricted (and stays so) until the hold ends and the erasure
+    # is finished (retention.shredding).
+    erasure_held_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Client(Base):
@@ -97,8 +105,22 @@ class SigningKey(Base):
     retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class SuppressedEmail(Base):
+    """A keyed hash of an erased member's email who had opted out of marketing: the
+    address is never used for marketing again until its owner grants it themself (kept
+    without the address itself; ``identity.suppression``)."""
+
+    __tablename__ = "suppression_list"
+
+    email_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reason: Mapped[str] = mapped_column(String(64))
+
+
 class SignInCode(Base):
-    """A one-time sign-in code, keyed by the email's blind index, stored as a keyed hash."""
+    """A one-time sign-in code, stored as a keyed hash, keyed by the email's blind index
+    when an active member has the address, by a separate keyed hash otherwise
+    (``identity.sign_in``: an erased member's blind index is never stored again)."""
 
     __tablename__ = "sign_in_codes"
 

@@ -3,6 +3,13 @@
 The answer to a code request is the same whether or not the email belongs to a member;
 codes are stored as keyed hashes, expire and are single-use; wrong guesses are limited per
 address, per caller and overall (:mod:`identity.sign_in_limits`).
+
+A code, or a guess, is stored under the email's blind index only when an active member
+has the address (the member row holds that index already, and erasure deletes the codes
+and guesses with it). For any other address (never a member's, or an erased member's)
+the row is kept under a separate keyed hash (``sign-in-stranger``), so a request or a
+guess for an erased address never stores its blind index again; both paths do the same
+work.
 """
 
 from __future__ import annotations
@@ -16,11 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from identity import repository, sign_in_limits
 from identity.encryption import MemberCrypto
 from identity.errors import IdentityError
-from identity.models import SignInCode
+from identity.models import Member, SignInCode
 from identity.sign_in_limits import GuessLimits, seconds_until
 from identity.validation import normalise_email
 from vaultkernel.clock import Clock, utcnow
@@ -61,6 +69,7 @@ class SignInCodes:
                  max_per_window: int, guesses: GuessLimits, clock: Clock):
         self._crypto = crypto
         self._key = derive("sign-in-code")
+        self._stranger_key = derive("sign-in-stranger")
         self._caller_key = derive("sign-in-caller")
         self.ttl = dt.timedelta(seconds=ttl)
         self.max_per_window = max_per_window
@@ -69,6 +78,17 @@ class SignInCodes:
 
     def _hash(self, email_index: bytes, code: str) -> bytes:
         return hmac.new(self._key, email_index + code.encode(), hashlib.sha256).digest()
+
+    def _address_key(self, session: Session,
+                     normalised: str) -> tuple[bytes, Member | None, bool]:
+        """The key an address's codes and guesses are stored under, its member, and
+        whether that member is active: the blind index for an active member's address,
+        the separate keyed hash for any other (never an erased member's index again)."""
+        index = self._crypto.index.digest("email", normalised)
+        stranger = hmac.new(self._stranger_key, normalised.encode(), hashlib.sha256).digest()
+        member = repository.find_by_index(session, "email", index)
+        active = member is not None and member.status == "active"
+        return (index if active else stranger), member, active
 
     def request(self, uow: UnitOfWork, email: str) -> CodeToSend | None:
         """Issue a code; return what to mail, or ``None`` when no member has this email.
@@ -81,20 +101,19 @@ class SignInCodes:
         except IdentityError:
             return None
         session = uow.session
-        index = self._crypto.index.digest("email", normalised)
+        key, member, active = self._address_key(session, normalised)
         now = self.clock.now()
         recent, oldest = session.execute(
             select(func.count(), func.min(SignInCode.created_at)).where(
-                SignInCode.email_index == index, SignInCode.created_at > now - RATE_WINDOW)
+                SignInCode.email_index == key, SignInCode.created_at > now - RATE_WINDOW)
         ).one()
         if (recent or 0) >= self.max_per_window:
             raise TooManyRequests(seconds_until(oldest + RATE_WINDOW, now))
         code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
-        session.add(SignInCode(email_index=index, code_hash=self._hash(index, code),
+        session.add(SignInCode(email_index=key, code_hash=self._hash(key, code),
                                created_at=now, expires_at=now + self.ttl))
-        member = repository.find_by_index(session, "email", index)
         uow.commit()
-        if member is None or member.status != "active":
+        if member is None or not active:
             return None
         return CodeToSend(email=normalised, code=code, member_id=member.id)
 
@@ -108,22 +127,22 @@ class SignInCodes:
         if not code.isascii() or not code.isdigit() or len(code) != CODE_DIGITS:
             raise SignInFailed()  # a malformed code cannot match: no guess is spent
         session = uow.session
-        index = self._crypto.index.digest("email", normalised)
+        key, member, active = self._address_key(session, normalised)
         now = self.clock.now()
         # Counted whether or not the address has an open code (or is a member's).
         guess_id, refusal = sign_in_limits.record_guess(
-            uow, self.guesses, email_index=index,
+            uow, self.guesses, email_index=key,
             caller=sign_in_limits.caller_key(self._caller_key, caller), now=now)
         if refusal is not None:
             raise TooManyRequests(refusal.retry_after, "too many wrong codes; try later")
         candidates = session.scalars(
-            select(SignInCode).where(SignInCode.email_index == index,
+            select(SignInCode).where(SignInCode.email_index == key,
                                      SignInCode.used_at.is_(None),
                                      SignInCode.expires_at > now)
             .order_by(SignInCode.created_at.desc())
         ).all()
         live = [c for c in candidates if c.attempts < self.guesses.per_address]
-        expected = self._hash(index, code)
+        expected = self._hash(key, code)
         match = next((c for c in live if hmac.compare_digest(c.code_hash, expected)), None)
         if match is None:
             for c in live:
@@ -131,8 +150,7 @@ class SignInCodes:
             uow.commit()
             raise SignInFailed()
         match.used_at = now
-        member = repository.find_by_index(session, "email", index)
-        if member is None or member.status != "active":
+        if member is None or not active:
             uow.commit()
             raise SignInFailed()
         # Spend every other open code for this address too.

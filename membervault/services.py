@@ -34,7 +34,7 @@ from subject_requests.deadlines import JURISDICTIONS, Deadlines
 from subject_requests.opening import Workflow
 from vaultkernel.clock import Clock, SystemClock
 from vaultkernel.database import Database
-from vaultkernel.mailer import MailboxFileMailer, Mailer, SmtpMailer
+from vaultkernel.mailer import MailboxFileMailer, Mailer, MailService, SmtpMailer
 from vaultkernel.policy import Policy, load_policy
 from vaultkernel.settings import Settings
 
@@ -78,7 +78,7 @@ class Services:
 
 
 def build_services(settings: Settings, *, db: Database | None = None,
-                   mailer: Mailer | None = None, policy: Policy | None = None,
+                   mailer: MailService | None = None, policy: Policy | None = None,
                    clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     keyring = load_keyring(settings.kek_json, settings.kek_file, production=settings.production,
@@ -99,7 +99,7 @@ def build_services(settings: Settings, *, db: Database | None = None,
     policy = policy or load_member_policy(settings.policy_file or None)
     erasure_kit = ErasureKit(crypto=crypto, keyring=keyring, policy=policy,
                              export_dir=Path(settings.export_dir),
-                             access_requests=access.requests_of)
+                             access_requests=access.requests_of, sent_mail=mailer)
     return Services(
         settings=settings,
         db=db,

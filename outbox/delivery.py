@@ -224,7 +224,9 @@ def _prepare(session: Session, courier: Courier, delivery: Delivery,
 def _member_number(session: Session, courier: Courier, event: OutboxEvent) -> str | None:
     """The number recipients know the member by: sealed in an erasure event, else read from
     the live member; for an event still pending when its member was erased, from the
-    sealed number of the erasure event (until every recipient has acknowledged that)."""
+    sealed number of the erasure event (until every recipient has acknowledged that), or
+    of the restriction event of an erasure a legal hold keeps the rest of (which erased the
+    number)."""
     if event.sealed_member_number is not None:
         return open_member_number(courier.keyring, event.sealed_member_number)
     member = session.get(Member, event.member_id)
@@ -234,8 +236,10 @@ def _member_number(session: Session, courier: Courier, event: OutboxEvent) -> st
         return cipher.decrypt("member_number", member.member_number)
     sealed = session.scalar(
         select(OutboxEvent.sealed_member_number)
-        .where(OutboxEvent.member_id == event.member_id, OutboxEvent.type == "member.erased",
-               OutboxEvent.sealed_member_number.is_not(None)).limit(1))
+        .where(OutboxEvent.member_id == event.member_id,
+               OutboxEvent.type.in_(("member.erased", "member.restricted")),
+               OutboxEvent.sealed_member_number.is_not(None))
+        .order_by(OutboxEvent.created_at.desc()).limit(1))
     return None if sealed is None else open_member_number(courier.keyring, sealed)
 
 

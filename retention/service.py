@@ -5,23 +5,33 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
 
 from identity.encryption import MemberCrypto
-from retention import activity, holds
+from identity.models import Client
+from retention import activity, holds, ropa
 from retention.models import LegalHold
 from vaultkernel.database import UnitOfWork
 from vaultkernel.errors import DomainError
+from vaultkernel.policy import Policy
 
 # A client's clock may run a little ahead of ours.
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
 def place_legal_hold(uow: UnitOfWork, member_id: uuid.UUID, reason: str, *, actor: str,
-                     expires_at: dt.datetime | None, now: dt.datetime) -> LegalHold:
-    """Place a legal hold on a member (erasure and retention skip them while it is
-    active); in the audit trail."""
+                     expires_at: dt.datetime | None, now: dt.datetime,
+                     categories: Sequence[str] | None = None,
+                     policy: Policy | None = None) -> LegalHold:
+    """Place a legal hold on a member, keeping ``categories`` of the policy (all their
+    personal data when none are named): retention skips them while it is active, and an
+    erasure keeps (restricted) only what it covers; in the audit trail."""
+    known = policy.categories if policy is not None else ()
     with uow.committing() as session:
-        return holds.place(session, member_id, reason, actor, expires_at, now=now)
+        return holds.place(session, member_id, reason, actor, expires_at, now=now,
+                           categories=categories, known_categories=known)
 
 
 def lift_legal_hold(uow: UnitOfWork, hold_id: uuid.UUID, *, actor: str,
@@ -44,3 +54,18 @@ def record_activity(uow: UnitOfWork, crypto: MemberCrypto, member_numbers: Seque
                           field="at")
     with uow.committing() as session:
         return activity.record_activity(session, crypto, member_numbers, at or now)
+
+
+def record_of_processing(uow: UnitOfWork, policy: Policy) -> dict[str, Any]:
+    """The record of processing activities (GDPR Art. 30) from the policy and every client
+    registered in the database (active or not: Art. 30(1)(d) asks for the recipients data
+    has been or will be disclosed to); reads only."""
+    clients = [ropa.RegisteredClient(
+        client_id=row.client_id, name=row.name, kind=row.kind,
+        purposes=tuple(row.allowed_purposes or ()), active=bool(row.active),
+        webhook=row.webhook_url is not None)
+        for row in uow.session.execute(
+            select(Client.client_id, Client.name, Client.kind, Client.allowed_purposes,
+                   Client.active, Client.webhook_url)
+            .where(Client.role == "client").order_by(Client.client_id))]
+    return ropa.record_of_processing(policy, clients)

@@ -1,16 +1,11 @@
 """The one map between member attribute names (the domain's snake_case) and their GraphQL
 field names (camelCase), used by the gated reads, validation messages, the selection
-reader and the NDJSON audience stream alike."""
+reader and the NDJSON audience stream alike: ``identity.names``, which the exports use
+too."""
 
 from __future__ import annotations
 
-from identity.models import PERSONAL_FIELDS
+from identity.names import ATTRIBUTE_OF, camel_case
+from identity.names import PUBLIC_NAME as GRAPHQL_NAME
 
-
-def camel_case(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-GRAPHQL_NAME: dict[str, str] = {a: camel_case(a) for a in PERSONAL_FIELDS}
-ATTRIBUTE_OF: dict[str, str] = {g: a for a, g in GRAPHQL_NAME.items()}
+__all__ = ["ATTRIBUTE_OF", "GRAPHQL_NAME", "camel_case"]

@@ -27,6 +27,7 @@ from export import archive
 from export.archive import Built, Exports
 from export.disclosure import iso
 from export.models import ExportArchive
+from retention import holds
 from subject_requests import lifecycle
 from subject_requests.deadlines import Deadlines
 from subject_requests.errors import RequestError
@@ -123,7 +124,8 @@ def export_request(db: Database, exports: Exports, request_id: uuid.UUID, *,
             return True
         built = archive.build_archive(
             session, exports, request.id, request.member_id,
-            requests=lifecycle.history(session, request.member_id), now=now)
+            requests=lifecycle.history(session, request.member_id),
+            holds=holds.history(session, request.member_id, now), now=now)
         if built is None:
             _complete_request(session, request, now, MEMBER_ERASED)
             uow.commit()

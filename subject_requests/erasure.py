@@ -2,12 +2,16 @@
 certificate.
 
 The worker claims erasure requests (``erase_pending``) and handles each in ONE
-transaction (``erase_request``): a member under legal hold gets the request denied; a
-member already erased (or never held) only moves the request on; otherwise the member is
-erased by :func:`retention.shredding.erase_members`, the one erasure that the retention
-sweep uses too (crypto-shredding, suppression hash, deletions, ``member.erased`` to every
-client that may hold the member's data, the audit-trail record), and the request moves to
-``waiting_for_recipients`` (or ``completed`` when nobody is to be told). A crash before
+transaction (``erase_request``): a member already erased (or never held) only moves the
+request on; otherwise the member is erased by :func:`retention.shredding.erase_members`,
+the one erasure that the retention sweep uses too (crypto-shredding, suppression hash,
+deletions, ``member.erased`` to every client that may hold the member's data, the
+audit-trail record), and the request moves to ``waiting_for_recipients`` (or
+``completed`` when nobody is to be told). A member under an active legal hold is erased
+around it: what the hold does not cover goes, the rest is kept with its processing
+restricted, and the request is ``held`` with an outcome telling the member what was
+erased, what is kept and why, and their remedies (GDPR Art. 12(4)); once the hold ends,
+the worker claims the request again and finishes the erasure. A crash before
 the commit leaves the member as they were (the lease lapses and the next pass starts
 over); after the commit nothing is left to do but what ``complete_acknowledged`` does
 once every recipient has acknowledged. Officers see who has not acknowledged
@@ -27,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from joserfc.jwk import Key
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from audit import member_index, trail
@@ -37,7 +41,17 @@ from identity.models import Member
 from identity.signed_documents import sign_document
 from outbox.models import Delivery, OutboxEvent
 from retention import holds
-from retention.shredding import EVENT, ErasureCause, ErasureKit, checkpoint_wal, erase_members
+from retention.holds import Coverage
+from retention.models import LegalHold
+from retention.shredding import (
+    EVENT,
+    HELD_RECORD,
+    ErasureCause,
+    ErasureKit,
+    ErasureReport,
+    checkpoint_wal,
+    erase_members,
+)
 from subject_requests import lifecycle
 from subject_requests.errors import RequestError
 from subject_requests.models import DataSubjectRequest
@@ -52,6 +66,9 @@ ACTOR = "system:erasure"
 LEASE = dt.timedelta(minutes=5)
 BATCH = 20
 ERASABLE_STATES = ("in_progress", "extended")
+HELD = "held"
+REMEDY = ("If you disagree, you may lodge a complaint with a supervisory authority and seek "
+          "a judicial remedy (GDPR Art. 12(4), 77 and 79).")
 
 
 # --------------------------------------------------------------------------------------
@@ -59,14 +76,18 @@ ERASABLE_STATES = ("in_progress", "extended")
 
 
 def erase_pending(db: Database, kit: ErasureKit, now: dt.datetime) -> int:
-    """Erase (or, under a legal hold, deny) every claimable erasure request; returns how
-    many requests changed state. Each request is its own transaction; one that fails is
-    logged (type and frames, never a value) and retried when its lease ends."""
+    """Erase every claimable erasure request (around a legal hold: what it does not
+    cover), and finish the held ones whose holds have ended; returns how many requests
+    changed state. Each request is its own transaction; one that fails is logged (type
+    and frames, never a value) and retried when its lease ends."""
+    claimable = or_(DataSubjectRequest.state.in_(ERASABLE_STATES),
+                    and_(DataSubjectRequest.state == HELD,
+                         ~holds.active_clause(DataSubjectRequest.member_id, now)))
     with db.unit_of_work() as uow:
         claimed = [r.id for r in claim(
             uow.session, DataSubjectRequest, DataSubjectRequest.type == "erasure",
-            DataSubjectRequest.state.in_(ERASABLE_STATES), lease=LEASE, limit=BATCH,
-            order_by=DataSubjectRequest.due_at, now=now)]
+            claimable, lease=LEASE, limit=BATCH, order_by=DataSubjectRequest.due_at,
+            now=now)]
         uow.commit()
     done = shredded = 0
     for request_id in claimed:
@@ -79,7 +100,7 @@ def erase_pending(db: Database, kit: ErasureKit, now: dt.datetime) -> int:
                       "".join(traceback.format_tb(exc.__traceback__)))
             continue
         done += outcome != "skipped"
-        shredded += outcome == "erased"
+        shredded += outcome in ("erased", "held")
     if shredded:
         checkpoint_wal(db)
     return done
@@ -87,23 +108,19 @@ def erase_pending(db: Database, kit: ErasureKit, now: dt.datetime) -> int:
 
 def erase_request(uow: UnitOfWork, kit: ErasureKit, request_id: uuid.UUID, *,
                   now: dt.datetime) -> str:
-    """Carry out one erasure request and commit. Returns ``erased``, ``denied`` (legal
-    hold), ``finished`` (nothing left to erase: the state is moved on) or ``skipped`` (no
-    longer an erasure to do; nothing is committed)."""
+    """Carry out one erasure request and commit. Returns ``erased``, ``held`` (erased
+    around a legal hold, the rest restricted), ``finished`` (nothing left to erase: the
+    state is moved on) or ``skipped`` (no longer an erasure to do, or still held; nothing
+    is committed)."""
     session = uow.session
     request = session.get(DataSubjectRequest, request_id, with_for_update=True,
                           populate_existing=True)
-    if request is None or request.type != "erasure" or request.state not in ERASABLE_STATES:
+    if (request is None or request.type != "erasure"
+            or request.state not in (*ERASABLE_STATES, HELD)):
         return "skipped"
+    if request.state == HELD and holds.active_hold(session, request.member_id, now):
+        return "skipped"  # a hold placed since the claim: its lease lapses, nothing else
     request.lease_until = None
-    hold = holds.active_hold(session, request.member_id, now)
-    if hold is not None:
-        lifecycle.deny(session, request, "LEGAL_HOLD", hold.reason, actor=ACTOR, now=now)
-        trail.record(session, ACTOR, "erasure.denied", request.member_id,
-                     request_id=str(request.id), code="LEGAL_HOLD", hold_id=str(hold.id))
-        uow.commit()
-        log.info("erasure request %s denied: member under legal hold %s", request.id, hold.id)
-        return "denied"
     member = session.get(Member, request.member_id, with_for_update=True,
                          populate_existing=True)
     if member is None or member.status == "erased":
@@ -113,6 +130,12 @@ def erase_request(uow: UnitOfWork, kit: ErasureKit, request_id: uuid.UUID, *,
         return "finished"
     (report,) = erase_members(session, kit, [member.id], now=now,
                               cause=ErasureCause.request(request.id))
+    if report.held is not None:
+        _hold(session, kit.policy, request, report, report.held, now=now)
+        uow.commit()
+        log.info("erasure request %s held by legal hold(s): erased around them, the rest "
+                 "restricted", request.id)
+        return "held"
     to_notify = report.recipients
     if to_notify:
         lifecycle.advance(session, request, "waiting_for_recipients", actor=ACTOR,
@@ -123,6 +146,37 @@ def erase_request(uow: UnitOfWork, kit: ErasureKit, request_id: uuid.UUID, *,
     uow.commit()
     log.info("member of request %s erased; %d recipient(s) notified", request_id, len(to_notify))
     return "erased"
+
+
+def held_outcome(policy: Policy, report: ErasureReport, held: Coverage) -> str:
+    """What the member is told when legal holds keep part of their data (GDPR Art.
+    12(4)): what was erased, what is kept and why, that it is restricted and will be
+    erased when the holds end, and their remedies."""
+    def titles(attributes: list[str]) -> str:
+        keys = dict.fromkeys(policy.category_of(a) for a in attributes)
+        return ", ".join(policy.categories[k].title.lower() for k in keys)
+
+    erased = titles(report.attributes)
+    kept = titles(report.kept_attributes) or "no value of your profile"
+    reasons = "; ".join(h.reason for h in held.holds)
+    expiry = held.latest_expiry
+    until = f" (due to end on {expiry.date().isoformat()})" if expiry else ""
+    return (f"Erased: {erased + ', ' if erased else ''}your data exports. Kept because of a "
+            f"legal hold ({reasons}): {kept}. Until the hold ends{until} this data is used "
+            "for nothing else: its processing is restricted (GDPR Art. 17(3)(e), 18(2)); "
+            "then it is erased too, without a new request. " + REMEDY)
+
+
+def _hold(session: Session, policy: Policy, request: DataSubjectRequest,
+          report: ErasureReport, held: Coverage, *, now: dt.datetime) -> None:
+    """The request is answered for now: held, with the outcome the member reads."""
+    outcome = held_outcome(policy, report, held)
+    request.details = {**(request.details or {}), "outcome": outcome,
+                       "heldBy": [str(h.id) for h in held.holds]}
+    if request.state != HELD:
+        lifecycle.advance(session, request, HELD, actor=ACTOR, reason=outcome, now=now)
+    trail.record(session, ACTOR, "erasure.held", request.member_id,
+                 request_id=str(request.id), hold_ids=[str(h.id) for h in held.holds])
 
 
 def _finish(session: Session, request: DataSubjectRequest, *, now: dt.datetime,
@@ -223,6 +277,11 @@ WHY = {
     "requests": "GDPR Art. 5(2) and 12: proof that the request was received and answered "
                 "in time",
     "audit_trail": "GDPR Art. 5(2): accountability; entries name fields, never values",
+    "outbox_events": "GDPR Art. 19 and 5(2): the record of which recipients were told of "
+                     "changes to the member's data and of this erasure; no personal values",
+    "deliveries": "GDPR Art. 19: proof that each recipient was told and acknowledged",
+    "legal_holds": "GDPR Art. 5(2) and 17(3)(e): the record of what was kept from erasure, "
+                   "for how long and why; holds are never deleted",
 }
 
 
@@ -248,6 +307,19 @@ def _erasure_record(session: Session, request: DataSubjectRequest) -> AuditEvent
     return found[0] if found else None
 
 
+def _held_erasures(session: Session, request: DataSubjectRequest) -> list[dict[str, Any]]:
+    """What this request erased while legal holds kept the rest (``destroyed`` of each
+    ``member.erasure_held`` record), oldest first."""
+    found = []
+    for event in session.scalars(select(AuditEvent).where(
+            AuditEvent.member_id == request.member_id, AuditEvent.action == HELD_RECORD)
+            .order_by(AuditEvent.id)):
+        details: dict[str, Any] = dict(event.details or {})
+        if details.get("request_id") == str(request.id):
+            found.append(dict(details.get("destroyed") or {}))
+    return found
+
+
 def build(session: Session, policy: Policy, request_id: uuid.UUID, *, issuer: str,
           now: dt.datetime) -> dict[str, Any]:
     request = session.get(DataSubjectRequest, request_id)
@@ -262,6 +334,17 @@ def build(session: Session, policy: Policy, request_id: uuid.UUID, *, issuer: st
     details: dict[str, Any] = dict(record.details or {})
     destroyed_facts: dict[str, Any] = dict(details.get("destroyed") or {})
     kept_names = list(details.get("kept") or [])
+    # What a legal hold let this request erase earlier, while it kept the rest.
+    earlier = _held_erasures(session, request)
+    destroyed_facts["attributes"] = list(dict.fromkeys(
+        [a for e in earlier for a in e.get("attributes", [])]
+        + list(destroyed_facts.get("attributes", []))))
+    destroyed_facts["blind_indexes"] = list(dict.fromkeys(
+        [k for e in earlier for k in e.get("blind_indexes", [])]
+        + list(destroyed_facts.get("blind_indexes", []))))
+    for count_of in ("sign_in_codes", "export_archives", "mail_messages"):
+        destroyed_facts[count_of] = int(destroyed_facts.get(count_of, 0)) + sum(
+            int(e.get(count_of, 0)) for e in earlier)
 
     destroyed: list[dict[str, Any]] = [{
         "item": "data_key",
@@ -280,6 +363,10 @@ def build(session: Session, policy: Policy, request_id: uuid.UUID, *, issuer: st
                       "count": int(destroyed_facts.get("sign_in_codes", 0))})
     destroyed.append({"item": "export_archives",
                       "count": int(destroyed_facts.get("export_archives", 0))})
+    if int(destroyed_facts.get("mail_messages", 0)):
+        destroyed.append({"item": "mail", "detail": "the messages to the member's address "
+                          "kept by the service's development mailbox",
+                          "count": int(destroyed_facts["mail_messages"])})
     destroyed.append({"item": "consent_state",
                       "detail": "the current-consent projection and objections (the "
                                 "records they derive from are kept, see below)",
@@ -303,6 +390,12 @@ def build(session: Session, policy: Policy, request_id: uuid.UUID, *, issuer: st
         kept.append({"item": "suppression_hash", "what": "a keyed hash (HMAC-SHA256) of the "
                      "email address on the marketing suppression list, not the address",
                      "why": WHY["suppression_hash"]})
+    events = session.scalar(select(func.count()).select_from(OutboxEvent)
+                            .where(OutboxEvent.member_id == request.member_id))
+    deliveries = session.scalar(
+        select(func.count()).select_from(Delivery)
+        .join(OutboxEvent, Delivery.event_id == OutboxEvent.id)
+        .where(OutboxEvent.member_id == request.member_id))
     kept += [
         {"item": "access_log", "what": "entries of reads of the member's data",
          "count": int(log_entries or 0), "why": WHY["access_log"]},
@@ -310,7 +403,20 @@ def build(session: Session, policy: Policy, request_id: uuid.UUID, *, issuer: st
          "why": WHY["requests"]},
         {"item": "audit_trail", "what": "administrative events about the member",
          "why": WHY["audit_trail"]},
+        {"item": "outbox_events", "what": "the events about the member sent to other services "
+         "(type, time, facts such as the purpose or the fields changed; never a value), "
+         "this erasure's among them; deleted by the retention rule for delivered events",
+         "count": int(events or 0), "why": WHY["outbox_events"]},
+        {"item": "deliveries", "what": "each event's delivery to each recipient: state, "
+         "delivery and acknowledgement times",
+         "count": int(deliveries or 0), "why": WHY["deliveries"]},
     ]
+    holds_kept = session.scalar(select(func.count()).select_from(LegalHold)
+                                .where(LegalHold.member_id == request.member_id))
+    if holds_kept or "legal_holds" in kept_names:
+        kept.append({"item": "legal_holds", "what": "the legal holds placed on the member: "
+                     "reason, data covered, who placed and lifted them, when",
+                     "count": int(holds_kept or 0), "why": WHY["legal_holds"]})
     completed_at = request.closed_at if request.state == "completed" else None
     return {
         "type": "erasure-certificate",

@@ -2,7 +2,10 @@
 
 States: received -> identity_verification -> in_progress -> (extended) ->
 waiting_for_recipients -> completed, or denied (with a reason code) from any open state.
-Every transition is recorded with who made it and why.
+An erasure that meets a legal hold is ``held``: answered (what could be erased was, the
+member was told why the rest is kept), its clock no longer runs, and it goes on to
+waiting_for_recipients or completed once the hold ends. Every transition is recorded
+with who made it and why.
 
 Helpers here take a ``Session`` and never commit; the officers' use cases
 (:func:`extend_request`, :func:`deny_request`, :func:`find_requests`) take the unit of
@@ -30,15 +33,18 @@ from vaultkernel.database import UnitOfWork
 
 TYPES = ("access", "erasure", "rectification", "restriction", "objection")
 OPEN_STATES = ("received", "identity_verification", "in_progress", "extended",
-               "waiting_for_recipients")
+               "waiting_for_recipients", "held")
+# Open states whose legal clock runs (a held erasure was answered within its deadline).
+CLOCKED_STATES = tuple(s for s in OPEN_STATES if s != "held")
 DENIAL_CODES = ("UNVERIFIABLE_IDENTITY", "MANIFESTLY_UNFOUNDED", "EXCESSIVE", "LEGAL_HOLD",
                 "LEGAL_OBLIGATION", "LEGAL_CLAIMS", "DUPLICATE")
 ALLOWED = {
     "received": {"identity_verification", "in_progress", "denied"},
     "identity_verification": {"in_progress", "denied"},
-    "in_progress": {"extended", "waiting_for_recipients", "completed", "denied"},
-    "extended": {"waiting_for_recipients", "completed", "denied"},
+    "in_progress": {"extended", "waiting_for_recipients", "completed", "denied", "held"},
+    "extended": {"waiting_for_recipients", "completed", "denied", "held"},
     "waiting_for_recipients": {"completed", "denied"},
+    "held": {"waiting_for_recipients", "completed"},
     "completed": set(),
     "denied": set(),
 }
@@ -210,7 +216,7 @@ def effective_due(request: DataSubjectRequest, now: dt.datetime,
 
 def is_overdue(request: DataSubjectRequest, now: dt.datetime) -> bool:
     """Open, its clock running, and past its due date."""
-    return (request.state in OPEN_STATES and request.paused_since is None
+    return (request.state in CLOCKED_STATES and request.paused_since is None
             and request.due_at < now)
 
 
@@ -222,7 +228,7 @@ def listing(*, states: Sequence[str] = (), overdue: bool = False,
         query = query.where(DataSubjectRequest.state.in_(states))
     if overdue or due_within is not None:
         # Paused requests are never overdue: their clock is stopped.
-        query = query.where(DataSubjectRequest.state.in_(OPEN_STATES),
+        query = query.where(DataSubjectRequest.state.in_(CLOCKED_STATES),
                             DataSubjectRequest.paused_since.is_(None))
         limit = now + (due_within or dt.timedelta(0))
         query = query.where(DataSubjectRequest.due_at <= limit)

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from vaultkernel import notices
+from vaultkernel import notices, processing_parties
 from vaultkernel.notices import NoticeError, PostalAddress, Translation
+from vaultkernel.processing_parties import PartiesError, Processor, Transfer
 from vaultkernel.receipt_vocabularies import PII_CATEGORIES, PURPOSE_CATEGORIES
 from vaultkernel.retention_rules import RetentionRule, RuleError, parse_rule
 
@@ -92,6 +93,11 @@ class Policy:
     source: str
     retention: dict[str, RetentionRule] = field(default_factory=dict)
     transfers: str = "none"
+    # Who else processes member data and where (vaultkernel.processing_parties): the
+    # processors (Art. 28) and the transfers to third countries with their safeguards
+    # (Art. 44-49).
+    processors: dict[str, Processor] = field(default_factory=dict)
+    third_country_transfers: dict[str, Transfer] = field(default_factory=dict)
     # The IANA time zone the controller counts deadlines in (a day ends at midnight there).
     time_zone: str = "UTC"
     # Public holidays per jurisdiction code (as data subject requests name it).
@@ -260,7 +266,7 @@ def parse_policy(data: dict[str, Any], source: str, *, member_attributes: Collec
     """``jurisdictions``: the codes ``[holidays]`` may name (any well-formed code if
     empty); like the member attributes, the caller knows them, the kernel does not."""
     _unknown(data, {"policy", "categories", "purposes", "clients", "retention", "holidays",
-                    "translations"}, source, "top level")
+                    "translations", "processors", "third_country_transfers"}, source, "top level")
     meta = data.get("policy", {})
     version = str(_require(meta, "version", str, source, "[policy]"))
     controller = str(_require(meta, "controller", str, source, "[policy]"))
@@ -374,8 +380,16 @@ def parse_policy(data: dict[str, Any], source: str, *, member_attributes: Collec
                                           purposes=purposes, categories=categories)
     except NoticeError as exc:
         raise PolicyError(source, exc.entry, exc.problem) from None
+    try:
+        processors = processing_parties.processors(data.get("processors", {}), categories)
+        transfers_to = processing_parties.transfers(
+            data.get("third_country_transfers", {}), processors=processors, clients=clients,
+            summary=transfers)
+    except PartiesError as exc:
+        raise PolicyError(source, exc.entry, exc.problem) from None
     return Policy(version, controller, jurisdiction, dpo_contact, categories, purposes, clients,
                   source, retention, transfers, time_zone=time_zone, holidays=holidays,
                   controller_address=address, controller_phone=phone, language=language,
                   notice_title=notice_title, translations=translated, service=service,
-                  storage_locations=tuple(storage_locations))
+                  storage_locations=tuple(storage_locations), processors=processors,
+                  third_country_transfers=transfers_to)

@@ -12,7 +12,8 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from membervault.cli.context import console, fail, open_services
-from retention.ropa import as_markdown, record_of_processing
+from retention import service
+from retention.ropa import as_markdown
 from retention.sweeper import SweepIncomplete, sweep
 from vaultkernel.clock import utcnow
 
@@ -56,9 +57,11 @@ def retention_sweep(dry_run: Annotated[bool, typer.Option(help="report, change n
 
 def ropa(out: Annotated[Path, typer.Option(help="directory for ropa.json and ropa.md")] = Path(".")
          ) -> None:
-    """Write the record of processing activities (GDPR Art. 30) from the policy file."""
+    """Write the record of processing activities (GDPR Art. 30) from the policy file and
+    the registered clients."""
     services = open_services()
-    record = record_of_processing(services.policy)
+    with services.db.unit_of_work() as uow:
+        record = service.record_of_processing(uow, services.policy)
     out.mkdir(parents=True, exist_ok=True)
     (out / "ropa.json").write_text(json.dumps(record, indent=2) + "\n")
     (out / "ropa.md").write_text(as_markdown(record))

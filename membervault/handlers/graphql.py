@@ -21,7 +21,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from consent.ledger import Evidence
+from consent.evidence import Evidence
 from consent.service import apply_gpc_signal
 from identity.principal import Principal
 from membervault.auth import principal_of
@@ -47,7 +47,7 @@ class GraphQLView(GraphQL[Context, None]):
         evidence = Evidence.from_request(client[0] if client else None, headers.get("user-agent"),
                                          True, self.services.keyring.derive("evidence-ip"))
         with self.services.db.unit_of_work() as uow:
-            apply_gpc_signal(uow, self.services.policy, principal.member_id,
+            apply_gpc_signal(uow, self.services.policy, self.services.crypto, principal.member_id,
                              actor=principal.actor, evidence=evidence)
 
     async def get_context(self, request: Any, response: Any) -> Context:

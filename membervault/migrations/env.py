@@ -21,9 +21,11 @@ def run_migrations() -> None:
     if not url:
         raise RuntimeError("no database URL given to the migrations")
     engine = create_db_engine(url)
-    with engine.connect() as connection:
-        _run(connection)
-    engine.dispose()
+    try:
+        with engine.connect() as connection:
+            _run(connection)
+    finally:  # also when a migration refuses (its connection must not linger in the pool)
+        engine.dispose()
 
 
 def _run(connection: Connection) -> None:

@@ -41,7 +41,7 @@ def change(request: Request, member: Principal) -> Response:
         with services.db.unit_of_work() as uow:
             if action in ("grant", "withdraw"):
                 service.change_consent(
-                    uow, services.policy, member.member_id, purpose,
+                    uow, services.policy, services.crypto, member.member_id, purpose,
                     granted=action == "grant",
                     notice_version=int(version) if version.isdigit() else None,
                     channel="web", actor=member.actor, evidence=pages.evidence(request))

@@ -29,5 +29,5 @@ class GpcSignal:
 def _apply(request: Request, member_id: uuid.UUID) -> None:
     services = pages.services_of(request)
     with services.db.unit_of_work() as uow:
-        apply_gpc_signal(uow, services.policy, member_id, actor=f"member:{member_id}",
-                         evidence=pages.evidence(request))
+        apply_gpc_signal(uow, services.policy, services.crypto, member_id,
+                         actor=f"member:{member_id}", evidence=pages.evidence(request))

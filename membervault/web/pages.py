@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from audit.access_log import ReaderLog
-from consent.ledger import Evidence
+from consent.evidence import Evidence
 from identity.principal import Principal
 from membervault.services import Services
 from membervault.web import rendering, sessions

@@ -54,6 +54,7 @@ REQUEST_STATES = {
     "waiting_for_recipients": N_("Waiting for our partners to confirm"),
     "completed": N_("Done"),
     "denied": N_("Refused"),
+    "held": N_("On hold: the law requires us to keep some of your data"),
 }
 
 DENIALS = {

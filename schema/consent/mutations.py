@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from consent import service
-from consent.ledger import Evidence
+from consent.evidence import Evidence
 from schema.access import Role, guarded
 from schema.consent.types import (
     ConsentPayload,
@@ -38,7 +38,8 @@ def _change_consent(info: Info, purpose: str, granted: bool,
     ctx = info.context
     try:
         return consent_payload(service.change_consent(
-            ctx.uow, ctx.services.policy, ctx.principal.member_id, purpose, granted=granted,
+            ctx.uow, ctx.services.policy, ctx.services.crypto, ctx.principal.member_id, purpose,
+            granted=granted,
             notice_version=notice_version, channel="web", actor=ctx.principal.actor,
             evidence=evidence(info)))
     except DomainError as exc:

@@ -23,18 +23,22 @@ def _instant(value: dt.datetime | None) -> dt.datetime | None:
 
 @strawberry.type
 class RetentionMutation:
-    @strawberry.mutation(description="Place a legal hold on a member (erasure and retention "
-                         "skip them while it is active). The reason is told to the member "
-                         "if an erasure is denied because of it: no personal data in it.",
-                         extensions=guarded(Role.OFFICER))
+    @strawberry.mutation(description="Place a legal hold on a member, keeping the data "
+                         "categories named (all their personal data when none are): "
+                         "retention skips the member while it is active, and an erasure "
+                         "erases only what it does not cover, restricting the rest. The "
+                         "reason is told to the member if an erasure is held by it: no "
+                         "personal data in it.", extensions=guarded(Role.OFFICER))
     def place_legal_hold(self, info: Info, member_id: strawberry.ID, reason: str,
-                         expires_at: dt.datetime | None = None) -> LegalHoldPayload:
+                         expires_at: dt.datetime | None = None,
+                         categories: list[str] | None = None) -> LegalHoldPayload:
         ctx = info.context
         now = utcnow()
         target, expiry = parse_internal_id(member_id, "memberId"), _instant(expires_at)
         try:
             hold = service.place_legal_hold(ctx.uow, target, reason, actor=ctx.principal.actor,
-                                            expires_at=expiry, now=now)
+                                            expires_at=expiry, now=now, categories=categories,
+                                            policy=ctx.services.policy)
         except DomainError as exc:
             return LegalHoldPayload(hold=None, errors=field_errors(exc))
         return LegalHoldPayload(hold=LegalHoldView.of(hold, now), errors=[])

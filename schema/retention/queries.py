@@ -6,8 +6,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from retention import holds
-from retention.ropa import record_of_processing
+from retention import holds, service
 from schema.access import Role, guarded
 from schema.retention.types import (
     LegalHoldView,
@@ -38,7 +37,8 @@ class RetentionQuery:
                 for r in info.context.services.policy.retention.values()]
 
     @strawberry.field(description="The record of processing activities (GDPR Art. 30), "
-                      "generated from the enforced policy.",
+                      "generated from the enforced policy and the registered clients.",
                       extensions=guarded(Role.OFFICER, Role.ADMIN))
     def record_of_processing(self, info: Info) -> JSON:
-        return JSON(record_of_processing(info.context.services.policy))
+        return JSON(service.record_of_processing(info.context.uow,
+                                                 info.context.services.policy))

@@ -43,13 +43,16 @@ class LegalHoldView:
     lifted_at: dt.datetime | None
     lifted_by: str | None
     active: bool
+    categories: list[str] | None = strawberry.field(
+        description="The data categories the hold keeps; null: all the member's data.")
 
     @classmethod
     def of(cls, hold: LegalHold, now: dt.datetime) -> LegalHoldView:
         return cls(id=strawberry.ID(str(hold.id)), member_id=strawberry.ID(str(hold.member_id)),
                    reason=hold.reason, placed_by=hold.placed_by, placed_at=hold.placed_at,
                    expires_at=hold.expires_at, lifted_at=hold.lifted_at,
-                   lifted_by=hold.lifted_by, active=holds.is_active(hold, now))
+                   lifted_by=hold.lifted_by, active=holds.is_active(hold, now),
+                   categories=list(hold.categories) if hold.categories is not None else None)
 
 
 @strawberry.type(directives=reachable_by(Role.OFFICER))

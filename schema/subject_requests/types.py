@@ -27,6 +27,7 @@ class RequestState(Enum):
     WAITING_FOR_RECIPIENTS = "waiting_for_recipients"
     COMPLETED = "completed"
     DENIED = "denied"
+    HELD = "held"
 
 
 @strawberry.enum
@@ -83,6 +84,10 @@ class DataSubjectRequestView:
     denial_reason: str | None
     transitions: list[RequestTransitionView]
     export_download: ExportDownload | None = None
+    outcome: str | None = strawberry.field(
+        default=None, description="What was done, what was not and why, as the member is "
+        "told it: for an erasure held by a legal hold, what was erased, what is kept and "
+        "why, and the member's remedies (GDPR Art. 12(4)).")
 
 
 @strawberry.type(directives=reachable_by(Role.MEMBER_SELF, Role.OFFICER))
@@ -126,7 +131,9 @@ def view(found: Snapshot) -> DataSubjectRequestView:
                                            at=t.at, actor=t.actor, reason=t.reason)
                      for t in found.transitions],
         export_download=None if download is None else ExportDownload(
-            url=download.url, expires_at=download.expires_at))
+            url=download.url, expires_at=download.expires_at),
+        outcome=outcome if isinstance(outcome := (request.details or {}).get("outcome"), str)
+        else None)
 
 
 def parse_request_id(value: str) -> uuid.UUID:

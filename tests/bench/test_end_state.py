@@ -16,10 +16,10 @@ from bench import lifecycle
 from bench.data import seed_members
 from bench.end_state import TableState, differences, end_state
 from bench.env import Env, Server, new_keyring, open_env
-from identity.models import Member
+from identity.models import Member, SuppressedEmail
 from outbox.models import Delivery, OutboxEvent
 from outbox.secrets import open_member_number, seal_member_number
-from retention.models import SuppressedEmail
+
 from retention.shredding import ErasureCause, erase_members
 from tests.conftest import BACKEND, DEFAULT_POSTGRES, create_principal
 from vaultkernel.clock import utcnow

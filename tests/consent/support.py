@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from starlette.testclient import TestClient
 
 from consent.models import Consent, ConsentRecord
-from tests.conftest import Api, member_token, register
+from identity import clients
+from tests.conftest import Api, client_token, member_token, register
 
 GRANT = """mutation($p: String!, $v: Int!) { grantConsent(purpose: $p, noticeVersion: $v) {
   consents { purpose status grantedNoticeVersion } receiptIds errors { field code } } }"""
@@ -96,3 +98,32 @@ def projection(services: Any) -> list[tuple[Any, ...]]:
         rows = uow.session.scalars(select(Consent)).all()
         return sorted((str(r.member_id), r.purpose, r.granted, r.notice_version, r.updated_at,
                        r.record_id) for r in rows)
+
+
+RECORD = """mutation($input: MemberConsentInput!) { recordMemberConsent(input: $input) {
+  consents { purpose title status grantedNoticeVersion } receiptIds errors { field code } } }"""
+
+
+def collector(http: TestClient, services: Any, client_id: str, kind: str,
+              collects_consent: bool = True) -> Api:
+    """A client of the given kind, registered to collect consent (or not)."""
+    with services.db.unit_of_work() as uow:
+        secret = clients.create_client(
+            uow.session, services.hasher, client_id=client_id, name=client_id, kind=kind,
+            role="client", purposes=("loyalty.membership",),
+            known_purposes=services.policy.purposes, actor="test",
+            collects_consent=collects_consent)
+        uow.commit()
+    return Api(http, client_token(http, client_id, secret))
+
+
+def record(api: Api, number: str, purpose: str = "marketing.email", granted: bool = True,
+           **extra: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {"memberNumber": number, "purpose": purpose, "granted": granted}
+    if granted:
+        values["noticeVersion"] = 1
+    values.update(extra)
+    result = api.graphql(RECORD, {"input": values})
+    assert "errors" not in result, result
+    payload: dict[str, Any] = result["data"]["recordMemberConsent"]
+    return payload

@@ -9,43 +9,23 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from identity import clients
-from tests.conftest import Api, client_token
-from tests.consent.support import MEMBER_DATA, MY_HISTORY, grant, record_rows
+from tests.conftest import Api
+from tests.consent.support import (
+    MEMBER_DATA,
+    MY_HISTORY,
+    RECORD,
+    collector,
+    grant,
+    record,
+    record_rows,
+)
 
-RECORD = """mutation($input: MemberConsentInput!) { recordMemberConsent(input: $input) {
-  consents { purpose title status grantedNoticeVersion } receiptIds errors { field code } } }"""
 MY_RECEIPT = """query($id: ID!) { myConsentReceipt(receiptId: $id) { receipt } }"""
-
-
-def collector(http: TestClient, services: Any, client_id: str, kind: str,
-              collects_consent: bool = True) -> Api:
-    """A client of the given kind, registered to collect consent (or not)."""
-    with services.db.unit_of_work() as uow:
-        secret = clients.create_client(
-            uow.session, services.hasher, client_id=client_id, name=client_id, kind=kind,
-            role="client", purposes=("loyalty.membership",),
-            known_purposes=services.policy.purposes, actor="test",
-            collects_consent=collects_consent)
-        uow.commit()
-    return Api(http, client_token(http, client_id, secret))
 
 
 @pytest.fixture
 def store_api(http: TestClient, services: Any) -> Api:
     return collector(http, services, "store-counter", "store")
-
-
-def record(api: Api, number: str, purpose: str = "marketing.email", granted: bool = True,
-           **extra: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {"memberNumber": number, "purpose": purpose, "granted": granted}
-    if granted:
-        values["noticeVersion"] = 1
-    values.update(extra)
-    result = api.graphql(RECORD, {"input": values})
-    assert "errors" not in result, result
-    payload: dict[str, Any] = result["data"]["recordMemberConsent"]
-    return payload
 
 
 def test_a_collecting_client_records_a_grant_made_in_store(

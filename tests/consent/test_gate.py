@@ -14,7 +14,7 @@ from sqlalchemy import event
 from starlette.testclient import TestClient
 
 from consent import gate, ledger
-from consent.ledger import Evidence
+from consent.evidence import Evidence
 from identity import member_number, members
 from tests.audit.support import Logged, entries, logged
 from tests.conftest import BACKEND, Api, client_token, create_principal, register
@@ -372,8 +372,8 @@ def test_a_later_page_reads_no_consent_or_objection_of_the_pages_before(
                                      "email": f"page{n}@example.org"},
                 actor="test", default_region="GB").member_id
         with services.db.unit_of_work() as uow:
-            ledger.record_consent(uow.session, services.policy, member_id, "marketing.email",
-                                  granted=True, notice_version=1, channel="web", actor="test",
+            ledger.record_consent(uow.session, services.policy, services.crypto, member_id,
+                                  "marketing.email", granted=True, notice_version=1, channel="web", actor="test",
                                   evidence=Evidence())
             if n % 3 == 0:
                 ledger.set_objection(uow.session, services.policy, member_id,

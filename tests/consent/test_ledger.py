@@ -17,7 +17,9 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from consent import ledger
+from consent.evidence import open_evidence
 from consent.models import Consent, ConsentRecord
+from identity.models import Member
 from membervault.cli import app as cli
 from tests.conftest import Api
 from tests.consent.support import (
@@ -68,16 +70,22 @@ def test_grant_and_withdrawal_append_records_and_never_update_them(
 
 def test_the_evidence_holds_a_keyed_ip_hash_the_user_agent_and_the_gpc_flag(
         member: tuple[Api, dict[str, Any]], services: Any) -> None:
-    api, _ = member
+    api, profile = member
     grant(api, "marketing.email", **{"user-agent": USER_AGENT})
     withdraw(api, "marketing.email", **{"user-agent": USER_AGENT})
     first, second = record_rows(services)
-    assert set(first["evidence"]) == {"ip_hash", "user_agent", "gpc"}
-    assert first["evidence"]["user_agent"] == USER_AGENT
-    assert first["evidence"]["gpc"] is False
-    ip_hash = first["evidence"]["ip_hash"]
-    assert re.fullmatch(r"[0-9a-f]{32}", ip_hash)
-    assert second["evidence"]["ip_hash"] == ip_hash  # same address, same hash
+    # In the clear only the GPC flag; the rest sealed under the member's data key.
+    assert first["evidence"] == {"gpc": False} and first["sealed_evidence"] is not None
+    with services.db.unit_of_work() as uow:
+        row = uow.session.get(Member, uuid.UUID(profile["id"]))
+        cipher = services.crypto.cipher(row.id, row.kek_version, row.wrapped_key)
+        opened = [open_evidence(cipher, r) for r in uow.session.scalars(
+            select(ConsentRecord).order_by(ConsentRecord.id))]
+    assert opened[0].user_agent == USER_AGENT
+    assert opened[0].gpc is False
+    ip_hash = opened[0].ip_hash
+    assert ip_hash is not None and re.fullmatch(r"[0-9a-f]{32}", ip_hash)
+    assert opened[1].ip_hash == ip_hash  # same address, same hash
     # Keyed: not a plain hash anyone could recompute over the IPv4 space.
     assert ip_hash not in {hashlib.blake2b(CLIENT_IP.encode(), digest_size=16).hexdigest(),
                            hashlib.md5(CLIENT_IP.encode()).hexdigest(),  # noqa: S324
@@ -85,7 +93,9 @@ def test_the_evidence_holds_a_keyed_ip_hash_the_user_agent_and_the_gpc_flag(
     with services.db.engine.connect() as connection:
         dumped = str(connection.execute(select(ConsentRecord.__table__)).all())
         dumped += str(connection.execute(select(Consent.__table__)).all())
-    assert CLIENT_IP not in dumped
+    for value in (CLIENT_IP, USER_AGENT, ip_hash):
+        assert value not in dumped
+    assert second["sealed_evidence"] != first["sealed_evidence"]
 
 
 def test_withdrawal_is_one_call_like_granting(member: tuple[Api, dict[str, Any]]) -> None:

@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from consent import ledger
-from consent.ledger import Evidence
+from consent.evidence import Evidence
 from identity.models import PERSONAL_FIELDS
 from membervault.app import create_app
 from membervault.services import (
@@ -90,8 +90,8 @@ def open_vault(settings: Settings) -> Iterator[Callable[[Policy], Vault]]:
 def grant_at_version_1(vault: Vault) -> None:
     """A grant recorded while the notice was at version 1 (before the policy changed)."""
     with vault.services.db.unit_of_work() as uow:
-        ledger.record_consent(uow.session, policy_with(notice_version=1), vault.member_id,
-                              PURPOSE, granted=True, notice_version=1, channel="web",
+        ledger.record_consent(uow.session, policy_with(notice_version=1),
+                              vault.services.crypto, vault.member_id, PURPOSE, granted=True, notice_version=1, channel="web",
                               actor=f"member:{vault.member_id}", evidence=Evidence())
         uow.commit()
 

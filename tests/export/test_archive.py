@@ -52,7 +52,8 @@ from tests.export.support import (
 from vaultkernel.clock import utcnow
 
 ENTRIES = {"member.json", "member.schema.json", "profile.csv", "consents.csv",
-           "access_log.csv", "requests.csv", "request_transitions.csv", "summary.md"}
+           "access_log.csv", "events.csv", "legal_holds.csv", "requests.csv",
+           "request_transitions.csv", "summary.md"}
 
 
 @pytest.fixture

@@ -21,8 +21,11 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from identity.models import SignInCode
+from membervault.models import Base
 from membervault.services import Services
+from subject_requests.erasure import erase_pending
 from tests.conftest import Api
+from tests.retention.support import open_erasure
 from vaultkernel.clock import utcnow
 from vaultkernel.settings import Settings
 
@@ -421,3 +424,43 @@ def test_more_codes_do_not_buy_more_guesses(http: TestClient, settings: Settings
     for code in codes:
         response = http.post("/auth/member/token", json={"email": email, "code": code})
         assert response.status_code == 429, "a code still worked after the guess budget"
+
+
+# -- an erased address ------------------------------------------------------------------
+
+
+def holders_of(services: Services, value: bytes) -> list[str]:
+    """Every table.column of the database holding ``value`` (binary columns, whole or in
+    part)."""
+    found = []
+    with services.db.engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            for row in connection.execute(sa.select(table)).mappings():
+                found += [f"{table.name}.{column}" for column, cell in row.items()
+                          if isinstance(cell, bytes) and value in cell]
+    return found
+
+
+def test_a_code_request_for_an_erased_address_never_stores_its_blind_index_again(
+        http: TestClient, settings: Settings, services: Services,
+        jane: dict[str, Any]) -> None:
+    index = services.crypto.index.digest("email", jane["email"])
+    new_code(http, settings, jane["email"])
+    assert set(holders_of(services, index)) == {"members.email_index",
+                                                "sign_in_codes.email_index"}
+    open_erasure(services, jane["id"])
+    assert erase_pending(services.db, services.erasure_kit, now=utcnow()) == 1
+    assert holders_of(services, index) == []
+
+    # Someone asks for codes for the erased address: answered as for anyone, stored, and
+    # rate limited, but never under the blind index.
+    for _ in range(settings.otp_max_per_window):
+        assert request_code(http, jane["email"]).status_code == 202
+    assert request_code(http, jane["email"].upper()).status_code == 429
+    assert len(sign_in_rows(services)) == settings.otp_max_per_window
+    assert holders_of(services, index) == []
+    # Nor do guesses for it (counted against the limits all the same).
+    response = http.post("/auth/member/token", json={"email": jane["email"], "code": "000000"})
+    assert response.status_code == 400
+    assert holders_of(services, index) == []
+    assert mailed_codes(settings) == []  # the one mailed before was purged by the erasure

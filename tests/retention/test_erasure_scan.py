@@ -13,9 +13,10 @@ for:
   event (with the KEK, a wrapped key left in a WAL frame or a free page would open every
   ciphertext left beside it; a blind index would confirm a guessed address).
 
-Not scanned: the development mailbox file (it stands for the member's own inbox, outside
-the service), the keyring file (holds no member data), and anything outside the service's
-files (file-system blocks freed by SQLite, backups; see docs/erasure.md).
+and the development mailbox file too: erasure cuts the member's messages out of it. Not
+scanned: the keyring file (holds no member data), and anything outside the service's
+files (file-system blocks freed by SQLite or by rewriting the mailbox, backups; see
+docs/erasure.md).
 """
 
 from __future__ import annotations
@@ -96,8 +97,10 @@ def byte_forms(value: bytes) -> list[bytes]:
             base64.urlsafe_b64encode(value).rstrip(b"="), repr(value)[2:-1].encode()]
 
 
-def files_of(db_path: Path, export_dir: Path) -> dict[str, bytes]:
+def files_of(db_path: Path, export_dir: Path, mailbox: Path) -> dict[str, bytes]:
     found = {}
+    if mailbox.exists():
+        found["mailbox"] = mailbox.read_bytes()
     for suffix in ("", "-wal", "-shm", "-journal"):
         path = Path(f"{db_path}{suffix}")
         if path.exists():
@@ -165,11 +168,15 @@ def test_nothing_of_an_erased_member_is_left_in_files_or_logs(
     stored = key_material(services, member_id)
     text = [*TEXT_NEEDLES, number]
     db_path = Path(make_url(settings.database_url).database or "")
+    mailbox = Path(settings.mailbox_file)
     # The search works: before the erasure it finds the stored key material (never a
     # plaintext value: those exist only encrypted).
-    before = leftovers(files_of(db_path, export_dir), text, stored)
+    before = leftovers(files_of(db_path, export_dir, mailbox), text, stored)
     assert "wrapped_key in membervault.db-wal" in before, before
-    assert not [found for found in before if found.startswith("'")], before
+    # ... and the mailbox holds the member's sign-in mail: the only plaintext.
+    plaintext = [found for found in before if found.startswith("'")]
+    assert f"{PERSON['email'].lower()!r} in mailbox" in plaintext, before
+    assert all(found.endswith(" in mailbox") for found in plaintext), before
 
     request_id = open_erasure(services, member_id)
     assert erase_pending(services.db, services.erasure_kit, now=utcnow()) == 1
@@ -180,18 +187,16 @@ def test_nothing_of_an_erased_member_is_left_in_files_or_logs(
     assert request_of(services, request_id).state == "completed"
 
     # 1. As a running server leaves them: connections open.
-    live = files_of(db_path, export_dir)
+    live = files_of(db_path, export_dir, mailbox)
     assert db_path.name in live
     assert leftovers(live, text, stored) == []
     # 2. After the engine is disposed (SQLite checkpoints as the last connection closes).
     services.db.engine.dispose()
-    assert leftovers(files_of(db_path, export_dir), text, stored) == []
+    assert leftovers(files_of(db_path, export_dir, mailbox), text, stored) == []
     # 3. Everything logged and printed.
     printed = capsys.readouterr()
     logs = {"captured log": caplog.text.encode(), "stdout": printed.out.encode(),
             "stderr": printed.err.encode()}
     assert caplog.records, "logging was not captured"
     assert leftovers(logs, text, stored) == []
-    # The mailbox (the member's own inbox, not scanned) does hold the address: the scan
-    # above would have seen it had the service written it anywhere it looked.
-    assert PERSON["email"].lower() in Path(settings.mailbox_file).read_text().lower()
+    assert "Your sign-in code is" not in mailbox.read_text()  # the member's mail is gone

@@ -22,11 +22,11 @@ from audit.models import AuditEvent
 from consent.models import Consent, ConsentRecord, Objection
 from export.models import ExportArchive
 from identity.models import Member, SignInCode
+from identity.suppression import is_suppressed
 from membervault.services import Services
 from outbox.models import Delivery, OutboxEvent
 from outbox.secrets import open_member_number
 from retention import shredding, sweeper
-from retention.shredding import is_suppressed
 from subject_requests.access import build_pending_exports
 from subject_requests.erasure import complete_acknowledged, erase_pending
 from subject_requests.lifecycle import receive
@@ -171,8 +171,9 @@ def test_a_request_and_the_sweep_leave_the_same_end_state_and_no_residue(
               for who, member_id in (("request", by_request), ("sweep", by_sweep))
               for name, value in key_material(services, member_id).items()}
     db_path = Path(make_url(settings.database_url).database or "")
+    mailbox = Path(settings.mailbox_file)
     if BACKEND == "sqlite":  # the scan below works: it finds both members' keys now
-        before = leftovers(files_of(db_path, export_dir), [], stored)
+        before = leftovers(files_of(db_path, export_dir, mailbox), [], stored)
         assert {"request.wrapped_key in membervault.db-wal",
                 "sweep.wrapped_key in membervault.db-wal"} <= set(before), before
 
@@ -191,13 +192,15 @@ def test_a_request_and_the_sweep_leave_the_same_end_state_and_no_residue(
                                                    "partner-brand"]
     destroyed = state["audit"]["destroyed"]
     assert (destroyed["sign_in_codes"], destroyed["export_archives"],
-            destroyed["consent_state_rows"], destroyed["objections"]) == (1, 1, 2, 1)
+            destroyed["consent_state_rows"], destroyed["objections"],
+            destroyed["mail_messages"]) == (1, 1, 2, 1, 1)
+    assert "Your sign-in code is" not in mailbox.read_text()  # both members' mail purged
     assert state["audit"]["kept"][-1] == "suppression_hash"
     assert count(services, SignInCode) == 0
     assert [p for p in export_dir.rglob("*") if p.is_file()] == []
     with services.db.unit_of_work() as uow:
-        assert is_suppressed(uow.session, services.keyring, PERSON["email"])
-        assert is_suppressed(uow.session, services.keyring, TWIN["email"])
+        assert is_suppressed(uow.session, services.crypto, PERSON["email"])
+        assert is_suppressed(uow.session, services.crypto, TWIN["email"])
 
     if BACKEND != "sqlite":
         return  # PostgreSQL keeps its files on the server, out of the scan's reach
@@ -208,9 +211,9 @@ def test_a_request_and_the_sweep_leave_the_same_end_state_and_no_residue(
     assert complete_acknowledged(services.db, now=utcnow()) == 1
     assert request_of(services, request_id).state == "completed"
     text = [*TEXT_NEEDLES, *TWIN_NEEDLES, request_number, sweep_number]
-    assert leftovers(files_of(db_path, export_dir), text, stored) == []
+    assert leftovers(files_of(db_path, export_dir, mailbox), text, stored) == []
     services.db.engine.dispose()
-    assert leftovers(files_of(db_path, export_dir), text, stored) == []
+    assert leftovers(files_of(db_path, export_dir, mailbox), text, stored) == []
     printed = capsys.readouterr()
     logs = {"captured log": caplog.text.encode(), "stdout": printed.out.encode(),
             "stderr": printed.err.encode()}

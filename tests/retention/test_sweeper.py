@@ -17,7 +17,7 @@ from audit.chain import Read
 from audit.models import AccessLogEntry, AuditEvent
 from audit.verification import verify
 from consent import ledger
-from consent.ledger import Evidence
+from consent.evidence import Evidence
 from consent.models import ConsentRecord
 from export.models import ExportArchive
 from identity import members
@@ -62,8 +62,8 @@ def set_member(services: Any, member_id: uuid.UUID, **values: Any) -> None:
 def consent(services: Any, member_id: uuid.UUID, purpose: str, granted: bool,
             at: dt.datetime) -> None:
     with services.db.unit_of_work() as uow:
-        record = ledger.record_consent(uow.session, services.policy, member_id, purpose,
-                                       granted=granted, notice_version=1 if granted else None,
+        record = ledger.record_consent(uow.session, services.policy, services.crypto,
+                                       member_id, purpose, granted=granted, notice_version=1 if granted else None,
                                        channel="web", actor="test", evidence=Evidence())
         uow.session.flush()
         record.at = at

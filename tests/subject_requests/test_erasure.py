@@ -19,14 +19,13 @@ from starlette.testclient import TestClient
 from audit.models import AuditEvent
 from consent.models import Consent, ConsentRecord
 from export.models import ExportArchive
-from identity.models import PERSONAL_FIELDS, Member, SignInCode
+from identity.models import PERSONAL_FIELDS, Member, SignInCode, SuppressedEmail
+from identity.suppression import address_hash, is_suppressed
 from membervault.services import Services
 from outbox.models import Delivery, OutboxEvent
 from outbox.secrets import open_member_number
 from outbox.tracking import acknowledge
 from retention import shredding
-from retention.models import SuppressedEmail
-from retention.shredding import is_suppressed, suppression_hash
 from subject_requests import erasure
 from subject_requests.erasure import (
     LEASE,
@@ -37,13 +36,11 @@ from subject_requests.erasure import (
     erasure_certificate,
     pending_acknowledgements,
 )
-from subject_requests.models import RequestTransition
 from tests.audit.support import logged
 from tests.conftest import Api, register
 from tests.consent.support import grant, signed_in, withdraw
 from tests.retention.support import (
     CERTIFICATE,
-    HOLDS,
     LIFT,
     MEMBER_DATA,
     PENDING,
@@ -133,9 +130,9 @@ def test_erasure_shreds_the_member_notifies_recipients_and_completes_on_acknowle
     with services.db.unit_of_work() as uow:
         rows = uow.session.scalars(select(SuppressedEmail)).all()
         assert [(r.email_hash, r.reason) for r in rows] == [
-            (suppression_hash(services.keyring, jane["email"]), "marketing_opt_out")]
-        assert is_suppressed(uow.session, services.keyring, jane["email"].upper())
-        assert not is_suppressed(uow.session, services.keyring, "someone.else@example.org")
+            (address_hash(services.crypto, jane["email"]), "marketing_opt_out")]
+        assert is_suppressed(uow.session, services.crypto, jane["email"].upper())
+        assert not is_suppressed(uow.session, services.crypto, "someone.else@example.org")
 
     # Reads: a look-up by any key finds nobody; her own token finds an erased member.
     for purpose, key, reason in (
@@ -202,6 +199,8 @@ def test_erasure_shreds_the_member_notifies_recipients_and_completes_on_acknowle
     assert {"data_key", "blind_indexes", "sign_in_codes", "export_archives"} <= set(destroyed)
     assert set(destroyed["blind_indexes"]["indexes"]) == {"email", "phone", "member_number"}
     assert destroyed["sign_in_codes"]["count"] >= 1
+    assert destroyed["mail"]["count"] >= 1  # her sign-in mail, cut out of the mailbox
+    assert jane["email"] not in Path(settings.mailbox_file).read_text()
     attributes = {d["attribute"]: d["category"] for d in document["destroyed"]
                   if d["item"] == "attribute"}
     assert attributes["email"] == "contact.email"
@@ -223,6 +222,37 @@ def test_erasure_shreds_the_member_notifies_recipients_and_completes_on_acknowle
                                            issuer=services.settings.issuer,
                                            signing_key=services.signing_keys.active)
     assert orjson.loads(jws.deserialize_compact(token, published_keys(http)).payload) == again
+
+
+def test_the_certificate_lists_events_deliveries_and_hold_rows_as_kept(
+        http: TestClient, services: Services, jane: dict[str, Any], jane_api: Api) -> None:
+    """The audit found the certificate's "kept" list silent about the events, their
+    deliveries and the legal holds, which all outlive the erasure."""
+    subscribed_client(http, services, "email-tool", ("marketing.email",))
+    desk = officer(http, services)
+    grant(jane_api, "marketing.email")  # a consent.changed event, delivered to email-tool
+    placed = desk.graphql(PLACE, {"m": jane["id"], "r": "fraud check 2026-17"})
+    hold_id = placed["data"]["placeLegalHold"]["hold"]["id"]
+    assert desk.graphql(LIFT, {"h": hold_id})["data"]["liftLegalHold"]["errors"] == []
+
+    request_id = open_erasure(services, jane["id"])
+    assert erase(services, now=utcnow()) == 1
+    answer = desk.graphql(CERTIFICATE, {"id": str(request_id)})
+    assert "errors" not in answer, answer
+    kept = {k["item"]: k for k in answer["data"]["erasureCertificate"]["certificate"]["kept"]}
+    member = uuid.UUID(jane["id"])
+    events = count(services, OutboxEvent, OutboxEvent.member_id == member)
+    assert events == 2  # consent.changed and member.erased
+    assert kept["outbox_events"]["count"] == events
+    assert kept["outbox_events"]["why"] == WHY["outbox_events"]
+    assert kept["deliveries"]["count"] == count(services, Delivery) == 2
+    assert kept["deliveries"]["why"] == WHY["deliveries"]
+    assert kept["legal_holds"]["count"] == 1
+    assert "never deleted" in kept["legal_holds"]["why"]
+    with services.db.unit_of_work() as uow:
+        record = uow.session.scalars(select(AuditEvent).where(
+            AuditEvent.member_id == member, AuditEvent.action == "member.erased")).one()
+    assert {"outbox_events", "deliveries", "legal_holds"} <= set(record.details["kept"])
 
 
 def test_a_member_without_subscribed_recipients_is_completed_at_once(
@@ -259,50 +289,12 @@ def test_the_suppression_hash_is_kept_only_when_marketing_consent_was_withdrawn(
     assert erase(services, now=utcnow()) == len(people)
     with services.db.unit_of_work() as uow:
         hashes = set(uow.session.scalars(select(SuppressedEmail.email_hash)))
-    assert hashes == {suppression_hash(services.keyring, people[n][1])
+    assert hashes == {address_hash(services.crypto, people[n][1])
                       for n in ("withdrew", "sms-withdrew")}
 
 
 # --------------------------------------------------------------------------------------
 # Legal holds
-
-
-def test_a_held_member_is_not_erased_and_the_request_is_denied_with_the_reason(
-        http: TestClient, services: Services, jane: dict[str, Any], jane_api: Api) -> None:
-    desk = officer(http, services)
-    reason = "Litigation hold: claim 2026-0417 (legal department)"
-    placed = desk.graphql(PLACE, {"m": jane["id"], "r": reason})["data"]["placeLegalHold"]
-    assert placed["errors"] == [] and placed["hold"]["active"] is True
-    request_id = open_erasure(services, jane["id"])
-    assert erase(services, now=utcnow()) == 1
-
-    denied = request_of(services, request_id)
-    assert (denied.state, denied.denial_code, denied.denial_reason) == (
-        "denied", "LEGAL_HOLD", reason)
-    with services.db.unit_of_work() as uow:
-        last = uow.session.scalars(select(RequestTransition).where(
-            RequestTransition.request_id == request_id)
-            .order_by(RequestTransition.id.desc())).first()
-        assert last is not None and last.reason == f"LEGAL_HOLD: {reason}"
-        skipped = uow.session.scalars(select(AuditEvent).where(
-            AuditEvent.action == "erasure.denied")).one()
-        assert skipped.details["hold_id"] == placed["hold"]["id"]
-    assert me_code(jane_api) is None  # untouched
-    assert member_row(services, jane["id"]).wrapped_key is not None
-    assert count(services, OutboxEvent, OutboxEvent.type == "member.erased") == 0
-
-    # Once the hold is lifted, a new request erases her.
-    listed = desk.graphql(HOLDS, {"m": jane["id"]})["data"]["legalHolds"]
-    assert [(h["id"], h["active"]) for h in listed] == [(placed["hold"]["id"], True)]
-    lifted = desk.graphql(LIFT, {"h": placed["hold"]["id"]})["data"]["liftLegalHold"]
-    assert lifted["errors"] == [] and lifted["hold"]["active"] is False
-    assert lifted["hold"]["liftedBy"] == "officer:test-officer"
-    again = desk.graphql(LIFT, {"h": placed["hold"]["id"]})["data"]["liftLegalHold"]
-    assert again["errors"] == [] and again["hold"]["liftedAt"] == lifted["hold"]["liftedAt"]
-    second = open_erasure(services, jane["id"])
-    assert erase(services, now=utcnow()) == 1
-    assert request_of(services, second).state == "completed"
-    assert me_code(jane_api) == "MEMBER_ERASED"
 
 
 def test_an_expired_hold_no_longer_blocks_erasure(
@@ -409,7 +401,7 @@ def test_running_again_does_no_harm(http: TestClient, services: Services,
 # Steps of the one erasure (retention.shredding.erase_members), in the order it takes
 # them: capturing the member number, the suppression hash, the evidence scrub, the event
 # with its deliveries, and the archive files (last, just before the commit).
-STEPS = ("seal_member_number", "suppression_hash", "scrub_evidence", "emit_many",
+STEPS = ("seal_member_number", "address_hash", "scrub_evidence", "emit_many",
          "delete_archives_of")
 
 
