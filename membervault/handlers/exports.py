@@ -19,7 +19,6 @@ from export import archive
 from membervault.auth import NO_STORE, principal_of
 from membervault.handlers import services_of
 from membervault.services import Services
-from vaultkernel.clock import utcnow
 from vaultkernel.request_id import current_request_id
 
 log = logging.getLogger("membervault.app")
@@ -33,7 +32,7 @@ async def export_download(request: Request) -> Response:
                              "requestId": current_request_id()}, status_code=401,
                             headers={"WWW-Authenticate": "Bearer", **NO_STORE})
     member_id = principal.member_id if principal.role == "member" else None
-    now = utcnow()
+    now = services.clock.now()
     found = await run_in_threadpool(_find, services, request.path_params["token"], member_id,
                                     now)
     if found is None:

@@ -12,7 +12,6 @@ from outbox.errors import OutboxError
 from schema.access import Role, guarded
 from schema.errors import field_errors
 from schema.outbox.types import Acknowledgement, AcknowledgePayload, Delivery, ReplayPayload
-from vaultkernel.clock import utcnow
 from vaultkernel.errors import DomainError
 
 
@@ -53,7 +52,7 @@ class DeliveryMutation:
         ctx = info.context
         try:
             row = service.acknowledge_event(ctx.uow, str(ctx.principal.client_id),
-                                            _event_id(event_id), now=utcnow())
+                                            _event_id(event_id), now=ctx.services.clock.now())
         except DomainError as exc:
             return AcknowledgePayload(acknowledgement=None, errors=field_errors(exc))
         assert row.acknowledged_at is not None
@@ -68,7 +67,7 @@ class DeliveryMutation:
         ctx = info.context
         try:
             row = service.replay_delivery(ctx.uow, _delivery_id(delivery_id),
-                                          actor=ctx.principal.actor, now=utcnow())
+                                          actor=ctx.principal.actor, now=ctx.services.clock.now())
         except DomainError as exc:
             return ReplayPayload(delivery=None, errors=field_errors(exc))
         return ReplayPayload(delivery=Delivery.of(row), errors=[])

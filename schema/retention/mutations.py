@@ -11,7 +11,6 @@ from retention import service
 from schema.access import MEMBERSHIP, Role, guarded
 from schema.errors import field_errors
 from schema.retention.types import LegalHoldPayload, LegalHoldView, parse_internal_id
-from vaultkernel.clock import utcnow
 from vaultkernel.errors import DomainError
 
 
@@ -33,7 +32,7 @@ class RetentionMutation:
                          expires_at: dt.datetime | None = None,
                          categories: list[str] | None = None) -> LegalHoldPayload:
         ctx = info.context
-        now = utcnow()
+        now = ctx.services.clock.now()
         target, expiry = parse_internal_id(member_id, "memberId"), _instant(expires_at)
         try:
             hold = service.place_legal_hold(ctx.uow, target, reason, actor=ctx.principal.actor,
@@ -47,7 +46,7 @@ class RetentionMutation:
                          "nothing).", extensions=guarded(Role.OFFICER))
     def lift_legal_hold(self, info: Info, hold_id: strawberry.ID) -> LegalHoldPayload:
         ctx = info.context
-        now = utcnow()
+        now = ctx.services.clock.now()
         target = parse_internal_id(hold_id, "holdId")
         try:
             hold = service.lift_legal_hold(ctx.uow, target, actor=ctx.principal.actor, now=now)
@@ -62,4 +61,4 @@ class RetentionMutation:
                         at: dt.datetime | None = None) -> int:
         ctx = info.context
         return service.record_activity(ctx.uow, ctx.services.crypto, member_numbers, at=at,
-                                       now=utcnow())
+                                       now=ctx.services.clock.now())

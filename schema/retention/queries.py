@@ -14,7 +14,6 @@ from schema.retention.types import (
     RetentionScheduleItem,
     parse_internal_id,
 )
-from vaultkernel.clock import utcnow
 
 
 @strawberry.type
@@ -22,7 +21,7 @@ class LegalHoldQuery:
     @strawberry.field(description="A member's legal holds, active or not, newest first.",
                       extensions=guarded(Role.OFFICER))
     def legal_holds(self, info: Info, member_id: strawberry.ID) -> list[LegalHoldView]:
-        now = utcnow()
+        now = info.context.services.clock.now()
         return [LegalHoldView.of(h, now) for h in holds.holds_of(
             info.context.uow.session, parse_internal_id(member_id, "memberId"))]
 

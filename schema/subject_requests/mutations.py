@@ -22,7 +22,6 @@ from schema.subject_requests.types import (
 from subject_requests import lifecycle, opening
 from subject_requests.errors import RequestError
 from subject_requests.lifecycle import Snapshot
-from vaultkernel.clock import utcnow
 from vaultkernel.errors import DomainError
 
 
@@ -40,7 +39,7 @@ def _open(info: Info, member_id: uuid.UUID, input: OpenRequestInput,
                                       actor=ctx.principal.actor,
                                       identity_verification=identity_verification,
                                       purpose=input.purpose, corrections=corrections,
-                                      now=utcnow())
+                                      now=ctx.services.clock.now())
     except (RequestError, IdentityError) as exc:
         ctx.uow.rollback()
         return RequestPayload(request=None, errors=_errors(exc))
@@ -84,7 +83,7 @@ class RequestMutation:
         ctx = info.context
         return _officer_change(info, lambda: opening.verify_request_identity(
             ctx.uow, ctx.services.request_workflow, parse_request_id(request_id), method,
-            actor=ctx.principal.actor, now=utcnow()))
+            actor=ctx.principal.actor, now=ctx.services.clock.now()))
 
     @strawberry.mutation(description="Extend the deadline once, within the first period, "
                          "with the reason the member is told.",
@@ -94,7 +93,7 @@ class RequestMutation:
         ctx = info.context
         return _officer_change(info, lambda: lifecycle.extend_request(
             ctx.uow, ctx.services.request_workflow.deadlines, parse_request_id(request_id),
-            reason, actor=ctx.principal.actor, now=utcnow()))
+            reason, actor=ctx.principal.actor, now=ctx.services.clock.now()))
 
     @strawberry.mutation(description="Deny with a reason code (UNVERIFIABLE_IDENTITY, "
                          "MANIFESTLY_UNFOUNDED, EXCESSIVE, LEGAL_HOLD, LEGAL_OBLIGATION, "
@@ -104,4 +103,4 @@ class RequestMutation:
         ctx = info.context
         return _officer_change(info, lambda: lifecycle.deny_request(
             ctx.uow, ctx.services.request_workflow.deadlines, parse_request_id(request_id),
-            code, reason, actor=ctx.principal.actor, now=utcnow()))
+            code, reason, actor=ctx.principal.actor, now=ctx.services.clock.now()))

@@ -21,7 +21,6 @@ from schema.subject_requests.types import (
     view,
 )
 from subject_requests import access, erasure, lifecycle
-from vaultkernel.clock import utcnow
 from vaultkernel.errors import DomainError
 
 MAX_LIST = 500
@@ -35,7 +34,7 @@ class RequestQuery:
         ctx = info.context
         return [view(r) for r in access.member_requests(
             ctx.uow, ctx.services.exports, ctx.services.request_workflow.deadlines,
-            ctx.principal.member_id, now=utcnow())]
+            ctx.principal.member_id, now=ctx.services.clock.now())]
 
     @strawberry.field(description="Requests by state, overdue, or due within N days; "
                       "soonest due first.", extensions=guarded(Role.OFFICER))
@@ -49,7 +48,7 @@ class RequestQuery:
             states=[state.value] if state else [], overdue=overdue,
             due_within=dt.timedelta(days=due_within_days) if due_within_days is not None
             else None, member_id=parse_request_id(member_id) if member_id else None,
-            limit=MAX_LIST, now=utcnow())]
+            limit=MAX_LIST, now=info.context.services.clock.now())]
 
 
 @strawberry.type
@@ -67,7 +66,7 @@ class ErasureQuery:
         try:
             document, signed = erasure.erasure_certificate(
                 ctx.uow, ctx.services.policy, parsed, issuer=ctx.services.settings.issuer,
-                signing_key=ctx.services.signing_keys.active, now=utcnow())
+                signing_key=ctx.services.signing_keys.active, now=ctx.services.clock.now())
         except erasure.CertificateError as exc:
             if exc.code == "NOT_FOUND":
                 return None

@@ -16,7 +16,7 @@ from subject_requests.deadlines import Deadlines
 from subject_requests.errors import RequestError
 from subject_requests.models import DataSubjectRequest
 from tests.conftest import Api
-from tests.subject_requests.support import officer_api
+from tests.subject_requests.support import OPEN_FOR, officer_api
 
 T0 = dt.datetime(2026, 1, 31, 9, 30, tzinfo=dt.UTC)  # a Saturday
 BRUSSELS = ZoneInfo("Europe/Brussels")  # the default policy's time zone
@@ -271,3 +271,17 @@ def test_a_late_extension_is_refused_through_the_api(http: Any, services: Any) -
     assert "within the first period" in error["message"]
     with services.db.unit_of_work() as uow:
         assert lifecycle.get(uow.session, late.id).extended is False
+
+
+def test_the_officer_queue_reads_the_service_clock(officer: Any, jane: dict[str, Any],
+                                                   services: Any) -> None:
+    """The queue, its due dates and its ``overdue`` flags follow the service's clock (an
+    officer's what-if view, a test), not the wall clock."""
+    opened = officer.graphql(OPEN_FOR, {"m": jane["id"], "v": "phone call",
+                                        "input": {"type": "ACCESS"}})
+    request_id = opened["data"]["openRequestFor"]["request"]["id"]
+    queue = """{ requests(overdue: true) { id overdue } }"""
+    assert officer.graphql(queue)["data"]["requests"] == []
+    services.clock.advance(dt.timedelta(days=45))
+    assert officer.graphql(queue)["data"]["requests"] == [
+        {"id": request_id, "overdue": True}]
