@@ -66,11 +66,10 @@ class RequestContext:
                 message = {**message, "headers": headers}
             await send(message)
 
-        with telemetry.tracer().start_as_current_span(
-                f"{scope['method']} {path}", context=parent, kind=SpanKind.SERVER,
-                record_exception=False, set_status_on_exception=False,
-                attributes={"http.request.method": scope["method"], "url.path": path,
-                            "membervault.request_id": request_id}) as span:
+        with telemetry.root(f"{scope['method']} {path}", {
+                "http.request.method": scope["method"], "url.path": path,
+                "membervault.request_id": request_id}, context=parent,
+                kind=SpanKind.SERVER) as span:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:

@@ -23,6 +23,7 @@ from outbox.delivery import deliver_due
 from retention.sweeper import SweepIncomplete, last_sweep_at, sweep
 from subject_requests.access import build_pending_exports
 from subject_requests.erasure import complete_acknowledged, erase_pending
+from vaultkernel import telemetry
 from vaultkernel.clock import utcnow
 from vaultkernel.request_id import reset_request_id, set_request_id
 from vaultkernel.telemetry import measured
@@ -43,7 +44,7 @@ def worker_pass() -> Iterator[None]:
     span: each pass is a trace of its own, each step a span in it."""
     token = set_request_id(f"pass-{secrets.token_hex(8)}")
     try:
-        with measured("worker.pass"):
+        with telemetry.root("worker.pass"):
             yield
     finally:
         reset_request_id(token)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
@@ -25,16 +26,41 @@ Attribute = str | int | float | bool
 class _Plugged:
     tracer: Tracer = trace.NoOpTracer()
     observer: Observer | None = None
+    recording = False
 
 
-def install(tracer: Tracer | None = None, observer: Observer | None = None) -> None:
-    """Plug in the process's tracer and observer (the composition root does, once)."""
+def install(tracer: Tracer | None = None, observer: Observer | None = None, *,
+            recording: bool = False) -> None:
+    """Plug in the process's tracer and observer (the composition root does, once).
+    ``recording``: spans are recorded (and exported); otherwise only the roots of
+    requests and worker passes are made, for their trace ids, and :func:`span` costs
+    nothing."""
     _Plugged.tracer = tracer or trace.NoOpTracer()
     _Plugged.observer = observer
+    _Plugged.recording = recording
 
 
 def tracer() -> Tracer:
     return _Plugged.tracer
+
+
+def root(name: str, attributes: Mapping[str, Attribute] | None = None,
+         **options: Any) -> AbstractContextManager[Span]:
+    """A span made whether or not spans are recorded: a request's or a worker pass's, whose
+    trace id the log lines carry."""
+    return _Plugged.tracer.start_as_current_span(
+        name, attributes=attributes, record_exception=False, set_status_on_exception=False,
+        **options)
+
+
+def span(name: str, attributes: Mapping[str, Attribute] | None = None
+         ) -> AbstractContextManager[Span]:
+    """A span inside the current one when spans are recorded; otherwise a stand-in that
+    takes attributes and leaves the current trace as it is."""
+    if not _Plugged.recording:
+        return nullcontext(trace.INVALID_SPAN)
+    return _Plugged.tracer.start_as_current_span(
+        name, attributes=attributes, record_exception=False, set_status_on_exception=False)
 
 
 @contextmanager
@@ -46,15 +72,13 @@ def measured(operation: str, attributes: Mapping[str, Attribute] | None = None
     failure: str | None = None
     # Exceptions are recorded by type below, never with their message (record_exception
     # would store it in the span).
-    with _Plugged.tracer.start_as_current_span(operation, attributes=attributes,
-                                               record_exception=False,
-                                               set_status_on_exception=False) as span:
+    with span(operation, attributes) as current:
         try:
-            yield span
+            yield current
         except BaseException as exc:
             failure = type(exc).__name__
-            span.set_status(Status(StatusCode.ERROR, failure))
-            span.set_attribute("error.type", failure)
+            current.set_status(Status(StatusCode.ERROR, failure))
+            current.set_attribute("error.type", failure)
             raise
         finally:
             observer = _Plugged.observer

@@ -21,9 +21,7 @@ from vaultkernel import telemetry
 class ObservedOperation(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
-        with telemetry.tracer().start_as_current_span(
-                "graphql.operation", record_exception=False,
-                set_status_on_exception=False) as span:
+        with telemetry.span("graphql.operation") as span:
             try:
                 yield
             finally:

@@ -14,6 +14,7 @@ def observe(services: Services, role: str, exporter: SpanExporter | None = None)
     """Plug this process's tracer and metrics into the kernel's seam; with an exporter
     (or ``MEMBERVAULT_OTLP_ENDPOINT``) spans are recorded, database statements included."""
     provider = tracing.provider(services.settings, role, exporter)
-    telemetry.install(provider.get_tracer("membervault"), metrics.observe)
-    if tracing.recording(services.settings, exporter):
+    recording = tracing.recording(services.settings, exporter)
+    telemetry.install(provider.get_tracer("membervault"), metrics.observe, recording=recording)
+    if recording:
         tracing.trace_statements(services.db.engine)
