@@ -2,7 +2,7 @@
 # Slim Python, a non-root user, nothing written outside /var/lib/membervault (a volume)
 # and /tmp (a tmpfs): runs with a read-only root file system. Settings come from the
 # environment (MEMBERVAULT_*). See docs/operations.md.
-FROM python:3.12-slim
+FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -164,3 +164,17 @@ def test_several_processes_add_their_metrics_up(tmp_path: Path) -> None:
                for family in text_string_to_metric_families(text) for s in family.samples}
     assert value(samples, "membervault_graphql_requests_total", operation="SharedName",
                  type="query", outcome="ok") == 2
+
+
+def test_serve_shares_a_directory_emptied_of_processes_gone(tmp_path: Path) -> None:
+    from membervault.observability.metrics import MULTIPROCESS_ENV, shared_by_processes
+
+    (tmp_path / "counter_4242.db").write_bytes(b"old")
+    with shared_by_processes(str(tmp_path)):
+        assert os.environ[MULTIPROCESS_ENV] == str(tmp_path)
+        assert list(tmp_path.iterdir()) == []
+    assert MULTIPROCESS_ENV not in os.environ and tmp_path.is_dir()
+    with shared_by_processes(""):
+        made = Path(os.environ[MULTIPROCESS_ENV])
+        assert made.is_dir()
+    assert not made.exists()
