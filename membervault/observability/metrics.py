@@ -110,7 +110,7 @@ def shared_by_processes(directory: str) -> Iterator[None]:
 def exposition(*collectors: Collector) -> bytes:
     """The text format: this process's metrics (or every process's, in multiprocess
     mode) and ``collectors`` (computed now)."""
-    registry = CollectorRegistry(auto_describe=True)
+    registry = CollectorRegistry()  # no auto-describe: it would read the backlog twice
     directory = os.environ.get(MULTIPROCESS_ENV)
     if directory:
         MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
