@@ -15,6 +15,8 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 
+from opentelemetry.context import Context
+
 from audit import heads, member_index
 from export.archive import purge_expired
 from identity import sign_in_limits
@@ -44,7 +46,7 @@ def worker_pass() -> Iterator[None]:
     span: each pass is a trace of its own, each step a span in it."""
     token = set_request_id(f"pass-{secrets.token_hex(8)}")
     try:
-        with telemetry.root("worker.pass"):
+        with telemetry.root("worker.pass", context=Context()):  # never a caller's trace
             yield
     finally:
         reset_request_id(token)

@@ -100,8 +100,9 @@ def test_each_worker_pass_is_a_trace_with_a_span_per_step(
         spans: InMemorySpanExporter, services: Services, jane_api: Api) -> None:
     jane_api.graphql(OPEN, {"input": {"type": "ACCESS"}})
     spans.clear()
-    worker.run_once(services)
-    recorded = spans.get_finished_spans()
+    with telemetry.root("whatever was current"):
+        worker.run_once(services)
+    recorded = [s for s in spans.get_finished_spans() if s.name.startswith("worker.")]
     passes = [s for s in recorded if s.name == "worker.pass"]
     assert len(passes) == 1 and passes[0].parent is None
     exports = next(s for s in recorded if s.name == "worker.exports")
