@@ -26,6 +26,7 @@ from audit.models import AccessLogEntry
 from vaultkernel.clock import Clock, SystemClock
 from vaultkernel.database import Database
 from vaultkernel.errors import DomainError
+from vaultkernel.telemetry import measured
 
 RETRY_BUDGET = 5.0  # seconds; SQLite's busy timeout is as long, so one locked wait fits
 
@@ -65,6 +66,13 @@ class AccessLog:
         oracle by timing), and the question itself was asked. Raises
         :class:`AccessLogUnavailable`."""
         packed, count = pack(reads)
+        with measured("access_log.write", {"membervault.access_log.members": count}) as span:
+            sequence = self._append(principal, purpose, packed, count, request_id)
+            span.set_attribute("membervault.access_log.sequence", sequence)
+            return sequence
+
+    def _append(self, principal: str, purpose: str, packed: str, count: int,
+                request_id: str) -> int:
         deadline = time.monotonic() + self._budget
         with self._lock:
             attempt = 0

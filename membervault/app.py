@@ -22,7 +22,9 @@ from membervault.handlers import health, oauth, privacy_notice, sign_in, well_kn
 from membervault.handlers.audience import audience_export
 from membervault.handlers.exports import export_download
 from membervault.handlers.graphql import GraphQLView
+from membervault.handlers.metrics import metrics_endpoint
 from membervault.http import BodyLimit, NoStoreByDefault, RequestContext
+from membervault.observability.wiring import observe
 from membervault.services import Services, build_services, ensure_signing_key
 from membervault.web import privacy_centre
 from vaultkernel.database import MAX_CONNECTIONS
@@ -38,6 +40,7 @@ REQUEST_THREADS = MAX_CONNECTIONS // 2
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
     settings = settings or load_settings()
     services = services or build_services(settings)
+    observe(services, "server")
     try:
         readiness.check(services)
     except readiness.NotReady as exc:
@@ -64,6 +67,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Route("/policy.json", privacy_notice.privacy_notice, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint(settings.metrics_token), methods=["GET"]),
         Route("/audience/{purpose}.ndjson", audience_export, methods=["GET"],
               middleware=authenticated),
         Route("/exports/{token}", export_download, methods=["GET"], middleware=authenticated),

@@ -1,5 +1,5 @@
-"""ASGI middleware: request ids, an access log without PII, no caching unless chosen,
-request body limits."""
+"""ASGI middleware: request ids and the request's span (a caller's ``traceparent``
+honoured), an access log without PII, no caching unless chosen, request body limits."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from opentelemetry.trace import SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vaultkernel import telemetry
 from vaultkernel.request_id import reset_request_id, set_request_id
 
 log = logging.getLogger("membervault.http")
@@ -21,6 +24,8 @@ SECRET_PATH = re.compile(r"^/exports/[^/]+")
 # What a path may show in the log as it is; anything else (a decoded %0A, non-ASCII) is
 # percent-encoded again, so the path cannot break or fake a log line.
 PATH_SAFE = "/:@!$&'()*+,;=-._~[]"
+# W3C trace context only: baggage is not taken (it could carry anything a caller put in).
+TRACE_CONTEXT = TraceContextTextMapPropagator()
 
 
 def loggable_path(path: str) -> str:
@@ -28,9 +33,10 @@ def loggable_path(path: str) -> str:
 
 
 class RequestContext:
-    """Gives every request an id (``X-Request-ID``) and logs method, path, status, time.
+    """Gives every request an id (``X-Request-ID``) and a server span (continuing the
+    caller's ``traceparent``), and logs method, path, status, time.
 
-    The query string is never logged: it could carry personal values.
+    The query string is never logged nor put in the span: it could carry personal values.
     """
 
     def __init__(self, app: ASGIApp):
@@ -40,9 +46,14 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if REQUEST_ID.match(given) else secrets.token_hex(8)
         token = set_request_id(request_id)
+        path = loggable_path(scope["path"])
+        parent = TRACE_CONTEXT.extract({
+            name: headers[name.encode()].decode("latin-1")
+            for name in ("traceparent", "tracestate") if name.encode() in headers})
         started = time.perf_counter()
         status = 500
 
@@ -55,15 +66,19 @@ class RequestContext:
                 message = {**message, "headers": headers}
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            path = loggable_path(scope["path"])
-            took = round((time.perf_counter() - started) * 1000, 1)
-            log.info("%s %s %s %.1fms rid=%s", scope["method"], path, status, took, request_id,
-                     extra={"method": scope["method"], "path": path, "status": status,
-                            "durationMs": took})
-            reset_request_id(token)
+        with telemetry.root(f"{scope['method']} {path}", {
+                "http.request.method": scope["method"], "url.path": path,
+                "membervault.request_id": request_id}, context=parent,
+                kind=SpanKind.SERVER) as span:
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                span.set_attribute("http.response.status_code", status)
+                took = round((time.perf_counter() - started) * 1000, 1)
+                log.info("%s %s %s %.1fms rid=%s", scope["method"], path, status, took,
+                         request_id, extra={"method": scope["method"], "path": path,
+                                            "status": status, "durationMs": took})
+                reset_request_id(token)
 
 
 class NoStoreByDefault:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -131,7 +131,10 @@ class ProtectiveRules(SchemaExtension):
         yield
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(settings: Settings,
+                 observers: Sequence[Callable[[], SchemaExtension]] = ()) -> strawberry.Schema:
+    """The schema; ``observers`` (the composition root's metrics and traces) wrap every
+    other extension, so they see an operation from parsing to answer."""
     rules: list[type[ASTValidationRule]] = [
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
@@ -141,6 +144,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     # Factories: strawberry builds fresh extension instances per request; the parser and
     # validation caches live at module level and are shared across requests.
     extensions: list[Callable[[], SchemaExtension]] = [
+        *observers,
         partial(ParserCacheReportingErrors, maxsize=256),
         partial(ValidationCache, maxsize=256),
         partial(ProtectiveRules, tuple(rules)),

@@ -3,7 +3,8 @@
 Two formats, both safe against forged lines:
 
 - ``json`` (production's default): one JSON object per line, ``time``, ``level``,
-  ``logger``, ``message``, ``requestId`` and the record's extra fields (``method``,
+  ``logger``, ``message``, ``requestId``, ``traceId`` and ``spanId`` (on every line, null
+  outside a request or a worker pass) and the record's extra fields (``method``,
   ``path``, ``status``, ...), every value escaped by the JSON encoder (non-ASCII too), so
   a newline a caller smuggled in stays inside its string;
 - ``console`` (development's default): ``time level logger message``; control characters
@@ -27,6 +28,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from vaultkernel.request_id import current_request_id
+from vaultkernel.telemetry import current_trace_ids
 
 FORMATS = ("json", "console")
 # What every LogRecord has; anything else on a record came as ``extra`` and is a field.
@@ -73,8 +75,9 @@ class JsonLines(logging.Formatter):
         entry: dict[str, Any] = {"time": _time(record), "level": record.levelname,
                                  "logger": record.name, "message": record.getMessage()}
         request_id = current_request_id()
-        if request_id != "-":
-            entry["requestId"] = request_id
+        trace_ids = current_trace_ids()
+        entry["requestId"] = request_id if request_id != "-" else None
+        entry["traceId"], entry["spanId"] = trace_ids or (None, None)
         entry.update(_fields(record))
         if record.exc_info:
             entry["exception"] = exception_summary(record.exc_info)

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 ENV_PREFIX = "MEMBERVAULT_"
+METRICS_TOKEN_MIN = 32  # characters: a guessable token would open /metrics to anyone
 
 
 class SettingsError(Exception):
@@ -71,6 +72,13 @@ class Settings:
     workers: int = 1
     # json (one JSON object per line) or console (readable); empty: json in production.
     log_format: str = ""
+    # The bearer token /metrics asks for; empty: /metrics answers 404 (docs/operations.md).
+    metrics_token: str = ""
+    # Where uvicorn's worker processes share their metrics (prometheus-client's
+    # multiprocess mode) when there are several; empty: a fresh temporary directory.
+    metrics_dir: str = ""
+    # Where traces go (OTLP over HTTP, e.g. http://collector:4318/v1/traces); empty: none.
+    otlp_endpoint: str = ""
 
     @property
     def production(self) -> bool:
@@ -159,6 +167,11 @@ def validate(settings: Settings) -> None:
             raise SettingsError("MEMBERVAULT_SMTP_HOST is required in production")
     if settings.log_format not in {"", "json", "console"}:
         raise SettingsError("MEMBERVAULT_LOG_FORMAT must be 'json' or 'console'")
+    if settings.metrics_token and len(settings.metrics_token) < METRICS_TOKEN_MIN:
+        raise SettingsError(f"MEMBERVAULT_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN} "
+                            "characters")
+    if settings.otlp_endpoint and not settings.otlp_endpoint.startswith(("http://", "https://")):
+        raise SettingsError("MEMBERVAULT_OTLP_ENDPOINT must be an http:// or https:// URL")
     if not 60 <= settings.export_link_ttl <= 30 * 86400:
         raise SettingsError("MEMBERVAULT_EXPORT_LINK_TTL must be between 60 s and 30 days")
     for network in settings.webhook_allowed_networks.split(","):

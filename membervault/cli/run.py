@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -15,6 +16,8 @@ import typer
 from membervault import worker as background
 from membervault.cli.context import console, fail, open_services, read_settings
 from membervault.demo import CREDENTIALS, DEMO_EMAIL, load_demo
+from membervault.observability import metrics
+from membervault.observability.wiring import observe
 from membervault.services import ensure_signing_key
 from vaultkernel.logs import configure_logging
 
@@ -46,11 +49,16 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     # uvicorn re-raises the SIGTERM it shut down on with the handler it found: make that
     # an exit that unwinds (and so stops the worker) rather than the default sudden death.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    processes = workers or settings.workers
+    # Several uvicorn workers add their metrics up in files (docs/operations.md).
+    shared = (metrics.shared_by_processes(settings.metrics_dir) if processes > 1
+              else contextlib.nullcontext())
     try:
-        uvicorn.run("membervault.asgi:app", host=host, port=port,
-                    workers=workers or settings.workers, access_log=False, log_config=None,
-                    proxy_headers=bool(settings.forwarded_allow_ips),
-                    forwarded_allow_ips=settings.forwarded_allow_ips or None)
+        with shared:
+            uvicorn.run("membervault.asgi:app", host=host, port=port, workers=processes,
+                        access_log=False, log_config=None,
+                        proxy_headers=bool(settings.forwarded_allow_ips),
+                        forwarded_allow_ips=settings.forwarded_allow_ips or None)
     finally:
         if worker_process is not None:
             _stop_worker(worker_process)
@@ -97,6 +105,7 @@ def worker(once: Annotated[bool, typer.Option(help="one pass, then exit")] = Fal
     services = open_services()
     ensure_signing_key(services)
     configure_logging(log_format=services.settings.effective_log_format)
+    observe(services, "worker")
     if once:
         done = background.run_once(services)
         console.print(", ".join(f"{k}={v}" for k, v in done.items()))

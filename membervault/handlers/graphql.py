@@ -25,6 +25,7 @@ from consent.evidence import Evidence
 from consent.service import apply_gpc_signal
 from identity.principal import Principal
 from membervault.auth import principal_of
+from membervault.observability.graphql import ObservedOperation
 from membervault.services import Services
 from schema.context import Context
 from schema.schema import build_schema
@@ -35,7 +36,7 @@ from vaultkernel.settings import Settings
 class GraphQLView(GraphQL[Context, None]):
     def __init__(self, services: Services, settings: Settings):
         super().__init__(
-            build_schema(settings),
+            build_schema(settings, observers=[ObservedOperation]),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=False,
         )

@@ -143,6 +143,20 @@ def test_token_and_code_lifetimes_are_bounded(name: str) -> None:
     assert getattr(load_settings({f"MEMBERVAULT_{name}": "30"}), name.lower()) == 30
 
 
+def test_a_metrics_token_must_not_be_guessable() -> None:
+    error = settings_error({"MEMBERVAULT_METRICS_TOKEN": "x" * 31})
+    assert "MEMBERVAULT_METRICS_TOKEN" in error and "x" * 31 not in error
+    assert load_settings({"MEMBERVAULT_METRICS_TOKEN": "x" * 32}).metrics_token == "x" * 32
+    assert load_settings({}).metrics_token == ""  # /metrics closed
+
+
+def test_the_otlp_endpoint_is_an_http_url() -> None:
+    assert "MEMBERVAULT_OTLP_ENDPOINT" in settings_error(
+        {"MEMBERVAULT_OTLP_ENDPOINT": "collector:4318"})
+    url = "http://collector:4318/v1/traces"
+    assert load_settings({"MEMBERVAULT_OTLP_ENDPOINT": url}).otlp_endpoint == url
+
+
 def test_mode_must_be_known() -> None:
     assert "MEMBERVAULT_MODE" in settings_error({"MEMBERVAULT_MODE": "staging"})
 
