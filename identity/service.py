@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from identity import clients, signing_keys
+from identity import clients, listings, signing_keys
 from identity.clients import SecretHasher
-from identity.keyring import KeyEncryptionKeys
+from identity.keyring import KeyEncryptionKeys, Keyring
+from identity.listings import KeyInventory, PrincipalEntry
 from identity.models import SigningKey
 from vaultkernel.database import UnitOfWork
 
@@ -49,3 +50,14 @@ def retire_signing_key(uow: UnitOfWork, kid: str) -> None:
     """Stop publishing (and accepting tokens signed by) an old signing key."""
     with uow.committing() as session:
         signing_keys.retire(session, kid)
+
+
+def list_principals(uow: UnitOfWork) -> list[PrincipalEntry]:
+    """Every registered client, officer and admin, by id (reads only)."""
+    return listings.principals(uow.session)
+
+
+def key_inventory(uow: UnitOfWork, keyring: Keyring) -> KeyInventory:
+    """The keyring's KEK versions with how many keys each wraps, and the signing keys
+    (reads only)."""
+    return listings.key_inventory(uow.session, keyring.versions, keyring.active)

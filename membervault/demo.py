@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -59,8 +60,10 @@ def demo_member(rng: random.Random, n: int) -> dict[str, object]:
     return member
 
 
-def load_demo(services: Services, member_count: int = 300, seed: int = 7) -> dict[str, str]:
-    """Create what is missing; return the demo credentials (client id -> secret)."""
+def load_demo(services: Services, member_count: int = 300, seed: int = 7,
+              progress: Callable[[int, int], None] | None = None) -> dict[str, str]:
+    """Create what is missing; return the demo credentials (client id -> secret).
+    ``progress`` is told (synthetic members there, members wanted) as members are enrolled."""
     path = Path(CREDENTIALS)
     saved: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
     policy = services.policy
@@ -93,6 +96,8 @@ def load_demo(services: Services, member_count: int = 300, seed: int = 7) -> dic
                 failures += 1  # a clash with an earlier run: try the next number
             else:
                 created += 1
+                if progress is not None:
+                    progress(created, member_count)
         n += 1
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

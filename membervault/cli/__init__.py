@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from importlib import metadata
+from typing import Annotated
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
@@ -35,8 +37,16 @@ for command in (run.serve, run.worker, run.demo, tokens.token, retention.ropa):
     app.command()(command)
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"membervault {metadata.version('membervault')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root(ctx: typer.Context) -> None:
+def _root(ctx: typer.Context, version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="print the installed version and exit")] = False) -> None:
     """membervault: member data, consent and retention."""
     ctx.call_on_close(close_services)
 

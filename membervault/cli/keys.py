@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from sqlalchemy import select
 
 from identity.errors import IdentityError, KeyringError
 from identity.key_rotation import keys_under, rewrap_all
 from identity.keyring import Keyring, save_keyring
-from identity.models import SigningKey
-from identity.service import retire_signing_key, roll_signing_key
+from identity.listings import KeyInventory
+from identity.service import key_inventory, retire_signing_key, roll_signing_key
 from membervault.cli.context import console, fail, open_services
+from membervault.cli.output import JsonOption, emit_json, line, timestamp
+from membervault.cli.progress import progress_bar
 
 keys_app = typer.Typer(help="Key-encryption keys and token signing keys.", no_args_is_help=True)
 
@@ -28,17 +29,31 @@ def keys_init(output: Path) -> None:
 
 
 @keys_app.command("list")
-def keys_list() -> None:
+def keys_list(as_json: JsonOption = False) -> None:
     """KEK versions with how many keys each wraps, and the published signing keys."""
     services = open_services()
-    for version in services.keyring.versions:
-        active = " (active)" if version == services.keyring.active else ""
-        console.print(f"KEK {version}{active}: wraps {keys_under(services.db, version)} keys")
     with services.db.unit_of_work() as uow:
-        for row in uow.session.scalars(select(SigningKey).order_by(SigningKey.created_at)):
-            state = "active" if row.active else ("retired" if row.retired_at else "published")
-            console.print(f"signing key {row.kid} {row.algorithm} {state} "
-                          f"created {row.created_at:%Y-%m-%d %H:%M}")
+        inventory = key_inventory(uow, services.keyring)
+    if as_json:
+        emit_json(_inventory_document(inventory))
+        return
+    for kek in inventory.kek_versions:
+        active = " (active)" if kek.active else ""
+        line(f"KEK {kek.version}{active}: wraps {kek.keys_wrapped} keys")
+    for key in inventory.signing_keys:
+        line(f"signing key {key.kid} {key.algorithm} {key.state} "
+             f"created {key.created_at:%Y-%m-%d %H:%M}")
+
+
+def _inventory_document(inventory: KeyInventory) -> dict[str, object]:
+    return {
+        "kekVersions": [{"version": k.version, "active": k.active, "keysWrapped": k.keys_wrapped}
+                        for k in inventory.kek_versions],
+        "signingKeys": [{"kid": k.kid, "algorithm": k.algorithm, "state": k.state,
+                         "createdAt": timestamp(k.created_at),
+                         "retiredAt": timestamp(k.retired_at)}
+                        for k in inventory.signing_keys],
+    }
 
 
 @keys_app.command("rotate")
@@ -50,7 +65,8 @@ def keys_rotate() -> None:
         raise fail("rotation writes the keyring file: use MEMBERVAULT_KEK_FILE, not _KEK_JSON")
     keyring = services.keyring.with_new_version()
     save_keyring(keyring, Path(settings.kek_file))
-    count = rewrap_all(services.db, keyring)
+    with progress_bar("re-wrapping keys") as advance:
+        count = rewrap_all(services.db, keyring, progress=advance)
     console.print(f"KEK version {keyring.active} active; {count} keys re-wrapped. Older "
                   f"versions {[v for v in keyring.versions if v != keyring.active]} can be "
                   "retired with 'keys retire-kek'.")
@@ -60,7 +76,9 @@ def keys_rotate() -> None:
 def keys_rewrap() -> None:
     """Finish an interrupted rotation: re-wrap keys still under older KEK versions."""
     services = open_services()
-    console.print(f"{rewrap_all(services.db, services.keyring)} keys re-wrapped")
+    with progress_bar("re-wrapping keys") as advance:
+        count = rewrap_all(services.db, services.keyring, progress=advance)
+    console.print(f"{count} keys re-wrapped")
 
 
 @keys_app.command("retire-kek")

@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
 from identity.errors import IdentityError
-from identity.models import Client
-from identity.service import create_principal, reset_principal_secret, set_principal_active
+from identity.listings import PrincipalEntry
+from identity.service import (
+    create_principal,
+    list_principals,
+    reset_principal_secret,
+    set_principal_active,
+)
 from membervault.cli.context import console, fail, open_services
+from membervault.cli.output import JsonOption, emit_json, line, timestamp
 from outbox.errors import OutboxError
 from outbox.service import register_webhook, remove_webhook
 
@@ -30,15 +35,26 @@ def client_create(client_id: str, name: Annotated[str, typer.Option()],
 
 
 @client_app.command("list")
-def client_list() -> None:
+def client_list(as_json: JsonOption = False) -> None:
     """Every registered principal with its role, purposes and state."""
     services = open_services()
     with services.db.unit_of_work() as uow:
-        for row in uow.session.scalars(select(Client).order_by(Client.client_id)):
-            state = "active" if row.active else "disabled"
-            extra = " collects-consent" if row.collects_consent else ""
-            console.print(f"{row.client_id} {row.role} {state}{extra} "
-                          f"purposes={','.join(row.allowed_purposes) or '-'}")
+        entries = list_principals(uow)
+    if as_json:
+        emit_json({"principals": [_principal_document(entry) for entry in entries]})
+        return
+    for entry in entries:
+        state = "active" if entry.active else "disabled"
+        extra = " collects-consent" if entry.collects_consent else ""
+        line(f"{entry.client_id} {entry.role} {state}{extra} "
+             f"purposes={','.join(entry.purposes) or '-'}")
+
+
+def _principal_document(entry: PrincipalEntry) -> dict[str, object]:
+    return {"clientId": entry.client_id, "name": entry.name, "kind": entry.kind,
+            "role": entry.role, "active": entry.active,
+            "collectsConsent": entry.collects_consent, "purposes": list(entry.purposes),
+            "hasWebhook": entry.has_webhook, "createdAt": timestamp(entry.created_at)}
 
 
 @client_app.command("disable")

@@ -15,6 +15,8 @@ import typer
 
 from membervault import worker as background
 from membervault.cli.context import console, fail, open_services, read_settings
+from membervault.cli.output import camel, emit_json, line
+from membervault.cli.progress import progress_bar
 from membervault.demo import CREDENTIALS, DEMO_EMAIL, load_demo
 from membervault.observability import metrics
 from membervault.observability.wiring import observe
@@ -99,16 +101,24 @@ def _check_listen(host: str, port: int) -> None:
 def worker(once: Annotated[bool, typer.Option(help="one pass, then exit")] = False,
            interval: Annotated[float, typer.Option(help="seconds between passes")] = 2.0,
            parent: Annotated[int | None, typer.Option(
-               hidden=True, help="stop when this process is gone")] = None) -> None:
+               hidden=True, help="stop when this process is gone")] = None,
+           as_json: Annotated[bool, typer.Option(
+               "--json", help="with --once: what the pass did as one JSON document")] = False,
+           ) -> None:
     """Run the background worker: exports, erasures, webhook deliveries, expiries.
     SIGTERM or SIGINT stops it after the pass in hand."""
+    if as_json and not once:
+        raise fail("--json goes with --once (a running worker reports in its log)")
     services = open_services()
     ensure_signing_key(services)
     configure_logging(log_format=services.settings.effective_log_format)
     observe(services, "worker")
     if once:
         done = background.run_once(services)
-        console.print(", ".join(f"{k}={v}" for k, v in done.items()))
+        if as_json:
+            emit_json({"done": {camel(kind): count for kind, count in done.items()}})
+        else:
+            line(", ".join(f"{kind}={count}" for kind, count in done.items()))
         return
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -123,7 +133,8 @@ def demo(members_count: Annotated[int, typer.Option("--members")] = 300) -> None
     if services.settings.production:
         raise fail("the demo is for development mode only")
     ensure_signing_key(services)
-    credentials = load_demo(services, members_count)
+    with progress_bar("enrolling demo members") as advance:
+        credentials = load_demo(services, members_count, progress=advance)
     issuer = services.settings.issuer
     console.print(f"demo ready: {len(credentials)} principals, credentials in {CREDENTIALS}")
     console.print("client token:  curl -s -u loyalty-engine:$(python3 -c \"import json;"

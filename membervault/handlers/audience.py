@@ -44,6 +44,16 @@ PAGE = gate.MAX_PAGE
 MEDIA_TYPE = "application/x-ndjson"
 
 
+def graphql_value(attribute: str, value: object) -> object:
+    """A stored value as the GraphQL field gives it: an address as ``PostalAddress``
+    (camelCase keys, every key present); ``preferences`` is the member's own JSON and keeps
+    their keys, as the GraphQL ``JSON`` scalar does."""
+    if attribute == "postal_address" and isinstance(value, dict):
+        return {"lines": value.get("lines"), "locality": value.get("locality"),
+                "region": value.get("region"), "postalCode": value.get("postal_code"),
+                "country": value.get("country")}
+    return value
+
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -98,8 +108,8 @@ class _Export:
         lines = []
         for data in rows:
             values = data.values
-            lines.append(dumps({n: values.get(a) for n, a in zip(names, attributes,
-                                                                 strict=True)}))
+            lines.append(dumps({n: graphql_value(a, values.get(a))
+                                for n, a in zip(names, attributes, strict=True)}))
         lines.append(b"")
         return b"\n".join(lines) if rows else b""
 

@@ -17,7 +17,7 @@ from consent import ledger
 from identity.models import Client
 from membervault.handlers import audience as audience_export
 from tests.audit.support import Logged, entries, logged
-from tests.conftest import Api, client_token, create_principal
+from tests.conftest import Api, client_token, create_principal, register
 from tests.consent.support import grant, new_member, withdraw
 from vaultkernel.settings import Settings
 
@@ -208,3 +208,19 @@ def test_a_later_page_that_cannot_be_logged_ends_the_stream(
     assert "email" in got[0]
     assert got[1]["error"]["code"] == "ACCESS_LOG_UNAVAILABLE"
     assert len(log_of(services)) == 1  # only what was sent
+
+
+def test_nested_keys_are_spelled_as_in_graphql(loyalty_api: Api, http: TestClient,
+                                               services: Any) -> None:
+    """An address streams as GraphQL's ``PostalAddress`` (``postalCode``, not the stored
+    ``postal_code``); docs/api.md tells consumers of the older spelling."""
+    register(loyalty_api)
+    secret = create_principal(services, "analytics-job", purposes=("analytics.segmentation",))
+    token = client_token(http, "analytics-job", secret)
+    query = """query Segment { audience(purpose: "analytics.segmentation", first: 10) {
+      items { memberNumber birthdate postalAddress { lines locality region postalCode country } }
+    } }"""
+    typed = Api(http, token).graphql(query)["data"]["audience"]["items"]
+    streamed = lines(export(http, token, "/audience/analytics.segmentation.ndjson"))
+    assert streamed == typed
+    assert streamed[0]["postalAddress"]["postalCode"] == "BS1 4DJ"
