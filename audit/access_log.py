@@ -27,6 +27,9 @@ from vaultkernel.clock import Clock, SystemClock
 from vaultkernel.database import Database
 from vaultkernel.errors import DomainError
 
+# The purpose of an officer's view of one member's records (consent history, a receipt,
+# legal holds) in the console: the member's "who read my data" shows it.
+COMPLIANCE = "compliance"
 RETRY_BUDGET = 5.0  # seconds; SQLite's busy timeout is as long, so one locked wait fits
 
 _TAIL = (select(AccessLogEntry.sequence, AccessLogEntry.entry_hash)
