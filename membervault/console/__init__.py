@@ -15,7 +15,16 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from membervault.console import officers, rendering, requests, sign_in
+from membervault.console import (
+    access_log,
+    deliveries,
+    members,
+    officers,
+    records,
+    rendering,
+    requests,
+    sign_in,
+)
 from membervault.web import sessions
 from membervault.web.csrf import CsrfGuard
 from membervault.web.headers import PageHeaders
@@ -33,6 +42,19 @@ def officer_console(session_secret: bytes, *, https: bool) -> Mount:
         Route("/requests/{request_id}/verify", requests.verify_identity, methods=["POST"]),
         Route("/requests/{request_id}/extend", requests.extend, methods=["POST"]),
         Route("/requests/{request_id}/deny", requests.deny, methods=["POST"]),
+        Route("/requests/{request_id}/certificate", records.certificate, methods=["GET"]),
+        Route("/members", members.find, methods=["GET"]),
+        Route("/members/{member_id}/consents", members.consent_history, methods=["GET"]),
+        Route("/members/{member_id}/holds", members.legal_holds, methods=["GET"]),
+        Route("/members/{member_id}/holds", members.place_hold, methods=["POST"]),
+        Route("/holds/{hold_id}/lift", members.lift_hold, methods=["POST"]),
+        Route("/receipts/{receipt_id}", members.receipt, methods=["GET"]),
+        Route("/access-log", access_log.show, methods=["GET"]),
+        Route("/access-log/verify", access_log.verify, methods=["GET"]),
+        Route("/deliveries", deliveries.show, methods=["GET"]),
+        Route("/deliveries/{delivery_id}/replay", deliveries.replay, methods=["POST"]),
+        Route("/record-of-processing", records.record_of_processing, methods=["GET"]),
+        Route("/retention", records.retention_schedule, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="console-static"),
     ], middleware=[
         Middleware(PageHeaders),

@@ -22,6 +22,7 @@ NOTICES = {
                                     "decided within it."), problem=True),
     "INVALID_TRANSITION": Notice(N_("That is not possible in the request's state."),
                                  problem=True),
+    "MEMBER_NOT_FOUND": Notice(N_("There is no member with this id."), problem=True),
     "UNKNOWN_DENIAL_CODE": Notice(N_("Choose one of the denial codes."), problem=True),
     "reason_needed": Notice(N_("Give a reason the member can read."), problem=True),
 }
