@@ -44,6 +44,7 @@ def officer_console(session_secret: bytes, *, https: bool) -> Mount:
         Route("/requests/{request_id}/deny", requests.deny, methods=["POST"]),
         Route("/requests/{request_id}/certificate", records.certificate, methods=["GET"]),
         Route("/members", members.find, methods=["GET"]),
+        Route("/members", members.open_member, methods=["POST"]),
         Route("/members/{member_id}/consents", members.consent_history, methods=["GET"]),
         Route("/members/{member_id}/holds", members.legal_holds, methods=["GET"]),
         Route("/members/{member_id}/holds", members.place_hold, methods=["POST"]),

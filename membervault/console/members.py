@@ -30,12 +30,19 @@ def reads(request: Request, officer: Principal) -> ReaderLog:
 
 @officers.officers_only
 def find(request: Request, officer: Principal) -> Response:
-    """``GET /console/members`` (``?member=<internal id>`` leads to their consents)."""
-    raw = request.query_params.get("member", "").strip()
-    member_id = opaque_id(raw) if raw else None
-    if member_id is not None:
-        return officers.redirect(f"/members/{member_id}/consents")
-    return rendering.render(request, "members.html", officer=officer, problem=bool(raw))
+    """``GET /console/members``: the form to open a member's records by internal id."""
+    return rendering.render(request, "members.html", officer=officer, problem=False)
+
+
+@officers.officers_only
+def open_member(request: Request, officer: Principal) -> Response:
+    """``POST /console/members``: leads to the member's consents. A POST, so whatever is
+    typed (an email by mistake) never lands in a URL or the browser's history."""
+    member_id = opaque_id(form_of(request).get("member", "").strip())
+    if member_id is None:
+        return rendering.render(request, "members.html", status_code=400, officer=officer,
+                                problem=True)
+    return officers.redirect(f"/members/{member_id}/consents")
 
 
 @officers.officers_only

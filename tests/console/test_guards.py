@@ -43,7 +43,7 @@ def guarded(app: Any) -> list[tuple[str, str]]:
 
 def test_the_console_has_these_routes(app: Any) -> None:
     routes = console_routes(app)
-    assert len(guarded(app)) == 18
+    assert len(guarded(app)) == 19
     assert {name for _, path in routes for name in PLACEHOLDER.findall(path)} <= OPAQUE
 
 
@@ -51,7 +51,7 @@ def answer(visitor: Visitor, method: str, path: str) -> Any:
     if method == "GET":
         return visitor.get(concrete(path))
     return visitor.post(concrete(path), {"reason": "Case 7", "method": "Passport seen",
-                                         "code": "EXCESSIVE"})
+                                         "code": "EXCESSIVE", "member": str(uuid.uuid4())})
 
 
 @pytest.mark.parametrize("who", ["anonymous", "member", "client", "admin",
@@ -143,3 +143,23 @@ def https_app(settings: Any, services: Services) -> Any:
 
     return create_app(dataclasses.replace(settings, issuer="https://vault.example.com"),
                       services)
+
+
+def test_no_member_value_in_a_url_or_the_servers_log(app: Any, officer_web: Officer,
+                                                     jane: dict[str, Any],
+                                                     server_log: Callable[[str], Any]) -> None:
+    """An officer at work on Jane's records, a value typed by mistake included: the paths
+    and the log carry internal ids only."""
+    log = server_log("json")
+    officer_web.post("/console/members", {"member": jane["email"]})
+    officer_web.post("/console/members", {"member": jane["id"]})
+    officer_web.post(f"/console/members/{jane['id']}/holds", {"reason": "Case 7"})
+    for method, path in console_routes(app):
+        if method == "GET":
+            officer_web.get(path.replace("{member_id}", jane["id"]).replace(
+                "{request_id}", str(uuid.uuid4())).replace("{receipt_id}", str(uuid.uuid4())))
+    logged = log.text()
+    assert "/console/members/" in logged
+    for value in (jane["email"], jane["givenName"], jane["memberNumber"], "Quasimodo"):
+        assert value not in logged
+        assert all(value not in location for location in officer_web.locations)

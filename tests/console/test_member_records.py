@@ -85,7 +85,9 @@ def test_a_hold_needs_a_reason_and_a_member(officer_web: Officer, jane: dict[str
 
 
 def test_finding_a_member_by_internal_id(officer_web: Officer, jane: dict[str, Any]) -> None:
-    found = officer_web.get(f"/console/members?member={jane['id']}")
+    officer_web.get("/console/members")
+    found = officer_web.post("/console/members", {"member": jane["id"]})
     assert found.headers["location"] == f"/console/members/{jane['id']}/consents"
-    assert "Enter an internal member id" in officer_web.get(
-        f"/console/members?member={jane['email']}").text
+    mistaken = officer_web.post("/console/members", {"member": jane["email"]})
+    assert mistaken.status_code == 400 and "Enter an internal member id" in mistaken.text
+    assert jane["email"] not in mistaken.text
