@@ -37,10 +37,6 @@ def environment(language: str) -> Environment:
                                        catalogue(language), language)
 
 
-def gettext(request: Request, message: str) -> str:
-    return catalogue(rendering.language_of(request)).gettext(message)
-
-
 def render(request: Request, template: str, status_code: int = 200,
            **context: Any) -> HTMLResponse:
     language = rendering.language_of(request)

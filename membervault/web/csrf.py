@@ -1,7 +1,7 @@
-"""CSRF protection for every POST of the privacy centre, by structure: this middleware
-reads the form before any handler runs and refuses (403) a POST whose ``csrf`` field is
-not the session's token, or whose ``Origin`` is another site's. Handlers get the parsed
-form from :func:`form_of`."""
+"""CSRF protection for every POST of the privacy centre and of the officer console, by
+structure: this middleware reads the form before any handler runs and refuses (403) a
+POST whose ``csrf`` field is not the session's token, or whose ``Origin`` is another
+site's. Handlers get the parsed form from :func:`form_of`."""
 
 from __future__ import annotations
 
