@@ -47,8 +47,8 @@ def queue(request: Request, officer: Principal) -> Response:
         states = [state] if state in lifecycle.OPEN_STATES else list(lifecycle.OPEN_STATES)
     elif view == "closed":
         states = [state] if state in ("completed", "denied") else ["completed", "denied"]
-    else:
-        states = []
+    else:  # overdue or due soon: open requests whose clock runs
+        states = [state] if state in lifecycle.OPEN_STATES else []
     with services.db.unit_of_work() as uow:
         found = lifecycle.find_requests(
             uow, services.request_workflow.deadlines, states=states,
