@@ -38,12 +38,17 @@ browser:
 	  else echo "browser: no apt-get; the browser tests will be skipped"; fi; }
 
 WEB := membervault/web
-## Extract the privacy centre's texts into its catalogues (then translate what is new)
+## Extract the privacy centre's and the console's texts into their catalogues (messages,
+## console; then translate what is new)
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F $(WEB)/babel.cfg -k N_ --no-location --sort-output \
 	  --omit-header -o $(WEB)/locales/messages.pot .
 	$(BIN)/pybabel update -i $(WEB)/locales/messages.pot -d $(WEB)/locales --no-fuzzy-matching \
 	  --ignore-obsolete
+	$(BIN)/pybabel extract -F membervault/console/babel.cfg -k N_ --no-location --sort-output \
+	  --omit-header -o $(WEB)/locales/console.pot .
+	$(BIN)/pybabel update -D console -i $(WEB)/locales/console.pot -d $(WEB)/locales \
+	  --no-fuzzy-matching --ignore-obsolete
 
 BENCH_STAMP := $(VENV)/.bench-installed
 

@@ -28,6 +28,9 @@ from vaultkernel.database import Database
 from vaultkernel.errors import DomainError
 from vaultkernel.telemetry import measured
 
+# The purpose of an officer's view of one member's records (consent history, a receipt,
+# legal holds) in the console: the member's "who read my data" shows it.
+COMPLIANCE = "compliance"
 RETRY_BUDGET = 5.0  # seconds; SQLite's busy timeout is as long, so one locked wait fits
 
 _TAIL = (select(AccessLogEntry.sequence, AccessLogEntry.entry_hash)

@@ -13,7 +13,7 @@ from typing import Any
 from joserfc.jwk import Key
 
 from audit import trail
-from audit.access_log import ReaderLog
+from audit.access_log import COMPLIANCE, ReaderLog
 from audit.chain import Read
 from consent import ledger, receipts
 from consent.errors import ConsentError
@@ -158,6 +158,27 @@ class SignedReceipt:
 def consent_history(uow: UnitOfWork, member_id: uuid.UUID) -> list[ConsentRecord]:
     """Every consent record of the member, oldest first (reads only)."""
     return ledger.history(uow.session, member_id)
+
+
+def consent_history_for_officer(uow: UnitOfWork, member_id: uuid.UUID, *,
+                                log: ReaderLog) -> list[ConsentRecord]:
+    """An officer's view of a member's consent records, oldest first: in the access log
+    before it is returned (raises ``AccessLogUnavailable`` when it cannot be)."""
+    records = ledger.history(uow.session, member_id)
+    log.record(COMPLIANCE, [Read(member_id, ["consent_history"])])
+    return records
+
+
+def receipt_for_officer(uow: UnitOfWork, policy: Policy, receipt_id: uuid.UUID, *,
+                        issuer: str, signing_key: Key, log: ReaderLog) -> SignedReceipt | None:
+    """The signed receipt of any consent record, for an officer: in the access log (under
+    the record's member) before it is returned; ``None`` for an unknown record."""
+    record = ledger.find_record(uow.session, receipt_id)
+    if record is None:
+        return None
+    document = receipts.receipt_for(uow.session, record, policy, issuer=issuer)
+    log.record(COMPLIANCE, [Read(record.member_id, ["consent_receipt"])])
+    return SignedReceipt(record, document, receipts.sign(document, signing_key))
 
 
 def own_receipt(uow: UnitOfWork, policy: Policy, member_id: uuid.UUID, receipt_id: uuid.UUID,

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from membervault import readiness
 from membervault.auth import BearerTokens, bearer_tokens
+from membervault.console import officer_console
 from membervault.handlers import health, oauth, privacy_notice, sign_in, well_known
 from membervault.handlers.audience import audience_export
 from membervault.handlers.exports import export_download
@@ -56,6 +57,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Route("/", lambda request: RedirectResponse("/privacy/"), methods=["GET"]),
         privacy_centre(services.keyring.derive("privacy-centre-session"),
                        https=settings.issuer.startswith("https://")),
+        officer_console(services.keyring.derive("officer-console-session"),
+                        https=settings.issuer.startswith("https://")),
         Route("/graphql", GraphQLView(services, settings), methods=["GET", "POST"],
               middleware=authenticated),
         Route("/oauth/token", oauth.token, methods=["POST"]),

@@ -9,9 +9,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from audit.access_log import COMPLIANCE, ReaderLog
+from audit.chain import Read
 from identity.encryption import MemberCrypto
 from identity.models import Client
-from retention import activity, holds, ropa
+from retention import activity, holds, ropa, sweeper
 from retention.models import LegalHold
 from vaultkernel.database import UnitOfWork
 from vaultkernel.errors import DomainError
@@ -39,6 +41,20 @@ def lift_legal_hold(uow: UnitOfWork, hold_id: uuid.UUID, *, actor: str,
     """Lift a legal hold (lifting one already lifted changes nothing); in the audit trail."""
     with uow.committing() as session:
         return holds.lift(session, hold_id, actor, now=now)
+
+
+def legal_holds_for_officer(uow: UnitOfWork, member_id: uuid.UUID, *,
+                            log: ReaderLog) -> list[LegalHold]:
+    """An officer's view of a member's legal holds, newest first: in the access log
+    before it is returned."""
+    found = holds.holds_of(uow.session, member_id)
+    log.record(COMPLIANCE, [Read(member_id, ["legal_holds"])])
+    return found
+
+
+def last_sweep(uow: UnitOfWork) -> sweeper.LastSweep | None:
+    """When the retention sweep last ran in full, what it did and what it skipped."""
+    return sweeper.last_sweep(uow.session)
 
 
 def record_activity(uow: UnitOfWork, crypto: MemberCrypto, member_numbers: Sequence[str], *,

@@ -471,3 +471,26 @@ def _run(db: Database, handler: Handler, *, now: dt.datetime, dry_run: bool,
 def last_sweep_at(session: Session) -> dt.datetime | None:
     return session.scalar(select(func.max(AuditEvent.at)).where(
         AuditEvent.action == "retention.sweep", AuditEvent.actor == ACTOR))
+
+
+@dataclass(frozen=True)
+class LastSweep:
+    """The last full sweep, as its audit record has it: when, rows affected per rule,
+    the rules that failed, and the rows each rule left for a legal hold."""
+
+    at: dt.datetime
+    counts: dict[str, int]
+    failed: list[str]
+    skipped_held: dict[str, int]
+
+
+def last_sweep(session: Session) -> LastSweep | None:
+    event = session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "retention.sweep", AuditEvent.actor == ACTOR)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(1)).first()
+    if event is None:
+        return None
+    details: dict[str, Any] = dict(event.details or {})
+    return LastSweep(at=event.at, counts=dict(details.get("counts") or {}),
+                     failed=list(details.get("failed") or []),
+                     skipped_held=dict(details.get("skipped_held") or {}))

@@ -293,6 +293,13 @@ def deny_request(uow: UnitOfWork, deadlines: Deadlines, request_id: uuid.UUID, c
     return snapshot(uow.session, request, now, deadlines)
 
 
+def find_request(uow: UnitOfWork, deadlines: Deadlines, request_id: uuid.UUID, *,
+                 now: dt.datetime) -> Snapshot | None:
+    """One request with its history as of ``now``; ``None`` when unknown. Reads only."""
+    request = uow.session.get(DataSubjectRequest, request_id)
+    return None if request is None else snapshot(uow.session, request, now, deadlines)
+
+
 def find_requests(uow: UnitOfWork, deadlines: Deadlines, *, states: Sequence[str] = (),
                   overdue: bool = False, due_within: dt.timedelta | None = None,
                   member_id: uuid.UUID | None = None, limit: int,

@@ -47,6 +47,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     base = f"http://{host}:{port}"
     console.print(f"membervault serving on {base} (GraphQL at /graphql)")
     console.print(f"privacy centre: {base}/privacy/")
+    console.print(f"officer console: {base}/console/")
     worker_process = _start_worker() if with_worker else None
     # uvicorn re-raises the SIGTERM it shut down on with the handler it found: make that
     # an exit that unwinds (and so stops the worker) rather than the default sudden death.
@@ -147,5 +148,7 @@ def demo(members_count: Annotated[int, typer.Option("--members")] = 300) -> None
     console.print("               or: .venv/bin/membervault token --member <member number>")
     console.print(f"privacy centre: {issuer}/privacy/  sign in as {DEMO_EMAIL}; the code "
                   f"lands in {services.settings.mailbox_file}")
+    console.print(f"officer console: {issuer}/console/  sign in as demo-officer with its "
+                  f"secret in {CREDENTIALS}")
     services.close()
 

@@ -1,14 +1,16 @@
-"""CSRF protection for every POST of the privacy centre, by structure: this middleware
-reads the form before any handler runs and refuses (403) a POST whose ``csrf`` field is
-not the session's token, or whose ``Origin`` is another site's. Handlers get the parsed
-form from :func:`form_of`."""
+"""CSRF protection for every POST of the privacy centre and of the officer console, by
+structure: this middleware reads the form before any handler runs and refuses (403) a
+POST whose ``csrf`` field is not the session's token, or whose ``Origin`` is another
+site's. Handlers get the parsed form from :func:`form_of`."""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from membervault.web import rendering
@@ -33,9 +35,16 @@ def _same_origin(scope: Scope) -> bool:
     return urlsplit(origin.decode("latin-1")).netloc == host and host != ""
 
 
+def _refused(request: Request) -> Response:
+    return rendering.render(request, "refused.html", status_code=403)
+
+
 class CsrfGuard:
-    def __init__(self, app: ASGIApp):
+    """``refuse`` renders the 403 page (the privacy centre's unless another is given)."""
+
+    def __init__(self, app: ASGIApp, refuse: Callable[[Request], Response] = _refused):
         self.app = app
+        self.refuse = refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -57,7 +66,7 @@ class CsrfGuard:
         if not (isinstance(expected, str) and hmac.compare_digest(given.encode(),
                                                                    expected.encode())
                 and _same_origin(scope)):
-            response = rendering.render(Request(scope), "refused.html", status_code=403)
+            response = self.refuse(Request(scope))
             await response(scope, receive, send)
             return
         scope[FORM] = form

@@ -61,16 +61,22 @@ def choose(preferred: str | None, accept_language: str | None) -> str:
 @functools.cache
 def translations(language: str) -> NullTranslations:
     """The catalogue of one supported language (English is the source text)."""
+    return compiled(language)
+
+
+def compiled(language: str, domain: str = "messages") -> NullTranslations:
+    """A new copy of one domain's catalogue (``messages``: the privacy centre's,
+    ``console``: the officer console's), compiled from its ``.po`` file."""
     if language == DEFAULT:
         return NullTranslations()
     if language not in SUPPORTED:
         raise ValueError(f"unsupported language {language!r}")
-    with (LOCALES / language / "LC_MESSAGES" / "messages.po").open("rb") as po:
+    with (LOCALES / language / "LC_MESSAGES" / f"{domain}.po").open("rb") as po:
         catalog = read_po(po, locale=language)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(compiled)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer, domain=domain)
 
 
 def N_(message: str) -> str:  # noqa: N802  (the gettext convention for "translate later")

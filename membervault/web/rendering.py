@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date, format_datetime
+from babel.support import NullTranslations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -21,10 +22,17 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 @functools.cache
 def environment(language: str) -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
+    return build_environment([TEMPLATES], languages.translations(language), language)
+
+
+def build_environment(search_path: list[Path], translations: NullTranslations,
+                      language: str) -> Environment:
+    """Autoescaped templates from ``search_path`` (the first that has a name wins; this
+    package's layout last), in ``language``."""
+    env = Environment(loader=FileSystemLoader(search_path), autoescape=select_autoescape(),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       extensions=["jinja2.ext.i18n"])
-    env.install_gettext_translations(languages.translations(language),  # type: ignore[attr-defined]
+    env.install_gettext_translations(translations,  # type: ignore[attr-defined]
                                      newstyle=True)
     env.filters["when"] = functools.partial(_when, language=language)
     env.filters["day"] = functools.partial(_day, language=language)

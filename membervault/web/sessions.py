@@ -23,13 +23,16 @@ LIFETIME = 8 * 60 * 60  # seconds after sign-in before the member signs in again
 TOUCH = 60  # the cookie is signed again (its idle clock reset) at most once a minute
 
 
-def cookie_name(https: bool) -> str:
-    return "__Host-privacy" if https else "privacy"
+def cookie_name(https: bool, name: str = "privacy") -> str:
+    return f"__Host-{name}" if https else name
 
 
-def session_middleware(secret: bytes, *, https: bool) -> Middleware:
+def session_middleware(secret: bytes, *, https: bool, name: str = "privacy",
+                       idle: int = IDLE) -> Middleware:
+    """The signed session cookie of a set of pages (the privacy centre's ``privacy``, the
+    officer console's ``console``): one name and key each, so neither reads the other's."""
     return Middleware(SessionMiddleware, secret_key=secret.hex(),
-                      session_cookie=cookie_name(https), max_age=IDLE, path="/",
+                      session_cookie=cookie_name(https, name), max_age=idle, path="/",
                       same_site="lax", https_only=https)
 
 

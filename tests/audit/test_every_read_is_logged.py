@@ -7,8 +7,9 @@ member's personal values (its type reaches a member attribute) must be listed in
 call adds one entry naming the member, by the caller, and that with the log table gone the
 same call answers ``ACCESS_LOG_UNAVAILABLE`` and no value. The HTTP routes that return
 member data (the audience stream and the export download) are proved the same way, and so
-are the privacy centre's pages that show member values (``PAGES``); every other page is
-shown, as the member sees it, to carry none of their values.
+are the privacy centre's pages that show member values (``PAGES``) and the officer
+console's views of one member's records (``CONSOLE_PAGES``); every other page is shown,
+as its reader sees it, to carry none of the member's values.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from subject_requests import access
 from subject_requests.lifecycle import receive
 from tests.audit.support import entries
 from tests.conftest import JANE, Api, client_token, create_principal, register
+from tests.console.support import Officer
 from tests.web.support import Visitor, profile_form
 from vaultkernel.clock import utcnow
 from vaultkernel.settings import Settings
@@ -337,3 +339,103 @@ def test_every_other_page_shows_no_member_value(world: World, jane_web: Visitor,
             assert value not in response.text, path
         shown += 1
     assert shown >= 8
+
+
+# -- the officer console's pages --------------------------------------------------------
+
+
+@pytest.fixture
+def dpo_web(world: World, app: Any) -> Iterator[Officer]:
+    """The DPO office signed in to the console, Jane with a consent, a hold and a request."""
+    secret = create_principal(world.services, "dpo-office", "officer")
+    officer = Officer(app)
+    officer.follow(officer.sign_in("dpo-office", secret))
+    world.jane_api.graphql("""mutation { grantConsent(purpose: "marketing.email",
+        noticeVersion: 1) { errors { code } } }""")
+    yield officer
+    officer.close()
+
+
+def _receipt(w: World, o: Officer) -> Any:
+    history = o.get(f"/console/members/{w.jane['id']}/consents").text
+    receipt = history.split('href="/console/receipts/')[1][:36]
+    return lambda: o.get(f"/console/receipts/{receipt}")
+
+
+CONSOLE_PAGES: dict[tuple[str, str], Callable[[World, Officer], Callable[[], Any]]] = {
+    ("GET", "/console/members/{member_id}/consents"):
+        lambda w, o: lambda: o.get(f"/console/members/{w.jane['id']}/consents"),
+    ("GET", "/console/receipts/{receipt_id}"): _receipt,
+    ("GET", "/console/members/{member_id}/holds"):
+        lambda w, o: lambda: o.get(f"/console/members/{w.jane['id']}/holds"),
+}
+
+
+def console_routes(app: Any) -> set[tuple[str, str]]:
+    mount = next(r for r in app.routes if isinstance(r, Mount) and r.path == "/console")
+    return {(method, "/console" + r.path) for r in mount.routes if isinstance(r, Route)
+            for method in r.methods or () if method != "HEAD"}
+
+
+def test_every_console_page_is_classified(app: Any) -> None:
+    """The console's views of one member's records are in CONSOLE_PAGES; the other GET
+    pages are shown below to carry no member value; its POSTs change and redirect."""
+    assert set(CONSOLE_PAGES) <= console_routes(app)
+    member_paths = {p for m, p in console_routes(app) if m == "GET"
+                    and ("{member_id}" in p or "{receipt_id}" in p)}
+    assert member_paths == {p for _, p in CONSOLE_PAGES}
+
+
+@pytest.mark.parametrize("page", sorted(CONSOLE_PAGES))
+def test_a_console_page_logs_before_it_shows(world: World, dpo_web: Officer,
+                                             page: tuple[str, str]) -> None:
+    show = CONSOLE_PAGES[page](world, dpo_web)
+    before = len(entries(world.services))
+    response = show()
+    assert response.status_code == 200, response.text
+    after = entries(world.services)
+    assert len(after) == before + 1
+    assert after[-1].principal == "officer:dpo-office" and after[-1].members == 1
+    assert after[-1].purpose == "compliance"
+
+
+@pytest.mark.parametrize("page", sorted(CONSOLE_PAGES))
+def test_a_console_page_shows_nothing_without_the_log(world: World, dpo_web: Officer,
+                                                      page: tuple[str, str],
+                                                      log_table_gone: Callable[[], None]
+                                                      ) -> None:
+    show = CONSOLE_PAGES[page](world, dpo_web)
+    log_table_gone()
+    response = show()
+    assert response.status_code == 503, response.text
+    assert "cannot be written now, so nothing is shown" in response.text
+    assert "marketing.email" not in response.text and "<pre" not in response.text
+
+
+def test_every_other_console_page_shows_no_member_value(world: World, dpo_web: Officer,
+                                                        app: Any) -> None:
+    """What an officer sees on the console's other pages, with Jane's reads, request,
+    hold and deliveries to show: internal ids, never one of her values."""
+    world.loyalty_api.graphql("""query($number: String!) { memberData(
+        purpose: "loyalty.membership", memberNumber: $number) { email } }""", NUMBER(world))
+    with world.services.db.unit_of_work() as uow:
+        request = receive(uow.session, uuid.UUID(world.jane["id"]), "erasure",
+                          jurisdiction="GDPR", actor="member:test",
+                          identity_verification="signed in", now=utcnow())
+        uow.commit()
+        request_id = request.id
+    dpo_web.post(f"/console/members/{world.jane['id']}/holds", {"reason": "Case 7"})
+    samples = {"{request_id}": str(request_id), "{member_id}": world.jane["id"]}
+    shown = 0
+    for method, path in sorted(console_routes(app) - set(CONSOLE_PAGES)):
+        if method != "GET":
+            continue
+        for placeholder, value in samples.items():
+            path = path.replace(placeholder, value)
+        response = dpo_web.get(path)
+        assert response.status_code in (200, 303), (path, response.text)
+        for value in (world.jane["email"], world.jane["givenName"], "Rosewood",
+                      "Quasimodo", world.jane["memberNumber"]):
+            assert value not in response.text, path
+        shown += 1
+    assert shown >= 10

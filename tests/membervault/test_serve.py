@@ -62,11 +62,13 @@ def test_make_run_steps_serve_the_demo(tmp_path: Path) -> None:
         assert result.json() == {"data": {"member": None}}
         assert httpx.get(f"{base}/graphql", headers={"accept": "text/html"}).status_code == 200
         the_demo_member_gets_their_data(base, tmp_path / "var" / "mailbox.txt")
+        the_demo_officer_signs_in_to_the_console(base, credentials["demo-officer"])
     finally:
         server.terminate()
         output = server.communicate(timeout=40)[0]
     assert "POST /graphql 200" in output
     assert f"privacy centre: http://127.0.0.1:{port}/privacy/" in output
+    assert f"officer console: http://127.0.0.1:{port}/console/" in output
     worker = re.search(r"worker running \(pid (\d+)\)", output)
     assert worker, output
     with pytest.raises(ProcessLookupError):  # stopped with the server
@@ -108,3 +110,14 @@ def the_demo_member_gets_their_data(base: str, mailbox: Path) -> None:
         download = browser.get(link.group(1))
         assert download.status_code == 200
         assert download.headers["content-type"] == "application/zip"
+
+
+def the_demo_officer_signs_in_to_the_console(base: str, secret: str) -> None:
+    with httpx.Client(base_url=base) as browser:
+        form = browser.get("/console/").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert csrf, form
+        signed = browser.post("/console/sign-in", data={
+            "csrf": csrf.group(1), "client_id": "demo-officer", "client_secret": secret})
+        assert signed.status_code == 303, signed.text
+        assert "<h1>Requests</h1>" in browser.get("/console/requests").text

@@ -1,0 +1,89 @@
+"""The console in a real browser (Debian's Chromium, headless, Playwright, the app served
+by uvicorn): an officer signs in, finds a member's access request, sees it overdue after
+a clock change, and reads the access log; axe-core finds no WCAG 2.2 A/AA violation on
+any console page. Skipped without Chromium, failed under ``CI=true`` (as tests/web)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from membervault.services import Services
+from subject_requests.models import DataSubjectRequest
+from tests.console.conftest import OFFICER, open_request
+from tests.web.test_browser import accessible, chromium, served  # noqa: F401  (fixtures)
+from vaultkernel.clock import OffsetClock
+
+
+def sign_in(page: Any, secret: str) -> None:
+    page.get_by_label("Officer id").fill(OFFICER)
+    page.get_by_label("Secret").fill(secret)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Requests", exact=True).wait_for()
+
+
+def test_an_officer_finds_a_request_sees_it_overdue_and_reads_the_access_log(
+        chromium: Any, served: str, services: Services, clock: OffsetClock,  # noqa: F811
+        jane: dict[str, Any], officer_secret: str) -> None:
+    request_id = open_request(services, jane["id"])
+    page = chromium.new_page(locale="en-GB")
+    page.goto(f"{served}/console/")
+    accessible(page)
+    sign_in(page, officer_secret)
+    accessible(page)
+
+    page.get_by_label("Member id").fill(jane["id"])
+    page.get_by_role("button", name="Show").click()
+    row = page.get_by_role("row", name="Access (a copy of the data)")
+    assert "In progress" in row.inner_text() and "Overdue" not in row.inner_text()
+    row.get_by_role("link", name="Access (a copy of the data)").click()
+    page.get_by_role("heading", name="Access (a copy of the data)").wait_for()
+    assert str(request_id) in page.content()
+    accessible(page)
+    page.get_by_role("link", name="consents").click()
+    page.get_by_role("heading", name="Consent history").wait_for()
+    accessible(page)
+    page.get_by_role("link", name="Legal holds").click()
+    page.get_by_role("heading", name="Legal holds", exact=True).wait_for()
+    accessible(page)
+
+    with services.db.unit_of_work() as uow:
+        due = uow.session.get_one(DataSubjectRequest, request_id).due_at
+    clock.advance(due - clock.now() + dt.timedelta(days=1))  # the deadline has passed
+    page.get_by_role("link", name="Requests", exact=True).first.click()
+    page.get_by_text("Please sign in as an officer to continue.").wait_for()  # days later
+    sign_in(page, officer_secret)
+    page.get_by_role("link", name="Overdue", exact=True).click()
+    overdue = page.get_by_role("row", name="Access (a copy of the data)")
+    assert "Overdue" in overdue.inner_text() and jane["id"] in overdue.inner_text()
+    accessible(page)
+
+    page.get_by_role("navigation", name="Officer console").get_by_role(
+        "link", name="Access log").click()
+    page.get_by_role("heading", name="Access log").wait_for()
+    page.get_by_label("Reader").fill(f"officer:{OFFICER}")
+    page.get_by_role("button", name="Filter").click()
+    reads = page.get_by_role("row").filter(has_text="compliance")
+    assert reads.count() == 2  # the consent history and the legal holds, both Jane's
+    assert jane["id"] in reads.first.inner_text() and jane["email"] not in page.content()
+    accessible(page)
+    page.get_by_role("link", name="Verify the log's hash chain").click()
+    page.get_by_text("Intact:").wait_for()
+    accessible(page)
+
+    for name, heading in (("Deliveries", "Deliveries"), ("A member", "A member"),
+                          ("Record of processing", "Record of processing"),
+                          ("Retention", "Retention")):
+        page.get_by_role("navigation", name="Officer console").get_by_role(
+            "link", name=name).click()
+        page.get_by_role("heading", name=heading, exact=True).wait_for()
+        accessible(page)
+
+
+def test_the_console_speaks_the_browsers_language(chromium: Any, served: str,  # noqa: F811
+                                                  officer_secret: str) -> None:
+    page = chromium.new_page(locale="bg-BG")
+    page.goto(f"{served}/console/")
+    assert page.locator("html").get_attribute("lang") == "bg"
+    page.get_by_role("button", name="Вход").wait_for()
+    accessible(page)
