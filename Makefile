@@ -38,11 +38,17 @@ browser:
 	  else echo "browser: no apt-get; the browser tests will be skipped"; fi; }
 
 WEB := membervault/web
-## Extract the privacy centre's texts into its catalogues (then translate what is new)
+MAIL := vaultkernel/locales
+## Extract the privacy centre's texts (domain messages) and the mail and export summary's
+## (domain mail) into their catalogues (then translate what is new)
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F $(WEB)/babel.cfg -k N_ --no-location --sort-output \
 	  --omit-header -o $(WEB)/locales/messages.pot .
 	$(BIN)/pybabel update -i $(WEB)/locales/messages.pot -d $(WEB)/locales --no-fuzzy-matching \
+	  --ignore-obsolete
+	$(BIN)/pybabel extract -F $(MAIL)/babel.cfg -k N_ --no-location --sort-output \
+	  --omit-header -o $(MAIL)/mail.pot .
+	$(BIN)/pybabel update -D mail -i $(MAIL)/mail.pot -d $(MAIL) --no-fuzzy-matching \
 	  --ignore-obsolete
 
 BENCH_STAMP := $(VENV)/.bench-installed

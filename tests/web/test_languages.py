@@ -89,6 +89,7 @@ def test_the_members_preferred_language_wins(visitor: Visitor, loyalty_api: Api,
     visitor.http.headers.update(headers)
     assert '<html lang="sv">' in visitor.get("/privacy/").text
     profile = visitor.follow(visitor.sign_in("ivana@example.org", mailbox))
+    assert "Subject: Вашият код за вход в membervault" in mailbox.read_text()
     assert '<html lang="bg">' in profile.text and "Вашите данни" in profile.text
     consents = visitor.get("/privacy/consents").text
     assert '<html lang="bg">' in consents
