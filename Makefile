@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres install lint clean bench bench-quick bench-tools browser messages
+.PHONY: run test test-postgres install lint clean bench bench-quick bench-tools browser messages screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ browser:
 	    || { timeout 300 apt-get update -q >/dev/null 2>&1 && timeout 600 apt-get install -y -q chromium >/dev/null 2>&1; } \
 	    || echo "browser: could not install chromium; the browser tests will be skipped"; \
 	  else echo "browser: no apt-get; the browser tests will be skipped"; fi; }
+
+## Photograph each page of the privacy centre at desktop and phone width into docs/screenshots
+## (the browser test's walk through the centre; not part of make test)
+screenshots: $(STAMP) browser
+	MEMBERVAULT_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:randomly \
+	  tests/web/test_browser.py -k downloads_their_data
 
 WEB := membervault/web
 MAIL := vaultkernel/locales
