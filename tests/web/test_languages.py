@@ -166,3 +166,30 @@ def test_a_consent_records_the_language_and_hash_of_the_notice_read(
         "sv", notice_hash(services.policy, purpose, "sv"))
     receipts = jane_web.get("/privacy/receipts").text
     assert "Erbjudanden via e-post" in receipts
+
+
+def test_the_export_summary_is_in_the_members_language(jane_web: Visitor, jane: dict[str, Any],
+                                                       services: Any) -> None:
+    import io
+    import re
+    import zipfile
+
+    from subject_requests import access
+    from vaultkernel.clock import utcnow
+
+    jane_web.post("/privacy/profile", {**_jane_form(), "preferred_language": "sv"})
+    jane_web.post("/privacy/requests", {"type": "access"})
+    assert access.build_pending_exports(services.db, services.exports, now=utcnow()) == 1
+    page = jane_web.get("/privacy/requests").text
+    link = re.search(r'href="(/privacy/requests/[^"]+/export)"', page)
+    assert link, page
+    archive = zipfile.ZipFile(io.BytesIO(jane_web.get(link.group(1)).content))
+    summary = archive.read("summary.md").decode()
+    assert summary.startswith("# Dina uppgifter hos Example Retail Ltd")
+    assert "## Varför vi behandlar dina uppgifter och med vilken rättslig grund" in summary
+    assert "| Erbjudanden via e-post (`marketing.email`) |" in summary
+    assert "ditt samtycke (GDPR art. 6.1 a)" in summary
+    assert "- **Rättelse** (GDPR Art. 16)" in summary
+    # member.json stays the machine-readable record, in the schema's words
+    assert '"legalBasisText":"your consent' in archive.read("member.json").decode().replace(
+        ": ", ":")
