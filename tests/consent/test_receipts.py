@@ -414,3 +414,24 @@ def test_a_record_older_than_its_language_keeps_its_english_receipt(services: An
         "https://x/policy#marketing.email")
     assert document["iso27560"]["processing"]["privacy_notice"]["notice_hash"] == (
         notice_hash(policy, purpose))
+
+
+GRANT_IN = """mutation($purpose: String!, $language: String) {
+  grantConsent(purpose: $purpose, noticeVersion: 1, noticeLanguage: $language) {
+    receiptIds errors { code } } }"""
+
+
+@pytest.mark.parametrize(("asked", "recorded"), [("bg", "bg"), ("nb", "nb"), (None, "en"),
+                                                 ("de", "en")])
+def test_a_grant_through_the_api_names_the_language_it_was_read_in(
+        member: tuple[Api, dict[str, Any]], services: Any, asked: str | None,
+        recorded: str) -> None:
+    api, _ = member
+    payload = api.graphql(GRANT_IN, {"purpose": "marketing.email", "language": asked})
+    result = payload["data"]["grantConsent"]
+    assert result["errors"] == []
+    document = document_of(api, result["receiptIds"][0])
+    purpose = services.policy.purposes["marketing.email"]
+    assert document["language"] == recorded
+    assert document["iso27560"]["processing"]["privacy_notice"]["notice_hash"] == (
+        notice_hash(services.policy, purpose, recorded))
