@@ -129,6 +129,7 @@ def test_the_language_chooser_wins_for_the_session(visitor: Visitor, loyalty_api
     again = visitor.post("/privacy/language", {"language": "bg", "next": "/privacy/consents"})
     consents = visitor.follow(again).text
     assert '<html lang="bg">' in consents and "Оферти по имейл" in consents
+    assert '<a href="/policy?lang=bg" hreflang="bg">' in consents
 
 
 @pytest.mark.parametrize("back", ["https://evil.example/", "//evil.example/privacy",
