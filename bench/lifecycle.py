@@ -36,6 +36,7 @@ from consent.models import Consent
 from identity.models import PERSONAL_FIELDS, Member, SignInCode
 from outbox.secrets import open_member_number
 from vaultkernel.clock import utcnow
+from vaultkernel.mailer import MailboxFileMailer
 from vaultkernel.sealing import NONCE_BYTES
 
 
@@ -253,7 +254,8 @@ def _counts(env: Env) -> dict[str, int]:
 INDEXED = ("email", "phone", "member_number")
 # What an erasure keeps (the audit record says so), written out by hand: when the real
 # record changes, B9's end-state check fails until the floor follows.
-KEPT = ["tombstone", "consent_records", "access_log", "requests", "audit_trail"]
+KEPT = ["tombstone", "consent_records", "access_log", "requests", "audit_trail",
+        "outbox_events", "deliveries"]
 
 
 def floor_sweep(env: Env, now: dt.datetime, batch: int = 1000) -> int:
@@ -274,6 +276,7 @@ def floor_sweep(env: Env, now: dt.datetime, batch: int = 1000) -> int:
     suppression_key = keyring.derive("suppression")
     direct = set(policy.direct_marketing)
     raw = Raw(env.kind, env.engine)
+    mailbox = MailboxFileMailer(services.settings.mailbox_file)
     always = {p.key for p in policy.purposes.values() if not p.consent_based}
     nulls = ", ".join(f"{f} = NULL" for f in (*PERSONAL_FIELDS, "wrapped_key", "kek_version",
                                                *(f"{k}_index" for k in INDEXED)))
@@ -314,11 +317,14 @@ def floor_sweep(env: Env, now: dt.datetime, batch: int = 1000) -> int:
                     granted[member_id].add(purpose)
             opted_out = {m for (m, _), g in latest.items() if not g}
             suppressions, events, deliveries, erased = [], [], [], []
+            emails: dict[Any, str] = {}
             for row in rows:
                 member_id = raw.to_uuid(row[0])
                 cipher = crypto.cipher(member_id, row[1], row[2])
                 number = cipher.decrypt("member_number", row[3]) if row[3] else None
                 email = cipher.decrypt("email", row[4]) if row[4] else None
+                if email is not None:
+                    emails[row[0]] = email.strip().lower()
                 suppressed = email is not None and row[0] in opted_out
                 if email is not None and suppressed:
                     suppressions.append((hmac.new(suppression_key, email.lower().encode(),
@@ -346,14 +352,16 @@ def floor_sweep(env: Env, now: dt.datetime, batch: int = 1000) -> int:
                 raw.execute(f"DELETE FROM sign_in_guesses WHERE email_index IN "
                             f"({raw.marks(len(owner))})", list(owner))
             scrubbed = []
-            for record_id, evidence in raw.fetchall(
-                    f"SELECT id, evidence FROM consent_records WHERE member_id IN ({marks})",
-                    ids):
+            for record_id, evidence, sealed_evidence in raw.fetchall(
+                    "SELECT id, evidence, sealed_evidence IS NOT NULL FROM consent_records "
+                    f"WHERE member_id IN ({marks})", ids):
                 evidence = orjson.loads(evidence) if isinstance(evidence, str) else evidence
-                if evidence and (evidence.get("ip_hash") or evidence.get("user_agent")):
+                if sealed_evidence or (evidence and (evidence.get("ip_hash")
+                                                     or evidence.get("user_agent"))):
                     scrubbed.append((raw.json({"gpc": bool(evidence.get("gpc")),
                                                "scrubbed_at_erasure": True}), record_id))
-            raw.executemany("UPDATE consent_records SET evidence = ? WHERE id = ?", scrubbed)
+            raw.executemany("UPDATE consent_records SET evidence = ?, sealed_evidence = NULL "
+                            "WHERE id = ?", scrubbed)
             states = Counter(m for (m,) in raw.fetchall(
                 f"DELETE FROM consents WHERE member_id IN ({marks}) RETURNING member_id", ids))
             objections = Counter(m for (m,) in raw.fetchall(
@@ -370,6 +378,11 @@ def floor_sweep(env: Env, now: dt.datetime, batch: int = 1000) -> int:
             archives = dict(raw.fetchall(
                 f"SELECT member_id, COUNT(*) FROM export_archives WHERE member_id IN ({marks}) "
                 "GROUP BY member_id", ids))
+            holds = dict(raw.fetchall(
+                f"SELECT member_id, COUNT(*) FROM legal_holds WHERE member_id IN ({marks}) "
+                "GROUP BY member_id", ids))
+            # The mailbox file is not the database: both sides cut it with the same code.
+            mail = mailbox.forget(emails.values()) if emails else Counter()
             audits = []
             for row, to_notify, suppressed, captured in erased:
                 flags = row[6:]
@@ -383,9 +396,11 @@ def floor_sweep(env: Env, now: dt.datetime, batch: int = 1000) -> int:
                             INDEXED, flags[len(PERSONAL_FIELDS):], strict=True) if has],
                         "sign_in_codes": codes[row[0]],
                         "export_archives": archives.get(row[0], 0),
+                        "mail_messages": mail[emails.get(row[0], "")],
                         "consent_state_rows": states[row[0]], "objections": objections[row[0]],
                         "last_activity": True},
-                    "kept": [*KEPT, *(["suppression_hash"] if suppressed else [])],
+                    "kept": [*KEPT, *(["suppression_hash"] if suppressed else []),
+                             *(["legal_holds"] if holds.get(row[0]) else [])],
                     "suppressed": suppressed, "member_number_captured": captured}
                 audits.append((at, "system:retention", "member.erased", row[0],
                                raw.json(details)))
