@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres install lint clean bench bench-quick bench-tools browser messages
+.PHONY: run test test-postgres install lint clean bench bench-quick bench-tools browser messages screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,9 +37,16 @@ browser:
 	    || echo "browser: could not install chromium; the browser tests will be skipped"; \
 	  else echo "browser: no apt-get; the browser tests will be skipped"; fi; }
 
+## Photograph each page of the privacy centre at desktop and phone width into docs/screenshots
+## (the browser test's walk through the centre; not part of make test)
+screenshots: $(STAMP) browser
+	MEMBERVAULT_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:randomly \
+	  tests/web/test_browser.py -k downloads_their_data
+
 WEB := membervault/web
-## Extract the privacy centre's and the console's texts into their catalogues (messages,
-## console; then translate what is new)
+MAIL := vaultkernel/locales
+## Extract the texts into their catalogues (then translate what is new): the privacy
+## centre's (domain messages), the console's (console), mail and the export summary's (mail)
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F $(WEB)/babel.cfg -k N_ --no-location --sort-output \
 	  --omit-header -o $(WEB)/locales/messages.pot .
@@ -49,6 +56,10 @@ messages: $(STAMP)
 	  --omit-header -o $(WEB)/locales/console.pot .
 	$(BIN)/pybabel update -D console -i $(WEB)/locales/console.pot -d $(WEB)/locales \
 	  --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel extract -F $(MAIL)/babel.cfg -k N_ --no-location --sort-output \
+	  --omit-header -o $(MAIL)/mail.pot .
+	$(BIN)/pybabel update -D mail -i $(MAIL)/mail.pot -d $(MAIL) --no-fuzzy-matching \
+	  --ignore-obsolete
 
 BENCH_STAMP := $(VENV)/.bench-installed
 

@@ -42,9 +42,11 @@ def consentable(policy: Policy, purpose_key: str) -> Purpose:
 def record_consent(session: Session, policy: Policy, crypto: MemberCrypto,
                    member_id: uuid.UUID, purpose_key: str, *, granted: bool,
                    notice_version: int | None, channel: str, actor: str,
-                   evidence: Evidence) -> ConsentRecord:
+                   evidence: Evidence, language: str | None = None) -> ConsentRecord:
     """Grant or withdraw one purpose: one call either way (GDPR Art. 7(3)). The evidence
-    that could identify the member is sealed under their data key (``consent.evidence``)."""
+    that could identify the member is sealed under their data key (``consent.evidence``).
+    ``language``: the language the member read the notice in (the policy's own when the
+    policy has no notice in it); the record keeps it and the hash of that text."""
     purpose = consentable(policy, purpose_key)
     if channel not in CHANNELS:
         raise ConsentError("INVALID_CHANNEL", f"channel must be one of {', '.join(CHANNELS)}",
@@ -60,14 +62,15 @@ def record_consent(session: Session, policy: Policy, crypto: MemberCrypto,
     if granted and purpose.direct_marketing:
         _check_suppression(session, member, purpose, actor)
     now = utcnow()
+    shown = policy.notice_language(language)
     receipt_id = uuid.uuid4()
     cipher = crypto.cipher(member.id, member.kek_version, member.wrapped_key)
     clear, sealed = consent_evidence.seal(cipher, receipt_id, evidence)
     record = ConsentRecord(
         receipt_id=receipt_id, member_id=member_id, purpose=purpose.key, granted=granted,
         notice_version=notice_version if granted and notice_version else purpose.notice_version,
-        notice_hash=notice_hash(policy, purpose), at=now, channel=channel, actor=actor,
-        evidence=clear, sealed_evidence=sealed)
+        notice_hash=notice_hash(policy, purpose, shown), language=shown, at=now,
+        channel=channel, actor=actor, evidence=clear, sealed_evidence=sealed)
     session.add(record)
     session.flush()
     _project(session, record)

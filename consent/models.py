@@ -28,6 +28,9 @@ class ConsentRecord(Base):
     # SHA-256 (hex) of the notice the record was made under (consent.notices.notice_hash);
     # null for records older than the column.
     notice_hash: Mapped[str | None] = mapped_column(String(64))
+    # The language (BCP 47) of the notice text the member was shown, which notice_hash
+    # is over; null for records older than the column: the policy's own language.
+    language: Mapped[str | None] = mapped_column(String(16))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     channel: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(120))

@@ -2,9 +2,10 @@
 its languages (served at ``/policy``), and the hash that ties a consent record to the
 notice text it was made under.
 
-The hash is over the notice in the policy's own language (the authoritative text; a
-translation renders it), so adding a translation never changes it; changing a title or a
-notice does, which is why a changed notice should raise its ``notice_version``.
+The hash is over the text the member was shown, in the language it was shown in: the
+policy's own language gives the hash records have always had (so no existing receipt
+changes), a translation its own hash. Changing a title or a notice changes the hash of
+that language, which is why a changed notice should raise its ``notice_version``.
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ from vaultkernel.receipt_vocabularies import PII_CATEGORIES, PURPOSE_CATEGORIES,
 CONTACT = "Data protection officer"
 
 
-def notice_hash(policy: Policy, purpose: Purpose) -> str:
-    """SHA-256 (hex) of the purpose's notice as the policy states it: the canonical JSON
-    (sorted keys, UTF-8) of controller, purpose, notice version, language, title and
-    notice text."""
+def notice_hash(policy: Policy, purpose: Purpose, language: str | None = None) -> str:
+    """SHA-256 (hex) of the purpose's notice as shown in ``language`` (the policy's own
+    language when ``None`` or not given by the policy): the canonical JSON (sorted keys,
+    UTF-8) of controller, purpose, notice version, language, title and notice text."""
+    shown = policy.notice_language(language)
+    text = policy.purpose_text(purpose.key, shown)
     document = {"controller": policy.controller, "purpose": purpose.key,
-                "noticeVersion": purpose.notice_version, "language": policy.language,
-                "title": purpose.title, "notice": purpose.notice}
+                "noticeVersion": purpose.notice_version, "language": shown,
+                "title": text.title, "notice": text.notice}
     return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -68,7 +71,7 @@ def notice(policy: Policy, language: str) -> dict[str, Any]:
             "title": text.title if text else purpose.title,
             "notice": text.notice if text else purpose.notice,
             "noticeVersion": purpose.notice_version,
-            "noticeHash": notice_hash(policy, purpose),
+            "noticeHash": notice_hash(policy, purpose, language),
             "legalBasis": purpose.legal_basis,
             "purposeCategories": [numbered(c, PURPOSE_CATEGORIES)
                                   for c in purpose.purpose_categories],

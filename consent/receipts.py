@@ -87,13 +87,15 @@ def receipt(record: ConsentRecord, policy: Policy, *, issuer: str,
     """The receipt of one record. ``recipients``: the clients registered for its purpose;
     ``withdraws``: for a withdrawal, the receipt id of the grant it ended."""
     purpose = policy.purposes.get(record.purpose)
+    language = receipt_language(record, policy)
+    text = policy.purpose_text(purpose.key, language) if purpose else None
     categories = [policy.categories[c] for c in purpose.categories] if purpose else []
     pii = list(dict.fromkeys(p for c in categories for p in c.pii_categories))
     sensitive = [p for p in pii if p in SENSITIVE_PII_CATEGORIES]
     disclosed = bool(purpose and purpose.sale_or_sharing)
     policy_url = f"{issuer}/policy"
     kantara_purpose: dict[str, Any] = {
-        "purpose": purpose.notice if purpose else record.purpose,
+        "purpose": text.notice if text else record.purpose,
         "purposeCategory": [numbered(c, PURPOSE_CATEGORIES)
                             for c in (purpose.purpose_categories if purpose else ())],
         "consentType": CONSENT_TYPE[record.granted],
@@ -114,7 +116,7 @@ def receipt(record: ConsentRecord, policy: Policy, *, issuer: str,
         "collectionMethod": COLLECTION_METHODS.get(record.channel, record.channel),
         "consentReceiptID": str(record.receipt_id),
         "publicKey": f"{issuer}/.well-known/jwks.json",
-        "language": policy.language,
+        "language": language,
         # The internal member id: a pseudonymous principal, never a personal value.
         "piiPrincipalId": str(record.member_id),
         "piiControllers": [{
@@ -139,6 +141,12 @@ def receipt(record: ConsentRecord, policy: Policy, *, issuer: str,
     }
 
 
+def receipt_language(record: ConsentRecord, policy: Policy) -> str:
+    """The language the member read the notice in: the record's, or (records older than
+    the column, and languages the policy no longer gives) the policy's own."""
+    return policy.notice_language(record.language)
+
+
 def _gpc(record: ConsentRecord) -> bool:
     return bool((record.evidence or {}).get("gpc"))
 
@@ -148,6 +156,7 @@ def _consent_record(record: ConsentRecord, policy: Policy, purpose: Purpose | No
                     policy_url: str) -> dict[str, Any]:
     keys = list(purpose.categories) if purpose else []
     disclosed = bool(purpose and purpose.sale_or_sharing)
+    language = receipt_language(record, policy)
     controller = {
         "party_id": CONTROLLER_PARTY, "party_name": policy.controller,
         "party_role": "data controller", "party_type": "legal entity",
@@ -177,19 +186,20 @@ def _consent_record(record: ConsentRecord, policy: Policy, purpose: Purpose | No
         "receipt_id": str(record.receipt_id),
         "pii_principal_id": str(record.member_id),
         "processing": {
-            "privacy_notice": {"url": f"{policy_url}#{record.purpose}",
+            "privacy_notice": {"url": _notice_url(policy_url, policy, language, record.purpose),
                                "notice_version": record.notice_version,
                                "notice_hash": record.notice_hash,
                                "hash_algorithm": "SHA-256"},
-            "language": policy.language,
+            "language": language,
             "purposes": [{
                 "purpose_id": record.purpose,
-                "purpose": purpose.title if purpose else record.purpose,
+                "purpose": (policy.purpose_text(purpose.key, language).title if purpose
+                            else record.purpose),
                 "purpose_type": [numbered(c, PURPOSE_CATEGORIES)
                                  for c in (purpose.purpose_categories if purpose else ())]}],
             "lawful_basis": LAWFUL_BASES.get(purpose.legal_basis if purpose else "", ""),
             "pii_information": [{
-                "pii_type": key, "pii_type_title": policy.categories[key].title,
+                "pii_type": key, "pii_type_title": policy.category_title(key, language),
                 "pii_category": [numbered(c, PII_CATEGORIES)
                                  for c in policy.categories[key].pii_categories],
                 "sensitive_pii_category": [numbered(c, PII_CATEGORIES)
@@ -218,6 +228,13 @@ def _consent_record(record: ConsentRecord, policy: Policy, purpose: Purpose | No
             "withdraws_receipt_id": str(withdraws) if withdraws else None,
         },
     }
+
+
+def _notice_url(policy_url: str, policy: Policy, language: str, purpose: str) -> str:
+    """Where the notice the member read is published (``/policy?lang=`` for a
+    translation, whose hash ``/policy.json?lang=`` publishes)."""
+    query = "" if language == policy.language else f"?lang={language}"
+    return f"{policy_url}{query}#{purpose}"
 
 
 def _iso(moment: dt.datetime) -> str:

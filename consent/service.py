@@ -47,16 +47,18 @@ class ProcessingState:
 
 def change_consent(uow: UnitOfWork, policy: Policy, crypto: MemberCrypto, member_id: uuid.UUID,
                    purpose: str, *, granted: bool, notice_version: int | None, channel: str,
-                   actor: str, evidence: Evidence) -> ConsentChange:
+                   actor: str, evidence: Evidence, language: str | None = None) -> ConsentChange:
     """Grant or withdraw one purpose for a member (GDPR Art. 7(3): one call either way).
 
     A grant of a sale/sharing purpose in a request carrying the GPC signal is refused
-    (``GPC_CONFLICT``): the signal is an opt-out of exactly those purposes."""
+    (``GPC_CONFLICT``): the signal is an opt-out of exactly those purposes. ``language``:
+    the language the notice was shown in (the record keeps it and that text's hash)."""
     _refuse_gpc_conflict(policy, purpose, granted, evidence)
     with uow.committing() as session:
         record = ledger.record_consent(session, policy, crypto, member_id, purpose,
                                        granted=granted, notice_version=notice_version,
-                                       channel=channel, actor=actor, evidence=evidence)
+                                       channel=channel, actor=actor, evidence=evidence,
+                                       language=language)
     return ConsentChange(record, consents_of(uow, policy, member_id))
 
 

@@ -13,48 +13,50 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vaultkernel import languages
+from vaultkernel.languages import DEFAULT, N_
 from vaultkernel.policy import Policy
 from vaultkernel.records_kept import KEPT_RECORDS, retention_of
 
 # Until the policy names retention rules, data is kept for as long as the membership lasts.
-RETENTION_WHILE_MEMBER = "as long as the membership lasts"
+RETENTION_WHILE_MEMBER = N_("as long as the membership lasts")
 
 LEGAL_BASIS_TEXT = {
-    "consent": "your consent (GDPR Art. 6(1)(a)); you can withdraw it at any time",
-    "contract": "performance of your membership contract (GDPR Art. 6(1)(b))",
-    "legitimate_interest": "our legitimate interests (GDPR Art. 6(1)(f)); you can object",
-    "legal_obligation": "a legal obligation we are subject to (GDPR Art. 6(1)(c))",
+    "consent": N_("your consent (GDPR Art. 6(1)(a)); you can withdraw it at any time"),
+    "contract": N_("performance of your membership contract (GDPR Art. 6(1)(b))"),
+    "legitimate_interest": N_("our legitimate interests (GDPR Art. 6(1)(f)); you can object"),
+    "legal_obligation": N_("a legal obligation we are subject to (GDPR Art. 6(1)(c))"),
 }
 
 RIGHTS: tuple[dict[str, str], ...] = (
     {"right": "access", "article": "GDPR Art. 15",
-     "description": "Get a copy of your personal data and this information (this export)."},
+     "description": N_("Get a copy of your personal data and this information (this export).")},
     {"right": "rectification", "article": "GDPR Art. 16",
-     "description": "Have inaccurate data corrected and incomplete data completed."},
+     "description": N_("Have inaccurate data corrected and incomplete data completed.")},
     {"right": "erasure", "article": "GDPR Art. 17",
-     "description": "Have your data erased; we keep only what the law requires, and say so."},
+     "description": N_("Have your data erased; we keep only what the law requires, and say so.")},
     {"right": "restriction", "article": "GDPR Art. 18",
-     "description": "Have processing of your data restricted while a dispute is resolved."},
+     "description": N_("Have processing of your data restricted while a dispute is resolved.")},
     {"right": "portability", "article": "GDPR Art. 20",
-     "description": "Receive the data you gave us in a machine-readable format (member.json "
-                    "and the CSV files) and have it sent to another controller."},
+     "description": N_("Receive the data you gave us in a machine-readable format (member.json "
+                    "and the CSV files) and have it sent to another controller.")},
     {"right": "objection", "article": "GDPR Art. 21",
-     "description": "Object to processing based on our legitimate interests, and at any "
-                    "time to direct marketing."},
+     "description": N_("Object to processing based on our legitimate interests, and at any "
+                    "time to direct marketing.")},
     {"right": "withdraw consent", "article": "GDPR Art. 7(3)",
-     "description": "Withdraw any consent at any time, as easily as you gave it; this does "
-                    "not affect processing before the withdrawal."},
+     "description": N_("Withdraw any consent at any time, as easily as you gave it; this does "
+                    "not affect processing before the withdrawal.")},
     {"right": "complain", "article": "GDPR Art. 77",
-     "description": "Lodge a complaint with a supervisory authority, in particular in the "
+     "description": N_("Lodge a complaint with a supervisory authority, in particular in the "
                     "EU member state where you live, work or where you think the law was "
-                    "broken."},
+                    "broken.")},
 )
 
-AUTOMATED_DECISIONS = ("We make no decisions based solely on automated processing, including "
+AUTOMATED_DECISIONS = N_("We make no decisions based solely on automated processing, including "
                        "profiling, that produce legal effects concerning you or similarly "
                        "significantly affect you (GDPR Art. 22).")
 
@@ -136,10 +138,14 @@ class Source:
         return {"kind": self.kind, "actor": self.actor, "name": self.name, "event": self.event,
                 "at": iso(self.at) if self.at else None}
 
-    def describe(self) -> str:
+    def describe(self, gettext: Callable[[str], str] = str) -> str:
+        """In words, translated by ``gettext`` (the summary's language)."""
         how = {"member.registered": "when you joined", "member.rectified": "in a correction"}
-        when = f" ({how.get(self.event or '', self.event)}, {iso(self.at)})" if self.at else ""
-        return f"{self.name}{when}"
+        event = how.get(self.event or "")
+        said = gettext(event) if event else self.event
+        name = gettext(self.name) if self.name in SOURCE_WORDS else self.name
+        when = f" ({said}, {iso(self.at)})" if self.at else ""
+        return f"{name}{when}"
 
 
 def describe_actor(actor: str, member_id: uuid.UUID,
@@ -275,10 +281,6 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def _md(text: str) -> str:
     """Text safe inside a Markdown table cell or list item."""
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
@@ -295,144 +297,188 @@ class Counts:
     holds: int
 
 
+# The member's status per purpose (member.json's ``status``), in the summary's words.
+STATUS = {"granted": N_("granted"), "not granted": N_("not granted"),
+          "objected": N_("objected"), "applies": N_("applies")}
+# The fixed words of a value's source (Source.describe).
+SOURCE_WORDS = (N_("you"), N_("assigned by us when you joined"), N_("not recorded"),
+                N_("another member"), N_("when you joined"), N_("in a correction"))
+RIGHT_NAMES = (N_("access"), N_("rectification"), N_("erasure"), N_("restriction"),
+               N_("portability"), N_("objection"), N_("withdraw consent"), N_("complain"))
+
+
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _header(*names: str) -> list[str]:
+    return [_row(*names), "|" + "---|" * len(names)]
+
+
 def summary_markdown(*, policy: Policy, generated_at: dt.datetime, archive_id: uuid.UUID,
                      head: Mapping[str, Any], field_sources: Mapping[str, Source],
                      field_categories: Mapping[str, str], recipients: Sequence[Mapping[str, Any]],
-                     recipients_by_purpose: Sequence[Mapping[str, Any]], counts: Counts) -> str:
-    """``summary.md``: the Art. 15(1) and (2) information for people. ``head`` is
-    ``member.json`` without its access log and recipients."""
+                     recipients_by_purpose: Sequence[Mapping[str, Any]], counts: Counts,
+                     language: str = DEFAULT) -> str:
+    """``summary.md``: the Art. 15(1) and (2) information for people, in ``language`` (the
+    member's preferred language; the ``mail`` catalogues, the policy's own notice texts).
+    ``head`` is ``member.json`` without its access log and recipients."""
+    words = languages.mail(language)
+    _, ngettext = words.gettext, words.ngettext
+    shown = policy.notice_language(language)
+
+    def purpose_title(key: str) -> str:
+        return policy.purpose_text(key, shown).title if key in policy.purposes else key
+
+    def category_title(key: str) -> str:
+        return policy.category_title(key, shown) if key in policy.categories else key
+
+    address = (f", {policy.controller_address.one_line()}" if policy.controller_address
+               else "")
     lines = [
-        "# Your data at " + _md(policy.controller),
+        "# " + _("Your data at %(controller)s") % {"controller": _md(policy.controller)},
         "",
-        f"This archive was made on {iso(generated_at)} (archive {archive_id}). It holds every "
-        "personal value we keep about you, every consent you gave or withdrew with a signed "
-        "receipt, the log of every read of your data, the notifications other services were "
-        "sent about you, legal holds on your data, and your data requests. This summary "
-        "gives the information of GDPR Art. 15(1) and (2).",
+        _("This archive was made on %(when)s (archive %(archive)s). It holds every personal "
+          "value we keep about you, every consent you gave or withdrew with a signed "
+          "receipt, the log of every read of your data, the notifications other services "
+          "were sent about you, legal holds on your data, and your data requests. This "
+          "summary gives the information of GDPR Art. 15(1) and (2).")
+        % {"when": iso(generated_at), "archive": archive_id},
         "",
-        "## What is in the archive",
+        "## " + _("What is in the archive"),
         "",
-        "| file | what it holds |",
-        "|---|---|",
-        "| `member.json` | everything, machine-readable (the format is `member.schema.json`) |",
-        "| `member.schema.json` | the JSON Schema (draft 2020-12) of `member.json` |",
-        "| `profile.csv` | your personal values, with category and source |",
-        f"| `consents.csv` | {_count(counts.consent_records, 'consent record')} |",
-        f"| `access_log.csv` | {_count(counts.access_entries, 'read')} of your data: who, why, "
-        "which fields |",
-        f"| `events.csv` | {_count(counts.deliveries, 'notification')} about you sent to other "
-        "services (webhooks): what, when, to whom, and whether it arrived |",
-        f"| `legal_holds.csv` | {_count(counts.holds, 'legal hold')} on your data |",
-        f"| `requests.csv`, `request_transitions.csv` | {_count(counts.requests, 'data request')} "
-        "of yours and every step of them |",
-        "| `summary.md` | this summary |",
+        *_header(_("file"), _("what it holds")),
+        _row("`member.json`",
+             _("everything, machine-readable (the format is `member.schema.json`)")),
+        _row("`member.schema.json`", _("the JSON Schema (draft 2020-12) of `member.json`")),
+        _row("`profile.csv`", _("your personal values, with category and source")),
+        _row("`consents.csv`", ngettext("%(n)d consent record", "%(n)d consent records",
+                                        counts.consent_records)
+             % {"n": counts.consent_records}),
+        _row("`access_log.csv`", ngettext("%(n)d read of your data: who, why, which fields",
+                                          "%(n)d reads of your data: who, why, which fields",
+                                          counts.access_entries)
+             % {"n": counts.access_entries}),
+        _row("`events.csv`", ngettext(
+            "%(n)d notification about you sent to other services (webhooks): what, when, "
+            "to whom, and whether it arrived",
+            "%(n)d notifications about you sent to other services (webhooks): what, when, "
+            "to whom, and whether it arrived", counts.deliveries) % {"n": counts.deliveries}),
+        _row("`legal_holds.csv`", ngettext("%(n)d legal hold on your data",
+                                           "%(n)d legal holds on your data", counts.holds)
+             % {"n": counts.holds}),
+        _row("`requests.csv`, `request_transitions.csv`", ngettext(
+            "%(n)d data request of yours and every step of it",
+            "%(n)d data requests of yours and every step of them", counts.requests)
+             % {"n": counts.requests}),
+        _row("`summary.md`", _("this summary")),
         "",
-        f"Controller: {_md(policy.controller)}"
-        + (f", {_md(policy.controller_address.one_line())}" if policy.controller_address
-           else "")
-        + f". Data protection contact: {_md(policy.dpo_contact)}. Privacy policy version "
-        f"{_md(policy.version)}.",
+        _("Controller: %(controller)s. Data protection contact: %(contact)s. Privacy policy "
+          "version %(version)s.") % {"controller": _md(policy.controller + address),
+                                     "contact": _md(policy.dpo_contact),
+                                     "version": _md(policy.version)},
         "",
-        "## Why we process your data, and on what legal basis (Art. 15(1)(a))",
+        "## " + _("Why we process your data, and on what legal basis (Art. 15(1)(a))"),
         "",
-        "| purpose | legal basis | data categories | your status |",
-        "|---|---|---|---|",
+        *_header(_("purpose"), _("legal basis"), _("data categories"), _("your status")),
     ]
     for p in head["purposes"]:
-        lines.append(f"| {_md(p['title'])} (`{p['key']}`) | {_md(p['legalBasisText'])} | "
-                     f"{', '.join(p['categories'])} | {p['status']} |")
+        lines.append(_row(f"{_md(purpose_title(p['key']))} (`{p['key']}`)",
+                          _md(_(LEGAL_BASIS_TEXT[p["legalBasis"]])),
+                          ", ".join(p["categories"]),
+                          _(STATUS[p["status"]]) if p["status"] in STATUS else p["status"]))
     lines += [
         "",
-        "## Categories of your data and how long we keep them (Art. 15(1)(b), (d))",
+        "## " + _("Categories of your data and how long we keep them (Art. 15(1)(b), (d))"),
         "",
-        "| category | fields | kept |",
-        "|---|---|---|",
+        *_header(_("category"), _("fields"), _("kept")),
     ]
     for c in head["categories"]:
-        lines.append(f"| {_md(c['title'])} (`{c['key']}`) | {', '.join(c['attributes'])} | "
-                     f"{_md(c['retention'])} |")
-    lines += ["", "Besides your profile we keep these records about you:", "",
-              "| record | kept |", "|---|---|"]
+        kept = c["retention"]
+        lines.append(_row(f"{_md(category_title(c['key']))} (`{c['key']}`)",
+                          ", ".join(c["attributes"]),
+                          _md(_(kept) if kept == RETENTION_WHILE_MEMBER else kept)))
+    lines += ["", _("Besides your profile we keep these records about you:"), "",
+              *_header(_("record"), _("kept"))]
     for r in head["retention"]:
-        lines.append(f"| {_md(r['title'])} (`{r['record']}`) | {_md(r['retention'])} |")
-    lines += [
-        "",
-        "## Who received your data (Art. 15(1)(c))",
-        "",
-    ]
+        lines.append(_row(f"{_md(r['title'])} (`{r['record']}`)", _md(r["retention"])))
+    lines += ["", "## " + _("Who received your data (Art. 15(1)(c))"), ""]
     if recipients:
-        lines += ["These services received some of your data: by reading it through our API "
-                  "(the access log) or in a notification we sent them (a webhook, which "
-                  "names you by your member number):",
-                  "", "| recipient | purposes | fields | how | reads | notifications | first "
-                  "| last |", "|---|---|---|---|---|---|---|---|"]
+        lines += [_("These services received some of your data: by reading it through our "
+                    "API (the access log) or in a notification we sent them (a webhook, "
+                    "which names you by your member number):"), "",
+                  *_header(_("recipient"), _("purposes"), _("fields"), _("how"), _("reads"),
+                           _("notifications"), _("first"), _("last"))]
         for r in recipients:
-            lines.append(f"| {_md(str(r['name']))} (`{r['clientId']}`) | "
-                         f"{', '.join(r['purposes'])} | {', '.join(r['fields'])} | "
-                         f"{', '.join(r['via'])} | {r['reads']} | {r['webhooks']} | "
-                         f"{r['firstAt']} | {r['lastAt']} |")
-        lines += ["", "Per purpose:", "", "| purpose | recipients |", "|---|---|"]
+            lines.append(_row(f"{_md(str(r['name']))} (`{r['clientId']}`)",
+                              ", ".join(r["purposes"]), ", ".join(r["fields"]),
+                              ", ".join(r["via"]), str(r["reads"]), str(r["webhooks"]),
+                              str(r["firstAt"]), str(r["lastAt"])))
+        lines += ["", _("Per purpose:"), "", *_header(_("purpose"), _("recipients"))]
         for p in recipients_by_purpose:
             names = ", ".join(f"{_md(str(r['name']))} ({', '.join(r['via'])})"
                               for r in p["recipients"])
-            lines.append(f"| {_md(p['title'])} (`{p['purpose']}`) | {names or 'none'} |")
+            lines.append(_row(f"{_md(purpose_title(p['purpose']))} (`{p['purpose']}`)",
+                              names or _("none")))
     else:
-        lines.append("No service outside membervault has received your data.")
+        lines.append(_("No service outside membervault has received your data."))
     if head["processors"]:
-        lines += ["", "Service providers process your data on our behalf, under contract "
-                  "(GDPR Art. 28):", "", "| provider | what it does | where | data |",
-                  "|---|---|---|---|"]
+        lines += ["", _("Service providers process your data on our behalf, under contract "
+                        "(GDPR Art. 28):"), "",
+                  *_header(_("provider"), _("what it does"), _("where"), _("data"))]
         for p in head["processors"]:
-            lines.append(f"| {_md(p['name'])} | {_md(p['service'])} | {p['country']} | "
-                         f"{', '.join(p['categories'])} |")
-    lines += ["", "## Transfers outside the EEA (Art. 15(2))", "",
+            lines.append(_row(_md(p["name"]), _md(p["service"]), p["country"],
+                              ", ".join(p["categories"])))
+    lines += ["", "## " + _("Transfers outside the EEA (Art. 15(2))"), "",
               _md(head["transfers"]["summary"]) + "."]
     if head["transfers"]["transfers"]:
-        lines += ["", "| recipient | country | safeguard | details |", "|---|---|---|---|"]
+        lines += ["", *_header(_("recipient"), _("country"), _("safeguard"), _("details"))]
         for t in head["transfers"]["transfers"]:
-            lines.append(f"| {_md(t['recipientName'])} | {t['country']} | "
-                         f"{_md(t['safeguardText'])} | {_md(t['details'])} |")
+            lines.append(_row(_md(t["recipientName"]), t["country"], _md(t["safeguardText"]),
+                              _md(t["details"])))
     if head["legalHolds"]:
-        lines += ["", "## Legal holds on your data", "",
-                  "While a legal hold is active, the data it covers is kept even if you ask "
-                  "for erasure, and its processing is restricted to what the hold is for "
-                  "(GDPR Art. 17(3)(e), 18(2)).", "",
-                  "| placed | reason | covers | expires | lifted |", "|---|---|---|---|---|"]
+        lines += ["", "## " + _("Legal holds on your data"), "",
+                  _("While a legal hold is active, the data it covers is kept even if you ask "
+                    "for erasure, and its processing is restricted to what the hold is for "
+                    "(GDPR Art. 17(3)(e), 18(2))."), "",
+                  *_header(_("placed"), _("reason"), _("covers"), _("expires"), _("lifted"))]
         for h in head["legalHolds"]:
-            covers = ", ".join(h["categories"]) if h["categories"] is not None else "all"
-            lines.append(f"| {h['placedAt']} | {_md(h['reason'])} | {covers} | "
-                         f"{h['expiresAt'] or 'no expiry'} | {h['liftedAt'] or 'active'} |")
+            covers = ", ".join(h["categories"]) if h["categories"] is not None else _("all")
+            lines.append(_row(h["placedAt"], _md(h["reason"]), covers,
+                              h["expiresAt"] or _("no expiry"), h["liftedAt"] or _("active")))
     lines += [
         "",
-        "## Where your data came from (Art. 15(1)(g))",
+        "## " + _("Where your data came from (Art. 15(1)(g))"),
         "",
-        "| field | category | source |",
-        "|---|---|---|",
+        *_header(_("field"), _("category"), _("source")),
     ]
     for name, source in field_sources.items():
-        lines.append(f"| {name} | {field_categories.get(name, '')} | {_md(source.describe())} |")
+        lines.append(_row(name, field_categories.get(name, ""),
+                          _md(source.describe(_))))
     lines += [
         "",
-        "## Automated decisions (Art. 15(1)(h))",
+        "## " + _("Automated decisions (Art. 15(1)(h))"),
         "",
-        AUTOMATED_DECISIONS,
+        _(AUTOMATED_DECISIONS),
         "",
-        "## Your rights (Art. 15(1)(e), (f))",
+        "## " + _("Your rights (Art. 15(1)(e), (f))"),
         "",
     ]
     for right in RIGHTS:
-        lines.append(f"- **{right['right'].capitalize()}** ({right['article']}): "
-                     f"{right['description']}")
+        name = _(right["right"])
+        lines.append(f"- **{name[:1].upper() + name[1:]}** ({right['article']}): "
+                     f"{_(right['description'])}")
     lines += [
         "",
-        f"To use any of them, open a request in the privacy centre or write to "
-        f"{_md(policy.dpo_contact)}. We answer within one month (GDPR Art. 12(3)).",
+        _("To use any of them, open a request in the privacy centre or write to "
+          "%(contact)s. We answer within one month (GDPR Art. 12(3)).")
+        % {"contact": _md(policy.dpo_contact)},
         "",
-        "## Checking this archive",
+        "## " + _("Checking this archive"),
         "",
-        "The archive comes with a signature (`/exports/<link>/signature`): a JWS (ES256) "
-        "whose payload names this archive and the SHA-256 of the ZIP file. It verifies with "
-        "the keys published at `/.well-known/jwks.json`.",
+        _("The archive comes with a signature (`/exports/<link>/signature`): a JWS (ES256) "
+          "whose payload names this archive and the SHA-256 of the ZIP file. It verifies "
+          "with the keys published at `/.well-known/jwks.json`."),
         "",
     ]
     return "\n".join(lines)

@@ -53,6 +53,8 @@ from identity.members import MemberProfile
 from identity.models import PERSONAL_FIELDS, Client, Member
 from identity.names import PUBLIC_NAME, public_value
 from outbox.models import Delivery, OutboxEvent
+from vaultkernel import languages
+from vaultkernel.languages import DEFAULT
 from vaultkernel.policy import Policy
 
 FORMAT_VERSION = 1
@@ -163,6 +165,8 @@ class Contents:
     log_until: int  # highest access-log sequence included
     log_count: int
     policy: Policy
+    # The member's preferred language: summary.md is written in it (else English).
+    language: str = DEFAULT
 
 
 def _text(value: Any) -> str:
@@ -391,7 +395,8 @@ def collect(session: Session, policy: Policy, profile: MemberProfile, member: Me
         transition_rows=transition_rows, event_rows=event_rows, hold_rows=hold_rows,
         webhooks=webhooks, field_sources=sources,
         field_categories=field_categories, clients=clients, log_until=int(log_until),
-        log_count=int(log_count), policy=policy)
+        log_count=int(log_count), policy=policy,
+        language=languages.first_supported((profile.preferred_language,)))
 
 
 def access_log_pages(session: Session, member_id: uuid.UUID, until: int,
@@ -505,5 +510,6 @@ def write_zip(zf: ZipFile, contents: Contents,
             access_entries=entries, consent_records=len(contents.consent_rows),
             requests=len(contents.request_rows),
             deliveries=sum(1 for row in contents.event_rows if row[3]),
-            holds=len(contents.hold_rows)))
+            holds=len(contents.hold_rows)),
+        language=contents.language)
     zf.writestr(_entry("summary.md", contents), summary.encode())

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from identity import repository, sign_in_limits
 from identity.encryption import MemberCrypto
 from identity.errors import IdentityError
+from identity.languages import preferred_language
 from identity.models import Member, SignInCode
 from identity.sign_in_limits import GuessLimits, seconds_until
 from identity.validation import normalise_email
@@ -62,6 +63,8 @@ class CodeToSend:
     email: str
     code: str
     member_id: uuid.UUID
+    # The member's preferred language (``None``: not given or unreadable), to write in.
+    language: str | None = None
 
 
 class SignInCodes:
@@ -112,10 +115,14 @@ class SignInCodes:
         code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
         session.add(SignInCode(email_index=key, code_hash=self._hash(key, code),
                                created_at=now, expires_at=now + self.ttl))
+        to_send = None
+        if member is not None and active:
+            to_send = CodeToSend(email=normalised, code=code, member_id=member.id,
+                                 language=preferred_language(
+                                     self._crypto, member.id, member.kek_version,
+                                     member.wrapped_key, member.preferred_language))
         uow.commit()
-        if member is None or not active:
-            return None
-        return CodeToSend(email=normalised, code=code, member_id=member.id)
+        return to_send
 
     def exchange(self, uow: UnitOfWork, email: str, code: str, caller: str) -> uuid.UUID:
         """Check a code tried by ``caller`` (its IP address); on success it is spent and

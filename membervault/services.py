@@ -34,6 +34,7 @@ from subject_requests.deadlines import JURISDICTIONS, Deadlines
 from subject_requests.opening import Workflow
 from vaultkernel.clock import Clock, SystemClock
 from vaultkernel.database import Database
+from vaultkernel.languages import MEMBER_LANGUAGES
 from vaultkernel.mailer import MailboxFileMailer, Mailer, MailService, SmtpMailer
 from vaultkernel.policy import Policy, load_policy
 from vaultkernel.settings import Settings
@@ -43,9 +44,10 @@ DEFAULT_POLICY = Path(__file__).resolve().parent / "policy" / "default.toml"
 
 def load_member_policy(path: str | Path | None = None) -> Policy:
     """The policy file (the bundled default when no path is given), validated against
-    the member attributes identity stores and the jurisdictions requests know."""
+    the member attributes identity stores, the jurisdictions requests know and the
+    languages members are served in."""
     return load_policy(path or DEFAULT_POLICY, member_attributes=PERSONAL_FIELDS,
-                       jurisdictions=JURISDICTIONS)
+                       jurisdictions=JURISDICTIONS, languages=MEMBER_LANGUAGES)
 
 
 @dataclass

@@ -31,11 +31,14 @@ from audit.models import (
 from consent.models import Consent, ConsentRecord
 from export.models import ExportArchive
 from identity.errors import KeyringError
+from identity.languages import preferred_language
 from identity.models import Member, SignInCode
 from outbox.models import Delivery, OutboxEvent
 from retention.models import LegalHold
 from retention.shredding import ErasureCause, ErasureKit, checkpoint_wal, erase_members
+from vaultkernel import languages
 from vaultkernel.database import Database
+from vaultkernel.languages import N_
 from vaultkernel.mailer import Mailer
 from vaultkernel.retention_rules import CATEGORY, CONSENT_WITHDRAWN, KINDS, RetentionRule
 from vaultkernel.sealing import TamperedCiphertext
@@ -309,15 +312,20 @@ class InactivityNotices(ByLastActivity):
 
 
 def mark_inactive_notified(session: Session, kit: ErasureKit, ids: list[Any], *,
-                           now: dt.datetime) -> list[str]:
-    """Record the inactivity notice of a batch; returns the addresses to mail once the
-    batch has committed (a mail is never sent for a notice that was not recorded)."""
+                           now: dt.datetime) -> list[tuple[str, str | None]]:
+    """Record the inactivity notice of a batch; returns the addresses to mail, each with
+    the member's preferred language, once the batch has committed (a mail is never sent
+    for a notice that was not recorded)."""
     rows = session.execute(select(Member.id, Member.kek_version, Member.wrapped_key,
-                                  Member.email).where(Member.id.in_(ids))).all()
+                                  Member.email, Member.preferred_language)
+                           .where(Member.id.in_(ids))).all()
     session.execute(update(Member).where(Member.id.in_([r.id for r in rows]))
                     .values(inactivity_notice_at=now)
                     .execution_options(synchronize_session=False))
-    return [e for e in (_email_of(kit, r) for r in rows) if e]
+    found = ((_email_of(kit, r), r) for r in rows)
+    return [(email, preferred_language(kit.crypto, r.id, r.kek_version, r.wrapped_key,
+                                       r.preferred_language))
+            for email, r in found if email]
 
 
 def _email_of(kit: ErasureKit, row: Any) -> str | None:
@@ -332,16 +340,22 @@ def _email_of(kit: ErasureKit, row: Any) -> str | None:
         return None
 
 
-def mail_inactivity_notices(mailer: Mailer, emails: list[str], rule: RetentionRule) -> int:
-    """Send the notices; a failed send is logged by type only (never the address)."""
+INACTIVITY_SUBJECT = N_("Your membership will end for inactivity")
+INACTIVITY_BODY = N_("We have not seen you for a while. Unless you use your membership in "
+                     "the next %(days)d days, we will erase your membership and all your "
+                     "personal data, as our retention policy says.")
+
+
+def mail_inactivity_notices(mailer: Mailer, to_mail: list[tuple[str, str | None]],
+                            rule: RetentionRule) -> int:
+    """Send the notices, each in the member's preferred language (else English); a failed
+    send is logged by type only (never the address)."""
     sent = 0
-    for email in emails:
+    for email, language in to_mail:
+        words = languages.mail(language)
         try:
-            mailer.send(
-                email, "Your membership will end for inactivity",
-                f"We have not seen you for a while. Unless you use your membership in the "
-                f"next {rule.notice_days} days, we will erase your membership and all your "
-                f"personal data, as our retention policy says.")
+            mailer.send(email, words.gettext(INACTIVITY_SUBJECT),
+                        words.gettext(INACTIVITY_BODY) % {"days": rule.notice_days})
             sent += 1
         except Exception as exc:  # noqa: BLE001  (one bad address must not stop the rest)
             log.warning("an inactivity notice could not be sent (%s)", type(exc).__name__)

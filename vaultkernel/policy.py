@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vaultkernel import notices, processing_parties
-from vaultkernel.notices import NoticeError, PostalAddress, Translation
+from vaultkernel.notices import NoticeError, PostalAddress, PurposeText, Translation
 from vaultkernel.processing_parties import PartiesError, Processor, Transfer
 from vaultkernel.receipt_vocabularies import PII_CATEGORIES, PURPOSE_CATEGORIES
 from vaultkernel.retention_rules import RetentionRule, RuleError, parse_rule
@@ -119,6 +119,26 @@ class Policy:
         """The languages the notice is given in, the policy's own first."""
         return [self.language, *sorted(self.translations)]
 
+    def notice_language(self, language: str | None) -> str:
+        """The language of the notice a member reading ``language`` is shown: that
+        language when the policy gives the notice in it, else the policy's own."""
+        if language in self.translations:
+            return language
+        return self.language
+
+    def purpose_text(self, key: str, language: str | None) -> PurposeText:
+        """A purpose's title and notice in ``language`` (the policy's own language when
+        the policy has no translation into it)."""
+        translation = self.translations.get(self.notice_language(language))
+        if translation is not None:
+            return translation.purposes[key]
+        purpose = self.purposes[key]
+        return PurposeText(purpose.title, purpose.notice)
+
+    def category_title(self, key: str, language: str | None) -> str:
+        translation = self.translations.get(self.notice_language(language))
+        return translation.categories[key] if translation else self.categories[key].title
+
     def attributes_of(self, purpose: str) -> frozenset[str]:
         return frozenset(a for c in self.purposes[purpose].categories
                          for a in self.categories[c].attributes)
@@ -141,7 +161,7 @@ class Policy:
 
 
 def load_policy(path: str | Path, *, member_attributes: Collection[str],
-                jurisdictions: Collection[str] = ()) -> Policy:
+                jurisdictions: Collection[str] = (), languages: Collection[str] = ()) -> Policy:
     source = Path(path)
     name = str(source)
     try:
@@ -151,7 +171,7 @@ def load_policy(path: str | Path, *, member_attributes: Collection[str],
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(name, "file", f"is not valid TOML ({exc})") from None
     return parse_policy(data, name, member_attributes=member_attributes,
-                        jurisdictions=jurisdictions)
+                        jurisdictions=jurisdictions, languages=languages)
 
 
 def _require(table: dict[str, Any], key: str, kind: type, source: str, entry: str) -> Any:
@@ -249,6 +269,22 @@ def _date(value: Any) -> dt.date | None:
     return None
 
 
+def _notices_in_every_language(purposes: dict[str, Purpose], own: str,
+                               translated: dict[str, Translation], languages: Collection[str],
+                               source: str) -> None:
+    """GDPR Art. 7(2), 12(1): consent is asked in words the member reads, so a
+    consent-based purpose needs its notice in every language members are served in."""
+    given = {own.lower(), *(tag.lower() for tag in translated)}
+    for key, purpose in purposes.items():
+        if not purpose.consent_based:
+            continue
+        for wanted in languages:
+            if wanted.lower() not in given:
+                raise PolicyError(source, f"purposes.{key}",
+                                  f"no notice in '{wanted}' (members are served in "
+                                  f"{', '.join(languages)}): add [translations.{wanted}]")
+
+
 def _vocabulary(table: dict[str, Any], key: str, vocabulary: tuple[str, ...], source: str,
                 entry: str) -> tuple[str, ...]:
     """A non-empty list of names from one of the receipt vocabularies."""
@@ -262,9 +298,11 @@ def _vocabulary(table: dict[str, Any], key: str, vocabulary: tuple[str, ...], so
 
 
 def parse_policy(data: dict[str, Any], source: str, *, member_attributes: Collection[str],
-                 jurisdictions: Collection[str] = ()) -> Policy:
+                 jurisdictions: Collection[str] = (), languages: Collection[str] = ()) -> Policy:
     """``jurisdictions``: the codes ``[holidays]`` may name (any well-formed code if
-    empty); like the member attributes, the caller knows them, the kernel does not."""
+    empty); like the member attributes, the caller knows them, the kernel does not.
+    ``languages``: the languages members are served in; every consent-based purpose must
+    have its notice in each (the policy's own language or a translation)."""
     _unknown(data, {"policy", "categories", "purposes", "clients", "retention", "holidays",
                     "translations", "processors", "third_country_transfers"}, source, "top level")
     meta = data.get("policy", {})
@@ -380,6 +418,7 @@ def parse_policy(data: dict[str, Any], source: str, *, member_attributes: Collec
                                           purposes=purposes, categories=categories)
     except NoticeError as exc:
         raise PolicyError(source, exc.entry, exc.problem) from None
+    _notices_in_every_language(purposes, language, translated, languages, source)
     try:
         processors = processing_parties.processors(data.get("processors", {}), categories)
         transfers_to = processing_parties.transfers(

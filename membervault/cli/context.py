@@ -1,9 +1,11 @@
-"""What every command shares: the console, settings, services and one-line failures."""
+"""What every command shares: the console, settings, services and one-line failures
+(printed as they are: a message naming ``[policy]`` is text, not console markup)."""
 
 from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from identity.errors import KeyringError
 from membervault import readiness
@@ -19,7 +21,7 @@ def read_settings() -> Settings:
     try:
         return load_settings()
     except SettingsError as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
+        console.print(f"[red]configuration error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
@@ -30,13 +32,13 @@ def open_services() -> Services:
     try:
         services = build_services(settings)
     except (KeyringError, PolicyError) as exc:
-        console.print(f"[red]cannot start:[/red] {exc}")
+        console.print(f"[red]cannot start:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     _open.append(services)
     try:
         readiness.check(services)
     except readiness.NotReady as exc:
-        console.print(f"[red]cannot start:[/red] {exc}")
+        console.print(f"[red]cannot start:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     return services
 

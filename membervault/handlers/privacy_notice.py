@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from consent.notices import notice
 from membervault.handlers import services_of
+from vaultkernel.languages import ALIASES
 
 HEADERS = {"Cache-Control": "public, max-age=300", "Vary": "Accept, Accept-Language"}
 
@@ -51,6 +52,7 @@ def choose_language(available: Sequence[str], wanted: Sequence[str]) -> str:
         if tag in by_tag:
             return by_tag[tag]
         primary = tag.split("-")[0]
+        primary = ALIASES.get(primary, primary)  # Norwegian: served in Bokmål
         if primary in by_tag:
             return by_tag[primary]
     return available[0]

@@ -17,6 +17,8 @@ from membervault.auth import NO_STORE
 from membervault.handlers import services_of
 from membervault.handlers.oauth import oauth_error
 from membervault.services import Services
+from vaultkernel import languages
+from vaultkernel.languages import N_
 
 log = logging.getLogger("membervault.sign_in")
 
@@ -38,7 +40,8 @@ async def request_code(request: Request) -> Response:
         to_send = await run_in_threadpool(_request, services, data["email"])
     except TooManyRequests as refused:
         return too_many(refused)
-    task = BackgroundTask(mail_code, services, to_send) if to_send else None
+    asked_in = languages.choose(None, request.headers.get("accept-language"))
+    task = BackgroundTask(mail_code, services, to_send, asked_in) if to_send else None
     return JSONResponse(
         {"status": "sent_if_registered",
          "message": "If this email belongs to a member, a sign-in code is on its way."},
@@ -87,14 +90,21 @@ def _exchange(services: Services, email: str, code: str, caller: str) -> str:
     return access_token
 
 
-def mail_code(services: Services, to_send: CodeToSend) -> None:
-    """Runs after the answer was sent, so a failure is only logged: by type, since the
-    relay's message names the refused address."""
+SUBJECT = N_("Your membervault sign-in code")
+BODY = N_("Your sign-in code is %(code)s. It expires in %(minutes)d minutes. If you did not "
+          "ask for it, ignore this.")
+
+
+def mail_code(services: Services, to_send: CodeToSend, asked_in: str | None = None) -> None:
+    """Mail the code in the member's preferred language, else ``asked_in`` (the language
+    of the page or the ``Accept-Language`` it was asked with), else English. Runs after
+    the answer was sent, so a failure is only logged: by type, since the relay's message
+    names the refused address."""
+    words = languages.mail(languages.first_supported((to_send.language, asked_in)))
     try:
         services.mailer.send(
-            to_send.email, "Your membervault sign-in code",
-            f"Your sign-in code is {to_send.code}. It expires in "
-            f"{services.settings.otp_ttl // 60} minutes. If you did not ask for it, ignore "
-            "this.")
+            to_send.email, words.gettext(SUBJECT),
+            words.gettext(BODY) % {"code": to_send.code,
+                                   "minutes": services.settings.otp_ttl // 60})
     except Exception as exc:  # noqa: BLE001
         log.error("sign-in mail could not be sent: %s", type(exc).__name__)

@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from membervault.web import (
     access_log,
     consents,
+    language_choice,
     profile,
     receipts,
     requests,
@@ -37,6 +38,7 @@ def privacy_centre(session_secret: bytes, *, https: bool) -> Mount:
         Route("/sign-in", sign_in.send_code, methods=["POST"]),
         Route("/sign-in/code", sign_in.check_code, methods=["POST"]),
         Route("/sign-out", sign_in.sign_out, methods=["POST"]),
+        Route("/language", language_choice.choose, methods=["POST"]),
         Route("/profile", profile.show, methods=["GET"]),
         Route("/profile", profile.save, methods=["POST"]),
         Route("/profile/edit", profile.edit, methods=["GET"]),

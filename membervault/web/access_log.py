@@ -22,11 +22,12 @@ def show(request: Request, member: Principal) -> Response:
     before = int(raw) if raw.isdigit() and len(raw) < 19 else None
     with services.db.unit_of_work() as uow:
         reads = log_view.own_reads(uow, member.member_id, first=PAGE, before=before)
+    language = services.policy.notice_language(rendering.language_of(request))
     items = [{"at": r.at, "reader": words.reader(r.principal, member.member_id,
                                                    services.policy),
-              "purpose": words.purpose_title(r.purpose, services.policy),
-              "returned": [_field(f, services) for f in r.returned],
-              "denied": [(_field(f, services), words.DENIALS.get(code, code))
+              "purpose": words.purpose_title(r.purpose, services.policy, language),
+              "returned": [_field(f, services, language) for f in r.returned],
+              "denied": [(_field(f, services, language), words.DENIALS.get(code, code))
                          for f, code in r.denied.items()]}
              for r in reads]
     older = reads[-1].sequence if len(reads) == PAGE else None
@@ -34,7 +35,7 @@ def show(request: Request, member: Principal) -> Response:
                             first_page=before is None)
 
 
-def _field(name: str, services: Services) -> str:
+def _field(name: str, services: Services, language: str) -> str:
     if name.startswith("consent:"):
-        return words.purpose_title(name.partition(":")[2], services.policy)
+        return words.purpose_title(name.partition(":")[2], services.policy, language)
     return words.ATTRIBUTES.get(name, name)

@@ -1,6 +1,7 @@
 """Every purpose in plain language with its legal basis, notice and version, and the
 member's choice: say yes, withdraw, object, or withdraw an objection, one click each
-(``consent.service``)."""
+(``consent.service``). The notice is in the page's language; each form says which
+language it showed, and the consent record keeps it with the hash of that text."""
 
 from __future__ import annotations
 
@@ -24,8 +25,12 @@ def show(request: Request, member: Principal) -> Response:
     services = pages.services_of(request)
     with services.db.unit_of_work() as uow:
         statuses = service.consents_of(uow, services.policy, member.member_id)
+    policy = services.policy
+    shown = policy.notice_language(rendering.language_of(request))
     return rendering.render(request, "consents.html", statuses=statuses, words=words,
-                            gpc=pages.gpc_signal(request))
+                            gpc=pages.gpc_signal(request),
+                            texts={key: policy.purpose_text(key, shown)
+                                   for key in policy.purposes})
 
 
 @pages.members_only
@@ -44,7 +49,8 @@ def change(request: Request, member: Principal) -> Response:
                     uow, services.policy, services.crypto, member.member_id, purpose,
                     granted=action == "grant",
                     notice_version=int(version) if version.isdigit() else None,
-                    channel="web", actor=member.actor, evidence=pages.evidence(request))
+                    channel="web", actor=member.actor, evidence=pages.evidence(request),
+                    language=form.get("notice_language") or rendering.language_of(request))
             else:
                 service.set_objection(uow, services.policy, member.member_id, purpose,
                                       objected=action == "object", actor=member.actor)

@@ -14,8 +14,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from membervault.web import languages, sessions
+from membervault.web import languages, sessions, words
 from membervault.web.notices import NOTICES
+from vaultkernel.policy import Policy
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -48,8 +49,11 @@ def _day(value: dt.date | dt.datetime, *, language: str) -> str:
 
 
 def language_of(request: Request) -> str:
-    return languages.choose(sessions.preferred_language(request),
-                            request.headers.get("accept-language"))
+    """The chooser's pick, else the member's preferred language, else the browser's
+    (``Accept-Language``), else English."""
+    return languages.first_supported((
+        sessions.chosen_language(request), sessions.preferred_language(request),
+        *languages.accepted(request.headers.get("accept-language"))))
 
 
 def gettext(request: Request, message: str) -> str:
@@ -62,7 +66,12 @@ def render(request: Request, template: str, status_code: int = 200,
     language = language_of(request)
     page = environment(language).get_template(template)
     notice = sessions.take_notice(request)
-    html = page.render(lang=language, csrf_token=sessions.csrf_token(request),
+    policy: Policy = request.app.state.services.policy
+    notice_lang = policy.notice_language(language)
+    html = page.render(lang=language, notice_lang=notice_lang,
+                       purpose_title=lambda key: words.purpose_title(key, policy, notice_lang),
+                       languages=[(tag, languages.NAMES[tag]) for tag in languages.SUPPORTED],
+                       csrf_token=sessions.csrf_token(request),
                        signed_in=sessions.member_of(request) is not None,
                        notice=NOTICES.get(notice) if notice else None,
                        path=request.url.path, **context)

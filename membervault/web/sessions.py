@@ -74,13 +74,11 @@ def begin(request: HTTPConnection, member_id: uuid.UUID) -> None:
     """A new session for a member who just signed in: nothing of the anonymous one is
     kept, the CSRF token included."""
     session = _session(request)
-    language = session.get("language")
+    languages = {k: session[k] for k in ("language", "chosen") if session.get(k)}
     session.clear()
     now = _now(request)
     session.update(member=str(member_id), since=now, seen=now,
-                   csrf=secrets.token_urlsafe(32))
-    if language:
-        session["language"] = language
+                   csrf=secrets.token_urlsafe(32), **languages)
 
 
 def end(request: HTTPConnection) -> None:
@@ -90,6 +88,18 @@ def end(request: HTTPConnection) -> None:
 def preferred_language(request: HTTPConnection) -> str | None:
     language = _session(request).get("language")
     return language if isinstance(language, str) else None
+
+
+def chosen_language(request: HTTPConnection) -> str | None:
+    """The language picked in the page's language chooser, if any."""
+    language = _session(request).get("chosen")
+    return language if isinstance(language, str) else None
+
+
+def choose_language(request: HTTPConnection, language: str) -> None:
+    """Remember the chooser's pick for the rest of the session (it wins over the
+    member's preferred language and the browser's)."""
+    _session(request)["chosen"] = language
 
 
 def remember_language(request: HTTPConnection, language: str | None) -> None:

@@ -38,7 +38,8 @@ def send_code(request: Request) -> Response:
                                 problem="too_many")
     response = rendering.render(request, "code.html", email=email, problem=None)
     if to_send is not None:
-        response.background = BackgroundTask(mail_code, services, to_send)
+        response.background = BackgroundTask(mail_code, services, to_send,
+                                             rendering.language_of(request))
     return response
 
 

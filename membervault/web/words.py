@@ -106,6 +106,9 @@ def reader(principal: str, member_id: uuid.UUID, policy: Policy) -> str:
     return READERS.get(role, principal)
 
 
-def purpose_title(key: str, policy: Policy) -> str:
-    purpose = policy.purposes.get(key)
-    return purpose.title if purpose is not None else PURPOSES_OUTSIDE_POLICY.get(key, key)
+def purpose_title(key: str, policy: Policy, language: str) -> str:
+    """A purpose's title in ``language`` (the policy's words); a purpose outside the
+    policy in the catalogue's words (translated when rendered)."""
+    if key in policy.purposes:
+        return policy.purpose_text(key, language).title
+    return PURPOSES_OUTSIDE_POLICY.get(key, key)

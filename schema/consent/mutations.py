@@ -33,15 +33,15 @@ def evidence(info: Info) -> Evidence:
                                  info.context.services.keyring.derive("evidence-ip"))
 
 
-def _change_consent(info: Info, purpose: str, granted: bool,
-                    notice_version: int | None) -> ConsentPayload:
+def _change_consent(info: Info, purpose: str, granted: bool, notice_version: int | None,
+                    notice_language: str | None) -> ConsentPayload:
     ctx = info.context
     try:
         return consent_payload(service.change_consent(
             ctx.uow, ctx.services.policy, ctx.services.crypto, ctx.principal.member_id, purpose,
             granted=granted,
             notice_version=notice_version, channel="web", actor=ctx.principal.actor,
-            evidence=evidence(info)))
+            evidence=evidence(info), language=notice_language))
     except DomainError as exc:
         return consent_refused(exc)
 
@@ -49,14 +49,19 @@ def _change_consent(info: Info, purpose: str, granted: bool,
 @strawberry.type
 class ConsentMutation:
     @strawberry.mutation(description="Consent to a purpose, to the notice version you were "
-                         "shown.", extensions=guarded(Role.MEMBER_SELF))
-    def grant_consent(self, info: Info, purpose: str, notice_version: int) -> ConsentPayload:
-        return _change_consent(info, purpose, True, notice_version)
+                         "shown, in the language you read it in (`noticeLanguage`, one of "
+                         "/policy.json's `languages`; the policy's own when not given). The "
+                         "receipt keeps that language and the hash of that text.",
+                         extensions=guarded(Role.MEMBER_SELF))
+    def grant_consent(self, info: Info, purpose: str, notice_version: int,
+                      notice_language: str | None = None) -> ConsentPayload:
+        return _change_consent(info, purpose, True, notice_version, notice_language)
 
     @strawberry.mutation(description="Withdraw consent: one call, like granting it.",
                          extensions=guarded(Role.MEMBER_SELF))
-    def withdraw_consent(self, info: Info, purpose: str) -> ConsentPayload:
-        return _change_consent(info, purpose, False, None)
+    def withdraw_consent(self, info: Info, purpose: str,
+                         notice_language: str | None = None) -> ConsentPayload:
+        return _change_consent(info, purpose, False, None, notice_language)
 
     @strawberry.mutation(description="Object to a legitimate-interest purpose (Art. 21).",
                          extensions=guarded(Role.MEMBER_SELF))

@@ -384,3 +384,54 @@ def test_each_withdrawal_ends_the_grant_before_it() -> None:
                record("a", False, 7)]
     assert receipts.ended_grants(history) == {3: history[0].receipt_id,
                                               7: history[4].receipt_id}
+
+
+def test_a_receipt_is_in_the_language_the_notice_was_read_in(services: Any) -> None:
+    policy = services.policy
+    purpose = policy.purposes["marketing.email"]
+    swedish = record("marketing.email", True, 1, language="sv",
+                     notice_hash=notice_hash(policy, purpose, "sv"))
+    document = receipts.receipt(swedish, policy, issuer="https://x")
+    iso = document["iso27560"]["processing"]
+    assert (document["language"], iso["language"]) == ("sv", "sv")
+    assert document["services"][0]["purposes"][0]["purpose"] == (
+        policy.translations["sv"].purposes["marketing.email"].notice)
+    assert iso["purposes"][0]["purpose"] == "Erbjudanden via e-post"
+    assert iso["pii_information"][1]["pii_type_title"] == "E-postadress"
+    assert iso["privacy_notice"] == {
+        "url": "https://x/policy?lang=sv#marketing.email", "notice_version": 1,
+        "notice_hash": notice_hash(policy, purpose, "sv"), "hash_algorithm": "SHA-256"}
+    assert kantara_problems(document) == [] and iso_problems(document) == []
+
+
+def test_a_record_older_than_its_language_keeps_its_english_receipt(services: Any) -> None:
+    policy = services.policy
+    purpose = policy.purposes["marketing.email"]
+    old = record("marketing.email", True, 1, notice_hash=notice_hash(policy, purpose))
+    document = receipts.receipt(old, policy, issuer="https://x")
+    assert document["language"] == "en"
+    assert document["iso27560"]["processing"]["privacy_notice"]["url"] == (
+        "https://x/policy#marketing.email")
+    assert document["iso27560"]["processing"]["privacy_notice"]["notice_hash"] == (
+        notice_hash(policy, purpose))
+
+
+GRANT_IN = """mutation($purpose: String!, $language: String) {
+  grantConsent(purpose: $purpose, noticeVersion: 1, noticeLanguage: $language) {
+    receiptIds errors { code } } }"""
+
+
+@pytest.mark.parametrize(("asked", "recorded"), [("bg", "bg"), ("nb", "nb"), (None, "en"),
+                                                 ("de", "en")])
+def test_a_grant_through_the_api_names_the_language_it_was_read_in(
+        member: tuple[Api, dict[str, Any]], services: Any, asked: str | None,
+        recorded: str) -> None:
+    api, _ = member
+    payload = api.graphql(GRANT_IN, {"purpose": "marketing.email", "language": asked})
+    result = payload["data"]["grantConsent"]
+    assert result["errors"] == []
+    document = document_of(api, result["receiptIds"][0])
+    purpose = services.policy.purposes["marketing.email"]
+    assert document["language"] == recorded
+    assert document["iso27560"]["processing"]["privacy_notice"]["notice_hash"] == (
+        notice_hash(services.policy, purpose, recorded))

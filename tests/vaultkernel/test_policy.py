@@ -14,6 +14,7 @@ import pytest
 from identity.models import PERSONAL_FIELDS
 from membervault.services import DEFAULT_POLICY, load_member_policy
 from subject_requests.deadlines import JURISDICTIONS
+from vaultkernel.languages import MEMBER_LANGUAGES
 from vaultkernel.policy import PolicyError, parse_policy
 
 DEFAULT: dict[str, Any] = tomllib.loads(DEFAULT_POLICY.read_text())
@@ -164,7 +165,9 @@ def test_the_default_policy_says_who_the_controller_is_and_in_which_languages() 
     assert policy.controller_address is not None
     assert policy.controller_address.one_line() == "Rue de l'Exemple 1, 1000 Bruxelles, BE"
     assert policy.controller_phone == "+32 2 555 01 00"
-    assert policy.language == "en" and policy.languages == ["en", "fr"]
+    assert policy.language == "en" and policy.languages == ["en", "bg", "fr", "nb", "sv"]
+    assert policy.purpose_text("marketing.email", "sv").title == "Erbjudanden via e-post"
+    assert policy.category_title("contact.email", "nb") == "E-postadresse"
     assert policy.translations["fr"].purposes["marketing.email"].title == "Offres par e-mail"
     assert policy.translations["fr"].categories["contact.email"] == "Adresse e-mail"
     assert policy.purposes["partners.sharing"].purpose_categories == ("Sharing for Marketing",)
@@ -220,3 +223,37 @@ def test_the_policy_file_itself_can_declare_a_material_notice_change(tmp_path: P
     purpose = load_member_policy(path).purposes["marketing.email"]
     assert (purpose.notice_version, purpose.material_change) == (2, True)
     assert not purpose.grant_is_current(1) and purpose.grant_is_current(2)
+
+
+def test_a_consent_purpose_without_a_notice_in_a_members_language_is_refused() -> None:
+    data = copy.deepcopy(DEFAULT)
+    del data["translations"]["nb"]
+    with pytest.raises(PolicyError) as raised:
+        parse_policy(data, "policy.toml", member_attributes=PERSONAL_FIELDS,
+                     languages=MEMBER_LANGUAGES)
+    assert str(raised.value) == (
+        "policy.toml: purposes.rewards.birthday: no notice in 'nb' (members are served in "
+        "en, sv, nb, bg): add [translations.nb]")
+
+
+def test_purposes_that_rest_on_no_consent_need_no_notice_in_every_language() -> None:
+    data = copy.deepcopy(DEFAULT)
+    for purpose in data["purposes"].values():
+        if purpose["legal_basis"] == "consent":
+            purpose["legal_basis"] = "legitimate_interest"
+            purpose.pop("sale_or_sharing", None)
+            purpose.pop("direct_marketing", None)
+    data["retention"].pop("birthdate_without_consent")
+    data["translations"] = {}
+    policy = parse_policy(data, "policy.toml", member_attributes=PERSONAL_FIELDS,
+                          languages=MEMBER_LANGUAGES)
+    assert policy.languages == ["en"]
+
+
+def test_the_service_refuses_to_start_on_a_missing_notice(tmp_path: Path) -> None:
+    text = DEFAULT_POLICY.read_text()
+    cut = text.index("[translations.bg]")
+    path = tmp_path / "policy.toml"
+    path.write_text(text[:cut])
+    with pytest.raises(PolicyError, match=r"no notice in 'bg'"):
+        load_member_policy(path)

@@ -2,7 +2,9 @@
 Playwright against the app served by uvicorn; axe-core checks each page (WCAG 2.2 A/AA).
 
 Without Chromium (``make browser`` installs it) these tests are skipped, except under
-``CI=true``, where they fail.
+``CI=true``, where they fail. With ``MEMBERVAULT_SCREENSHOTS=<directory>`` (``make
+screenshots``: ``docs/screenshots``) each page visited is also photographed at desktop
+(1280 px) and phone (390 px) width, as ``<page>-desktop.png`` and ``<page>-phone.png``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import socket
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +21,16 @@ from typing import Any
 import pytest
 import uvicorn
 
+from membervault.services import Services
+from subject_requests import access
 from tests.web.support import mailed_code
+from vaultkernel.clock import utcnow
 
 CHROMIUM = Path("/usr/bin/chromium")
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+SCREENSHOTS = os.environ.get("MEMBERVAULT_SCREENSHOTS")
 
 
 @pytest.fixture
@@ -68,6 +77,19 @@ def accessible(page: Any) -> None:
     assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
 
 
+def visited(page: Any, name: str) -> None:
+    """A page the member sees: checked with axe, and photographed when asked to."""
+    accessible(page)
+    if not SCREENSHOTS:
+        return
+    folder = Path(SCREENSHOTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    for width, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
 def wait_for_code(mailbox: Path, after: int) -> str:
     deadline = time.monotonic() + 10
     while not mailbox.is_file() or len(mailbox.read_text()) <= after:
@@ -76,24 +98,29 @@ def wait_for_code(mailbox: Path, after: int) -> str:
     return mailed_code(mailbox)
 
 
-def test_a_member_signs_in_withdraws_a_consent_and_asks_for_their_data(
-        chromium: Any, served: str, jane: dict[str, Any], mailbox: Path) -> None:
-    page = chromium.new_page(locale="en-GB")
+def sign_in(page: Any, served: str, email: str, mailbox: Path) -> None:
     page.goto(f"{served}/privacy/")
-    accessible(page)
-    page.get_by_label("Email address").fill(jane["email"])
+    visited(page, "sign-in")
+    page.get_by_label("Email address").fill(email)
     mailed = len(mailbox.read_text()) if mailbox.is_file() else 0
     page.get_by_role("button", name="Send me a code").click()
     page.get_by_label("Six-digit code").fill(wait_for_code(mailbox, mailed))
-    accessible(page)
+    visited(page, "code")
     page.get_by_role("button", name="Sign in").click()
+
+
+def test_a_member_signs_in_withdraws_a_consent_downloads_their_data_and_asks_for_erasure(
+        chromium: Any, served: str, jane: dict[str, Any], mailbox: Path,
+        services: Services) -> None:
+    page = chromium.new_page(locale="en-GB", viewport=DESKTOP)
+    sign_in(page, served, jane["email"], mailbox)
 
     page.get_by_role("heading", name="Your details").wait_for()
     assert jane["email"] in page.content()
-    accessible(page)
+    visited(page, "profile")
     page.get_by_role("link", name="Correct your details").click()
     page.get_by_role("heading", name="Correct your details").wait_for()
-    accessible(page)
+    visited(page, "profile-edit")
 
     page.get_by_role("navigation").get_by_role("link", name="Your choices").click()
     marketing = page.locator("section", has=page.get_by_role("heading",
@@ -103,7 +130,7 @@ def test_a_member_signs_in_withdraws_a_consent_and_asks_for_their_data(
     marketing.get_by_role("button", name="Withdraw consent").click()
     page.get_by_text("Your consent is withdrawn.").wait_for()
     assert marketing.get_by_text("You said no.").is_visible()
-    accessible(page)
+    visited(page, "consents")
 
     page.get_by_role("link", name="Your requests").click()
     page.get_by_role("button", name="Ask for a copy of your data").click()
@@ -111,18 +138,52 @@ def test_a_member_signs_in_withdraws_a_consent_and_asks_for_their_data(
     row = page.get_by_role("row", name="A copy of your data")
     assert "In progress" in row.inner_text()
     accessible(page)
+    # What the worker does: build the archive of every pending access request.
+    assert access.build_pending_exports(services.db, services.exports, now=utcnow()) == 1
+    page.reload()
+    assert "Done" in row.inner_text()
+    with page.expect_download() as downloading:
+        row.get_by_role("link", name="Download your data").click()
+    archive = zipfile.ZipFile(downloading.value.path())
+    assert {"member.json", "summary.md"} <= set(archive.namelist())
+    assert jane["email"] in archive.read("member.json").decode()
+    visited(page, "requests")
 
-    for name, heading in (("Who read your data", "Who read your data"),
-                          ("Consent receipts", "Consent receipts")):
+    for name, heading, shot in (("Who read your data", "Who read your data", "access-log"),
+                                ("Consent receipts", "Consent receipts", "receipts")):
         page.get_by_role("link", name=name).click()
         page.get_by_role("heading", name=heading, exact=True).wait_for()
-        accessible(page)
+        visited(page, shot)
     assert "Offers by email" in page.content()
+    page.get_by_role("link", name="See the receipt").first.click()
+    page.get_by_role("heading", name="Consent receipt").wait_for()
+    visited(page, "receipt")
+
+    page.get_by_role("link", name="Your requests").click()
+    erasure = page.locator("#erasure")
+    erasure.get_by_label("I understand that my membership ends").check()
+    erasure.get_by_role("button", name="Erase my data").click()
+    page.get_by_text("Your request is open.").wait_for()
+    assert "Erase your data" in page.get_by_role("table").inner_text()
+    accessible(page)
 
 
-def test_the_pages_speak_the_browsers_language(chromium: Any, served: str) -> None:
+def test_the_pages_speak_the_browsers_language_or_the_one_chosen(
+        chromium: Any, served: str, jane: dict[str, Any], mailbox: Path) -> None:
     page = chromium.new_page(locale="sv-SE")
     page.goto(f"{served}/privacy/")
     assert page.locator("html").get_attribute("lang") == "sv"
     page.get_by_role("button", name="Skicka en kod").wait_for()
+    accessible(page)
+    page.get_by_role("button", name="Български").click()
+    page.get_by_role("button", name="Изпратете ми код").wait_for()
+    assert page.locator("html").get_attribute("lang") == "bg"
+    page.get_by_label("Имейл адрес").fill(jane["email"])
+    mailed = len(mailbox.read_text()) if mailbox.is_file() else 0
+    page.get_by_role("button", name="Изпратете ми код").click()
+    page.get_by_role("textbox").last.fill(wait_for_code(mailbox, mailed))
+    page.locator("main").get_by_role("button").last.click()
+    page.get_by_role("heading", name="Вашите данни").wait_for()
+    page.get_by_role("navigation").get_by_role("link").nth(1).click()
+    page.get_by_role("heading", name="Оферти по имейл").wait_for()
     accessible(page)

@@ -27,7 +27,8 @@ def posts(app: Any) -> list[str]:
 
 def test_the_centre_has_these_forms(app: Any) -> None:
     assert set(posts(app)) == {"/privacy/sign-in", "/privacy/sign-in/code",
-                               "/privacy/sign-out", "/privacy/profile", "/privacy/consents",
+                               "/privacy/sign-out", "/privacy/language", "/privacy/profile",
+                               "/privacy/consents",
                                "/privacy/requests", "/privacy/requests/lift-restriction"}
 
 

@@ -39,3 +39,19 @@ def test_the_cli_refuses_to_start_on_an_invalid_policy(tmp_path: Path,
     result = CliRunner().invoke(app, ["client", "list"])
     assert result.exit_code == 2
     assert "unknown category 'contact.fax'" in result.output
+
+
+def test_the_cli_refuses_to_start_on_a_consent_purpose_without_a_notice_in_a_language(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = DEFAULT_POLICY.read_text()
+    bad = tmp_path / "policy.toml"
+    bad.write_text(text[:text.index("[translations.nb]")] + text[text.index("[translations.bg]"):])
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MEMBERVAULT_POLICY_FILE", str(bad))
+    monkeypatch.setenv("MEMBERVAULT_DATABASE_URL", f"sqlite:///{tmp_path}/db.sqlite")
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 2
+    # one line, brackets and all (the message is text, not console markup)
+    assert result.output.strip().splitlines() == [
+        f"cannot start: {bad}: purposes.rewards.birthday: no notice in 'nb' (members are "
+        "served in en, sv, nb, bg): add [translations.nb]"]

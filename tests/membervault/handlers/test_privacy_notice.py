@@ -46,7 +46,7 @@ def test_the_json_notice_in_two_languages(http: TestClient, services: Any) -> No
     english = http.get("/policy.json").json()
     french = http.get("/policy.json", params={"lang": "fr"}).json()
     assert (english["language"], french["language"]) == ("en", "fr")
-    assert english["languages"] == french["languages"] == ["en", "fr"]
+    assert english["languages"] == french["languages"] == ["en", "bg", "fr", "nb", "sv"]
     assert (english["title"], french["title"]) == ("Privacy notice", "Avis de confidentialité")
     assert english["policyVersion"] == services.policy.version
     assert english["controller"] == french["controller"] == {
@@ -62,9 +62,10 @@ def test_the_json_notice_in_two_languages(http: TestClient, services: Any) -> No
         email.title, email.notice)
     assert fr["marketing.email"]["title"] == "Offres par e-mail"
     assert fr["marketing.email"]["notice"].startswith("Nous vous envoyons")
-    # One hash per notice version, whatever the language it is read in.
-    assert en["marketing.email"]["noticeHash"] == fr["marketing.email"]["noticeHash"] == (
-        notice_hash(services.policy, email))
+    # Each language's notice has the hash of its own text (what a record made in it keeps).
+    assert en["marketing.email"]["noticeHash"] == notice_hash(services.policy, email)
+    assert fr["marketing.email"]["noticeHash"] == notice_hash(services.policy, email, "fr")
+    assert en["marketing.email"]["noticeHash"] != fr["marketing.email"]["noticeHash"]
     assert en["marketing.email"]["purposeCategories"] == ["6 - Marketing"]
     assert [c["title"] for c in fr["marketing.email"]["categories"]] == [
         "Nom", "Adresse e-mail", "Langue préférée"]
@@ -91,7 +92,7 @@ def test_an_unknown_language_falls_back_to_the_policys_own(http: TestClient,
     assert response.status_code == 200
     assert response.headers["content-language"] == "en"
     assert response.json()["language"] == "en"
-    assert response.json()["languages"] == ["en", "fr"]
+    assert response.json()["languages"] == ["en", "bg", "fr", "nb", "sv"]
 
 
 def test_lang_wins_over_accept_language(http: TestClient) -> None:
@@ -109,6 +110,7 @@ def test_accept_language_is_read_by_weight() -> None:
     assert choose_language(["en", "fr-BE"], ["fr-be"]) == "fr-BE"
     assert choose_language(["en", "fr"], ["de"]) == "en"
     assert choose_language(["en", "fr"], []) == "en"
+    assert choose_language(["en", "nb"], ["no-NO"]) == "nb"
 
 
 def test_the_page_escapes_every_value() -> None:
