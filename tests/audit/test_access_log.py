@@ -80,6 +80,22 @@ def test_a_member_named_twice_in_one_read_is_one_member_of_the_entry() -> None:
     assert list(chain.unpack(packed)) == [Read(member, ["email", "phone"], {})]
 
 
+def test_a_page_packs_into_one_group_per_answer_whatever_the_order_of_fields() -> None:
+    """Members given the same fields (in any order) share one group, in the order the
+    page named them; each group's fields are in canonical order; naming some members a
+    second time with the same fields changes nothing."""
+    first, second, third = (uuid.UUID(int=n) for n in (3, 1, 2))
+    page = [Read(first, ["given_name", "email"], {"phone": "CONSENT_REQUIRED"}),
+            Read(second, ["email", "given_name"], {"phone": "CONSENT_REQUIRED"}),
+            Read(third, ["email"], {"phone": "CONSENT_REQUIRED", "email": "RESTRICTED"})]
+    packed, count = chain.pack(page)
+    assert count == 3
+    assert orjson.loads(packed) == [
+        [["email", "given_name"], {"phone": "CONSENT_REQUIRED"}, [first.hex, second.hex]],
+        [["email"], {"phone": "CONSENT_REQUIRED"}, [third.hex]]]
+    assert chain.pack([*page, page[1], page[0]]) == (packed, count)
+
+
 def test_an_answer_that_named_nobody_is_an_entry_too(services: Any) -> None:
     """A stranger's look-up costs the same write as a member's (no timing oracle)."""
     assert services.access_log.append("client:test", "loyalty.membership", [], "r") == 1
