@@ -107,15 +107,20 @@ class AccessLog:
                     return self._write(principal, purpose, packed, count, request_id)
                 except IntegrityError:
                     self._tail = None  # another writer took the position: read the tail
+                    # A stale tail is not contention (another process wrote since): the
+                    # first retry goes at once, only a repeated refusal backs off.
+                    at_once = attempt == 0
                 except Exception as exc:  # noqa: BLE001  (any failure: fail closed)
                     self._tail = None
                     self._kept.close()  # whatever state it is in, start the next try afresh
                     if not (_contention(exc) or _disconnected(exc)):
                         raise AccessLogUnavailable(type(exc).__name__) from None
+                    at_once = attempt == 0 and _disconnected(exc)
                 attempt += 1
                 if time.monotonic() >= deadline:
                     raise AccessLogUnavailable("contention")
-                time.sleep(min(0.002 * attempt, 0.05))
+                if not at_once:
+                    time.sleep(min(0.002 * attempt, 0.05))
 
     def _write(self, principal: str, purpose: str, packed: str, count: int,
                request_id: str) -> int:

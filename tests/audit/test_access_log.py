@@ -386,6 +386,25 @@ def entries_of(services: Any) -> list[Any]:
                                        .order_by(AccessLogEntry.sequence)))
 
 
+def test_a_stale_tail_is_read_again_and_written_without_waiting(
+        services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes' writers taking turns: each finds its remembered tail taken every
+    time. That is no contention, so the entry is retried at once (no back-off sleep,
+    which made every request of two server workers wait)."""
+    import audit.access_log
+
+    waits: list[float] = []
+    monkeypatch.setattr(audit.access_log.time, "sleep", waits.append)
+    first, second = AccessLog(services.db), AccessLog(services.db)
+    for n in range(6):
+        (first if n % 2 else second).append("client:test", "loyalty.membership",
+                                            [Read(uuid.uuid4(), ["email"])], f"req-{n}")
+    first.close()
+    second.close()
+    assert waits == []
+    assert verify(services) == Verification(ok=True, checked=6)
+
+
 def test_a_read_fails_closed_when_the_log_cannot_be_written(services: Any, loyalty_api: Api,
                                                             jane: dict[str, Any]) -> None:
     with services.db.engine.begin() as connection:
