@@ -5,21 +5,30 @@ The functions that hand decrypted member values to a caller take a :class:`Reade
 (the log bound to who is reading, in which request) and record before they return; no
 resolver or handler writes the log itself.
 
-A write is one statement in its own autocommitted transaction: the writer remembers the
-chain's tail, so it does not read it first. Another process may have written since; then
-the primary key on ``sequence`` refuses the insert and the tail is read again. The retry
-budget is bounded: after :data:`RETRY_BUDGET` seconds the read fails closed with
+A write is one statement in its own autocommitted transaction, on a connection the
+writer keeps for itself (the request's own unit of work never carries it: the entry is
+committed whether or not the read's transaction is). The writer remembers the chain's
+tail, so it does not read it first. Another process may have written since; then the
+primary key on ``sequence`` refuses the insert and the tail is read again. A kept
+connection the server dropped is replaced and the write retried. The retry budget is
+bounded: after :data:`RETRY_BUDGET` seconds the read fails closed with
 ``ACCESS_LOG_UNAVAILABLE``.
+
+Why a kept connection: checking one out of the pool per entry switched it into
+autocommit and back (two statements on SQLite, a reset on return), which cost more than
+the entry's INSERT itself (docs/performance.md, "The single-member path").
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 
-from sqlalchemy import Engine, insert, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from audit.chain import GENESIS, Read, entry_row, pack
 from audit.models import AccessLogEntry
@@ -48,16 +57,41 @@ class AccessLogUnavailable(DomainError):
         self.detail = detail
 
 
+class _Kept:
+    """The writer's own autocommitting connection, opened on first use."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.connection: Connection | None = None
+
+    def get(self) -> Connection:
+        if self.connection is None:
+            self.connection = self.engine.connect()
+        return self.connection
+
+    def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # a broken connection: nothing to keep
+                connection.close()
+
+
 class AccessLog:
     """The log's writer for one process: appends entries and remembers the chain's tail."""
 
     def __init__(self, db: Database, clock: Clock | None = None, *,
                  retry_budget: float = RETRY_BUDGET):
-        self._engine: Engine = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._kept = _Kept(db.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        weakref.finalize(self, self._kept.close)  # a writer dropped unclosed (tests)
         self._clock = clock or SystemClock()
         self._budget = retry_budget
         self._tail: tuple[int, bytes] | None = None
         self._lock = threading.Lock()  # one writer per process: the chain is one line anyway
+
+    def close(self) -> None:
+        """Give the kept connection back (the process is stopping)."""
+        with self._lock:
+            self._kept.close()
 
     def reader(self, principal: str, request_id: str) -> ReaderLog:
         return ReaderLog(self, principal, request_id)
@@ -84,25 +118,31 @@ class AccessLog:
                     return self._write(principal, purpose, packed, count, request_id)
                 except IntegrityError:
                     self._tail = None  # another writer took the position: read the tail
+                    # A stale tail is not contention (another process wrote since): the
+                    # first retry goes at once, only a repeated refusal backs off.
+                    at_once = attempt == 0
                 except Exception as exc:  # noqa: BLE001  (any failure: fail closed)
                     self._tail = None
-                    if not _contention(exc):
+                    self._kept.close()  # whatever state it is in, start the next try afresh
+                    if not (_contention(exc) or _disconnected(exc)):
                         raise AccessLogUnavailable(type(exc).__name__) from None
+                    at_once = attempt == 0 and _disconnected(exc)
                 attempt += 1
                 if time.monotonic() >= deadline:
                     raise AccessLogUnavailable("contention")
-                time.sleep(min(0.002 * attempt, 0.05))
+                if not at_once:
+                    time.sleep(min(0.002 * attempt, 0.05))
 
     def _write(self, principal: str, purpose: str, packed: str, count: int,
                request_id: str) -> int:
-        with self._engine.connect() as connection:
-            if self._tail is None:
-                last = connection.execute(_TAIL).first()
-                self._tail = (last[0], last[1]) if last else (0, GENESIS)
-            sequence, previous = self._tail[0] + 1, self._tail[1]
-            row = entry_row(previous, sequence, self._clock.now(), request_id, principal,
-                            purpose, packed, count)
-            connection.execute(_INSERT, row)
+        connection = self._kept.get()
+        if self._tail is None:
+            last = connection.execute(_TAIL).first()
+            self._tail = (last[0], last[1]) if last else (0, GENESIS)
+        sequence, previous = self._tail[0] + 1, self._tail[1]
+        row = entry_row(previous, sequence, self._clock.now(), request_id, principal,
+                        purpose, packed, count)
+        connection.execute(_INSERT, row)
         self._tail = (sequence, row["entry_hash"])
         return sequence
 
@@ -113,6 +153,12 @@ def _contention(exc: Exception) -> bool:
         return False
     sqlstate = getattr(exc.orig, "sqlstate", None)
     return sqlstate in {"40001", "40P01", "55P03"} or "locked" in str(exc.orig).lower()
+
+
+def _disconnected(exc: Exception) -> bool:
+    """The kept connection was dropped (a server restart, an idle timeout): a new one may
+    well write."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 class ReaderLog:

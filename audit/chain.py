@@ -44,19 +44,45 @@ def pack(reads: Iterable[Read]) -> tuple[str, int]:
     """The packed text of ``reads`` and how many members it names. A member named twice
     (e.g. the same number spelt two ways in one consent check) is one entry: what it was
     returned is the union, and a field returned once is not also denied."""
+    reads = list(reads)
+    if len({read.member_id for read in reads}) < len(reads):
+        return _pack_merged(reads)
+    # Each member named once (every page): a page's members share a few distinct
+    # (returned, denied) pairs, so each pair is put in canonical order once, not per member.
+    canonical: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], _Key] = {}
+    groups: dict[_Key, list[str]] = {}
+    for read in reads:
+        given = (tuple(read.returned), tuple(read.denied.items()))
+        key = canonical.get(given)
+        if key is None:
+            key = canonical[given] = _key(set(read.returned), read.denied)
+        groups.setdefault(key, []).append(read.member_id.hex)
+    return _packed(groups), len(reads)
+
+
+_Key = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
+
+
+def _key(returned: set[str], denied: Mapping[str, str]) -> _Key:
+    return (tuple(sorted(returned)),
+            tuple(sorted((f, r) for f, r in denied.items() if f not in returned)))
+
+
+def _packed(groups: dict[_Key, list[str]]) -> str:
+    return orjson.dumps([[list(returned), dict(denied), members]
+                         for (returned, denied), members in groups.items()]).decode()
+
+
+def _pack_merged(reads: list[Read]) -> tuple[str, int]:
     merged: dict[uuid.UUID, tuple[set[str], dict[str, str]]] = {}
     for read in reads:
         returned, denied = merged.setdefault(read.member_id, (set(), {}))
         returned.update(read.returned)
         denied.update(read.denied)
-    groups: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], list[str]] = {}
+    groups: dict[_Key, list[str]] = {}
     for member_id, (returned, denied) in merged.items():
-        key = (tuple(sorted(returned)),
-               tuple(sorted((f, r) for f, r in denied.items() if f not in returned)))
-        groups.setdefault(key, []).append(member_id.hex)
-    packed = [[list(returned), dict(denied), members]
-              for (returned, denied), members in groups.items()]
-    return orjson.dumps(packed).decode(), len(merged)
+        groups.setdefault(_key(returned, denied), []).append(member_id.hex)
+    return _packed(groups), len(merged)
 
 
 def unpack(reads: str) -> Iterator[Read]:

@@ -124,8 +124,9 @@ class Raw:
         Like ``audit.access_log.AccessLog``: the chain's tail is remembered from the last
         write, so a write is one INSERT (committed at once); when another writer (the
         service, or another worker process) took that position, the primary key on
-        ``sequence`` refuses the insert, the tail is read again and the insert retried.
-        Lock waits are retried too, for at most :data:`LOG_RETRY_BUDGET` seconds."""
+        ``sequence`` refuses the insert, the tail is read again and the insert retried at
+        once. Lock waits are retried too (backing off), for at most
+        :data:`LOG_RETRY_BUDGET` seconds."""
         packed, members = pack(Read(m, returned, denied) for m, returned, denied in entries)
         deadline = time.monotonic() + LOG_RETRY_BUDGET
         attempt = 0
@@ -133,17 +134,19 @@ class Raw:
             try:
                 return self._insert_log(packed, members, principal, purpose, request_id, now)
             except self._errors.IntegrityError:
-                pass  # another writer took the position: read the tail again
+                at_once = attempt == 0  # a stale tail: read it again and retry at once
             except self._errors.OperationalError as exc:
                 if not self._contention(exc):
                     raise
+                at_once = False
             self._tail = None
             if not self.autocommit:
                 self.rollback()
             attempt += 1
             if time.monotonic() >= deadline:
                 raise LogUnavailable("contention")
-            time.sleep(min(0.002 * attempt, 0.05))
+            if not at_once:
+                time.sleep(min(0.002 * attempt, 0.05))
 
     def _insert_log(self, packed: str, members: int, principal: str, purpose: str,
                     request_id: str, now: dt.datetime) -> int:

@@ -26,6 +26,7 @@ from identity import member_number
 from identity.encryption import MemberCrypto
 from identity.models import PERSONAL_FIELDS, Member
 from identity.validation import normalise_email, normalise_phone
+from vaultkernel.planner import likely
 from vaultkernel.policy import Policy, Purpose
 
 MAX_PAGE = 1000
@@ -44,7 +45,9 @@ class MemberData:
 
 # Table columns, not ORM attributes: these statements load rows, never entities, and the
 # ORM's per-statement compile step (taken for any statement naming mapped attributes)
-# costs about as much as a single-member read itself.
+# costs about as much as a single-member read itself. They run on the session's
+# connection (``session.connection().execute``), in the unit of work's transaction, but
+# past the ORM's execution hooks, which have nothing to do for a row read.
 _MEMBERS, _CONSENTS, _OBJECTIONS = Member.__table__, Consent.__table__, Objection.__table__
 _M, _C, _O = _MEMBERS.c, _CONSENTS.c, _OBJECTIONS.c
 
@@ -124,7 +127,8 @@ def read_one(session: Session, crypto: MemberCrypto, policy: Policy, purpose: Pu
     member without consent (no existence oracle) and names nobody in the log."""
     normalised = _lookup_key(kind, key, default_region)
     digest = crypto.index.digest(kind, normalised) if normalised else b"\x00" * 32
-    row = session.execute(_lookup(purpose, tuple(requested), kind), {"digest": digest}).first()
+    row = session.connection().execute(_lookup(purpose, tuple(requested), kind),
+                                       {"digest": digest}).first()
     covered = policy.attributes_of(purpose.key)
     if row is None:
         decision = decide(purpose, covered, NOBODY, requested)
@@ -137,7 +141,8 @@ def read_one(session: Session, crypto: MemberCrypto, policy: Policy, purpose: Pu
 
 def permitted_filter(purpose: Purpose) -> list[Any]:
     """SQL conditions equal to ``member_reason(...) is None`` for the bulk path."""
-    conditions: list[Any] = [_M.status == "active", _M.restricted_at.is_(None)]
+    # likely(): no plan may read the pages by the status index (vaultkernel.planner).
+    conditions: list[Any] = [likely(_M.status == "active"), _M.restricted_at.is_(None)]
     if purpose.consent_based:
         conditions.append(_C.granted.is_(true()))
         if purpose.material_change:
@@ -164,7 +169,8 @@ def read_page(session: Session, crypto: MemberCrypto, policy: Policy, purpose: P
     (random, so the order reveals nothing)."""
     first = max(1, min(first, MAX_PAGE))
     query = _permitted(purpose, tuple(requested), after is not None).limit(first)
-    rows = session.execute(query, {"after": after} if after is not None else {}).all()
+    rows = session.connection().execute(
+        query, {"after": after} if after is not None else {}).all()
     covered = policy.attributes_of(purpose.key)
     decided = [(row, decide(purpose, covered, _state(row), requested)) for row in rows]
     log.record(purpose.key, [_read(row.id, decision) for row, decision in decided])
@@ -196,7 +202,8 @@ def check_many(session: Session, crypto: MemberCrypto, purpose: Purpose,
         chunk = wanted[start:start + 1000]
         query = (_joined(purpose, []).add_columns(_M.member_number_index)
                  .where(_M.member_number_index.in_(chunk)))
-        rows.update({row.member_number_index: row for row in session.execute(query)})
+        rows.update({row.member_number_index: row
+                     for row in session.connection().execute(query)})
     field = f"consent:{purpose.key}"
     reasons: dict[bytes | None, str | None] = {None: member_reason(purpose, NOBODY)}
     reads = []

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -57,9 +58,11 @@ class Registration:
     member_number: str
 
 
-def open_member(crypto: MemberCrypto, member: Member,
+def open_member(crypto: MemberCrypto, member: Member | Row[Any],
                 fields: Sequence[str] = PERSONAL_FIELDS) -> MemberProfile:
-    """The member's values; only ``fields`` are decrypted (the others are left empty)."""
+    """The member's values; only ``fields`` are decrypted (the others are left empty).
+    ``member`` is the entity or a row of :func:`identity.repository.sealed` holding
+    ``fields``."""
     if member.wrapped_key is None or member.kek_version is None:
         raise MemberNotFound("member was erased", code="MEMBER_ERASED")
     cipher = crypto.cipher(member.id, member.kek_version, member.wrapped_key)
@@ -163,7 +166,7 @@ def _commit_unique(uow: UnitOfWork) -> None:
 def read_own_profile(uow: UnitOfWork, crypto: MemberCrypto, member_id: uuid.UUID, *,
                      fields: Sequence[str], log: ReaderLog) -> MemberProfile:
     """A member reads ``fields`` of their own profile; the read is logged first."""
-    member = repository.get(uow.session, member_id)
+    member = repository.sealed(uow.session, member_id, tuple(fields))
     if member is None:
         raise MemberNotFound("no such member")
     if member.wrapped_key is None:

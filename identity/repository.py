@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from identity.models import Member
+from identity.models import PERSONAL_FIELDS, Member
 
 INDEX_COLUMNS = {
     "email": Member.email_index,
@@ -18,6 +20,23 @@ INDEX_COLUMNS = {
 
 def get(session: Session, member_id: uuid.UUID) -> Member | None:
     return session.get(Member, member_id)
+
+
+_MEMBERS = Member.__table__.c
+_SEALED_KEYS = ("id", "status", "kek_version", "wrapped_key", "created_at", "updated_at")
+
+
+@lru_cache(maxsize=256)
+def _sealed(fields: tuple[str, ...]) -> Select[Any]:
+    columns = [*_SEALED_KEYS, *(f for f in PERSONAL_FIELDS if f in fields)]
+    return select(*(_MEMBERS[c] for c in columns)).where(_MEMBERS.id == bindparam("id"))
+
+
+def sealed(session: Session, member_id: uuid.UUID, fields: tuple[str, ...]) -> Row[Any] | None:
+    """The member's row as stored (key, status, times and the sealed ``fields``), read as
+    a row, not an entity: on a single-member request, loading the ORM entity costs more
+    than the query (docs/performance.md). Read-only: nothing to change or flush."""
+    return session.connection().execute(_sealed(fields), {"id": member_id}).first()
 
 
 def find_by_index(session: Session, kind: str, digest: bytes) -> Member | None:

@@ -76,6 +76,7 @@ class Services:
     notary: Notary  # signs and checks the access log's heads
 
     def close(self) -> None:
+        self.access_log.close()
         self.db.dispose()
 
 

@@ -74,10 +74,12 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-# Connections per process: 8 kept open, 8 more when busy. A request may hold two at once
-# (its unit of work and the access log's own short transaction), so the server runs
-# requests in at most half as many threads (membervault/app.py): with more, every
-# connection could be held by a thread waiting for a second one.
+# Connections per process: 8 kept open, 8 more when busy. A request holds its unit of
+# work's connection while the access log's writer needs one of its own (kept between
+# entries, but taken from this pool again after a failure), and a few paths open a second
+# unit of work; so the server runs requests in at most half as many threads
+# (membervault/app.py): with more, every connection could be held by a thread waiting
+# for a second one.
 POOL_SIZE = 8
 POOL_OVERFLOW = 8
 MAX_CONNECTIONS = POOL_SIZE + POOL_OVERFLOW

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from audit.access_log import AccessLog
 from audit.chain import Read
 from audit.models import AccessLogEntry, AccessLogMember, AuditEvent
 from audit.verification import Verification
-from tests.conftest import Api, client_token, create_principal, register
+from tests.conftest import BACKEND, Api, client_token, create_principal, register
 from tests.consent.support import AUDIENCE, MEMBER_DATA, grant, new_member
 from vaultkernel.settings import Settings
 
@@ -77,6 +78,22 @@ def test_a_member_named_twice_in_one_read_is_one_member_of_the_entry() -> None:
                                 Read(member, ["phone"], {"email": "CONSENT_REQUIRED"})])
     assert count == 1
     assert list(chain.unpack(packed)) == [Read(member, ["email", "phone"], {})]
+
+
+def test_a_page_packs_into_one_group_per_answer_whatever_the_order_of_fields() -> None:
+    """Members given the same fields (in any order) share one group, in the order the
+    page named them; each group's fields are in canonical order; naming some members a
+    second time with the same fields changes nothing."""
+    first, second, third = (uuid.UUID(int=n) for n in (3, 1, 2))
+    page = [Read(first, ["given_name", "email"], {"phone": "CONSENT_REQUIRED"}),
+            Read(second, ["email", "given_name"], {"phone": "CONSENT_REQUIRED"}),
+            Read(third, ["email"], {"phone": "CONSENT_REQUIRED", "email": "RESTRICTED"})]
+    packed, count = chain.pack(page)
+    assert count == 3
+    assert orjson.loads(packed) == [
+        [["email", "given_name"], {"phone": "CONSENT_REQUIRED"}, [first.hex, second.hex]],
+        [["email"], {"phone": "CONSENT_REQUIRED"}, [third.hex]]]
+    assert chain.pack([*page, page[1], page[0]]) == (packed, count)
 
 
 def test_an_answer_that_named_nobody_is_an_entry_too(services: Any) -> None:
@@ -314,6 +331,77 @@ def test_writers_in_several_processes_keep_one_chain(services: Any) -> None:
     for n in range(6):
         (first if n % 2 else second).append("client:test", "loyalty.membership",
                                             [Read(uuid.uuid4(), ["email"])], f"req-{n}")
+    assert verify(services) == Verification(ok=True, checked=6)
+
+
+def test_an_entry_is_committed_on_its_own_whatever_the_reads_transaction_does(
+        services: Any) -> None:
+    """The writer never writes through the reader's transaction: an entry written while a
+    unit of work has read (and then rolls back) stays, and is visible at once."""
+    with services.db.unit_of_work() as uow:
+        uow.session.execute(select(func.count()).select_from(AccessLogEntry)).scalar()
+        write(services, 1, "req-inside")
+        with services.db.engine.connect() as elsewhere:  # before the reader ends
+            assert elsewhere.scalar(select(func.count()).select_from(AccessLogEntry)) == 1
+        uow.rollback()
+    assert [e.request_id for e in entries_of(services)] == ["req-inside"]
+    assert verify(services) == Verification(ok=True, checked=1)
+
+
+def test_the_writer_keeps_one_connection_and_gives_it_back_on_close(services: Any) -> None:
+    pool = services.db.engine.pool
+    write(services, 5)
+    assert pool.checkedout() == 1  # its own, kept between entries
+    services.access_log.close()
+    assert pool.checkedout() == 0
+    write(services, 1)  # a closed writer opens a new connection when asked again
+    assert verify(services) == Verification(ok=True, checked=6)
+
+
+def test_a_dropped_connection_is_replaced_and_the_entry_still_written(services: Any) -> None:
+    """A server restart or an idle timeout drops the writer's kept connection; the next
+    entry is written on a new one instead of failing the read."""
+    write(services, 1)
+    if BACKEND == "postgresql":
+        with services.db.engine.connect() as admin:
+            others = ("FROM pg_stat_activity WHERE datname = current_database() "
+                      "AND pid <> pg_backend_pid()")
+            admin.execute(sa.text(f"SELECT pg_terminate_backend(pid) {others}"))
+            admin.commit()
+            deadline = time.monotonic() + 10
+            while admin.execute(sa.text(f"SELECT count(*) {others}")).scalar():
+                assert time.monotonic() < deadline, "the writer's backend did not end"
+                time.sleep(0.05)
+                admin.rollback()
+    else:
+        services.access_log._kept.connection.connection.dbapi_connection.close()
+    write(services, 1, "req-after")
+    assert [e.request_id for e in entries_of(services)] == ["req-1", "req-after"]
+    assert verify(services) == Verification(ok=True, checked=2)
+
+
+def entries_of(services: Any) -> list[Any]:
+    with services.db.engine.connect() as connection:
+        return list(connection.execute(select(AccessLogEntry.request_id)
+                                       .order_by(AccessLogEntry.sequence)))
+
+
+def test_a_stale_tail_is_read_again_and_written_without_waiting(
+        services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes' writers taking turns: each finds its remembered tail taken every
+    time. That is no contention, so the entry is retried at once (no back-off sleep,
+    which made every request of two server workers wait)."""
+    import audit.access_log
+
+    waits: list[float] = []
+    monkeypatch.setattr(audit.access_log.time, "sleep", waits.append)
+    first, second = AccessLog(services.db), AccessLog(services.db)
+    for n in range(6):
+        (first if n % 2 else second).append("client:test", "loyalty.membership",
+                                            [Read(uuid.uuid4(), ["email"])], f"req-{n}")
+    first.close()
+    second.close()
+    assert waits == []
     assert verify(services) == Verification(ok=True, checked=6)
 
 

@@ -407,3 +407,27 @@ def test_a_later_page_reads_no_consent_or_objection_of_the_pages_before(
     else:
         assert not [step for step in plan if step.startswith(("SCAN consents",
                                                               "SCAN objections"))], plan
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite plans without statistics")
+def test_an_audience_page_walks_the_members_in_order_without_statistics(
+        services: Any) -> None:
+    """A database nobody ran ANALYZE on (every new SQLite deployment) still reads a page
+    by the primary key from where the last one ended, not every active member sorted
+    again per page (which made a whole export cost the square of the member count)."""
+    import uuid
+
+    purpose = services.policy.purposes["marketing.email"]
+    with services.db.engine.connect() as connection:
+        assert not connection.exec_driver_sql(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar()
+        for keyset in (False, True):
+            statement = gate._permitted(purpose, ("email",), keyset).limit(1000)
+            compiled = statement.compile(connection)
+            params = compiled.construct_params({"after": uuid.UUID(int=0)})
+            values = [params[name] for name in compiled.positiontup or []]
+            values = [v.hex if isinstance(v, uuid.UUID) else v for v in values]
+            plan = " | ".join(row[3] for row in connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {compiled}", tuple(values)))
+            assert "TEMP B-TREE" not in plan, plan
+            assert "ix_members_status_last_activity_at" not in plan, plan

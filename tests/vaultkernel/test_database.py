@@ -90,6 +90,26 @@ def test_sqlite_connections_enforce_foreign_keys_and_overwrite_deleted_content(
         assert pragma("PRAGMA journal_mode").scalar() == "wal"
 
 
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite connection settings")
+def test_every_sqlite_connection_gets_the_same_settings(database: Database) -> None:
+    """Each connection the pool opens (several at once, as concurrent requests and the
+    access log's own writer hold them) waits for the write lock, journals to the WAL
+    without an fsync per commit, and overwrites deleted content."""
+    held = [database.engine.connect() for _ in range(4)]
+    try:
+        for connection in held:
+            pragma = connection.exec_driver_sql
+            assert pragma("PRAGMA journal_mode").scalar() == "wal"
+            assert pragma("PRAGMA busy_timeout").scalar() == 5000
+            assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
+            assert pragma("PRAGMA foreign_keys").scalar() == 1
+            assert pragma("PRAGMA secure_delete").scalar() == 1
+        assert len({id(c.connection.dbapi_connection) for c in held}) == len(held)
+    finally:
+        for connection in held:
+            connection.close()
+
+
 def test_postgresql_urls_use_psycopg_3() -> None:
     assert normalise_url("postgresql://u:p@db/mv") == "postgresql+psycopg://u:p@db/mv"
     assert normalise_url("postgres://db/mv") == "postgresql+psycopg://db/mv"
