@@ -50,13 +50,25 @@ def written(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {name: after[name] - before[name] for name in after if after[name] != before[name]}
 
 
-def raw_rows(server: Server, table: str) -> list[str]:
-    """Every row of a table as the repr of its stored values, bytes included: what
-    someone reading the table with the database's own tools would see."""
+def stored_rows(server: Server, table: str) -> list[tuple[Any, ...]]:
+    """Every row of a table as stored, read with the database's own driver: what someone
+    reading the table with the database's tools would see."""
     engine = create_db_engine(server.database_url)
     try:
         with engine.connect() as connection:
-            return [repr(tuple(row)) for row in connection.execute(
+            return [tuple(row) for row in connection.execute(
                 sa.select(Base.metadata.tables[table]))]
     finally:
         engine.dispose()
+
+
+def raw_rows(server: Server, table: str) -> list[str]:
+    """The rows of :func:`stored_rows` as text (bytes as their repr), to search in."""
+    return [repr(row) for row in stored_rows(server, table)]
+
+
+def holders_of(server: Server, value: bytes) -> list[str]:
+    """Every table with a stored binary value that holds ``value``."""
+    return [table.name for table in Base.metadata.sorted_tables
+            if any(isinstance(cell, bytes) and value in cell
+                   for row in stored_rows(server, table.name) for cell in row)]
