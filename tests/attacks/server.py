@@ -128,6 +128,7 @@ class Server:
 @contextmanager
 def server_database(workdir: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """A migrated database of the backend under test, for one server alone."""
+    workdir.mkdir(parents=True, exist_ok=True)
     if BACKEND == "postgresql":
         with fresh_postgres_database(request.getfixturevalue("postgres_server_url"),
                                      "mv_attack") as url:

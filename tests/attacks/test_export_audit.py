@@ -68,7 +68,7 @@ def exported(server: Server, receiver: Receiver, enrol: Enrol, member_api: SignI
     assert download.headers["cache-control"] == "no-store"
     files = entries_of(download.content)
     return {"files": files, "document": json.loads(files["member.json"]),
-            "secret": receiver.secrets[WEBHOOK_ONLY], "member": member}
+            "secret": receiver.secrets[WEBHOOK_ONLY], "member": member, "link": url}
 
 
 def rows(files: dict[str, bytes], name: str) -> list[dict[str, str]]:
@@ -112,6 +112,14 @@ def test_retention_transfers_and_spelling_are_complete(exported: dict[str, Any])
     assert list(profile) == list(document["member"]["profile"])
     assert "postalCode" in profile["postalAddress"] and "postal_code" not in profile[
         "postalAddress"]
+
+
+def test_the_download_link_never_reaches_the_log(server: Server,
+                                                 exported: dict[str, Any]) -> None:
+    token = exported["link"].rsplit("/", 1)[1]
+    record = server.wait_for_record(lambda r: r.get("path") == "/exports/[token]")
+    assert record["status"] == 200
+    assert token not in server.log()
 
 
 def test_the_archive_on_disk_is_private_and_sealed(server: Server,

@@ -94,8 +94,10 @@ def test_a_members_address_never_reaches_the_log(server: Server, enrol: Enrol,
     assert all(json.loads(line) for line in log.splitlines() if line.startswith("{"))
 
 
-def test_a_request_carries_its_id_to_the_log(server: Server) -> None:
-    response = httpx.get(f"{server.base}/healthz", headers={"x-request-id": "attack-rid-1"})
+def test_a_request_carries_its_id_to_the_log_and_never_its_query(server: Server) -> None:
+    response = httpx.get(f"{server.base}/healthz?email=query.string@example.org",
+                         headers={"x-request-id": "attack-rid-1"})
     assert response.headers["x-request-id"] == "attack-rid-1"
     record = server.wait_for_record(lambda r: r.get("requestId") == "attack-rid-1")
     assert (record["method"], record["path"], record["status"]) == ("GET", "/healthz", 200)
+    assert "query.string" not in server.log()

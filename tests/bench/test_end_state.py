@@ -19,7 +19,6 @@ from bench.env import Env, Server, new_keyring, open_env
 from identity.models import Member, SuppressedEmail
 from outbox.models import Delivery, OutboxEvent
 from outbox.secrets import open_member_number, seal_member_number
-
 from retention.shredding import ErasureCause, erase_members
 from tests.conftest import BACKEND, DEFAULT_POSTGRES, create_principal
 from vaultkernel.clock import utcnow
