@@ -73,7 +73,9 @@ class MaskUnexpectedErrors(MaskErrors):
         self.hide_suggestions = hide_suggestions
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        processed = [graphql_error(e) for e in super()._process_errors(errors)]
+        # Copies: validation errors come from a cache shared by every caller of the same
+        # document, so scrubbing one caller's answer must not change the next caller's.
+        processed = [_copied(graphql_error(e)) for e in super()._process_errors(errors)]
         anonymous = getattr(self.execution_context.context, "principal", None) is None
         suggestions = not (self.hide_suggestions and anonymous)
         for error in processed:
@@ -92,6 +94,14 @@ class MaskUnexpectedErrors(MaskErrors):
         masked.message = f"Internal error (request id {current_request_id()})"
         masked.extensions = {"code": "INTERNAL_ERROR", "requestId": current_request_id()}
         return masked
+
+
+def _copied(error: GraphQLError) -> GraphQLError:
+    """The same error as a new object (its class keeps the fields in slots, and the
+    constructors of its subclasses differ)."""
+    return GraphQLError(error.message, nodes=error.nodes, source=error.source,
+                        positions=error.positions, path=error.path,
+                        original_error=error.original_error, extensions=error.extensions)
 
 
 class ParserCacheReportingErrors(ParserCache):

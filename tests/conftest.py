@@ -10,9 +10,11 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
@@ -58,6 +60,22 @@ def postgres_server_url() -> Iterator[str]:
     url = sa.engine.make_url(base).set(database=name).render_as_string(hide_password=False)
     try:
         yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def fresh_postgres_database(server_url: str, prefix: str) -> Iterator[str]:
+    """An empty database named ``<prefix>_<random>`` on the server, dropped afterwards."""
+    admin = create_db_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.engine.make_url(server_url).set(database=name).render_as_string(
+            hide_password=False)
     finally:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -175,7 +193,7 @@ def server_log() -> Iterator[Callable[[str], ServerLog]]:
 class Api:
     """Talks to the running app like a caller would: tokens from the token endpoint."""
 
-    def __init__(self, http: TestClient, token: str | None = None):
+    def __init__(self, http: httpx.Client, token: str | None = None):
         self.http = http
         self.token = token
 
@@ -207,7 +225,7 @@ def create_principal(services: Services, client_id: str, role: str = "client",
     return secret
 
 
-def client_token(http: TestClient, client_id: str, secret: str, scope: str | None = None) -> str:
+def client_token(http: httpx.Client, client_id: str, secret: str, scope: str | None = None) -> str:
     data = {"grant_type": "client_credentials"}
     if scope is not None:
         data["scope"] = scope
@@ -216,7 +234,7 @@ def client_token(http: TestClient, client_id: str, secret: str, scope: str | Non
     return str(response.json()["access_token"])
 
 
-def member_token(http: TestClient, mailbox: Path, email: str) -> str:
+def member_token(http: httpx.Client, mailbox: Path, email: str) -> str:
     response = http.post("/auth/member/code", json={"email": email})
     assert response.status_code == 202
     code = mailbox.read_text().rsplit("Your sign-in code is ", 1)[1][:6]

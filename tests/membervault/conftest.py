@@ -3,16 +3,13 @@ empty database of the backend under test for the migration tests."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from tests.conftest import BACKEND
-from vaultkernel.database import create_db_engine
+from tests.conftest import BACKEND, fresh_postgres_database
 from vaultkernel.settings import Settings
 
 
@@ -35,14 +32,5 @@ def blank_url(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
     server: str = request.getfixturevalue("postgres_server_url")
-    admin = create_db_engine(server, isolation_level="AUTOCOMMIT")
-    name = f"mv_migrate_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(server).set(database=name).render_as_string(
-            hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database(server, "mv_migrate") as url:
+        yield url

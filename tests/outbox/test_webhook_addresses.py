@@ -12,18 +12,11 @@ the name kept for ``Host``, SNI and the certificate.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import ipaddress
-import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from sqlalchemy import update
 from typer.testing import CliRunner
 
@@ -35,6 +28,7 @@ from outbox.delivery import deliver_due
 from outbox.errors import OutboxError
 from outbox.pinned_transport import PinnedTransport
 from outbox.subscriptions import set_webhook, validate_url
+from tests.certificates import certificate_for
 from tests.conftest import Api
 from tests.outbox.support import GRANT, MARKETING, Clock, Receiver, deliveries, ok, subscribe
 from tests.outbox.support import running_receiver as receiver_on
@@ -247,41 +241,6 @@ def test_the_connection_goes_to_the_checked_address_with_the_name_as_host(
 
 
 # -- TLS: the name, not the address, is what the certificate and SNI are checked against --
-
-
-@dataclasses.dataclass
-class PartnerCertificate:
-    client: ssl.SSLContext  # trusts the certificate
-    server: ssl.SSLContext  # serves it, recording the SNI names it is asked for
-    server_names: list[str | None]
-
-
-def certificate_for(name: str, directory: Path) -> PartnerCertificate:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    (directory / "cert.pem").write_bytes(cert_pem)
-    (directory / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(directory / "cert.pem", directory / "key.pem")
-    names: list[str | None] = []
-
-    def record(_socket: Any, server_name: str | None, _context: Any) -> None:
-        names.append(server_name)
-
-    server.sni_callback = record
-    client = ssl.create_default_context(cadata=cert_pem.decode())
-    return PartnerCertificate(client=client, server=server, server_names=names)
 
 
 def test_https_keeps_the_name_for_sni_and_the_certificate(

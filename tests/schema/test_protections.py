@@ -190,3 +190,13 @@ def test_signed_in_callers_and_development_keep_suggestions(production_http: Any
     signed_in = Api(production_http, jane_api.token)
     assert "Did you mean 'email'?" in messages(signed_in.graphql(MISSPELT[0]))
     assert "Did you mean 'email'?" in messages(Api(http).graphql(MISSPELT[0]))
+
+
+def test_a_strangers_question_leaves_the_hints_of_a_member_asking_the_same(
+        production_http: Any, jane_api: Api) -> None:
+    """Validation results are cached per document: hiding the hints from a stranger must
+    not take them from the next signed-in caller who sends the same document."""
+    signed_in = Api(production_http, jane_api.token)
+    for _ in range(2):
+        assert "Did you mean" not in messages(Api(production_http).graphql(MISSPELT[0]))
+        assert "Did you mean 'email'?" in messages(signed_in.graphql(MISSPELT[0]))
