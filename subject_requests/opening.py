@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from audit.access_log import ReaderLog
+from identity import members
 from identity.encryption import MemberCrypto
+from identity.members import MemberProfile
 from identity.models import Member
 from subject_requests import access, lifecycle, objection, rectification, restriction
 from subject_requests.deadlines import Deadlines
@@ -68,6 +71,30 @@ def open_request(uow: UnitOfWork, workflow: Workflow, member_id: uuid.UUID, type
     return lifecycle.snapshot(session, request, now, workflow.deadlines)
 
 
+def correct_own_profile(uow: UnitOfWork, workflow: Workflow, member_id: uuid.UUID,
+                        corrections: Mapping[str, Any], *, fields: Sequence[str],
+                        log: ReaderLog, jurisdiction: str, identity_verification: str,
+                        now: dt.datetime) -> MemberProfile:
+    """A signed-in member corrects their profile (the privacy centre's form): a
+    rectification request (GDPR Art. 16) carried out at once and kept, completed, with the
+    names of the fields that changed, so the member follows it with their other requests;
+    a form that changes nothing opens none. Commits, then reads ``fields`` of the profile
+    back (logged first)."""
+    session = uow.session
+    changed = rectification.apply(uow, member_id, corrections, crypto=workflow.crypto,
+                                  policy=workflow.policy,
+                                  default_region=workflow.default_region, actor=log.principal)
+    if changed:
+        request = lifecycle.receive(session, member_id, "rectification",
+                                    jurisdiction=jurisdiction, actor=log.principal,
+                                    identity_verification=identity_verification, now=now,
+                                    details={"fields": changed}, deadlines=workflow.deadlines)
+        lifecycle.advance(session, request, "completed", actor=log.principal,
+                          reason="applied", now=now)
+    uow.commit()
+    return members.read_own_profile(uow, workflow.crypto, member_id, fields=fields, log=log)
+
+
 def verify_request_identity(uow: UnitOfWork, workflow: Workflow, request_id: uuid.UUID,
                             method: str, *, actor: str, now: dt.datetime) -> Snapshot:
     """Record how the requester's identity was verified (a stopped clock starts again)
@@ -90,9 +117,10 @@ def _carry_out(uow: UnitOfWork, workflow: Workflow, request: DataSubjectRequest,
     elif request.type == "objection":
         objection.apply(uow, workflow.policy, request, actor=actor)
     elif request.type == "rectification" and corrections is not None:
-        rectification.apply(uow, request, corrections, crypto=workflow.crypto,
-                            policy=workflow.policy, default_region=workflow.default_region,
-                            actor=actor)
+        changed = rectification.apply(uow, request.member_id, corrections,
+                                      crypto=workflow.crypto, policy=workflow.policy,
+                                      default_region=workflow.default_region, actor=actor)
+        request.details = {**request.details, "fields": changed}
     else:
         return  # access and erasure: the worker carries them out
     lifecycle.advance(uow.session, request, "completed", actor=actor, reason="applied",

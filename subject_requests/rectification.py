@@ -8,6 +8,7 @@ the values.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +16,6 @@ from consent import notify
 from identity import members
 from identity.encryption import MemberCrypto
 from subject_requests.errors import RequestError
-from subject_requests.models import DataSubjectRequest
 from vaultkernel.database import UnitOfWork
 from vaultkernel.policy import Policy
 
@@ -29,10 +29,10 @@ def check(corrections: Mapping[str, Any] | None, *, actor: str) -> None:
                            field="corrections")
 
 
-def apply(uow: UnitOfWork, request: DataSubjectRequest, corrections: Mapping[str, Any], *,
-          crypto: MemberCrypto, policy: Policy, default_region: str, actor: str) -> None:
-    """Apply the corrections and notify recipients (no commit)."""
-    member_id = request.member_id
-    members.rectify_member(
+def apply(uow: UnitOfWork, member_id: uuid.UUID, corrections: Mapping[str, Any], *,
+          crypto: MemberCrypto, policy: Policy, default_region: str, actor: str) -> list[str]:
+    """Apply the corrections and notify recipients (no commit); the names of the fields
+    that changed (a value given as it already was is no correction)."""
+    return members.rectify_member(
         uow, crypto, member_id, corrections, actor=actor, default_region=default_region,
         commit=False, notify=lambda s, fields: notify.rectified(s, policy, member_id, fields))

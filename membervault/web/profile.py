@@ -1,5 +1,6 @@
-"""The member's profile: shown (``read_own_profile``) and corrected
-(``correct_own_profile``); each answer is in the access log before it is shown."""
+"""The member's profile: shown (``read_own_profile``) and corrected by a rectification
+request carried out at once (``subject_requests.opening.correct_own_profile``); each answer
+is in the access log before it is shown."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from audit.access_log import AccessLogUnavailable
-from consent import notify as recipients
 from identity import members
 from identity.errors import MemberNotFound, ValidationFailed
 from identity.members import MemberProfile
 from identity.principal import Principal
 from membervault.web import languages, pages, rendering, sessions, words
 from membervault.web.csrf import form_of
+from membervault.web.requests import JURISDICTION, SIGNED_IN
+from subject_requests import opening
 
 SHOWN = ("member_number", "given_name", "family_name", "email", "phone", "birthdate",
          "postal_address", "preferred_language", "preferences")
@@ -59,15 +61,12 @@ def save(request: Request, member: Principal) -> Response:
     """``POST /privacy/profile``: apply the corrections and show the profile as it is now."""
     services = pages.services_of(request)
     form = form_of(request)
-    member_id, policy = member.member_id, services.policy
     try:
         with services.db.unit_of_work() as uow:
-            profile = members.correct_own_profile(
-                uow, services.crypto, member_id, changes_of(form), fields=SHOWN,
-                log=pages.reads(request, member),
-                default_region=services.settings.default_region,
-                notify=lambda session, fields: recipients.rectified(session, policy,
-                                                                    member_id, fields))
+            profile = opening.correct_own_profile(
+                uow, services.request_workflow, member.member_id, changes_of(form),
+                fields=SHOWN, log=pages.reads(request, member), jurisdiction=JURISDICTION,
+                identity_verification=SIGNED_IN, now=services.clock.now())
     except ValidationFailed as refused:
         problems = {(p.field or "").split(".")[0]: words.FIELD_PROBLEMS.get(
             p.code, words.CHECK_THIS) for p in refused.problems}

@@ -17,10 +17,12 @@ from membervault.web import pages, rendering, sessions, words
 from membervault.web.csrf import form_of
 from subject_requests import access, opening
 from subject_requests.errors import RequestError
-from vaultkernel.clock import utcnow
 
 OPENED_HERE = ("access", "erasure", "restriction")
 JURISDICTION = "GDPR"
+# How a request opened from these pages verified who asks (the member signed in with a
+# code sent to their address).
+SIGNED_IN = "signed in to the privacy centre"
 REFUSALS = {"DUPLICATE": "duplicate_request", "TOO_SOON": "too_soon"}
 
 
@@ -31,7 +33,7 @@ def show(request: Request, member: Principal) -> Response:
     with services.db.unit_of_work() as uow:
         overview = access.member_overview(uow, services.exports,
                                           services.request_workflow.deadlines,
-                                          member.member_id, now=utcnow())
+                                          member.member_id, now=services.clock.now())
     return rendering.render(request, "requests.html", snapshots=overview.requests,
                             restricted=overview.restricted, words=words)
 
@@ -51,8 +53,8 @@ def open_request(request: Request, member: Principal) -> Response:
         with services.db.unit_of_work() as uow:
             opening.open_request(uow, services.request_workflow, member.member_id, type_,
                                  jurisdiction=JURISDICTION, actor=member.actor,
-                                 identity_verification="signed in to the privacy centre",
-                                 now=utcnow())
+                                 identity_verification=SIGNED_IN,
+                                 now=services.clock.now())
     except RequestError as refused:
         sessions.notify(request, REFUSALS.get(refused.code, "not_possible"))
     else:
@@ -79,7 +81,7 @@ def download(request: Request, member: Principal) -> Response:
         request_id = uuid.UUID(request.path_params["request_id"])
     except ValueError:
         return pages.not_found(request)
-    now = utcnow()
+    now = services.clock.now()
     with services.db.unit_of_work() as uow:
         found = archive.find_request_download(uow.session, services.exports, request_id,
                                               member.member_id, now=now)

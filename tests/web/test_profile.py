@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from membervault.services import Services
+from subject_requests.models import DataSubjectRequest
 from tests.audit.support import logged
 from tests.web.support import Visitor, profile_form
 
@@ -48,7 +51,28 @@ def test_a_correction_applies_and_is_shown(jane_web: Visitor, services: Services
     assert "<dd>Jan</dd>" in page and "+447911123456" not in page
 
 
-def test_a_wrong_value_is_explained_next_to_its_field(jane_web: Visitor) -> None:
+def test_a_correction_is_a_rectification_request_the_member_follows(
+        jane_web: Visitor, services: Services, jane: dict[str, Any]) -> None:
+    """GDPR Art. 16 from the form: carried out at once, kept as a completed request that
+    names the fields that changed (never their values); a form that changes nothing opens
+    no request."""
+    jane_web.post("/privacy/profile", profile_form())
+    assert rectifications(services) == []
+    jane_web.post("/privacy/profile", profile_form(given_name="Jannike", line2="Flat 2"))
+    assert rectifications(services) == [("completed", ["given_name", "postal_address"])]
+    page = jane_web.get("/privacy/requests").text
+    assert "Correct your data" in page
+    assert "Jannike" not in page and "Flat 2" not in page
+
+
+def rectifications(services: Services) -> list[tuple[str, Any]]:
+    with services.db.unit_of_work() as uow:
+        return [(r.state, r.details.get("fields")) for r in uow.session.scalars(
+            select(DataSubjectRequest).where(DataSubjectRequest.type == "rectification"))]
+
+
+def test_a_wrong_value_is_explained_next_to_its_field(jane_web: Visitor,
+                                                     services: Services) -> None:
     refused = jane_web.post("/privacy/profile", profile_form(email="not an address",
                                                            given_name=""))
     assert refused.status_code == 400
@@ -59,6 +83,7 @@ def test_a_wrong_value_is_explained_next_to_its_field(jane_web: Visitor) -> None
     assert "Fill this in." in refused.text
     assert 'value="not an address"' in refused.text  # what was typed is kept
     assert "Janelle" in jane_web.get("/privacy/profile").text
+    assert rectifications(services) == []  # nothing applied, no request
 
 
 def test_the_preferred_language_chooses_the_pages_language(jane_web: Visitor) -> None:
