@@ -198,3 +198,16 @@ def test_the_pages_speak_the_browsers_language_or_the_one_chosen(
     page.get_by_role("navigation").get_by_role("link").nth(1).click()
     page.get_by_role("heading", name="Оферти по имейл").wait_for()
     accessible(page)
+
+
+def test_the_privacy_notice_is_accessible_in_each_language(chromium: Any,
+                                                           served: str) -> None:
+    page = chromium.new_page(locale="sv-SE", viewport=DESKTOP)
+    page.goto(f"{served}/policy")
+    assert page.locator("html").get_attribute("lang") == "sv"
+    page.get_by_role("heading", name="Erbjudanden via e-post").wait_for()
+    visited(page, "policy-sv")
+    page.get_by_role("link", name="en", exact=True).click()
+    page.get_by_role("heading", name="Offers by email").wait_for()
+    assert page.locator("html").get_attribute("lang") == "en"
+    visited(page, "policy")
