@@ -41,7 +41,7 @@ browser:
 ## into docs/screenshots (the browser tests' walks; not part of make test)
 screenshots: $(STAMP) browser
 	MEMBERVAULT_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:randomly \
-	  tests/web/test_browser.py tests/console/test_browser.py \
+	  tests/membervault/web/test_browser.py tests/membervault/console/test_browser.py \
 	  -k "downloads_their_data or finds_a_request"
 
 WEB := membervault/web

@@ -12,9 +12,9 @@ from babel.messages.pofile import read_po
 
 from membervault.web import languages
 from tests.conftest import Api, register
-from tests.web.support import Visitor
+from tests.membervault.web.support import Visitor
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WEB = ROOT / "membervault" / "web"
 
 
@@ -108,7 +108,7 @@ def test_dates_are_written_the_languages_way(jane_web: Visitor, jane: dict[str, 
 
 
 def _jane_form() -> dict[str, str]:
-    from tests.web.support import profile_form
+    from tests.membervault.web.support import profile_form
 
     return profile_form()
 

@@ -5,7 +5,7 @@ Without Chromium (``make browser`` installs it) these tests are skipped, except 
 ``CI=true``, where they fail. With ``MEMBERVAULT_SCREENSHOTS=<directory>`` (``make
 screenshots``: ``docs/screenshots``) each page visited is also photographed at desktop
 (1280 px) and phone (390 px) width, as ``<page>-desktop.png`` and ``<page>-phone.png``;
-the console's walk (tests/console/test_browser.py) adds ``console-<page>-*.png``. Every
+the console's walk (tests/membervault/console/test_browser.py) adds ``console-<page>-*.png``. Every
 page visited must not scroll sideways as a whole at phone width.
 """
 
@@ -25,7 +25,7 @@ import uvicorn
 
 from membervault.services import Services
 from subject_requests import access
-from tests.web.support import mailed_code
+from tests.membervault.web.support import mailed_code
 from vaultkernel.clock import utcnow
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -14,7 +14,7 @@ from joserfc.jwk import KeySet
 
 from membervault.services import Services
 from tests.conftest import Api, register
-from tests.web.support import Visitor
+from tests.membervault.web.support import Visitor
 
 
 def receipt_links(visitor: Visitor) -> list[str]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from membervault.services import Services
 from tests.audit.support import logged
-from tests.web.support import Visitor, profile_form
+from tests.membervault.web.support import Visitor, profile_form
 
 
 def test_the_profile_shows_every_value(jane_web: Visitor, jane: dict[str, Any]) -> None:

@@ -13,8 +13,8 @@ from joserfc.jwk import KeySet
 from membervault.services import Services
 from retention.models import LegalHold
 from tests.audit.support import entries
-from tests.console.support import Officer
-from tests.web.support import Visitor
+from tests.membervault.console.support import Officer
+from tests.membervault.web.support import Visitor
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ by uvicorn): an officer signs in, finds a member's access request, sees it overd
 a clock change, and reads the access log; axe-core finds no WCAG 2.2 A/AA violation on
 any console page, and none scrolls sideways as a whole at phone width (390 px); with
 ``MEMBERVAULT_SCREENSHOTS`` (``make screenshots``) each is photographed as
-``console-<page>-{desktop,phone}.png``. Skipped without Chromium, failed under ``CI=true`` (as tests/web)."""
+``console-<page>-{desktop,phone}.png``. Skipped without Chromium, failed under ``CI=true`` (as tests/membervault/web)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 
 from membervault.services import Services
 from subject_requests.models import DataSubjectRequest
-from tests.console.conftest import OFFICER, open_request
-from tests.web.test_browser import (  # noqa: F401  (fixtures)
+from tests.membervault.console.conftest import OFFICER, open_request
+from tests.membervault.web.test_browser import (  # noqa: F401  (fixtures)
     DESKTOP,
     accessible,
     chromium,
