@@ -37,11 +37,12 @@ browser:
 	    || echo "browser: could not install chromium; the browser tests will be skipped"; \
 	  else echo "browser: no apt-get; the browser tests will be skipped"; fi; }
 
-## Photograph each page of the privacy centre at desktop and phone width into docs/screenshots
-## (the browser test's walk through the centre; not part of make test)
+## Photograph each page of the privacy centre and of the console at desktop and phone width
+## into docs/screenshots (the browser tests' walks; not part of make test)
 screenshots: $(STAMP) browser
 	MEMBERVAULT_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:randomly \
-	  tests/web/test_browser.py -k downloads_their_data
+	  tests/membervault/web/test_browser.py tests/membervault/console/test_browser.py \
+	  -k "downloads_their_data or finds_a_request"
 
 WEB := membervault/web
 MAIL := vaultkernel/locales

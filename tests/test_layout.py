@@ -121,3 +121,20 @@ def test_no_unrelated_pypi_distribution_shadows_a_top_level_package(name: str) -
 def test_top_level_packages_come_from_this_repository(name: str) -> None:
     module = __import__(name)
     assert Path(module.__file__ or "").resolve().is_relative_to(ROOT)
+
+
+# Test folders that test no one package: the attack replay runs the whole service.
+CROSS_CUTTING_TESTS = {"attacks"}
+
+
+def test_tests_mirror_the_packages_they_test() -> None:
+    """``tests/<path>/`` tests ``<path>/`` (``tests/membervault/web/`` the privacy centre
+    in ``membervault/web/``); only the cross-cutting suites stand on their own."""
+    tests = ROOT / "tests"
+    strays = sorted(
+        str(folder.relative_to(ROOT))
+        for folder in tests.rglob("*")
+        if folder.is_dir() and any(folder.glob("test_*.py"))
+        and folder.relative_to(tests).parts[0] not in CROSS_CUTTING_TESTS
+        and not (ROOT / folder.relative_to(tests)).is_dir())
+    assert strays == [], "move each to tests/<path of the package it tests>/"

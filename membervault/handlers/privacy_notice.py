@@ -102,12 +102,14 @@ def page(document: dict[str, Any]) -> str:
 <html lang="{e(language)}">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{e(document["title"])} - {e(controller["name"])}</title>
 {alternates}
 <link rel="alternate" type="application/json" href="/policy.json?lang={e(language)}">
 </head>
 <body>
 <nav>{switch}</nav>
+<main>
 <h1>{e(document["title"])}</h1>
 <p id="{e(document["policyVersion"])}">{e(document["policyVersion"])}</p>
 <address>{e(controller["name"])}<br>
@@ -116,6 +118,7 @@ def page(document: dict[str, Any]) -> str:
 <a href="mailto:{e(controller["email"])}">{e(controller["email"])}</a>
 </address>
 {sections}
+</main>
 </body>
 </html>
 """

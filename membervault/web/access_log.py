@@ -38,4 +38,4 @@ def show(request: Request, member: Principal) -> Response:
 def _field(name: str, services: Services, language: str) -> str:
     if name.startswith("consent:"):
         return words.purpose_title(name.partition(":")[2], services.policy, language)
-    return words.ATTRIBUTES.get(name, name)
+    return words.ATTRIBUTES.get(name) or words.RECORDS.get(name, name)

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from consent import service
+from consent.receipts import receipt_language
 from consent.service import SignedReceipt
 from identity.principal import Principal
 from membervault.web import pages, rendering, words
@@ -44,8 +45,10 @@ def show(request: Request, member: Principal) -> Response:
     if signed is None:
         return pages.not_found(request)
     text = orjson.dumps(signed.document, option=orjson.OPT_INDENT_2).decode()
+    policy = pages.services_of(request).policy
     return rendering.render(request, "receipt.html", signed=signed, text=text, words=words,
-                            policy=pages.services_of(request).policy)
+                            policy=policy,
+                            receipt_lang=receipt_language(signed.record, policy))
 
 
 @pages.members_only

@@ -22,6 +22,13 @@ ATTRIBUTES = {
     "export_archive": N_("A copy of all your data (your download)"),
 }
 
+# What a data protection officer reads in the console (``audit.access_log.COMPLIANCE``).
+RECORDS = {
+    "consent_history": N_("Your consent history: each yes and no, and when"),
+    "consent_receipt": N_("A receipt for one of your consent decisions"),
+    "legal_holds": N_("Whether the law requires us to keep some of your data"),
+}
+
 LEGAL_BASES = {
     "consent": N_("Your consent: we do this only if you say yes, and you can say no at any "
                   "time."),
@@ -71,6 +78,7 @@ PURPOSES_OUTSIDE_POLICY = {
     "self_service": N_("You looked at your own data"),
     "administration": N_("Administration, with a recorded reason"),
     "subject_access": N_("Your request for a copy of your data"),
+    "compliance": N_("Checking that we keep the data protection rules"),
 }
 
 READERS = {

@@ -25,7 +25,7 @@ from identity.keyring import Keyring, save_keyring
 from membervault import migrate
 from membervault.services import build_services, ensure_signing_key
 from tests.conftest import BACKEND, Api, client_token, create_principal, fresh_postgres_database
-from tests.web.support import mailed_code
+from tests.membervault.web.support import mailed_code
 from vaultkernel.settings import Settings
 
 BIN = Path(sys.executable).parent / "membervault"

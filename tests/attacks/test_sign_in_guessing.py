@@ -13,7 +13,7 @@ import httpx
 
 from tests.attacks.conftest import Enrol
 from tests.attacks.server import Server, mails_to
-from tests.web.support import mailed_code
+from tests.membervault.web.support import mailed_code
 
 PER_ADDRESS, PER_CALLER, WINDOW = 5, 20, 15 * 60
 

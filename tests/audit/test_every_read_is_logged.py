@@ -34,8 +34,8 @@ from subject_requests import access
 from subject_requests.lifecycle import receive
 from tests.audit.support import entries
 from tests.conftest import JANE, Api, client_token, create_principal, register
-from tests.console.support import Officer
-from tests.web.support import Visitor, profile_form
+from tests.membervault.console.support import Officer
+from tests.membervault.web.support import Visitor, profile_form
 from vaultkernel.clock import utcnow
 from vaultkernel.settings import Settings
 

@@ -17,7 +17,7 @@ import pytest
 
 from membervault.demo import DEMO_EMAIL
 from tests.conftest import BACKEND
-from tests.web.support import CSRF, mailed_code
+from tests.membervault.web.support import CSRF, mailed_code
 
 BIN = Path(sys.executable).parent / "membervault"
 

@@ -10,7 +10,7 @@ from membervault.services import Services
 from membervault.web import access_log
 from tests.audit.support import seed
 from tests.conftest import Api
-from tests.web.support import Visitor
+from tests.membervault.web.support import Visitor
 
 
 def test_a_clients_read_is_shown_by_name_purpose_and_fields(jane_web: Visitor,

@@ -12,7 +12,7 @@ from membervault.services import Services
 from subject_requests import access
 from subject_requests.models import DataSubjectRequest
 from tests.audit.support import logged
-from tests.web.support import Visitor
+from tests.membervault.web.support import Visitor
 from vaultkernel.clock import utcnow
 
 

@@ -12,9 +12,9 @@ from babel.messages.pofile import read_po
 
 from membervault.web import languages
 from tests.conftest import Api, register
-from tests.web.support import Visitor
+from tests.membervault.web.support import Visitor
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WEB = ROOT / "membervault" / "web"
 
 
@@ -108,7 +108,7 @@ def test_dates_are_written_the_languages_way(jane_web: Visitor, jane: dict[str, 
 
 
 def _jane_form() -> dict[str, str]:
-    from tests.web.support import profile_form
+    from tests.membervault.web.support import profile_form
 
     return profile_form()
 
@@ -167,6 +167,11 @@ def test_a_consent_records_the_language_and_hash_of_the_notice_read(
         "sv", notice_hash(services.policy, purpose, "sv"))
     receipts = jane_web.get("/privacy/receipts").text
     assert "Erbjudanden via e-post" in receipts
+    link = receipts.split('href="/privacy/receipts/')[1][:36]
+    jane_web.post("/privacy/language", {"language": "en", "next": "/privacy/receipts"})
+    page = jane_web.get(f"/privacy/receipts/{link}").text
+    assert '<html lang="en">' in page
+    assert '<pre lang="sv"><code>' in page  # the receipt's texts are Swedish, as read
 
 
 def test_the_export_summary_is_in_the_members_language(jane_web: Visitor, jane: dict[str, Any],

@@ -8,9 +8,9 @@ from typing import Any
 
 from membervault.services import Services
 from tests.conftest import create_principal
-from tests.console.conftest import OFFICER
-from tests.console.support import Officer
-from tests.web.support import Visitor
+from tests.membervault.console.conftest import OFFICER
+from tests.membervault.console.support import Officer
+from tests.membervault.web.support import Visitor
 from vaultkernel.clock import OffsetClock
 
 

@@ -4,7 +4,9 @@ Playwright against the app served by uvicorn; axe-core checks each page (WCAG 2.
 Without Chromium (``make browser`` installs it) these tests are skipped, except under
 ``CI=true``, where they fail. With ``MEMBERVAULT_SCREENSHOTS=<directory>`` (``make
 screenshots``: ``docs/screenshots``) each page visited is also photographed at desktop
-(1280 px) and phone (390 px) width, as ``<page>-desktop.png`` and ``<page>-phone.png``.
+(1280 px) and phone (390 px) width, as ``<page>-desktop.png`` and ``<page>-phone.png``;
+the console's walk (tests/membervault/console/test_browser.py) adds ``console-<page>-*.png``. Every
+page visited must not scroll sideways as a whole at phone width.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import uvicorn
 
 from membervault.services import Services
 from subject_requests import access
-from tests.web.support import mailed_code
+from tests.membervault.web.support import mailed_code
 from vaultkernel.clock import utcnow
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -31,6 +33,7 @@ WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = os.environ.get("MEMBERVAULT_SCREENSHOTS")
+TALLEST = 2400  # px: a longer page is photographed from its top down to here
 
 
 @pytest.fixture
@@ -77,16 +80,24 @@ def accessible(page: Any) -> None:
     assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
 
 
+# How far the whole page scrolls sideways (a wide table scrolls inside its own box)
+OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
 def visited(page: Any, name: str) -> None:
-    """A page the member sees: checked with axe, and photographed when asked to."""
+    """A page the member or officer sees: checked with axe, usable at phone width (no
+    sideways scrolling of the whole page), and photographed when asked to."""
     accessible(page)
-    if not SCREENSHOTS:
-        return
-    folder = Path(SCREENSHOTS)
-    folder.mkdir(parents=True, exist_ok=True)
-    for width, size in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(size)
-        page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size(PHONE)
+    assert page.evaluate(OVERFLOW) <= 0, f"{page.url} scrolls sideways at phone width"
+    if SCREENSHOTS:
+        folder = Path(SCREENSHOTS)
+        folder.mkdir(parents=True, exist_ok=True)
+        for width, size in (("phone", PHONE), ("desktop", DESKTOP)):
+            page.set_viewport_size(size)
+            height = min(page.evaluate("document.documentElement.scrollHeight"), TALLEST)
+            page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=True,
+                            clip={"x": 0, "y": 0, "width": size["width"], "height": height})
     page.set_viewport_size(DESKTOP)
 
 
@@ -187,3 +198,16 @@ def test_the_pages_speak_the_browsers_language_or_the_one_chosen(
     page.get_by_role("navigation").get_by_role("link").nth(1).click()
     page.get_by_role("heading", name="Оферти по имейл").wait_for()
     accessible(page)
+
+
+def test_the_privacy_notice_is_accessible_in_each_language(chromium: Any,
+                                                           served: str) -> None:
+    page = chromium.new_page(locale="sv-SE", viewport=DESKTOP)
+    page.goto(f"{served}/policy")
+    assert page.locator("html").get_attribute("lang") == "sv"
+    page.get_by_role("heading", name="Erbjudanden via e-post").wait_for()
+    visited(page, "policy-sv")
+    page.get_by_role("link", name="en", exact=True).click()
+    page.get_by_role("heading", name="Offers by email").wait_for()
+    assert page.locator("html").get_attribute("lang") == "en"
+    visited(page, "policy")

@@ -11,7 +11,7 @@ from membervault.app import create_app
 from membervault.services import Services
 from membervault.web import sessions
 from tests.conftest import HTTPS_ISSUER
-from tests.web.support import Visitor
+from tests.membervault.web.support import Visitor
 from vaultkernel.clock import OffsetClock
 from vaultkernel.settings import Settings
 

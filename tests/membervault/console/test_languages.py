@@ -11,9 +11,9 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from tests.console.support import Officer
+from tests.membervault.console.support import Officer
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 LOCALES = ROOT / "membervault" / "web" / "locales"
 PLACEHOLDER = re.compile(r"%\(\w+\)s")
 

@@ -11,8 +11,8 @@ import pytest
 
 from membervault.services import Services
 from subject_requests.models import DataSubjectRequest
-from tests.console.conftest import open_request
-from tests.console.support import Officer
+from tests.membervault.console.conftest import open_request
+from tests.membervault.console.support import Officer
 from vaultkernel.clock import OffsetClock
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from membervault.services import Services
 from subject_requests.models import DataSubjectRequest
 from tests.audit.support import logged
-from tests.web.support import Visitor, profile_form
+from tests.membervault.web.support import Visitor, profile_form
 
 
 def test_the_profile_shows_every_value(jane_web: Visitor, jane: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from joserfc.jwk import KeySet
 
 from membervault.services import Services
 from tests.conftest import Api, register
-from tests.web.support import Visitor
+from tests.membervault.web.support import Visitor
 
 
 def receipt_links(visitor: Visitor) -> list[str]:
@@ -34,6 +34,7 @@ def test_each_consent_change_has_a_receipt(jane_web: Visitor, jane: dict[str, An
     page = jane_web.get(newest).text
     assert "Offers by text message" in page and "Consent withdrawn" in page
     assert "Example Retail Ltd" in page
+    assert '<pre lang="en"><code>' in page
 
     document = jane_web.get(newest + "/receipt.json")
     assert "attachment" in document.headers["content-disposition"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.support import Visitor
+from tests.membervault.web.support import Visitor
 from vaultkernel.settings import Settings
 
 

@@ -11,7 +11,7 @@ from starlette.routing import Mount, Route
 
 from membervault.services import Services
 from membervault.web import headers
-from tests.web.support import Visitor, consents_of
+from tests.membervault.web.support import Visitor, consents_of
 
 
 def privacy_routes(app: Any) -> list[tuple[str, str]]:

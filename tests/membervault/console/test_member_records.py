@@ -13,8 +13,8 @@ from joserfc.jwk import KeySet
 from membervault.services import Services
 from retention.models import LegalHold
 from tests.audit.support import entries
-from tests.console.support import Officer
-from tests.web.support import Visitor
+from tests.membervault.console.support import Officer
+from tests.membervault.web.support import Visitor
 
 
 @pytest.fixture
@@ -91,3 +91,30 @@ def test_finding_a_member_by_internal_id(officer_web: Officer, jane: dict[str, A
     mistaken = officer_web.post("/console/members", {"member": jane["email"]})
     assert mistaken.status_code == 400 and "Enter an internal member id" in mistaken.text
     assert jane["email"] not in mistaken.text
+
+
+def test_an_officers_reads_show_on_the_members_page_in_plain_words(
+        officer_web: Officer, jane: dict[str, Any], jane_consented: Visitor) -> None:
+    history = officer_web.get(f"/console/members/{jane['id']}/consents").text
+    receipt_id = history.split('href="/console/receipts/')[1][:36]
+    assert officer_web.get(f"/console/receipts/{receipt_id}").status_code == 200
+    assert officer_web.get(f"/console/members/{jane['id']}/holds").status_code == 200
+    page = jane_consented.get("/privacy/access-log").text
+    rows = page.split("<tbody>")[1].split("</tr>")[:3]  # newest first: holds, receipt, history
+    for row, record in zip(rows, ("Whether the law requires us to keep some of your data",
+                                  "A receipt for one of your consent decisions",
+                                  "Your consent history: each yes and no, and when"),
+                           strict=True):
+        assert "<td>A data protection officer</td>" in row
+        assert "<td>Checking that we keep the data protection rules</td>" in row
+        assert f"<td>{record}</td>" in row
+    for code in ("compliance", "consent_history", "consent_receipt", "legal_holds"):
+        assert code not in page
+    jane_consented.post("/privacy/language", {"language": "sv", "next": "/privacy/access-log"})
+    swedish = jane_consented.get("/privacy/access-log").text
+    row = swedish.split("<tbody>")[1].split("</tr>")[0]
+    assert '<html lang="sv">' in swedish
+    assert "<td>Om lagen kräver att vi sparar en del av dina uppgifter</td>" in row
+    assert "<td>Kontroll av att vi följer dataskyddsreglerna</td>" in row
+    for code in ("compliance", "consent_history", "consent_receipt", "legal_holds"):
+        assert code not in swedish

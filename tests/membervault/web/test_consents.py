@@ -7,7 +7,7 @@ from typing import Any
 
 from consent.service import consent_history
 from membervault.services import Services
-from tests.web.support import Visitor, consents_of
+from tests.membervault.web.support import Visitor, consents_of
 
 
 def section(page: str, purpose: str) -> str:

@@ -12,8 +12,8 @@ import pytest
 from membervault.services import Services
 from subject_requests import opening
 from tests.conftest import create_principal
-from tests.console.support import Officer
-from tests.web.conftest import jane_web, mailbox, visitor, visitors  # noqa: F401  (members)
+from tests.membervault.console.support import Officer
+from tests.membervault.web.conftest import jane_web, mailbox, visitor, visitors  # noqa: F401  (members)
 from vaultkernel.clock import OffsetClock
 
 OFFICER = "dpo-office"

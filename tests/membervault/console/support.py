@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.web.support import Visitor
+from tests.membervault.web.support import Visitor
 
 
 class Officer(Visitor):

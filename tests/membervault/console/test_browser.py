@@ -1,7 +1,9 @@
 """The console in a real browser (Debian's Chromium, headless, Playwright, the app served
 by uvicorn): an officer signs in, finds a member's access request, sees it overdue after
 a clock change, and reads the access log; axe-core finds no WCAG 2.2 A/AA violation on
-any console page. Skipped without Chromium, failed under ``CI=true`` (as tests/web)."""
+any console page, and none scrolls sideways as a whole at phone width (390 px); with
+``MEMBERVAULT_SCREENSHOTS`` (``make screenshots``) each is photographed as
+``console-<page>-{desktop,phone}.png``. Skipped without Chromium, failed under ``CI=true`` (as tests/membervault/web)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,14 @@ from typing import Any
 
 from membervault.services import Services
 from subject_requests.models import DataSubjectRequest
-from tests.console.conftest import OFFICER, open_request
-from tests.web.test_browser import accessible, chromium, served  # noqa: F401  (fixtures)
+from tests.membervault.console.conftest import OFFICER, open_request
+from tests.membervault.web.test_browser import (  # noqa: F401  (fixtures)
+    DESKTOP,
+    accessible,
+    chromium,
+    served,
+    visited,
+)
 from vaultkernel.clock import OffsetClock
 
 
@@ -26,11 +34,11 @@ def test_an_officer_finds_a_request_sees_it_overdue_and_reads_the_access_log(
         chromium: Any, served: str, services: Services, clock: OffsetClock,  # noqa: F811
         jane: dict[str, Any], officer_secret: str) -> None:
     request_id = open_request(services, jane["id"])
-    page = chromium.new_page(locale="en-GB")
+    page = chromium.new_page(locale="en-GB", viewport=DESKTOP)
     page.goto(f"{served}/console/")
-    accessible(page)
+    visited(page, "console-sign-in")
     sign_in(page, officer_secret)
-    accessible(page)
+    visited(page, "console-queue")
 
     page.get_by_label("Member id").fill(jane["id"])
     page.get_by_role("button", name="Show").click()
@@ -39,13 +47,13 @@ def test_an_officer_finds_a_request_sees_it_overdue_and_reads_the_access_log(
     row.get_by_role("link", name="Access (a copy of the data)").click()
     page.get_by_role("heading", name="Access (a copy of the data)").wait_for()
     assert str(request_id) in page.content()
-    accessible(page)
+    visited(page, "console-request")
     page.get_by_role("link", name="consents").click()
     page.get_by_role("heading", name="Consent history").wait_for()
-    accessible(page)
+    visited(page, "console-member-consents")
     page.get_by_role("link", name="Legal holds").click()
     page.get_by_role("heading", name="Legal holds", exact=True).wait_for()
-    accessible(page)
+    visited(page, "console-member-holds")
 
     with services.db.unit_of_work() as uow:
         due = uow.session.get_one(DataSubjectRequest, request_id).due_at
@@ -66,18 +74,18 @@ def test_an_officer_finds_a_request_sees_it_overdue_and_reads_the_access_log(
     reads = page.get_by_role("row").filter(has_text="compliance")
     assert reads.count() == 2  # the consent history and the legal holds, both Jane's
     assert jane["id"] in reads.first.inner_text() and jane["email"] not in page.content()
-    accessible(page)
+    visited(page, "console-access-log")
     page.get_by_role("link", name="Verify the log's hash chain").click()
     page.get_by_text("Intact:").wait_for()
-    accessible(page)
+    visited(page, "console-access-log-verified")
 
-    for name, heading in (("Deliveries", "Deliveries"), ("A member", "A member"),
-                          ("Record of processing", "Record of processing"),
-                          ("Retention", "Retention")):
+    for name, photo in (("Deliveries", "deliveries"), ("A member", "member"),
+                        ("Record of processing", "record-of-processing"),
+                        ("Retention", "retention")):
         page.get_by_role("navigation", name="Officer console").get_by_role(
             "link", name=name).click()
-        page.get_by_role("heading", name=heading, exact=True).wait_for()
-        accessible(page)
+        page.get_by_role("heading", name=name, exact=True).wait_for()
+        visited(page, f"console-{photo}")
 
 
 def test_the_console_speaks_the_browsers_language(chromium: Any, served: str,  # noqa: F811

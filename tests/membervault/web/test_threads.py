@@ -10,7 +10,7 @@ import anyio
 import httpx
 
 from tests.locks import LockHolder, writes_seen
-from tests.web.support import Visitor
+from tests.membervault.web.support import Visitor
 
 
 def test_a_page_is_answered_while_a_consent_change_waits_for_a_lock(

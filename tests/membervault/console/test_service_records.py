@@ -16,9 +16,9 @@ from outbox.subscriptions import remove_webhook, set_webhook
 from retention.sweeper import sweep
 from subject_requests.erasure import erase_pending
 from tests.conftest import Api, create_principal
-from tests.console.conftest import open_request
-from tests.console.support import Officer
-from tests.web.support import Visitor
+from tests.membervault.console.conftest import open_request
+from tests.membervault.console.support import Officer
+from tests.membervault.web.support import Visitor
 
 
 def test_the_access_log_lists_reads_and_filters_them(officer_web: Officer,

@@ -17,8 +17,8 @@ from starlette.routing import Mount, Route
 from membervault.services import Services
 from membervault.web import headers
 from tests.conftest import create_principal
-from tests.console.support import Officer
-from tests.web.support import Visitor
+from tests.membervault.console.support import Officer
+from tests.membervault.web.support import Visitor
 
 PUBLIC = {("GET", "/console/"), ("POST", "/console/sign-in"), ("POST", "/console/sign-out")}
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
