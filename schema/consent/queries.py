@@ -19,6 +19,7 @@ from schema.consent.types import (
     ConsentCheck,
     ConsentReceipt,
     ConsentRecordView,
+    DeniedReason,
     MemberData,
     MemberDataPage,
     ProcessingStatus,
@@ -144,7 +145,8 @@ class MemberDataQuery:
                               f"at most {gate.MAX_CONSENT_CHECK} member numbers per call")
         answers = gate.check_many(ctx.uow.session, ctx.services.crypto, _purpose(info, purpose),
                                   member_numbers, log=ctx.reads)
-        return [ConsentCheck(member_number=number, permitted=reason is None, reason=reason)
+        return [ConsentCheck(member_number=number, permitted=reason is None,
+                             reason=None if reason is None else DeniedReason(reason))
                 for number, reason in answers]
 
 

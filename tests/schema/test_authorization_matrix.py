@@ -265,7 +265,7 @@ OPERATIONS: dict[str, Operation] = {
         " { request { state } errors { code } } }",
         lambda w, p: {"id": w.request_id}),
     "denyRequest": Operation(
-        "mutation($id: ID!) { denyRequest(requestId: $id, code: \"DUPLICATE\", reason: \"x\")"
+        "mutation($id: ID!) { denyRequest(requestId: $id, code: DUPLICATE, reason: \"x\")"
         " { request { state } errors { code } } }",
         lambda w, p: {"id": w.request_id}),
     "acknowledgeEvent": Operation(

@@ -231,7 +231,7 @@ def test_officers_open_verify_extend_and_deny(http: Any, services: Any, jane: di
     api = officer_api(http, services)
     opened = api.graphql(
         """mutation($m: ID!) { openRequestFor(memberId: $m, input: {type: ERASURE,
-             jurisdiction: "CCPA"}) { request { id state } errors { code } } }""",
+             jurisdiction: CCPA}) { request { id state } errors { code } } }""",
         {"m": jane["id"]})["data"]["openRequestFor"]
     assert opened["request"]["state"] == "IDENTITY_VERIFICATION"
     request_id = opened["request"]["id"]
@@ -247,7 +247,7 @@ def test_officers_open_verify_extend_and_deny(http: Any, services: Any, jane: di
            { request { state extended extensionReason } } }""", {"id": request_id})
     assert extended["data"]["extendRequest"]["request"]["extended"] is True
     denied = api.graphql(
-        """mutation($id: ID!) { denyRequest(requestId: $id, code: "LEGAL_CLAIMS",
+        """mutation($id: ID!) { denyRequest(requestId: $id, code: LEGAL_CLAIMS,
            reason: "pending court case") { request { state denialCode } errors { code } } }""",
         {"id": request_id})
     assert denied["data"]["denyRequest"]["request"] == {"state": "DENIED",
