@@ -144,6 +144,13 @@ class ConsentRecordView:
                    gpc=bool((record.evidence or {}).get("gpc")))
 
 
+@strawberry.type(directives=reachable_by(Role.MEMBER_SELF, Role.OFFICER))
+class ConsentRecordPage:
+    items: list[ConsentRecordView]
+    next_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page; null on the last page.")
+
+
 @strawberry.type(description="A consent receipt and a compact JWS over it.",
                  directives=reachable_by(Role.MEMBER_SELF, Role.OFFICER))
 class ConsentReceipt:

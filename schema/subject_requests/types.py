@@ -109,6 +109,13 @@ class DataSubjectRequestView:
 
 
 @strawberry.type(directives=reachable_by(Role.MEMBER_SELF, Role.OFFICER))
+class RequestPage:
+    items: list[DataSubjectRequestView]
+    next_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page; null on the last page.")
+
+
+@strawberry.type(directives=reachable_by(Role.MEMBER_SELF, Role.OFFICER))
 class RequestPayload:
     request: DataSubjectRequestView | None
     errors: list[FieldError]
