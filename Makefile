@@ -3,13 +3,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres install lint clean bench bench-quick bench-tools browser messages screenshots
+.PHONY: run test test-postgres install lint clean codegen-tools bench bench-quick bench-tools browser messages screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,dev]'
+	$(MAKE) codegen-tools
 	touch $(STAMP)
+
+## ariadne-codegen (typed clients from schema/schema.graphql and docs/operations.graphql,
+## configured in pyproject.toml) in its own environment: it pins graphql-core and ruff
+## below the project's versions. tests/docs/test_generated_client.py runs it.
+CODEGEN := .venv-codegen
+codegen-tools:
+	$(PYTHON) -m venv $(CODEGEN)
+	$(CODEGEN)/bin/pip install --quiet 'ariadne-codegen==0.19.0'
 
 install: $(STAMP)
 
@@ -93,4 +102,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(CODEGEN) var

@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Route
 
-from membervault import readiness
+from membervault import graphiql, readiness
 from membervault.auth import BearerTokens, bearer_tokens
 from membervault.console import officer_console
 from membervault.handlers import health, oauth, privacy_notice, sign_in, well_known
@@ -78,6 +78,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Route("/exports/{token}/signature", export_download, methods=["GET"],
               middleware=authenticated),
     ]
+
+    if settings.graphiql_enabled:
+        routes.append(graphiql.assets())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

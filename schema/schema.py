@@ -39,6 +39,7 @@ from schema.outbox.mutations import DeliveryMutation
 from schema.outbox.queries import DeliveryQuery
 from schema.retention.mutations import RetentionMutation
 from schema.retention.queries import LegalHoldQuery, RetentionQuery
+from schema.scalars import OVERRIDES
 from schema.scrub import scrub
 from schema.subject_requests.mutations import RequestMutation
 from schema.subject_requests.queries import ErasureQuery, RequestQuery
@@ -169,8 +170,10 @@ def build_schema(settings: Settings,
         # Suggestions would map the schema for strangers where introspection is off.
         partial(MaskUnexpectedErrors, hide_suggestions=not settings.introspection_enabled),
     ]
-    return MembervaultSchema(query=Query, mutation=Mutation, extensions=extensions)
+    return MembervaultSchema(query=Query, mutation=Mutation, extensions=extensions,
+                             scalar_overrides=OVERRIDES)
 
 
 def sdl() -> str:
-    return MembervaultSchema(query=Query, mutation=Mutation).as_str() + "\n"
+    return MembervaultSchema(query=Query, mutation=Mutation,
+                             scalar_overrides=OVERRIDES).as_str() + "\n"

@@ -302,11 +302,11 @@ def find_request(uow: UnitOfWork, deadlines: Deadlines, request_id: uuid.UUID, *
 
 def find_requests(uow: UnitOfWork, deadlines: Deadlines, *, states: Sequence[str] = (),
                   overdue: bool = False, due_within: dt.timedelta | None = None,
-                  member_id: uuid.UUID | None = None, limit: int,
+                  member_id: uuid.UUID | None = None, offset: int = 0, limit: int,
                   now: dt.datetime) -> list[Snapshot]:
-    """Requests matching every filter given, soonest due first, at most ``limit``; reads
-    only."""
+    """Requests matching every filter given, soonest due first, at most ``limit`` after the
+    first ``offset``; reads only."""
     query = listing(states=states, overdue=overdue, due_within=due_within,
                     member_id=member_id, now=now)
     return [snapshot(uow.session, r, now, deadlines)
-            for r in uow.session.scalars(query.limit(limit))]
+            for r in uow.session.scalars(query.offset(offset).limit(limit))]

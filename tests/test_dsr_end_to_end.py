@@ -22,7 +22,7 @@ from vaultkernel.settings import Settings
 
 OPEN = """mutation($input: OpenRequestInput!) { openMyRequest(input: $input) {
   request { id state } errors { code } } }"""
-MY_REQUESTS = "{ myRequests { id type state exportDownload { url expiresAt } } }"
+MY_REQUESTS = "{ myRequests { items { id type state exportDownload { url expiresAt } } } }"
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_export_through_the_api_and_the_worker(http: Any, services: Any, setting
     opened = jane_api.graphql(OPEN, {"input": {"type": "ACCESS"}})["data"]["openMyRequest"]
     assert opened["request"]["state"] == "IN_PROGRESS"
     run_worker(services, Clock())
-    mine = jane_api.graphql(MY_REQUESTS)["data"]["myRequests"][0]
+    mine = jane_api.graphql(MY_REQUESTS)["data"]["myRequests"]["items"][0]
     assert mine["state"] == "COMPLETED"
     url = mine["exportDownload"]["url"]
     path = "/" + url.split("/", 3)[3]
@@ -114,6 +114,6 @@ def test_erasure_through_the_api_webhooks_and_acknowledgements(
     document = json.loads(jws.deserialize_compact(cert["jws"], keys, algorithms=["ES256"]).payload)
     assert [r["clientId"] for r in document["recipients"]] == ["loyalty-engine", "partner-brand"]
     assert all(r["acknowledgedAt"] for r in document["recipients"])
-    states = officer.graphql("query($m: ID!) { requests(memberId: $m) { state } }",
+    states = officer.graphql("query($m: ID!) { requests(memberId: $m) { items { state } } }",
                              {"m": jane["id"]})
-    assert states["data"]["requests"] == [{"state": "COMPLETED"}]
+    assert states["data"]["requests"]["items"] == [{"state": "COMPLETED"}]

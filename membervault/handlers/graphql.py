@@ -24,6 +24,7 @@ from strawberry.types.graphql import OperationType
 from consent.evidence import Evidence
 from consent.service import apply_gpc_signal
 from identity.principal import Principal
+from membervault import graphiql
 from membervault.auth import principal_of
 from membervault.observability.graphql import ObservedOperation
 from membervault.services import Services
@@ -41,6 +42,10 @@ class GraphQLView(GraphQL[Context, None]):
             allow_queries_via_get=False,
         )
         self.services = services
+
+    async def render_graphql_ide(self, request: Any) -> Any:
+        """GraphiQL from this server's own assets, with a token sign-in."""
+        return graphiql.page()
 
     def _apply_gpc(self, principal: Principal, headers: dict[str, str], scope: Scope) -> None:
         """Sec-GPC: 1 from a member is recorded and opts them out of sale/sharing."""

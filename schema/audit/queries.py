@@ -17,7 +17,7 @@ from schema.audit.types import (
     AccessLogPage,
     AccessLogVerification,
 )
-from schema.consent.types import DeniedField
+from schema.consent.types import DeniedField, DeniedReason
 from schema.cursors import InvalidCursor
 from schema.identity.types import parse_member_id
 from vaultkernel.errors import DomainError
@@ -35,7 +35,8 @@ def log_page(info: Info, flt: LogFilter, first: int, after: str | None) -> Acces
     items = [AccessLogItem(
         sequence=e.sequence, at=e.at, principal=e.principal, purpose=e.purpose,
         member_id=strawberry.ID(str(e.member_id)), fields_returned=list(e.returned),
-        fields_denied=[DeniedField(field=f, reason=r) for f, r in e.denied.items()])
+        fields_denied=[DeniedField(field=f, reason=DeniedReason(r))
+                       for f, r in e.denied.items()])
         for e in entries]
     cursor = (ctx.services.cursors.encode(following.sequence.to_bytes(8, "big")
                                           + following.offset.to_bytes(4, "big"), bound_to=bound)

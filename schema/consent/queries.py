@@ -14,11 +14,14 @@ from strawberry.types import Info
 from consent import gate, ledger, receipts
 from consent.models import ConsentRecord
 from consent.service import consents_of, processing_state
+from schema import paging
 from schema.access import Role, guarded
 from schema.consent.types import (
     ConsentCheck,
     ConsentReceipt,
+    ConsentRecordPage,
     ConsentRecordView,
+    DeniedReason,
     MemberData,
     MemberDataPage,
     ProcessingStatus,
@@ -60,12 +63,13 @@ class MemberConsentQuery:
         return purpose_consents(consents_of(ctx.uow, ctx.services.policy,
                                             ctx.principal.member_id))
 
-    @strawberry.field(description="Every consent change you or others made for you.",
-                      extensions=guarded(Role.MEMBER_SELF))
-    def my_consent_history(self, info: Info) -> list[ConsentRecordView]:
-        session = info.context.uow.session
-        return [ConsentRecordView.of(r)
-                for r in ledger.history(session, info.context.principal.member_id)]
+    @strawberry.field(description="Every consent change you or others made for you, "
+                      "oldest first, a page at a time.", extensions=guarded(Role.MEMBER_SELF))
+    def my_consent_history(self, info: Info, first: int = paging.DEFAULT_PAGE,
+                           after: str | None = None) -> ConsentRecordPage:
+        ctx = info.context
+        records = ledger.history(ctx.uow.session, ctx.principal.member_id)
+        return _record_page(info, records, "myConsentHistory", first, after, "")
 
     @strawberry.field(description="A signed receipt for one of your consent records.",
                       extensions=guarded(Role.MEMBER_SELF))
@@ -144,17 +148,21 @@ class MemberDataQuery:
                               f"at most {gate.MAX_CONSENT_CHECK} member numbers per call")
         answers = gate.check_many(ctx.uow.session, ctx.services.crypto, _purpose(info, purpose),
                                   member_numbers, log=ctx.reads)
-        return [ConsentCheck(member_number=number, permitted=reason is None, reason=reason)
+        return [ConsentCheck(member_number=number, permitted=reason is None,
+                             reason=None if reason is None else DeniedReason(reason))
                 for number, reason in answers]
 
 
 @strawberry.type
 class ConsentProofQuery:
-    @strawberry.field(description="A member's consent records (proof of consent).",
-                      extensions=guarded(Role.OFFICER))
-    def consent_history(self, info: Info, member_id: strawberry.ID) -> list[ConsentRecordView]:
-        records = ledger.history(info.context.uow.session, parse_member_id(member_id))
-        return [ConsentRecordView.of(r) for r in records]
+    @strawberry.field(description="A member's consent records (proof of consent), oldest "
+                      "first, a page at a time.", extensions=guarded(Role.OFFICER))
+    def consent_history(self, info: Info, member_id: strawberry.ID,
+                        first: int = paging.DEFAULT_PAGE,
+                        after: str | None = None) -> ConsentRecordPage:
+        member = parse_member_id(member_id)
+        records = ledger.history(info.context.uow.session, member)
+        return _record_page(info, records, "consentHistory", first, after, member.hex)
 
     @strawberry.field(description="A signed receipt for any consent record.",
                       extensions=guarded(Role.OFFICER))
@@ -165,3 +173,13 @@ class ConsentProofQuery:
             return None
         record = ledger.find_record(info.context.uow.session, parsed)
         return None if record is None else receipt_of(info, record)
+
+
+def _record_page(info: Info, records: list[ConsentRecord], field: str, first: int,
+                 after: str | None, filters: str) -> ConsentRecordPage:
+    ctx = info.context
+    page, following = paging.in_memory(ctx.services.cursors, records, field=field,
+                                       caller=ctx.principal.actor, first=first, after=after,
+                                       filters=filters)
+    return ConsentRecordPage(items=[ConsentRecordView.of(r) for r in page],
+                             next_cursor=following)

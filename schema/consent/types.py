@@ -47,11 +47,24 @@ class ConsentStatus(Enum):
     NOT_CONSENT_BASED = "not_consent_based"
 
 
+@strawberry.enum(description="Why a field, or a member, was denied to a purpose "
+                 "(docs/api.md#reading-member-data).")
+class DeniedReason(Enum):
+    CONSENT_REQUIRED = "CONSENT_REQUIRED"
+    CONSENT_STALE = "CONSENT_STALE"
+    CATEGORY_NOT_IN_PURPOSE = "CATEGORY_NOT_IN_PURPOSE"
+    PROCESSING_RESTRICTED = "PROCESSING_RESTRICTED"
+    OBJECTED = "OBJECTED"
+    MEMBER_ERASED = "MEMBER_ERASED"
+    MEMBER_NOT_FOUND = "MEMBER_NOT_FOUND"
+    PURPOSE_NOT_PERMITTED = "PURPOSE_NOT_PERMITTED"
+
+
 @strawberry.type(description="A field left null, and why (a stable reason code).",
                  directives=reachable_by(Role.MEMBER_SELF, Role.CLIENT, Role.OFFICER, Role.ADMIN))
 class DeniedField:
     field: str
-    reason: str
+    reason: DeniedReason
 
 
 @strawberry.type(description="A member's data as one purpose permits: a denied field is "
@@ -80,7 +93,7 @@ class MemberData:
                 lines=address["lines"], locality=address["locality"],
                 region=address.get("region"), postal_code=address.get("postal_code"),
                 country=address["country"])
-        return cls(**values, denied=[DeniedField(field=GRAPHQL_NAME[f], reason=r)
+        return cls(**values, denied=[DeniedField(field=GRAPHQL_NAME[f], reason=DeniedReason(r))
                                      for f, r in sorted(data.decision.denied.items())])
 
 
@@ -95,7 +108,7 @@ class MemberDataPage:
 class ConsentCheck:
     member_number: str
     permitted: bool
-    reason: str | None
+    reason: DeniedReason | None
 
 
 @strawberry.type(description="One purpose as the member sees it, with its notice.",
@@ -129,6 +142,13 @@ class ConsentRecordView:
                    granted=record.granted, notice_version=record.notice_version, at=record.at,
                    channel=ConsentChannel(record.channel), actor=record.actor,
                    gpc=bool((record.evidence or {}).get("gpc")))
+
+
+@strawberry.type(directives=reachable_by(Role.MEMBER_SELF, Role.OFFICER))
+class ConsentRecordPage:
+    items: list[ConsentRecordView]
+    next_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page; null on the last page.")
 
 
 @strawberry.type(description="A consent receipt and a compact JWS over it.",

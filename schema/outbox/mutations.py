@@ -11,7 +11,13 @@ from outbox import service
 from outbox.errors import OutboxError
 from schema.access import Role, guarded
 from schema.errors import field_errors
-from schema.outbox.types import Acknowledgement, AcknowledgePayload, Delivery, ReplayPayload
+from schema.outbox.types import (
+    Acknowledgement,
+    AcknowledgePayload,
+    Delivery,
+    EventType,
+    ReplayPayload,
+)
 from vaultkernel.errors import DomainError
 
 
@@ -57,7 +63,7 @@ class DeliveryMutation:
             return AcknowledgePayload(acknowledgement=None, errors=field_errors(exc))
         assert row.acknowledged_at is not None
         return AcknowledgePayload(acknowledgement=Acknowledgement(
-            event_id=strawberry.ID(str(row.event_id)), event_type=row.event_type,
+            event_id=strawberry.ID(str(row.event_id)), event_type=EventType(row.event_type),
             acknowledged_at=row.acknowledged_at), errors=[])
 
     @strawberry.mutation(description="Send a dead (or delivered) delivery again: back to "

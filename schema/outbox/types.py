@@ -19,13 +19,23 @@ class DeliveryState(Enum):
     DEAD = "dead"
 
 
+@strawberry.enum(description="What an event says happened; the webhook's `type` is the "
+                 "value in lower case with a dot (CONSENT_CHANGED: consent.changed).")
+class EventType(Enum):
+    CONSENT_CHANGED = "consent.changed"
+    MEMBER_RESTRICTED = "member.restricted"
+    MEMBER_OBJECTED = "member.objected"
+    MEMBER_RECTIFIED = "member.rectified"
+    MEMBER_ERASED = "member.erased"
+
+
 @strawberry.type(description="One event to one recipient. Internal ids only: the member "
                  "number the webhook carried is never shown.",
                  directives=reachable_by(Role.OFFICER))
 class Delivery:
     id: strawberry.ID
     event_id: strawberry.ID
-    event_type: str
+    event_type: EventType
     member_id: strawberry.ID = strawberry.field(description="The member's internal id.")
     client_id: str
     state: DeliveryState
@@ -41,7 +51,8 @@ class Delivery:
     @classmethod
     def of(cls, row: tracking.DeliveryRow) -> Delivery:
         return cls(id=strawberry.ID(str(row.id)), event_id=strawberry.ID(str(row.event_id)),
-                   event_type=row.event_type, member_id=strawberry.ID(str(row.member_id)),
+                   event_type=EventType(row.event_type),
+                   member_id=strawberry.ID(str(row.member_id)),
                    client_id=row.client_id, state=DeliveryState(row.state), attempts=row.attempts,
                    last_status=row.last_status, event_created_at=row.event_created_at,
                    next_attempt_at=row.next_attempt_at, delivered_at=row.delivered_at,
@@ -64,7 +75,7 @@ class ReplayPayload:
                  directives=reachable_by(Role.CLIENT))
 class Acknowledgement:
     event_id: strawberry.ID
-    event_type: str
+    event_type: EventType
     acknowledged_at: dt.datetime
 
 

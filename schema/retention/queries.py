@@ -7,8 +7,10 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from retention import holds, service
+from schema import paging
 from schema.access import Role, guarded
 from schema.retention.types import (
+    LegalHoldPage,
     LegalHoldView,
     RetentionAction,
     RetentionScheduleItem,
@@ -18,12 +20,19 @@ from schema.retention.types import (
 
 @strawberry.type
 class LegalHoldQuery:
-    @strawberry.field(description="A member's legal holds, active or not, newest first.",
-                      extensions=guarded(Role.OFFICER))
-    def legal_holds(self, info: Info, member_id: strawberry.ID) -> list[LegalHoldView]:
-        now = info.context.services.clock.now()
-        return [LegalHoldView.of(h, now) for h in holds.holds_of(
-            info.context.uow.session, parse_internal_id(member_id, "memberId"))]
+    @strawberry.field(description="A member's legal holds, active or not, newest first, a "
+                      "page at a time.", extensions=guarded(Role.OFFICER))
+    def legal_holds(self, info: Info, member_id: strawberry.ID,
+                    first: int = paging.DEFAULT_PAGE,
+                    after: str | None = None) -> LegalHoldPage:
+        ctx = info.context
+        member = parse_internal_id(member_id, "memberId")
+        page, following = paging.in_memory(
+            ctx.services.cursors, holds.holds_of(ctx.uow.session, member), field="legalHolds",
+            caller=ctx.principal.actor, first=first, after=after, filters=member.hex)
+        now = ctx.services.clock.now()
+        return LegalHoldPage(items=[LegalHoldView.of(h, now) for h in page],
+                             next_cursor=following)
 
 
 @strawberry.type

@@ -56,6 +56,13 @@ class LegalHoldView:
 
 
 @strawberry.type(directives=reachable_by(Role.OFFICER))
+class LegalHoldPage:
+    items: list[LegalHoldView]
+    next_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page; null on the last page.")
+
+
+@strawberry.type(directives=reachable_by(Role.OFFICER))
 class LegalHoldPayload:
     hold: LegalHoldView | None
     errors: list[FieldError]

@@ -14,6 +14,7 @@ from schema.access import Role, guarded
 from schema.errors import ErrorCode, FieldError, field_errors
 from schema.identity.types import input_values
 from schema.subject_requests.types import (
+    DenialCode,
     OpenRequestInput,
     RequestPayload,
     parse_request_id,
@@ -35,7 +36,7 @@ def _open(info: Info, member_id: uuid.UUID, input: OpenRequestInput,
     corrections: Any = input_values(input.corrections) if input.corrections else None
     try:
         opened = opening.open_request(ctx.uow, ctx.services.request_workflow, member_id,
-                                      input.type.value, jurisdiction=input.jurisdiction,
+                                      input.type.value, jurisdiction=input.jurisdiction.value,
                                       actor=ctx.principal.actor,
                                       identity_verification=identity_verification,
                                       purpose=input.purpose, corrections=corrections,
@@ -95,12 +96,11 @@ class RequestMutation:
             ctx.uow, ctx.services.request_workflow.deadlines, parse_request_id(request_id),
             reason, actor=ctx.principal.actor, now=ctx.services.clock.now()))
 
-    @strawberry.mutation(description="Deny with a reason code (UNVERIFIABLE_IDENTITY, "
-                         "MANIFESTLY_UNFOUNDED, EXCESSIVE, LEGAL_HOLD, LEGAL_OBLIGATION, "
-                         "LEGAL_CLAIMS, DUPLICATE).", extensions=guarded(Role.OFFICER))
-    def deny_request(self, info: Info, request_id: strawberry.ID, code: str,
+    @strawberry.mutation(description="Deny with a reason code and the reason the member is "
+                         "told.", extensions=guarded(Role.OFFICER))
+    def deny_request(self, info: Info, request_id: strawberry.ID, code: DenialCode,
                      reason: str) -> RequestPayload:
         ctx = info.context
         return _officer_change(info, lambda: lifecycle.deny_request(
             ctx.uow, ctx.services.request_workflow.deadlines, parse_request_id(request_id),
-            code, reason, actor=ctx.principal.actor, now=ctx.services.clock.now()))
+            code.value, reason, actor=ctx.principal.actor, now=ctx.services.clock.now()))

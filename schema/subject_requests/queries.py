@@ -10,12 +10,13 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from schema import paging
 from schema.access import Role, guarded
 from schema.outbox.types import DeliveryState
 from schema.subject_requests.types import (
-    DataSubjectRequestView,
     ErasureCertificate,
     PendingAcknowledgement,
+    RequestPage,
     RequestState,
     parse_request_id,
     view,
@@ -23,32 +24,42 @@ from schema.subject_requests.types import (
 from subject_requests import access, erasure, lifecycle
 from vaultkernel.errors import DomainError
 
-MAX_LIST = 500
-
 
 @strawberry.type
 class RequestQuery:
-    @strawberry.field(description="Your requests, newest first, with export downloads.",
-                      extensions=guarded(Role.MEMBER_SELF))
-    def my_requests(self, info: Info) -> list[DataSubjectRequestView]:
+    @strawberry.field(description="Your requests, newest first, with export downloads, a "
+                      "page at a time.", extensions=guarded(Role.MEMBER_SELF))
+    def my_requests(self, info: Info, first: int = paging.DEFAULT_PAGE,
+                    after: str | None = None) -> RequestPage:
         ctx = info.context
-        return [view(r) for r in access.member_requests(
+        mine = access.member_requests(
             ctx.uow, ctx.services.exports, ctx.services.request_workflow.deadlines,
-            ctx.principal.member_id, now=ctx.services.clock.now())]
+            ctx.principal.member_id, now=ctx.services.clock.now())
+        page, following = paging.in_memory(ctx.services.cursors, mine, field="myRequests",
+                                           caller=ctx.principal.actor, first=first,
+                                           after=after)
+        return RequestPage(items=[view(r) for r in page], next_cursor=following)
 
     @strawberry.field(description="Requests by state, overdue, or due within N days; "
-                      "soonest due first.", extensions=guarded(Role.OFFICER))
+                      "soonest due first, a page at a time.", extensions=guarded(Role.OFFICER))
     def requests(self, info: Info, state: RequestState | None = None, overdue: bool = False,
-                 due_within_days: int | None = None,
-                 member_id: strawberry.ID | None = None) -> list[DataSubjectRequestView]:
+                 due_within_days: int | None = None, member_id: strawberry.ID | None = None,
+                 first: int = paging.DEFAULT_PAGE, after: str | None = None) -> RequestPage:
+        ctx = info.context
         if due_within_days is not None and not 0 <= due_within_days <= 365:
             raise DomainError("INVALID_RANGE", "dueWithinDays must be between 0 and 365")
-        return [view(r) for r in lifecycle.find_requests(
-            info.context.uow, info.context.services.request_workflow.deadlines,
+        member = parse_request_id(member_id) if member_id else None
+        filters = f"{state.value if state else ''}:{overdue}:{due_within_days}:{member}"
+        cut = paging.window(ctx.services.cursors, field="requests", caller=ctx.principal.actor,
+                            first=first, after=after, filters=filters)
+        found = lifecycle.find_requests(
+            ctx.uow, ctx.services.request_workflow.deadlines,
             states=[state.value] if state else [], overdue=overdue,
             due_within=dt.timedelta(days=due_within_days) if due_within_days is not None
-            else None, member_id=parse_request_id(member_id) if member_id else None,
-            limit=MAX_LIST, now=info.context.services.clock.now())]
+            else None, member_id=member, offset=cut.offset, limit=first + 1,
+            now=ctx.services.clock.now())
+        page, following = cut.cut(found, ctx.services.cursors)
+        return RequestPage(items=[view(r) for r in page], next_cursor=following)
 
 
 @strawberry.type

@@ -39,10 +39,28 @@ class RequestType(Enum):
     OBJECTION = "objection"
 
 
+@strawberry.enum(description="The law a request is made under; it sets the deadline "
+                 "(docs/requests.md#deadlines).")
+class Jurisdiction(Enum):
+    GDPR = "GDPR"
+    CCPA = "CCPA"
+
+
+@strawberry.enum(description="Why a request was denied (docs/requests.md).")
+class DenialCode(Enum):
+    UNVERIFIABLE_IDENTITY = "UNVERIFIABLE_IDENTITY"
+    MANIFESTLY_UNFOUNDED = "MANIFESTLY_UNFOUNDED"
+    EXCESSIVE = "EXCESSIVE"
+    LEGAL_HOLD = "LEGAL_HOLD"
+    LEGAL_OBLIGATION = "LEGAL_OBLIGATION"
+    LEGAL_CLAIMS = "LEGAL_CLAIMS"
+    DUPLICATE = "DUPLICATE"
+
+
 @strawberry.input(description="A request under GDPR Art. 15-21 (or the CCPA equivalents).")
 class OpenRequestInput:
     type: RequestType
-    jurisdiction: str = strawberry.field(default="GDPR", description="GDPR or CCPA")
+    jurisdiction: Jurisdiction = Jurisdiction.GDPR
     purpose: str | None = strawberry.field(default=None,
                                            description="For objection: the purpose.")
     corrections: UpdateProfileInput | None = strawberry.field(
@@ -70,7 +88,7 @@ class DataSubjectRequestView:
     id: strawberry.ID
     member_id: strawberry.ID
     type: RequestType
-    jurisdiction: str
+    jurisdiction: Jurisdiction
     state: RequestState
     received_at: dt.datetime
     due_at: dt.datetime = strawberry.field(
@@ -80,7 +98,7 @@ class DataSubjectRequestView:
     extension_reason: str | None
     identity_verification: str | None
     closed_at: dt.datetime | None
-    denial_code: str | None
+    denial_code: DenialCode | None
     denial_reason: str | None
     transitions: list[RequestTransitionView]
     export_download: ExportDownload | None = None
@@ -88,6 +106,13 @@ class DataSubjectRequestView:
         default=None, description="What was done, what was not and why, as the member is "
         "told it: for an erasure held by a legal hold, what was erased, what is kept and "
         "why, and the member's remedies (GDPR Art. 12(4)).")
+
+
+@strawberry.type(directives=reachable_by(Role.MEMBER_SELF, Role.OFFICER))
+class RequestPage:
+    items: list[DataSubjectRequestView]
+    next_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page; null on the last page.")
 
 
 @strawberry.type(directives=reachable_by(Role.MEMBER_SELF, Role.OFFICER))
@@ -119,12 +144,13 @@ def view(found: Snapshot) -> DataSubjectRequestView:
     request, download = found.request, found.download
     return DataSubjectRequestView(
         id=strawberry.ID(str(request.id)), member_id=strawberry.ID(str(request.member_id)),
-        type=RequestType(request.type), jurisdiction=request.jurisdiction,
+        type=RequestType(request.type), jurisdiction=Jurisdiction(request.jurisdiction),
         state=RequestState(request.state),
         received_at=request.received_at, due_at=found.due_at, overdue=found.overdue,
         extended=request.extended, extension_reason=request.extension_reason,
         identity_verification=request.identity_verification, closed_at=request.closed_at,
-        denial_code=request.denial_code, denial_reason=request.denial_reason,
+        denial_code=None if request.denial_code is None
+        else DenialCode(request.denial_code), denial_reason=request.denial_reason,
         transitions=[RequestTransitionView(from_state=RequestState(t.from_state)
                                            if t.from_state else None,
                                            to_state=RequestState(t.to_state),

@@ -23,7 +23,7 @@ from tests.retention.support import CERTIFICATE, LIFT, PLACE
 
 OPEN_ERASURE = """mutation { openMyRequest(input: {type: ERASURE}) { request { id }
   errors { code } } }"""
-MY_REQUESTS = "{ myRequests { id type state outcome } }"
+MY_REQUESTS = "{ myRequests { items { id type state outcome } } }"
 USER_AGENT = f"ReplayBrowser/{uuid.uuid4().hex}"
 
 
@@ -110,7 +110,7 @@ def test_a_held_erasure_restricts_marketing_reads_and_tells_the_member(
     assert data["email"] is None and data["givenName"] is None
     reasons = {d["field"]: d["reason"] for d in data["denied"]}
     assert reasons["email"] == reasons["givenName"] == "PROCESSING_RESTRICTED"
-    [request] = [r for r in erased["apis"]["held"].graphql(MY_REQUESTS)["data"]["myRequests"]
+    [request] = [r for r in erased["apis"]["held"].graphql(MY_REQUESTS)["data"]["myRequests"]["items"]
                  if r["id"] == erased["requests"]["held"]]
     outcome = request["outcome"]
     assert "Kept because of a legal hold" in outcome and "restricted" in outcome

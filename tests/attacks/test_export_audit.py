@@ -29,7 +29,7 @@ PLACE = """mutation($m: ID!, $r: String!) { placeLegalHold(memberId: $m, reason:
   hold { id } errors { field code } } }"""
 OPEN = """mutation { openMyRequest(input: {type: ACCESS}) { request { id state }
   errors { code } } }"""
-MY_REQUESTS = "{ myRequests { id type state exportDownload { url expiresAt } } }"
+MY_REQUESTS = "{ myRequests { items { id type state exportDownload { url expiresAt } } } }"
 WEBHOOK_ONLY = "store-counter"  # registered for marketing.email; never reads the member
 
 
@@ -58,7 +58,7 @@ def exported(server: Server, receiver: Receiver, enrol: Enrol, member_api: SignI
     assert [r.body["type"] for r in receiver.unique().values()] == ["consent.changed"]
     assert me.graphql(OPEN)["data"]["openMyRequest"]["errors"] == []
     server.worker_once()  # builds the archive
-    [request] = [r for r in me.graphql(MY_REQUESTS)["data"]["myRequests"]
+    [request] = [r for r in me.graphql(MY_REQUESTS)["data"]["myRequests"]["items"]
                  if r["type"] == "ACCESS"]
     assert request["state"] == "COMPLETED", request
     url = request["exportDownload"]["url"]

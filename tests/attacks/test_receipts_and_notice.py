@@ -19,7 +19,7 @@ from tests.consent.receipt_spec import iso_problems, kantara_problems
 from tests.consent.support import grant, withdraw
 
 MY_RECEIPT = "query($id: ID!) { myConsentReceipt(receiptId: $id) { receipt jws } }"
-MY_HISTORY = "{ myConsentHistory { receiptId at } }"
+MY_HISTORY = "{ myConsentHistory { items { receiptId at } } }"
 
 
 def test_the_policy_url_of_a_receipt_answers_with_the_notices(server: Server) -> None:
@@ -43,7 +43,7 @@ def test_receipts_are_complete_and_signed(server: Server, enrol: Enrol,
     withdrawn = withdraw(api, "partners.sharing")
     [grant_id], [withdrawal_id] = granted["receiptIds"], withdrawn["receiptIds"]
     history = {h["receiptId"]: h["at"] for h in api.graphql(MY_HISTORY)["data"][
-        "myConsentHistory"]}
+        "myConsentHistory"]["items"]}
     keys = KeySet.import_key_set(server.client().get("/.well-known/jwks.json").json())
 
     documents: dict[str, dict[str, Any]] = {}

@@ -625,7 +625,7 @@ def test_verify_access_log(people: dict[str, Any], officer_api: Api, admin_api: 
 OFFICER_FIELDS = [
     ("{ accessLog { items { sequence } } }", "accessLog"),
     (VERIFY, "verifyAccessLog"),
-    ('{ consentHistory(memberId: "00000000-0000-4000-8000-000000000000") { purpose } }',
+    ('{ consentHistory(memberId: "00000000-0000-4000-8000-000000000000") { items { purpose } } }',
      "consentHistory"),
     ('{ consentReceipt(receiptId: "00000000-0000-4000-8000-000000000000") { jws } }',
      "consentReceipt"),

@@ -18,8 +18,8 @@ WITHDRAW = """mutation($p: String!) { withdrawConsent(purpose: $p) {
   consents { purpose status grantedNoticeVersion } receiptIds errors { field code } } }"""
 MY_CONSENTS = """{ myConsents { purpose title notice noticeVersion legalBasis status
   grantedNoticeVersion objected updatedAt } }"""
-MY_HISTORY = """{ myConsentHistory { receiptId purpose granted noticeVersion at channel actor
-  gpc } }"""
+MY_HISTORY = """{ myConsentHistory { items { receiptId purpose granted noticeVersion at channel actor
+  gpc } } }"""
 MEMBER_DATA = """
 query($purpose: String!, $number: String!) {
   memberData(purpose: $purpose, memberNumber: $number) {

@@ -42,7 +42,7 @@ def test_a_collecting_client_records_a_grant_made_in_store(
     assert str(row["member_id"]) == profile["id"]
     assert str(row["receipt_id"]) == payload["receiptIds"][0]
 
-    history = api.graphql(MY_HISTORY)["data"]["myConsentHistory"]
+    history = api.graphql(MY_HISTORY)["data"]["myConsentHistory"]["items"]
     assert [(h["purpose"], h["channel"], h["actor"]) for h in history] == [
         ("marketing.email", "STORE", "client:store-counter")]
     receipt = api.graphql(MY_RECEIPT, {"id": payload["receiptIds"][0]})

@@ -63,7 +63,7 @@ def test_gpc_withdraws_a_granted_sharing_purpose_and_the_next_read_is_denied(
     assert {d["reason"] for d in denied["denied"]
             if d["field"] != "birthdate"} == {"CONSENT_REQUIRED"}
     assert statuses(api)[SHARING] == "WITHDRAWN"
-    history = api.graphql(MY_HISTORY)["data"]["myConsentHistory"]
+    history = api.graphql(MY_HISTORY)["data"]["myConsentHistory"]["items"]
     assert [(h["purpose"], h["granted"], h["gpc"]) for h in history] == [
         (SHARING, True, False), (SHARING, False, True)]
 

@@ -175,7 +175,7 @@ def test_my_consent_history_lists_every_change_in_order(
              ("marketing.email", False), ("marketing.email", True),
              ("personalization.offers", False)]
     receipts = [change(api, p, g)["receiptIds"][0] for p, g in steps]
-    history = api.graphql(MY_HISTORY)["data"]["myConsentHistory"]
+    history = api.graphql(MY_HISTORY)["data"]["myConsentHistory"]["items"]
     assert [(h["receiptId"], h["purpose"], h["granted"]) for h in history] == [
         (r, p, g) for r, (p, g) in zip(receipts, steps, strict=True)]
     assert {(h["channel"], h["actor"], h["noticeVersion"], h["gpc"]) for h in history} == {
@@ -190,7 +190,7 @@ def test_another_members_changes_are_not_in_my_history(
     api, _ = member
     other, _ = new_member(loyalty_api, http, settings, "other", 2)
     grant(other, "marketing.email")
-    assert api.graphql(MY_HISTORY)["data"]["myConsentHistory"] == []
+    assert api.graphql(MY_HISTORY)["data"]["myConsentHistory"]["items"] == []
 
 
 @pytest.fixture

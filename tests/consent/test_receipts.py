@@ -31,7 +31,7 @@ from vaultkernel.settings import Settings
 
 MY_RECEIPT = """query($id: ID!) { myConsentReceipt(receiptId: $id) { receipt jws } }"""
 OFFICER_RECEIPT = """query($id: ID!) { consentReceipt(receiptId: $id) { receipt jws } }"""
-MY_HISTORY = "{ myConsentHistory { receiptId at } }"
+MY_HISTORY = "{ myConsentHistory { items { receiptId at } } }"
 
 
 @pytest.fixture
@@ -173,8 +173,8 @@ def test_a_gpc_opt_out_receipt_says_it_was_a_signal(
         member: tuple[Api, dict[str, Any]]) -> None:
     api, _ = member
     api.graphql("{ myConsents { purpose } }", **{"Sec-GPC": "1"})
-    history = api.graphql("{ myConsentHistory { receiptId purpose granted gpc } }")
-    [opt_out] = history["data"]["myConsentHistory"]
+    history = api.graphql("{ myConsentHistory { items { receiptId purpose granted gpc } } }")
+    [opt_out] = history["data"]["myConsentHistory"]["items"]
     assert (opt_out["purpose"], opt_out["granted"], opt_out["gpc"]) == (
         "partners.sharing", False, True)
     document = document_of(api, opt_out["receiptId"])
@@ -193,7 +193,7 @@ def test_timestamps_keep_sub_second_precision(member: tuple[Api, dict[str, Any]]
     first = grant(api, "marketing.email")["receiptIds"][0]
     second = withdraw(api, "marketing.email")["receiptIds"][0]
     history = {h["receiptId"]: h["at"] for h in
-               api.graphql(MY_HISTORY)["data"]["myConsentHistory"]}
+               api.graphql(MY_HISTORY)["data"]["myConsentHistory"]["items"]}
     times = []
     for receipt_id in (first, second):
         document = document_of(api, receipt_id)

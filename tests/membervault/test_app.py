@@ -77,9 +77,41 @@ def test_development_app_serves_graphiql_and_introspection(app_for: Any) -> None
     assert introspection_works(client)
 
 
+GRAPHIQL_ASSETS = ("react.production.min.js", "react-dom.production.min.js", "graphiql.min.js",
+                   "graphiql.min.css", "sign-in.js", "sign-in.css")
+
+
+def test_graphiql_loads_only_local_assets(app_for: Any) -> None:
+    client = app_for("development")
+    page = client.get("/graphql", headers={"accept": "text/html"})
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert "https://" not in page.text and "http://" not in page.text
+    for asset in GRAPHIQL_ASSETS:
+        assert f"/graphiql/{asset}" in page.text
+        served = client.get(f"/graphiql/{asset}")
+        assert served.status_code == 200 and served.content
+    assert "unpkg.com" not in client.get("/graphiql/graphiql.min.js").text
+
+
+def test_graphiql_signs_in_at_the_token_endpoint(app_for: Any) -> None:
+    """The page's sign-in posts client credentials to /oauth/token and sends the token
+    it answers as the bearer token (assets/sign-in.js); the same exchange, done here,
+    gives a token the GraphQL endpoint accepts."""
+    client = app_for("development")
+    script = client.get("/graphiql/sign-in.js").text
+    assert 'fetch("/oauth/token"' in script and "grant_type=client_credentials" in script
+    assert '"Bearer " + token' in script
+    services = client.app.state.services  # type: ignore[attr-defined]
+    secret = create_principal(services, "graphiql-officer", "officer")
+    token = client_token(client, "graphiql-officer", secret)
+    answer = Api(client, token).graphql("query VerifyAccessLog { verifyAccessLog { ok } }")
+    assert answer["data"]["verifyAccessLog"]["ok"] is True
+
+
 def test_production_app_hides_graphiql_and_introspection(app_for: Any) -> None:
     client = app_for("production")
     assert not graphiql_page(client)
+    assert all(client.get(f"/graphiql/{a}").status_code == 404 for a in GRAPHIQL_ASSETS)
     assert not introspection_works(client)
     message = introspect(client)["errors"][0]["message"]
     assert "introspection" in message.lower()

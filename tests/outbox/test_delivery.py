@@ -187,7 +187,7 @@ def test_a_receiver_down_too_long_goes_dead_then_replay_delivers(
     result = officer_api.graphql(DELIVERIES, {"state": "DEAD", "first": 10})
     assert "errors" not in result, result
     (item,) = result["data"]["deliveries"]["items"]
-    assert item["eventType"] == "consent.changed" and item["clientId"] == "email-marketing"
+    assert item["eventType"] == "CONSENT_CHANGED" and item["clientId"] == "email-marketing"
     assert item["memberId"] == jane["id"] and item["attempts"] == max_attempts
     assert item["lastStatus"] == "HTTP 503" and item["deliveredAt"] is None
     assert jane["memberNumber"] not in json.dumps(result)

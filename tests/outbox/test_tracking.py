@@ -51,7 +51,7 @@ def test_a_client_acknowledges_its_own_delivery_only_and_idempotently(
     first = marketing_api.graphql(ACK, {"id": restriction_event})["data"]["acknowledgeEvent"]
     assert first["errors"] == []
     assert first["acknowledgement"]["eventId"] == restriction_event
-    assert first["acknowledgement"]["eventType"] == "member.restricted"
+    assert first["acknowledgement"]["eventType"] == "MEMBER_RESTRICTED"
     state = acknowledged(services)
     assert state[(restriction_event, "email-marketing")] is not None
     assert state[(restriction_event, "loyalty-engine")] is None, "another client's delivery"

@@ -32,7 +32,7 @@ PLACE = """mutation($m: ID!, $r: String!, $e: DateTime) {
     hold { id memberId reason placedBy active expiresAt } errors { field code } } }"""
 LIFT = """mutation($h: ID!) { liftLegalHold(holdId: $h) {
   hold { id active liftedAt liftedBy } errors { field code } } }"""
-HOLDS = """query($m: ID!) { legalHolds(memberId: $m) { id reason active } }"""
+HOLDS = """query($m: ID!) { legalHolds(memberId: $m) { items { id reason active } } }"""
 
 
 def open_erasure(services: Services, member_id: str | uuid.UUID) -> uuid.UUID:

@@ -30,7 +30,7 @@ def test_legal_hold_input_is_checked(http: TestClient, services: Services,
     assert [e["extensions"]["code"] for e in bad_id["errors"]] == ["INVALID_MEMBER_ID"]
     unknown = desk.graphql(LIFT, {"h": str(uuid.uuid4())})["data"]["liftLegalHold"]
     assert [e["code"] for e in unknown["errors"]] == ["NOT_FOUND"]
-    assert desk.graphql(HOLDS, {"m": jane["id"]})["data"]["legalHolds"] == []
+    assert desk.graphql(HOLDS, {"m": jane["id"]})["data"]["legalHolds"]["items"] == []
     # A member cannot place or see holds.
     refused = jane_api.graphql(HOLDS, {"m": jane["id"]})
     assert [e["extensions"]["code"] for e in refused["errors"]] == ["FORBIDDEN"]

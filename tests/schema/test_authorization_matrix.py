@@ -153,7 +153,7 @@ OPERATIONS: dict[str, Operation] = {
         "query($memberNumber: String) { member(memberNumber: $memberNumber, reason: \"support ticket 4711\") { id } }",
         lambda w, p: {"memberNumber": w.member_number}),
     "myConsents": Operation("query { myConsents { purpose status } }"),
-    "myConsentHistory": Operation("query { myConsentHistory { receiptId purpose } }"),
+    "myConsentHistory": Operation("query { myConsentHistory { items { receiptId purpose } } }"),
     "myConsentReceipt": Operation(
         "query($receiptId: ID!) { myConsentReceipt(receiptId: $receiptId) { jws } }",
         lambda w, p: {"receiptId": w.receipt_id}),
@@ -181,22 +181,22 @@ OPERATIONS: dict[str, Operation] = {
         lambda w, p: {"memberId": w.member_id}),
     "verifyAccessLog": Operation("query { verifyAccessLog { ok checked } }"),
     "consentHistory": Operation(
-        "query($memberId: ID!) { consentHistory(memberId: $memberId) { receiptId } }",
+        "query($memberId: ID!) { consentHistory(memberId: $memberId) { items { receiptId } } }",
         lambda w, p: {"memberId": w.member_id}),
     "consentReceipt": Operation(
         "query($receiptId: ID!) { consentReceipt(receiptId: $receiptId) { jws } }",
         lambda w, p: {"receiptId": w.receipt_id}),
-    "myRequests": Operation("query { myRequests { id type state dueAt } }"),
+    "myRequests": Operation("query { myRequests { items { id type state dueAt } } }"),
     "myRetentionSchedule": Operation("query { myRetentionSchedule { rule after action } }"),
     "recordOfProcessing": Operation("query { recordOfProcessing }"),
     "requests": Operation(
-        "query($memberId: ID) { requests(memberId: $memberId, dueWithinDays: 60) { id state } }",
+        "query($memberId: ID) { requests(memberId: $memberId, dueWithinDays: 60) { items { id state } } }",
         lambda w, p: {"memberId": w.member_id}),
     "deliveries": Operation(
         "query { deliveries(state: PENDING, first: 5) {"
         " items { id eventType memberId clientId state attempts } nextCursor } }"),
     "legalHolds": Operation(
-        "query($memberId: ID!) { legalHolds(memberId: $memberId) { id reason active } }",
+        "query($memberId: ID!) { legalHolds(memberId: $memberId) { items { id reason active } } }",
         lambda w, p: {"memberId": w.member_id}),
     "erasureCertificate": Operation(
         "query($requestId: ID!) { erasureCertificate(requestId: $requestId) { certificate jws } }",
@@ -265,7 +265,7 @@ OPERATIONS: dict[str, Operation] = {
         " { request { state } errors { code } } }",
         lambda w, p: {"id": w.request_id}),
     "denyRequest": Operation(
-        "mutation($id: ID!) { denyRequest(requestId: $id, code: \"DUPLICATE\", reason: \"x\")"
+        "mutation($id: ID!) { denyRequest(requestId: $id, code: DUPLICATE, reason: \"x\")"
         " { request { state } errors { code } } }",
         lambda w, p: {"id": w.request_id}),
     "acknowledgeEvent": Operation(
@@ -591,7 +591,7 @@ SELF_VIEW = """query {
   me { id memberNumber }
   myAccessLog(first: 200) { items { memberId principal purpose } nextCursor }
   myConsents { purpose status grantedNoticeVersion objected }
-  myConsentHistory { receiptId purpose granted }
+  myConsentHistory { items { receiptId purpose granted } }
   myProcessingStatus { restricted objectedPurposes }
 }"""
 GRANT = """mutation($p: String!, $v: Int!) { grantConsent(purpose: $p, noticeVersion: $v) {
@@ -647,7 +647,7 @@ def test_members_only_ever_see_themselves(http: TestClient, services: Services,
     log_members = {item["memberId"] for item in data["myAccessLog"]["items"]}
     assert log_members == {ann_id}, "Ann's access log shows another member's reads"
     assert data["myAccessLog"]["nextCursor"] is None
-    history = {r["receiptId"] for r in data["myConsentHistory"]}
+    history = {r["receiptId"] for r in data["myConsentHistory"]["items"]}
     assert history == set(ann_receipts)
     assert not history & set(bob_receipts)
     consents = {c["purpose"]: c for c in data["myConsents"]}
@@ -666,7 +666,7 @@ def test_members_only_ever_see_themselves(http: TestClient, services: Services,
     bob_view = bob.graphql(SELF_VIEW)["data"]
     assert {i["memberId"] for i in bob_view["myAccessLog"]["items"]} == {bob_id}
     assert len(bob_view["myAccessLog"]["items"]) >= 3
-    assert {r["receiptId"] for r in bob_view["myConsentHistory"]} == set(bob_receipts)
+    assert {r["receiptId"] for r in bob_view["myConsentHistory"]["items"]} == set(bob_receipts)
     assert bob_view["myProcessingStatus"] == {"restricted": True,
                                               "objectedPurposes": ["analytics.segmentation"]}
     for receipt in ann_receipts:

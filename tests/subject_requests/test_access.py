@@ -44,7 +44,7 @@ def test_an_access_request_waits_for_the_worker_and_duplicates_are_refused(
     assert first["request"]["overdue"] is False
     again = jane_api.graphql(OPEN, {"input": {"type": "ACCESS"}})["data"]["openMyRequest"]
     assert again["errors"] == [{"field": None, "code": "DUPLICATE"}]
-    mine = jane_api.graphql("{ myRequests { type state } }")["data"]["myRequests"]
+    mine = jane_api.graphql("{ myRequests { items { type state } } }")["data"]["myRequests"]["items"]
     assert mine == [{"type": "ACCESS", "state": "IN_PROGRESS"}]
 
 

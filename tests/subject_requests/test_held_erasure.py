@@ -39,7 +39,7 @@ from vaultkernel.settings import Settings
 PLACE = """mutation($m: ID!, $r: String!, $e: DateTime, $c: [String!]) {
   placeLegalHold(memberId: $m, reason: $r, expiresAt: $e, categories: $c) {
     hold { id categories active } errors { field code } } }"""
-MY_REQUESTS = "{ myRequests { id state outcome overdue transitions { toState reason } } }"
+MY_REQUESTS = "{ myRequests { items { id state outcome overdue transitions { toState reason } } } }"
 LIFT_MINE = "mutation { liftMyRestriction { errors { code } } }"
 REASON = "Litigation hold: claim 2026-0417 (legal department)"
 
@@ -125,7 +125,7 @@ def test_a_hold_on_all_data_restricts_everything_tells_the_member_and_ends_in_er
     assert lifted["errors"] == [{"code": "ERASURE_HELD"}]
 
     # She is told what was done, why the rest is kept, and her remedies (Art. 12(4)).
-    [mine] = [r for r in jane_api.graphql(MY_REQUESTS)["data"]["myRequests"]
+    [mine] = [r for r in jane_api.graphql(MY_REQUESTS)["data"]["myRequests"]["items"]
               if r["id"] == str(request_id)]
     assert mine["state"] == "HELD" and mine["overdue"] is False
     outcome = mine["outcome"]
@@ -138,7 +138,7 @@ def test_a_hold_on_all_data_restricts_everything_tells_the_member_and_ends_in_er
         held = uow.session.get_one(type(request), request_id)
         held.due_at = utcnow() - dt.timedelta(days=1)
         uow.commit()
-    assert [r["overdue"] for r in jane_api.graphql(MY_REQUESTS)["data"]["myRequests"]
+    assert [r["overdue"] for r in jane_api.graphql(MY_REQUESTS)["data"]["myRequests"]["items"]
             if r["id"] == str(request_id)] == [False]
 
     # Recipients learn of the restriction (Art. 19); the audit trail records the hold.

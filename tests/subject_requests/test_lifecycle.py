@@ -231,12 +231,12 @@ def test_officers_open_verify_extend_and_deny(http: Any, services: Any, jane: di
     api = officer_api(http, services)
     opened = api.graphql(
         """mutation($m: ID!) { openRequestFor(memberId: $m, input: {type: ERASURE,
-             jurisdiction: "CCPA"}) { request { id state } errors { code } } }""",
+             jurisdiction: CCPA}) { request { id state } errors { code } } }""",
         {"m": jane["id"]})["data"]["openRequestFor"]
     assert opened["request"]["state"] == "IDENTITY_VERIFICATION"
     request_id = opened["request"]["id"]
-    listed = api.graphql('{ requests(state: IDENTITY_VERIFICATION) { id } }')
-    assert listed["data"]["requests"] == [{"id": request_id}]
+    listed = api.graphql('{ requests(state: IDENTITY_VERIFICATION) { items { id } } }')
+    assert listed["data"]["requests"]["items"] == [{"id": request_id}]
     verified = api.graphql(
         """mutation($id: ID!) { verifyRequestIdentity(requestId: $id, method: "photo id in store")
            { request { state identityVerification } } }""", {"id": request_id})
@@ -247,15 +247,15 @@ def test_officers_open_verify_extend_and_deny(http: Any, services: Any, jane: di
            { request { state extended extensionReason } } }""", {"id": request_id})
     assert extended["data"]["extendRequest"]["request"]["extended"] is True
     denied = api.graphql(
-        """mutation($id: ID!) { denyRequest(requestId: $id, code: "LEGAL_CLAIMS",
+        """mutation($id: ID!) { denyRequest(requestId: $id, code: LEGAL_CLAIMS,
            reason: "pending court case") { request { state denialCode } errors { code } } }""",
         {"id": request_id})
     assert denied["data"]["denyRequest"]["request"] == {"state": "DENIED",
                                                         "denialCode": "LEGAL_CLAIMS"}
     # The member sees the request, its reasons and every transition.
-    mine = jane_api.graphql("{ myRequests { state denialReason transitions { toState } } }")
-    assert mine["data"]["myRequests"][0]["denialReason"] == "pending court case"
-    assert [t["toState"] for t in mine["data"]["myRequests"][0]["transitions"]] == [
+    mine = jane_api.graphql("{ myRequests { items { state denialReason transitions { toState } } } }")
+    assert mine["data"]["myRequests"]["items"][0]["denialReason"] == "pending court case"
+    assert [t["toState"] for t in mine["data"]["myRequests"]["items"][0]["transitions"]] == [
         "RECEIVED", "IDENTITY_VERIFICATION", "IN_PROGRESS", "EXTENDED", "DENIED"]
 
 
@@ -280,8 +280,8 @@ def test_the_officer_queue_reads_the_service_clock(officer: Any, jane: dict[str,
     opened = officer.graphql(OPEN_FOR, {"m": jane["id"], "v": "phone call",
                                         "input": {"type": "ACCESS"}})
     request_id = opened["data"]["openRequestFor"]["request"]["id"]
-    queue = """{ requests(overdue: true) { id overdue } }"""
-    assert officer.graphql(queue)["data"]["requests"] == []
+    queue = """{ requests(overdue: true) { items { id overdue } } }"""
+    assert officer.graphql(queue)["data"]["requests"]["items"] == []
     services.clock.advance(dt.timedelta(days=45))
-    assert officer.graphql(queue)["data"]["requests"] == [
+    assert officer.graphql(queue)["data"]["requests"]["items"] == [
         {"id": request_id, "overdue": True}]

@@ -39,7 +39,7 @@ def test_an_invalid_correction_changes_nothing(jane_api: Api) -> None:
                                                 "corrections": {"email": "nope"}}})
     assert payload["data"]["openMyRequest"]["errors"] == [{"field": "email",
                                                            "code": "INVALID_EMAIL"}]
-    assert jane_api.graphql("{ myRequests { id } }")["data"]["myRequests"] == []
+    assert jane_api.graphql("{ myRequests { items { id } } }")["data"]["myRequests"]["items"] == []
 
 
 def test_an_officer_cannot_write_a_members_values(officer: Api, jane: dict[str, Any],
