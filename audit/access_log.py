@@ -66,7 +66,11 @@ class _Kept:
 
     def get(self) -> Connection:
         if self.connection is None:
-            self.connection = self.engine.connect()
+            connection = self.engine.connect()
+            # Out of the pool: closing it closes the driver's connection, whatever became
+            # of the pool meanwhile (disposed by Services.close, or garbage).
+            connection.detach()
+            self.connection = connection
         return self.connection
 
     def close(self) -> None:

@@ -348,12 +348,19 @@ def test_an_entry_is_committed_on_its_own_whatever_the_reads_transaction_does(
     assert verify(services) == Verification(ok=True, checked=1)
 
 
-def test_the_writer_keeps_one_connection_and_gives_it_back_on_close(services: Any) -> None:
+def test_the_writer_keeps_one_connection_and_closes_it_on_close(services: Any) -> None:
+    """Its own connection, kept between entries and out of the pool (so a disposed or
+    collected pool never leaves it open); closing the writer closes it."""
     pool = services.db.engine.pool
-    write(services, 5)
-    assert pool.checkedout() == 1  # its own, kept between entries
+    write(services, 1)
+    kept = services.access_log._kept.connection
+    driver = kept.connection.dbapi_connection
+    write(services, 4)
+    assert services.access_log._kept.connection is kept
+    assert kept.connection.dbapi_connection is driver
+    assert pool.checkedout() == 0  # takes no slot the requests need
     services.access_log.close()
-    assert pool.checkedout() == 0
+    assert kept.closed and services.access_log._kept.connection is None
     write(services, 1)  # a closed writer opens a new connection when asked again
     assert verify(services) == Verification(ok=True, checked=6)
 
