@@ -2,7 +2,10 @@
 # Slim Python, a non-root user, nothing written outside /var/lib/membervault (a volume)
 # and /tmp (a tmpfs): runs with a read-only root file system. Settings come from the
 # environment (MEMBERVAULT_*). See docs/operations.md.
-FROM python:3.11-slim
+# The base: python:3.11-slim; another Debian with Python 3.11 and its venv module can stand in
+# (scripts/substitute-base-images.sh), hence python3 below, which both have.
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -37,7 +40,7 @@ COPY retention/ retention/
 COPY subject_requests/ subject_requests/
 COPY schema/ schema/
 COPY membervault/ membervault/
-RUN python -m venv /opt/venv \
+RUN python3 -m venv /opt/venv \
     && pip install --quiet -e '.[otlp]' \
     && python -m compileall -q /app /opt/venv
 
