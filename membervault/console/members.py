@@ -77,14 +77,13 @@ def _logged_read(request: Request, officer: Principal, param: str, read: Read[T]
 def consent_history(request: Request, officer: Principal) -> Response:
     """``GET /console/members/{member_id}/consents``: every consent record, oldest first,
     each with its receipt (**logged read**)."""
-    policy = officers.services_of(request).policy
     return _logged_read(
         request, officer, "member_id",
         lambda uow, member_id, log: consents.consent_history_for_officer(uow, member_id,
                                                                          log=log),
         lambda member_id, records: rendering.render(
             request, "consents.html", officer=officer, member_id=member_id,
-            records=records, policy=policy))
+            records=records))
 
 
 @officers.officers_only
@@ -114,7 +113,7 @@ def legal_holds(request: Request, officer: Principal) -> Response:
             request, "holds.html", officer=officer, member_id=member_id,
             holds=[(h, h.lifted_at is None and (h.expires_at is None or h.expires_at > now))
                    for h in holds],
-            categories=sorted((c.key, c.title) for c in services.policy.categories.values()))
+            categories=sorted(services.policy.categories))
 
     return _logged_read(
         request, officer, "member_id",
