@@ -73,15 +73,6 @@ def test_the_queue_in_swedish(officer_web: Officer) -> None:
     assert "<h1>Begäranden</h1>" in page and "Handläggarkonsol" in page
 
 
-@pytest.fixture
-def jane_consented(jane_web: Visitor) -> Visitor:
-    granted = jane_web.post("/privacy/consents", {"action": "grant",
-                                                  "purpose": "marketing.email",
-                                                  "notice_version": "1"})
-    assert granted.status_code == 303
-    return jane_web
-
-
 @pytest.mark.parametrize(("language", "purpose", "category"), [
     ("sv", "Erbjudanden via e-post", "E-postadress"),
     ("nb", "Tilbud på e-post", "E-postadresse"),

@@ -17,15 +17,6 @@ from tests.membervault.console.support import Officer
 from tests.membervault.web.support import Visitor
 
 
-@pytest.fixture
-def jane_consented(jane_web: Visitor) -> Visitor:
-    granted = jane_web.post("/privacy/consents", {"action": "grant",
-                                                  "purpose": "marketing.email",
-                                                  "notice_version": "1"})
-    assert granted.status_code == 303
-    return jane_web
-
-
 def test_the_consent_history_is_logged_then_shown(officer_web: Officer, services: Services,
                                                   jane: dict[str, Any],
                                                   jane_consented: Visitor) -> None:
