@@ -116,8 +116,6 @@ def worker(once: Annotated[bool, typer.Option(help="one pass, then exit")] = Fal
         raise fail("--json goes with --once (a running worker reports in its log)")
     services = open_services()
     ensure_signing_key(services)
-    configure_logging(log_format=services.settings.effective_log_format)
-    observe(services, "worker", observer=worker_metrics.observe)
     if services.settings.metrics_dir:  # served by the server's /metrics
         try:
             worker_metrics.record_in(services.settings.metrics_dir)
@@ -126,6 +124,8 @@ def worker(once: Annotated[bool, typer.Option(help="one pass, then exit")] = Fal
                           f"{escape(services.settings.metrics_dir)}: "
                           f"{exc.strerror or type(exc).__name__}")
             raise typer.Exit(2) from None
+    configure_logging(log_format=services.settings.effective_log_format)
+    observe(services, "worker", observer=worker_metrics.observe)
     if once:
         done = background.run_once(services)
         if as_json:

@@ -52,10 +52,10 @@ def open_member(request: Request, officer: Principal) -> Response:
     return officers.redirect(f"/members/{member_id}/consents")
 
 
-Read = Callable[[UnitOfWork, uuid.UUID, ReaderLog], T | None]
+RecordsRead = Callable[[UnitOfWork, uuid.UUID, ReaderLog], T | None]
 
 
-def _logged_read(request: Request, officer: Principal, param: str, read: Read[T],
+def _logged_read(request: Request, officer: Principal, param: str, read: RecordsRead[T],
                  show: Callable[[uuid.UUID, T], Response]) -> Response:
     """A page of one member's records: the id in ``param`` (else 404), ``read`` with the
     access log bound to the officer (no log: 503, nothing shown; ``None``: 404), then
