@@ -22,7 +22,7 @@ def _ready_to_sign(uow: UnitOfWork, keks: KeyEncryptionKeys, settings: Settings)
     when there is none yet (a database just migrated)."""
     if settings.production:
         raise IdentityError("development tokens are for development mode only",
-                            code="DEVELOPMENT_ONLY")
+                            code="FORBIDDEN")
     signing_keys.ensure_active_key(uow.session, keks)
     uow.commit()
 
@@ -34,7 +34,7 @@ def client_token(uow: UnitOfWork, issuer: TokenIssuer, keks: KeyEncryptionKeys,
     _ready_to_sign(uow, keks, settings)
     client = uow.session.get(Client, client_id)
     if client is None:
-        raise IdentityError("no such client", field="client", code="CLIENT_NOT_FOUND")
+        raise IdentityError("no such client", field="client", code="NOT_FOUND")
     value, _ = issuer.issue(subject=client.client_id, role=client.role,
                             ttl=settings.client_token_ttl, client_id=client.client_id,
                             scopes=[purpose_scope(p) for p in client.allowed_purposes])

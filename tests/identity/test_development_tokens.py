@@ -31,7 +31,7 @@ def test_an_unknown_client_gets_none(services: Services) -> None:
     with services.db.unit_of_work() as uow, pytest.raises(IdentityError) as refused:
         development_tokens.client_token(uow, services.issuer, services.keyring,
                                         services.settings, "nobody")
-    assert refused.value.code == "CLIENT_NOT_FOUND"
+    assert refused.value.code == "NOT_FOUND"
 
 
 def test_a_member_gets_a_token_by_member_number(services: Services,
@@ -63,7 +63,7 @@ def test_production_refuses_before_writing_a_signing_key(services: Services) -> 
     with services.db.unit_of_work() as uow, pytest.raises(IdentityError) as refused:
         development_tokens.client_token(uow, services.issuer, services.keyring, production,
                                         "crm-sync")
-    assert refused.value.code == "DEVELOPMENT_ONLY"
+    assert refused.value.code == "FORBIDDEN"
     with services.db.unit_of_work() as uow:
         assert uow.session.scalar(sa.select(sa.func.count()).select_from(SigningKey)) == 0
         development_tokens.client_token(uow, services.issuer, services.keyring,
