@@ -20,6 +20,7 @@ from opentelemetry.context import Context
 from audit import heads, member_index
 from export.archive import purge_expired
 from identity import sign_in_limits
+from membervault.observability import worker_metrics
 from membervault.services import Services
 from outbox.delivery import deliver_due
 from retention.sweeper import SweepIncomplete, last_sweep_at, sweep
@@ -70,6 +71,7 @@ def _steps(services: Services, now: Callable[[], dt.datetime]) -> dict[str, int]
         with measured(f"worker.{name}") as span:
             done[name] = step()
             span.set_attribute("membervault.jobs.done", done[name])
+        worker_metrics.jobs_done(name, done[name])
     if any(done.values()):
         log.info("worker pass: %s", ", ".join(f"{k}={v}" for k, v in done.items() if v))
     return done

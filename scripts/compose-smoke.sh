@@ -3,10 +3,11 @@
 # build and start PostgreSQL, the migrations, the server and the worker; wait for
 # /readyz and the image's health check; check that the worker runs and can do a pass;
 # create an administrator; get a token; run one named GraphQL query; check that /metrics
-# refuses a scrape without its token and counts the query with it; check that the server
-# logs JSON lines with request and trace ids; check that the services ran as 10001 on a
-# read-only root file system and wrote nothing outside their volume and /tmp; tear
-# everything down (volumes included), whatever happened.
+# refuses a scrape without its token and counts the query with it (and serves the worker
+# container's metrics, through the shared volume); check that the server logs JSON lines
+# with request and trace ids; check that the services ran as 10001 on a read-only root
+# file system and wrote nothing outside their volume and /tmp; tear everything down
+# (volumes included), whatever happened.
 #
 #   scripts/compose-smoke.sh            # SMOKE_PORT=18000 by default
 #   PYTHON_IMAGE=local/python:3.11-bookworm POSTGRES_IMAGE=local/postgres:17-trixie \
@@ -91,6 +92,8 @@ grep -q '^membervault_graphql_requests_total{.*operation="SmokeVerifyAccessLog"'
   || { echo "compose-smoke: /metrics does not count the query" >&2; exit 1; }
 grep -q '^membervault_jobs_queued{queue="exports"} 0' <<<"$scraped" \
   || { echo "compose-smoke: /metrics has no job queues" >&2; exit 1; }
+grep -q '^membervault_worker_step_duration_seconds_count{step="exports"}' <<<"$scraped" \
+  || { echo "compose-smoke: /metrics has none of the worker container's metrics" >&2; exit 1; }
 
 server_log="$(compose logs --no-color server)"
 grep -q '"traceId":"4bf92f3577b34da6a3ce929d0e0e4736"' <<<"$server_log" \

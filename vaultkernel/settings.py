@@ -75,7 +75,8 @@ class Settings:
     # The bearer token /metrics asks for; empty: /metrics answers 404 (docs/operations.md).
     metrics_token: str = ""
     # Where uvicorn's worker processes share their metrics (prometheus-client's
-    # multiprocess mode) when there are several; empty: a fresh temporary directory.
+    # multiprocess mode) when there are several, and the background worker writes its
+    # own (worker/), which /metrics adds; empty: a fresh temporary directory for serve.
     metrics_dir: str = ""
     # Where traces go (OTLP over HTTP, e.g. http://collector:4318/v1/traces); empty: none.
     otlp_endpoint: str = ""

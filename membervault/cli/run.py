@@ -12,13 +12,14 @@ import threading
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from membervault import worker as background
 from membervault.cli.context import console, fail, open_services, read_settings
 from membervault.cli.output import camel, emit_json, line
 from membervault.cli.progress import progress_bar
 from membervault.demo import CREDENTIALS, DEMO_EMAIL, load_demo
-from membervault.observability import metrics
+from membervault.observability import metrics, worker_metrics
 from membervault.observability.wiring import observe
 from membervault.services import ensure_signing_key
 from vaultkernel.logs import configure_logging
@@ -48,31 +49,34 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     console.print(f"membervault serving on {base} (GraphQL at /graphql)")
     console.print(f"privacy centre: {base}/privacy/")
     console.print(f"officer console: {base}/console/")
-    worker_process = _start_worker() if with_worker else None
     # uvicorn re-raises the SIGTERM it shut down on with the handler it found: make that
     # an exit that unwinds (and so stops the worker) rather than the default sudden death.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     processes = workers or settings.workers
-    # Several uvicorn workers add their metrics up in files (docs/operations.md).
-    shared = (metrics.shared_by_processes(settings.metrics_dir) if processes > 1
-              else contextlib.nullcontext())
-    try:
-        with shared:
+    # Several uvicorn workers, and the worker beside them, add their metrics up in files
+    # (docs/operations.md).
+    shared = (metrics.shared_by_processes(settings.metrics_dir, server_processes=processes)
+              if processes > 1 or with_worker else contextlib.nullcontext())
+    with shared:
+        worker_process = _start_worker() if with_worker else None
+        try:
             uvicorn.run("membervault.asgi:app", host=host, port=port, workers=processes,
                         access_log=False, log_config=None,
                         proxy_headers=bool(settings.forwarded_allow_ips),
                         forwarded_allow_ips=settings.forwarded_allow_ips or None)
-    finally:
-        if worker_process is not None:
-            _stop_worker(worker_process)
+        finally:
+            if worker_process is not None:
+                _stop_worker(worker_process)
 
 
 def _start_worker() -> subprocess.Popen[bytes]:
     """``membervault worker`` beside the server, in its own session (so Ctrl-C reaches
-    the server only, which then stops the worker) and told to end with its parent."""
+    the server only, which then stops the worker) and told to end with its parent. It
+    gets the metrics directory, not the server's multiprocess mode (its files go apart)."""
     process = subprocess.Popen(  # noqa: S603  (our own command, no shell)
         [sys.executable, "-m", "membervault", "worker", "--parent", str(os.getpid())],
-        start_new_session=True)
+        start_new_session=True,
+        env={k: v for k, v in os.environ.items() if k != metrics.MULTIPROCESS_ENV})
     console.print(f"worker running (pid {process.pid}); it stops with the server")
     return process
 
@@ -112,8 +116,16 @@ def worker(once: Annotated[bool, typer.Option(help="one pass, then exit")] = Fal
         raise fail("--json goes with --once (a running worker reports in its log)")
     services = open_services()
     ensure_signing_key(services)
+    if services.settings.metrics_dir:  # served by the server's /metrics
+        try:
+            worker_metrics.record_in(services.settings.metrics_dir)
+        except OSError as exc:
+            console.print(f"[red]cannot start:[/red] metrics directory "
+                          f"{escape(services.settings.metrics_dir)}: "
+                          f"{exc.strerror or type(exc).__name__}")
+            raise typer.Exit(2) from None
     configure_logging(log_format=services.settings.effective_log_format)
-    observe(services, "worker")
+    observe(services, "worker", observer=worker_metrics.observe)
     if once:
         done = background.run_once(services)
         if as_json:

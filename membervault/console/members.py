@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,8 +22,12 @@ from membervault.console.requests import MAX_TEXT, opaque_id
 from membervault.web import sessions
 from membervault.web.csrf import form_of
 from retention import service as retention
+from retention.models import LegalHold
+from vaultkernel.database import UnitOfWork
 from vaultkernel.errors import DomainError
 from vaultkernel.request_id import current_request_id
+
+T = TypeVar("T")
 
 
 def reads(request: Request, officer: Principal) -> ReaderLog:
@@ -45,22 +52,38 @@ def open_member(request: Request, officer: Principal) -> Response:
     return officers.redirect(f"/members/{member_id}/consents")
 
 
+RecordsRead = Callable[[UnitOfWork, uuid.UUID, ReaderLog], T | None]
+
+
+def _logged_read(request: Request, officer: Principal, param: str, read: RecordsRead[T],
+                 show: Callable[[uuid.UUID, T], Response]) -> Response:
+    """A page of one member's records: the id in ``param`` (else 404), ``read`` with the
+    access log bound to the officer (no log: 503, nothing shown; ``None``: 404), then
+    ``show`` the records."""
+    record_id = opaque_id(request.path_params[param])
+    if record_id is None:
+        return rendering.not_found(request, officer)
+    try:
+        with officers.services_of(request).db.unit_of_work() as uow:
+            found = read(uow, record_id, reads(request, officer))
+    except AccessLogUnavailable:
+        return rendering.log_unavailable(request, officer)
+    if found is None:
+        return rendering.not_found(request, officer)
+    return show(record_id, found)
+
+
 @officers.officers_only
 def consent_history(request: Request, officer: Principal) -> Response:
     """``GET /console/members/{member_id}/consents``: every consent record, oldest first,
     each with its receipt (**logged read**)."""
-    services = officers.services_of(request)
-    member_id = opaque_id(request.path_params["member_id"])
-    if member_id is None:
-        return rendering.not_found(request, officer)
-    try:
-        with services.db.unit_of_work() as uow:
-            records = consents.consent_history_for_officer(uow, member_id,
-                                                           log=reads(request, officer))
-    except AccessLogUnavailable:
-        return rendering.log_unavailable(request, officer)
-    return rendering.render(request, "consents.html", officer=officer, member_id=member_id,
-                            records=records, policy=services.policy)
+    return _logged_read(
+        request, officer, "member_id",
+        lambda uow, member_id, log: consents.consent_history_for_officer(uow, member_id,
+                                                                         log=log),
+        lambda member_id, records: rendering.render(
+            request, "consents.html", officer=officer, member_id=member_id,
+            records=records))
 
 
 @officers.officers_only
@@ -68,20 +91,14 @@ def receipt(request: Request, officer: Principal) -> Response:
     """``GET /console/receipts/{receipt_id}``: a consent receipt and its JWS (**logged
     read**, under the record's member)."""
     services = officers.services_of(request)
-    receipt_id = opaque_id(request.path_params["receipt_id"])
-    if receipt_id is None:
-        return rendering.not_found(request, officer)
-    try:
-        with services.db.unit_of_work() as uow:
-            signed = consents.receipt_for_officer(
-                uow, services.policy, receipt_id, issuer=services.settings.issuer,
-                signing_key=services.signing_keys.active(), log=reads(request, officer))
-    except AccessLogUnavailable:
-        return rendering.log_unavailable(request, officer)
-    if signed is None:
-        return rendering.not_found(request, officer)
-    return rendering.render(request, "receipt.html", officer=officer, signed=signed,
-                            document=json.dumps(signed.document, indent=2, sort_keys=True))
+    return _logged_read(
+        request, officer, "receipt_id",
+        lambda uow, receipt_id, log: consents.receipt_for_officer(
+            uow, services.policy, receipt_id, issuer=services.settings.issuer,
+            signing_key=services.signing_keys.active(), log=log),
+        lambda _, signed: rendering.render(
+            request, "receipt.html", officer=officer, signed=signed,
+            document=json.dumps(signed.document, indent=2, sort_keys=True)))
 
 
 @officers.officers_only
@@ -89,22 +106,20 @@ def legal_holds(request: Request, officer: Principal) -> Response:
     """``GET /console/members/{member_id}/holds``: every hold, newest first (**logged
     read**), and the form to place one."""
     services = officers.services_of(request)
-    member_id = opaque_id(request.path_params["member_id"])
-    if member_id is None:
-        return rendering.not_found(request, officer)
-    try:
-        with services.db.unit_of_work() as uow:
-            holds = retention.legal_holds_for_officer(uow, member_id,
-                                                      log=reads(request, officer))
-    except AccessLogUnavailable:
-        return rendering.log_unavailable(request, officer)
-    now = services.clock.now()
-    return rendering.render(request, "holds.html", officer=officer, member_id=member_id,
-                            holds=[(h, h.lifted_at is None and (h.expires_at is None
-                                                                 or h.expires_at > now))
-                                   for h in holds],
-                            categories=sorted((c.key, c.title) for c in
-                                              services.policy.categories.values()))
+
+    def show(member_id: uuid.UUID, holds: list[LegalHold]) -> Response:
+        now = services.clock.now()
+        return rendering.render(
+            request, "holds.html", officer=officer, member_id=member_id,
+            holds=[(h, h.lifted_at is None and (h.expires_at is None or h.expires_at > now))
+                   for h in holds],
+            categories=sorted(services.policy.categories))
+
+    return _logged_read(
+        request, officer, "member_id",
+        lambda uow, member_id, log: retention.legal_holds_for_officer(uow, member_id,
+                                                                      log=log),
+        show)
 
 
 @officers.officers_only

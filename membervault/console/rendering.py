@@ -1,6 +1,8 @@
 """Rendering the console's pages: its templates first, then the privacy centre's layout
 (``base.html``) they extend; the console's own catalogue (Babel domain ``console``)
-merged over the privacy centre's, so the shared layout speaks the page's language too."""
+merged over the privacy centre's, so the shared layout speaks the page's language too.
+The policy's words (purpose and category titles) are in the page's language when the
+policy has them in it, else in the policy's own (``notice_lang``)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from starlette.responses import HTMLResponse
 from membervault.console import words
 from membervault.console.notices import NOTICES
 from membervault.web import languages, rendering, sessions
+from vaultkernel.policy import Policy
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DOMAIN = "console"
@@ -42,8 +45,14 @@ def render(request: Request, template: str, status_code: int = 200,
     language = rendering.language_of(request)
     notice = sessions.take_notice(request)
     officer = context.pop("officer", None)
+    policy: Policy = request.app.state.services.policy
+    notice_lang = policy.notice_language(language)
     html = environment(language).get_template(template).render(
-        lang=language, csrf_token=sessions.csrf_token(request), signed_in=officer is not None,
+        lang=language, notice_lang=notice_lang,
+        purpose_title=lambda key: (policy.purpose_text(key, notice_lang).title
+                                   if key in policy.purposes else key),
+        category_title=lambda key: policy.category_title(key, notice_lang),
+        csrf_token=sessions.csrf_token(request), signed_in=officer is not None,
         officer=officer, notice=NOTICES.get(notice) if notice else None,
         path=request.url.path, words=words, **context)
     return HTMLResponse(html, status_code=status_code)

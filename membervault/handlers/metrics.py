@@ -19,9 +19,12 @@ from starlette.responses import JSONResponse, Response
 from membervault.handlers import services_of
 from membervault.observability.backlog import Backlog
 from membervault.observability.metrics import exposition
+from membervault.observability.worker_metrics import files_of_workers
 
 
-def metrics_endpoint(token: str) -> Callable[[Request], Awaitable[Response]]:
+def metrics_endpoint(token: str, directory: str = "") -> Callable[[Request], Awaitable[Response]]:
+    """``directory``: where the background workers write their metrics (``worker/`` in
+    ``MEMBERVAULT_METRICS_DIR``), added to this process's."""
     expected = token.encode()
 
     async def metrics(request: Request) -> Response:
@@ -33,7 +36,8 @@ def metrics_endpoint(token: str) -> Callable[[Request], Awaitable[Response]]:
             return JSONResponse({"error": "unauthorized"}, status_code=401,
                                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
         services = services_of(request)
-        body = await run_in_threadpool(exposition, Backlog(services.db, services.clock))
+        body = await run_in_threadpool(exposition, Backlog(services.db, services.clock),
+                                       *files_of_workers(directory))
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return metrics

@@ -29,6 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+DIRECTORY_SETTING_ENV = "MEMBERVAULT_METRICS_DIR"
 OPERATION_NAMES = 100
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -88,21 +89,30 @@ def graphql_operation(operation: str, operation_type: str, seconds: float, ok: b
 
 
 @contextlib.contextmanager
-def shared_by_processes(directory: str) -> Iterator[None]:
-    """Multiprocess mode for the processes started inside the block (uvicorn's workers
-    import the app afresh, so they pick it up): their metrics go to files in
-    ``directory`` (emptied first: values of processes gone would add up forever), or in
-    a fresh temporary directory removed afterwards."""
+def shared_by_processes(directory: str, *, server_processes: int) -> Iterator[str]:
+    """The metrics directory of the processes started inside the block, handed to them as
+    ``MEMBERVAULT_METRICS_DIR``: ``directory``, or a fresh temporary one removed
+    afterwards. With several server processes, multiprocess mode (uvicorn's workers
+    import the app afresh, so they pick it up): their metrics go to files there, emptied
+    first (values of processes gone would add up forever). The background worker writes
+    in ``worker/`` (:mod:`.worker_metrics`), which every server process adds."""
     made = not directory
     path = Path(directory or tempfile.mkdtemp(prefix="membervault-metrics-"))
     path.mkdir(parents=True, exist_ok=True)
     for stale in path.glob("*.db"):
         stale.unlink()
-    os.environ[MULTIPROCESS_ENV] = str(path)
+    given = os.environ.get(DIRECTORY_SETTING_ENV)
+    os.environ[DIRECTORY_SETTING_ENV] = str(path)
+    if server_processes > 1:
+        os.environ[MULTIPROCESS_ENV] = str(path)
     try:
-        yield
+        yield str(path)
     finally:
-        del os.environ[MULTIPROCESS_ENV]
+        os.environ.pop(MULTIPROCESS_ENV, None)
+        if given is None:
+            del os.environ[DIRECTORY_SETTING_ENV]
+        else:
+            os.environ[DIRECTORY_SETTING_ENV] = given
         if made:
             shutil.rmtree(path, ignore_errors=True)
 

@@ -10,11 +10,13 @@ from membervault.services import Services
 from vaultkernel import telemetry
 
 
-def observe(services: Services, role: str, exporter: SpanExporter | None = None) -> None:
-    """Plug this process's tracer and metrics into the kernel's seam; with an exporter
-    (or ``MEMBERVAULT_OTLP_ENDPOINT``) spans are recorded, database statements included."""
+def observe(services: Services, role: str, exporter: SpanExporter | None = None, *,
+            observer: telemetry.Observer = metrics.observe) -> None:
+    """Plug this process's tracer and metrics (the server's, unless ``observer`` says
+    otherwise) into the kernel's seam; with an exporter (or ``MEMBERVAULT_OTLP_ENDPOINT``)
+    spans are recorded, database statements included."""
     provider = tracing.provider(services.settings, role, exporter)
     recording = tracing.recording(services.settings, exporter)
-    telemetry.install(provider.get_tracer("membervault"), metrics.observe, recording=recording)
+    telemetry.install(provider.get_tracer("membervault"), observer, recording=recording)
     if recording:
         tracing.trace_statements(services.db.engine)

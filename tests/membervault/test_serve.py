@@ -14,9 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from membervault.demo import DEMO_EMAIL
 from tests.conftest import BACKEND
+from tests.membervault.observability.support import METRICS_TOKEN
 from tests.membervault.web.support import CSRF, mailed_code
 
 BIN = Path(sys.executable).parent / "membervault"
@@ -33,6 +35,7 @@ def test_make_run_steps_serve_the_demo(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEMBERVAULT_")}
     env["MEMBERVAULT_ISSUER"] = f"http://127.0.0.1:{port}"
+    env["MEMBERVAULT_METRICS_TOKEN"] = METRICS_TOKEN
     run = {"cwd": tmp_path, "env": env, "check": True, "capture_output": True, "text": True}
     subprocess.run([str(BIN), "db", "upgrade"], **run, timeout=60)  # type: ignore[call-overload]
     demo = subprocess.run([str(BIN), "demo", "--members", "5"], **run, timeout=60)  # type: ignore[call-overload]
@@ -62,6 +65,7 @@ def test_make_run_steps_serve_the_demo(tmp_path: Path) -> None:
         assert result.json() == {"data": {"member": None}}
         assert httpx.get(f"{base}/graphql", headers={"accept": "text/html"}).status_code == 200
         the_demo_member_gets_their_data(base, tmp_path / "var" / "mailbox.txt")
+        the_workers_jobs_are_on_the_servers_metrics(base)
         the_demo_officer_signs_in_to_the_console(base, credentials["demo-officer"])
     finally:
         server.terminate()
@@ -110,6 +114,19 @@ def the_demo_member_gets_their_data(base: str, mailbox: Path) -> None:
         download = browser.get(link.group(1))
         assert download.status_code == 200
         assert download.headers["content-type"] == "application/zip"
+
+
+def the_workers_jobs_are_on_the_servers_metrics(base: str) -> None:
+    """The worker beside the server writes its metrics where the server adds them up."""
+    scraped = httpx.get(f"{base}/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"})
+    assert scraped.status_code == 200
+    samples = {(s.name, frozenset(s.labels.items())): s.value
+               for family in text_string_to_metric_families(scraped.text)
+               for s in family.samples}
+    assert samples[("membervault_worker_jobs_done_total",
+                    frozenset({("step", "exports")}))] == 1
+    assert ("membervault_graphql_requests_total", frozenset({
+        ("operation", "anonymous"), ("type", "query"), ("outcome", "ok")})) in samples
 
 
 def the_demo_officer_signs_in_to_the_console(base: str, secret: str) -> None:

@@ -93,3 +93,12 @@ def test_demo_is_refused_in_production(migrated: Path,
     go_production(migrated, monkeypatch)
     assert "development mode only" in failed("demo", "--members", "1")
     assert table_rows(Member) == []
+
+
+def test_a_worker_refuses_to_start_without_a_usable_metrics_directory(
+        migrated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    not_a_directory = migrated / "metrics-file"
+    not_a_directory.write_text("")
+    monkeypatch.setenv("MEMBERVAULT_METRICS_DIR", str(not_a_directory))
+    message = failed("worker", "--once", code=2)
+    assert "cannot start: metrics directory" in message and "Traceback" not in message

@@ -14,6 +14,7 @@ from subject_requests import opening
 from tests.conftest import create_principal
 from tests.membervault.console.support import Officer
 from tests.membervault.web.conftest import jane_web, mailbox, visitor, visitors  # noqa: F401  (members)
+from tests.membervault.web.support import Visitor
 from vaultkernel.clock import OffsetClock
 
 OFFICER = "dpo-office"
@@ -69,3 +70,13 @@ def open_request(services: Services, member_id: str, type_: str = "access", *,
 @pytest.fixture
 def jane_access(services: Services, jane: dict[str, Any]) -> uuid.UUID:
     return open_request(services, jane["id"])
+
+
+@pytest.fixture
+def jane_consented(jane_web: Visitor) -> Visitor:  # noqa: F811  (the fixture above)
+    """Jane, who said yes to email offers in the privacy centre."""
+    granted = jane_web.post("/privacy/consents", {"action": "grant",
+                                                  "purpose": "marketing.email",
+                                                  "notice_version": "1"})
+    assert granted.status_code == 303
+    return jane_web

@@ -16,7 +16,8 @@ from starlette.routing import Mount, Route
 
 from membervault.services import Services
 from membervault.web import headers
-from tests.conftest import create_principal
+from tests.conftest import ServerLog, create_principal
+from tests.membervault.console.conftest import OFFICER
 from tests.membervault.console.support import Officer
 from tests.membervault.web.support import Visitor
 
@@ -163,3 +164,36 @@ def test_no_member_value_in_a_url_or_the_servers_log(app: Any, officer_web: Offi
     for value in (jane["email"], jane["givenName"], jane["memberNumber"], "Quasimodo"):
         assert value not in logged
         assert all(value not in location for location in officer_web.locations)
+
+
+def test_every_routes_log_lines_carry_its_request_id_and_trace_id(
+        app: Any, officer_web: Officer, officer_secret: str, jane: dict[str, Any],
+        server_log: Callable[[str], ServerLog]) -> None:
+    """As on every other route (docs/operations.md#logs): the page runs in a worker
+    thread, and what it logs there is still the request's."""
+    log = server_log("json")
+    sent: dict[str, str] = {}
+    last = ["/console/sign-in", "/console/sign-out"]  # a new session, then none
+    routes = sorted(console_routes(app),
+                    key=lambda route: last.index(route[1]) if route[1] in last else -1)
+    for number, (method, path) in enumerate(routes):
+        request_id, trace_id = f"console-check-{number:04d}", f"{number + 1:032x}"
+        sent[request_id] = trace_id
+        headers = {"x-request-id": request_id, "traceparent": f"00-{trace_id}-{1:016x}-01"}
+        if method == "GET":
+            officer_web.get(concrete(path), headers=headers)
+        elif path == "/console/sign-in":
+            signed_in = officer_web.post(path, {"client_id": OFFICER,
+                                                "client_secret": officer_secret},
+                                         headers=headers)
+            officer_web.get(signed_in.headers["location"], headers=headers)  # CSRF token
+        else:
+            officer_web.post(concrete(path), {"reason": "Case 7", "code": "EXCESSIVE",
+                                              "member": jane["id"]}, headers=headers)
+    # the service's lines and the token endpoint's (authlib's, logged in the sign-in
+    # page's worker thread); not the test client's own
+    records = [r for r in log.records() if r["logger"].startswith(("membervault", "authlib"))]
+    assert {r["requestId"] for r in records} == set(sent)
+    assert all(r["traceId"] == sent[r["requestId"]] and len(r["spanId"]) == 16
+               for r in records)
+    assert any(r["logger"].startswith("authlib") for r in records)

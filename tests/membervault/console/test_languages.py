@@ -3,15 +3,19 @@ the shared layout in the page's language too."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from membervault.services import Services
 from tests.membervault.console.support import Officer
+from tests.membervault.web.support import Visitor
 
 ROOT = Path(__file__).resolve().parents[3]
 LOCALES = ROOT / "membervault" / "web" / "locales"
@@ -67,3 +71,33 @@ def test_the_console_speaks_the_browsers_language(officers: Callable[[], Officer
 def test_the_queue_in_swedish(officer_web: Officer) -> None:
     page = officer_web.get("/console/requests", headers={"accept-language": "sv"}).text
     assert "<h1>Begäranden</h1>" in page and "Handläggarkonsol" in page
+
+
+@pytest.mark.parametrize(("language", "purpose", "category"), [
+    ("sv", "Erbjudanden via e-post", "E-postadress"),
+    ("nb", "Tilbud på e-post", "E-postadresse"),
+    ("bg", "Оферти по имейл", "Имейл адрес"),
+    ("en", "Offers by email", "Email address"),
+])
+def test_policy_titles_are_in_the_chosen_language(
+        officer_web: Officer, jane: dict[str, Any], jane_consented: Visitor,
+        language: str, purpose: str, category: str) -> None:
+    headers = {"accept-language": language}
+    history = officer_web.get(f"/console/members/{jane['id']}/consents", headers=headers).text
+    assert f'<span>{purpose}</span> <span class="id">(marketing.email)</span>' in history
+    holds = officer_web.get(f"/console/members/{jane['id']}/holds", headers=headers).text
+    assert f'<span>{category}</span> <span class="id">(contact.email)</span>' in holds
+
+
+def test_policy_titles_fall_back_to_the_policys_language(
+        officer_web: Officer, services: Services, jane: dict[str, Any],
+        jane_consented: Visitor, monkeypatch: pytest.MonkeyPatch) -> None:
+    untranslated = {k: v for k, v in services.policy.translations.items() if k != "sv"}
+    monkeypatch.setattr(services, "policy", dataclasses.replace(
+        services.policy, translations=untranslated))
+    headers = {"accept-language": "sv"}
+    history = officer_web.get(f"/console/members/{jane['id']}/consents", headers=headers).text
+    assert '<span lang="en">Offers by email</span>' in history
+    assert "Erbjudanden" not in history
+    holds = officer_web.get(f"/console/members/{jane['id']}/holds", headers=headers).text
+    assert '<span lang="en">Email address</span>' in holds

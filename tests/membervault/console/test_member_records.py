@@ -17,15 +17,6 @@ from tests.membervault.console.support import Officer
 from tests.membervault.web.support import Visitor
 
 
-@pytest.fixture
-def jane_consented(jane_web: Visitor) -> Visitor:
-    granted = jane_web.post("/privacy/consents", {"action": "grant",
-                                                  "purpose": "marketing.email",
-                                                  "notice_version": "1"})
-    assert granted.status_code == 303
-    return jane_web
-
-
 def test_the_consent_history_is_logged_then_shown(officer_web: Officer, services: Services,
                                                   jane: dict[str, Any],
                                                   jane_consented: Visitor) -> None:
@@ -118,3 +109,15 @@ def test_an_officers_reads_show_on_the_members_page_in_plain_words(
     assert "<td>Kontroll av att vi följer dataskyddsreglerna</td>" in row
     for code in ("compliance", "consent_history", "consent_receipt", "legal_holds"):
         assert code not in swedish
+
+
+@pytest.mark.parametrize("path", ["/console/members/not-an-id/consents",
+                                  "/console/members/not-an-id/holds",
+                                  "/console/receipts/not-an-id"])
+def test_a_page_of_records_needs_an_internal_id_and_reads_nothing_without_one(
+        officer_web: Officer, services: Services, path: str) -> None:
+    before = len(entries(services))
+    page = officer_web.get(path)
+    assert page.status_code == 404
+    assert "<table>" not in page.text
+    assert len(entries(services)) == before

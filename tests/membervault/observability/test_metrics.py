@@ -166,15 +166,27 @@ def test_several_processes_add_their_metrics_up(tmp_path: Path) -> None:
                  type="query", outcome="ok") == 2
 
 
-def test_serve_shares_a_directory_emptied_of_processes_gone(tmp_path: Path) -> None:
-    from membervault.observability.metrics import MULTIPROCESS_ENV, shared_by_processes
+def test_serve_shares_a_directory_emptied_of_processes_gone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from membervault.observability.metrics import (
+        DIRECTORY_SETTING_ENV,
+        MULTIPROCESS_ENV,
+        shared_by_processes,
+    )
 
+    monkeypatch.delenv(DIRECTORY_SETTING_ENV, raising=False)
     (tmp_path / "counter_4242.db").write_bytes(b"old")
-    with shared_by_processes(str(tmp_path)):
-        assert os.environ[MULTIPROCESS_ENV] == str(tmp_path)
-        assert list(tmp_path.iterdir()) == []
-    assert MULTIPROCESS_ENV not in os.environ and tmp_path.is_dir()
-    with shared_by_processes(""):
-        made = Path(os.environ[MULTIPROCESS_ENV])
-        assert made.is_dir()
-    assert not made.exists()
+    (tmp_path / "worker").mkdir()
+    (tmp_path / "worker" / "counter_7-ab.db").write_bytes(b"the worker's")
+    with shared_by_processes(str(tmp_path), server_processes=2) as directory:
+        assert os.environ[MULTIPROCESS_ENV] == os.environ[DIRECTORY_SETTING_ENV] == directory
+        assert directory == str(tmp_path)
+        assert [p.name for p in tmp_path.iterdir()] == ["worker"]  # the worker's own
+    assert MULTIPROCESS_ENV not in os.environ and DIRECTORY_SETTING_ENV not in os.environ
+    assert tmp_path.is_dir()
+    # One server process beside the worker: the directory for the worker, and the
+    # server's metrics stay in its memory.
+    with shared_by_processes("", server_processes=1) as directory:
+        assert os.environ[DIRECTORY_SETTING_ENV] == directory and Path(directory).is_dir()
+        assert MULTIPROCESS_ENV not in os.environ
+    assert not Path(directory).exists() and DIRECTORY_SETTING_ENV not in os.environ
