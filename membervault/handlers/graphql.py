@@ -22,7 +22,6 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException  # strawberry's own HTTP error type
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
@@ -41,6 +40,7 @@ from membervault import graphiql
 from membervault.auth import principal_of
 from membervault.observability.graphql import ObservedOperation
 from membervault.services import Services
+from membervault.threads import RequestThreads
 from schema.context import Context
 from schema.schema import build_schema
 from vaultkernel.request_id import current_request_id
@@ -58,13 +58,14 @@ FIELD_TYPES = (("query", str, "a string"), ("variables", dict, "an object"),
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, services: Services, settings: Settings):
+    def __init__(self, services: Services, settings: Settings, threads: RequestThreads):
         super().__init__(
             build_schema(settings, observe=ObservedOperation),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=False,
         )
         self.services = services
+        self.threads = threads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         principal = principal_of(scope)
@@ -72,7 +73,7 @@ class GraphQLView(GraphQL[Context, None]):
             headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                        for k, v in scope["headers"]}
             if headers.get("sec-gpc") == "1":
-                await run_in_threadpool(self._apply_gpc, principal, headers, scope)
+                await self.threads.run(self._apply_gpc, principal, headers, scope)
         if scope["method"] == "POST":
             await self._post(scope, receive, send, principal)
             return
@@ -91,7 +92,7 @@ class GraphQLView(GraphQL[Context, None]):
             context = Context(services=self.services, principal=principal,
                               request_id=current_request_id(), request=request)
             try:
-                result = await run_in_threadpool(self._execute, context, data, "POST")
+                result = await self.threads.run(self._execute, context, data, "POST")
             finally:
                 context.close()  # a no-op unless the operation never ran
         except HTTPException as refused:
@@ -173,8 +174,8 @@ class GraphQLView(GraphQL[Context, None]):
                              request_data: GraphQLRequestData) -> ExecutionResult:
         """strawberry's own ``execute_single`` (a GET: queries refused), with the operation
         executed in a worker thread."""
-        return await run_in_threadpool(self._execute, context, request_data,
-                                       request_adapter.method)
+        return await self.threads.run(self._execute, context, request_data,
+                                      request_adapter.method)
 
     def _apply_gpc(self, principal: Principal, headers: dict[str, str], scope: Scope) -> None:
         """Sec-GPC: 1 from a member is recorded and opts them out of sale/sharing."""
