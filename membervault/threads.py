@@ -24,7 +24,12 @@ T = TypeVar("T")
 
 class RequestThreads:
     def __init__(self, size: int) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="graphql")
+        self.size = size
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> ThreadPoolExecutor:
+        # Threads start when first needed, one more only while all are busy.
+        return ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="graphql")
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in a thread, with the caller's context variables (the
@@ -39,4 +44,6 @@ class RequestThreads:
         return result
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        """Lets the threads end (at the app's shutdown); an app started again gets new ones."""
+        pool, self.pool = self.pool, self._new_pool()
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -107,9 +107,7 @@ class GraphQLView(GraphQL[Context, None]):
     @staticmethod
     async def _request_data(scope: Scope, request: Request) -> GraphQLRequestData:
         """The operation a POST asks for, or the 400 strawberry's view answered."""
-        content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
-        if content_type not in PLAIN_JSON and (not content_type or "application/json" not in
-                                               parse_content_type(content_type.decode("latin-1"))[0]):
+        if not is_json(next((v for k, v in scope["headers"] if k == b"content-type"), b"")):
             raise HTTPException(400, "Unsupported content type")
         data = parsed_json(await request.body())
         if isinstance(data, list):
@@ -185,6 +183,14 @@ class GraphQLView(GraphQL[Context, None]):
         with self.services.db.unit_of_work() as uow:
             apply_gpc_signal(uow, self.services.policy, self.services.crypto, principal.member_id,
                              actor=principal.actor, evidence=evidence)
+
+
+def is_json(content_type: bytes) -> bool:
+    """As strawberry's view decided: a media type containing ``application/json``."""
+    if content_type in PLAIN_JSON:
+        return True
+    return bool(content_type) and "application/json" in parse_content_type(
+        content_type.decode("latin-1"))[0]
 
 
 def parsed_json(body: bytes) -> Any:

@@ -40,3 +40,12 @@ def test_the_callers_context_goes_into_the_thread() -> None:
     finally:
         threads.close()
     assert value == "request-7" and thread.startswith("graphql")
+
+
+def test_an_app_started_again_gets_threads_again(app: Any) -> None:
+    from starlette.testclient import TestClient
+
+    for _ in range(2):
+        with TestClient(app, base_url="http://127.0.0.1:8000") as http:
+            answer = http.post("/graphql", json={"query": "{ __typename }"})
+            assert answer.json() == {"data": {"__typename": "Query"}}
