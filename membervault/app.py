@@ -27,6 +27,7 @@ from membervault.handlers.metrics import metrics_endpoint
 from membervault.http import BodyLimit, NoStoreByDefault, RequestContext
 from membervault.observability.wiring import observe
 from membervault.services import Services, build_services, ensure_signing_key
+from membervault.threads import RequestThreads
 from membervault.web import privacy_centre
 from vaultkernel.database import MAX_CONNECTIONS
 from vaultkernel.settings import Settings, load_settings
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     else:
         ensure_signing_key(services)
         not_ready = None
+    graphql_threads = RequestThreads(REQUEST_THREADS)
     authenticated = bearer_tokens(BearerTokens(services.verifier, settings.issuer,
                                                services.registrations))
     routes: list[BaseRoute] = [
@@ -60,7 +62,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                        https=settings.issuer.startswith("https://")),
         officer_console(services.keyring.derive("officer-console-session"),
                         https=settings.issuer.startswith("https://")),
-        Route("/graphql", GraphQLView(services, settings), methods=["GET", "POST"],
+        Route("/graphql", GraphQLView(services, settings, graphql_threads),
+              methods=["GET", "POST"],
               middleware=authenticated),
         Route("/oauth/token", oauth.token, methods=["POST"]),
         Route("/auth/member/code", sign_in.request_code, methods=["POST"]),
@@ -87,6 +90,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         yield
+        graphql_threads.close()
         services.close()
 
     app = Starlette(

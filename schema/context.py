@@ -41,8 +41,7 @@ class Context:
     services: Dependencies
     principal: Principal | None
     request_id: str
-    request: Any = None
-    response: Any = None
+    request: Any = None  # the HTTP request (a Starlette ``Request``), when there is one
     _uow: UnitOfWork | None = field(default=None, repr=False)
 
     @property

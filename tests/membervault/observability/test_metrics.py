@@ -82,6 +82,20 @@ def test_anonymous_and_odd_operation_names_are_bucketed(http: TestClient, loyalt
     assert not any("example.org" in v for _, labels in after for _, v in labels)
 
 
+def test_operations_refused_for_their_name_or_type_count_as_errors(http: TestClient) -> None:
+    before = scrape(http)
+    unknown = http.post("/graphql", json={"query": "query Ok { __typename }",
+                                          "operationName": "NoSuchOperation"})
+    via_get = http.get("/graphql", params={"query": "query ViaGet { __typename }"},
+                       headers={"accept": "application/json"})
+    assert unknown.status_code == via_get.status_code == 400
+    after = scrape(http)
+    for labels in ({"operation": "NoSuchOperation", "type": "unknown"},
+                   {"operation": "ViaGet", "type": "query"}):
+        assert value(after, "membervault_graphql_requests_total", outcome="error", **labels) \
+            == value(before, "membervault_graphql_requests_total", outcome="error", **labels) + 1
+
+
 def test_an_access_log_that_cannot_be_written_is_counted(
         http: TestClient, services: Services, loyalty_api: Api,
         jane: dict[str, Any], log_table_gone: Iterator[None]) -> None:
