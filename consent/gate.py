@@ -19,7 +19,7 @@ from sqlalchemy import Select, and_, bindparam, select, true
 from sqlalchemy.orm import Session
 
 from audit.access_log import ReaderLog
-from audit.chain import Read
+from audit.chain import Read, ReadGroups
 from consent.decisions import NOBODY, AccessDecision, MemberState, decide, member_reason
 from consent.models import Consent, Objection
 from identity import member_number
@@ -56,6 +56,11 @@ def _columns(requested: Iterable[str]) -> list[Any]:
     wanted = [_M[f] for f in requested if f in PERSONAL_FIELDS]
     return [_M.id, _M.status, _M.restricted_at, _M.kek_version, _M.wrapped_key, _C.granted,
             _C.notice_version, _O.purpose.label("objection"), *wanted]
+
+
+# Where _columns puts each value in a row: the bulk path reads rows by position.
+_ID, _STATUS, _RESTRICTED, _KEK, _WRAPPED, _GRANTED, _VERSION, _OBJECTION = range(8)
+_FIRST_FIELD = 8
 
 
 def _joined(purpose: Purpose, requested: Sequence[str], after: Any = None) -> Select[Any]:
@@ -172,10 +177,60 @@ def read_page(session: Session, crypto: MemberCrypto, policy: Policy, purpose: P
     rows = session.connection().execute(
         query, {"after": after} if after is not None else {}).all()
     covered = policy.attributes_of(purpose.key)
-    decided = [(row, decide(purpose, covered, _state(row), requested)) for row in rows]
-    log.record(purpose.key, [_read(row.id, decision) for row, decision in decided])
-    return [MemberData(row.id, _open(crypto, row, decision), decision)
-            for row, decision in decided]
+    positions = {name: _FIRST_FIELD + n
+                 for n, name in enumerate(f for f in requested if f in PERSONAL_FIELDS)}
+    reads = ReadGroups()
+    # Every member is decided, field by field; members in the same state get the same
+    # decision, so it is made once per distinct state of the page (a handful), not per row.
+    plans: dict[tuple[Any, ...], _Plan] = {}
+    decided: list[tuple[Any, _Plan]] = []
+    for row in rows:
+        shape = (row[_STATUS] == "erased", row[_RESTRICTED] is not None,
+                 row[_OBJECTION] is not None, bool(row[_GRANTED]), row[_VERSION])
+        plan = plans.get(shape)
+        if plan is None:
+            erased, restricted, objected, granted, version = shape
+            state = MemberState(exists=True, erased=erased, restricted=restricted,
+                                objected=objected, consent_granted=granted,
+                                consent_version=version)
+            plan = plans[shape] = _Plan.of(decide(purpose, covered, state, requested),
+                                           reads, positions)
+        plan.members.append(row[_ID])
+        decided.append((row, plan))
+    log.record(purpose.key, reads)
+    return [MemberData(row[_ID], plan.open(crypto, row), plan.decision)
+            for row, plan in decided]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One decision of a page and what follows from it: the log group of its members and
+    the row positions of the values to decrypt."""
+
+    decision: AccessDecision
+    members: list[uuid.UUID]
+    fields: tuple[tuple[str, int, bool], ...]  # (attribute, row position, JSON?)
+
+    @classmethod
+    def of(cls, decision: AccessDecision, reads: ReadGroups,
+           positions: dict[str, int]) -> _Plan:
+        return cls(decision, reads.group(decision.allowed, decision.denied),
+                   tuple((name, positions[name], name in JSON_FIELDS)
+                         for name in decision.allowed))
+
+    def open(self, crypto: MemberCrypto, row: Any) -> dict[str, Any]:
+        if not self.fields:
+            return {}
+        cipher = crypto.cipher(row[_ID], row[_KEK], row[_WRAPPED])
+        values: dict[str, Any] = {}
+        for name, at, as_json in self.fields:
+            blob = row[at]
+            if blob is None:
+                values[name] = None
+            else:
+                text = cipher.decrypt(name, blob)
+                values[name] = orjson.loads(text) if as_json else text
+        return values
 
 
 def check_many(session: Session, crypto: MemberCrypto, purpose: Purpose,
