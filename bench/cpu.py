@@ -1,12 +1,14 @@
-"""Profiling aid: CPU time per member of B1-B4 and B6 on a small SQLite data set.
+"""Profiling aid: CPU time per member of B1-B4 and B6 on a small data set.
 
-``python -m bench.cpu [--members N] [--only B1,B3] [--repeats N] [--cprofile B3]``
+``python -m bench.cpu [--members N] [--only B1,B3] [--repeats N] [--cprofile B3]
+[--db sqlite|postgresql]``
 
 Runs the targets' own code (the same checks first) with the timing of
 :func:`bench.measure.pair` swapped for process CPU time, best of ``--repeats`` per side,
 so that a change's effect shows on a shared machine whose wall clock moves 2-3x between
-runs. It judges nothing and writes nothing; ``--cprofile`` prints the measured side's
-top functions (cumulative and own time) for one target.
+runs (this process's CPU only: a PostgreSQL server's own work is not in it). It judges
+nothing and writes nothing; ``--cprofile`` prints the measured side's top functions
+(cumulative and own time) for one target.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def main() -> None:
     parser.add_argument("--only", default="B1,B2,B3,B4,B6")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cprofile", default=None)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
     from bench.asgi import InProcess
     from bench.data import analyze, seed_members
@@ -75,8 +78,8 @@ def main() -> None:
     runners = {"B1": targets.b1, "B2": targets.b2, "B3": targets.b3, "B4": targets.b4,
                "B6": targets.b6}
     with workspace() as workdir:
-        server = Server("sqlite", workdir)
-        env = open_env("sqlite", server.create("main"), workdir,
+        server = Server(args.db, workdir)
+        env = open_env(args.db, server.create("main"), workdir,
                        keyring_file=new_keyring(workdir))
         client = None
         try:

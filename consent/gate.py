@@ -259,8 +259,8 @@ def check_many(session: Session, crypto: MemberCrypto, purpose: Purpose,
     found: dict[bytes, Any] = {}
     connection, query = session.connection(), _by_number(purpose)
     for start in range(0, len(wanted), 1000):
-        for row in connection.execute(query, {"digests": wanted[start:start + 1000]}).all():
-            found[row[_NUMBER_INDEX]] = row
+        for fetched in connection.execute(query, {"digests": wanted[start:start + 1000]}).all():
+            found[fetched[_NUMBER_INDEX]] = fetched
     field = f"consent:{purpose.key}"
     stranger = member_reason(purpose, NOBODY)
     reasons: dict[bytes | None, str | None] = {None: stranger}
@@ -268,7 +268,7 @@ def check_many(session: Session, crypto: MemberCrypto, purpose: Purpose,
     # As on a page: each member decided, once per distinct shape of the members found.
     decided: dict[_Shape, tuple[str | None, list[uuid.UUID]]] = {}
     for digest in wanted:
-        row = found.get(digest)
+        row: Any = found.get(digest)
         if row is None:
             reasons[digest] = stranger
             continue
