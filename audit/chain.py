@@ -40,10 +40,44 @@ class Read:
     denied: Mapping[str, str] = field(default_factory=dict)
 
 
+_Key = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
+
+
+class ReadGroups:
+    """An answer's reads collected group by group, as a page is decided: its members
+    share a few (returned, denied) pairs, so each pair is put in canonical order once and
+    each member costs one append. Iterates as the :class:`Read` of each member named."""
+
+    def __init__(self) -> None:
+        self._groups: dict[_Key, list[uuid.UUID]] = {}
+
+    def group(self, returned: Iterable[str], denied: Mapping[str, str]) -> list[uuid.UUID]:
+        """The list to append the id of each member who got exactly this; fields in any
+        order name the same group."""
+        return self._groups.setdefault(_key(set(returned), denied), [])
+
+    def __iter__(self) -> Iterator[Read]:
+        for (returned, denied), members in self._groups.items():
+            for member_id in members:
+                yield Read(member_id, list(returned), dict(denied))
+
+    def _pack(self) -> tuple[str, int] | None:
+        """The packed text, or ``None`` when a member is named twice (then merged)."""
+        count = sum(len(members) for members in self._groups.values())
+        named = [[m.hex for m in members] for members in self._groups.values()]
+        if len({hex_id for members in named for hex_id in members}) < count:
+            return None
+        return _packed(dict(zip(self._groups, named, strict=True))), count
+
+
 def pack(reads: Iterable[Read]) -> tuple[str, int]:
     """The packed text of ``reads`` and how many members it names. A member named twice
     (e.g. the same number spelt two ways in one consent check) is one entry: what it was
     returned is the union, and a field returned once is not also denied."""
+    if isinstance(reads, ReadGroups):
+        packed = reads._pack()
+        if packed is not None:
+            return packed
     reads = list(reads)
     if len({read.member_id for read in reads}) < len(reads):
         return _pack_merged(reads)
@@ -58,9 +92,6 @@ def pack(reads: Iterable[Read]) -> tuple[str, int]:
             key = canonical[given] = _key(set(read.returned), read.denied)
         groups.setdefault(key, []).append(read.member_id.hex)
     return _packed(groups), len(reads)
-
-
-_Key = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
 
 
 def _key(returned: set[str], denied: Mapping[str, str]) -> _Key:

@@ -104,12 +104,12 @@ class _Export:
         return self.render(rows), last
 
     def render(self, rows: list[MemberData]) -> bytes:
-        names, attributes, dumps = self.names, self.attributes, orjson.dumps
-        lines = []
-        for data in rows:
-            values = data.values
-            lines.append(dumps({n: graphql_value(a, values.get(a))
-                                for n, a in zip(names, attributes, strict=True)}))
+        pairs, dumps = list(zip(self.names, self.attributes, strict=True)), orjson.dumps
+        if "postal_address" in self.attributes:  # the one value whose shape changes
+            lines = [dumps({n: graphql_value(a, data.values.get(a)) for n, a in pairs})
+                     for data in rows]
+        else:
+            lines = [dumps({n: data.values.get(a) for n, a in pairs}) for data in rows]
         lines.append(b"")
         return b"\n".join(lines) if rows else b""
 

@@ -148,9 +148,12 @@ class MemberDataQuery:
                               f"at most {gate.MAX_CONSENT_CHECK} member numbers per call")
         answers = gate.check_many(ctx.uow.session, ctx.services.crypto, _purpose(info, purpose),
                                   member_numbers, log=ctx.reads)
+        coded: dict[str | None, DeniedReason | None] = {None: None}
+        for _, reason in answers:
+            if reason not in coded:
+                coded[reason] = DeniedReason(reason)
         return [ConsentCheck(member_number=number, permitted=reason is None,
-                             reason=None if reason is None else DeniedReason(reason))
-                for number, reason in answers]
+                             reason=coded[reason]) for number, reason in answers]
 
 
 @strawberry.type

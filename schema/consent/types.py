@@ -84,17 +84,20 @@ class MemberData:
 
     @classmethod
     def of(cls, data: GatedData) -> MemberData:
-        values = dict(data.values)
-        if values.get("birthdate"):
-            values["birthdate"] = dt.date.fromisoformat(values["birthdate"])
-        if values.get("postal_address"):
-            address = values["postal_address"]
-            values["postal_address"] = PostalAddress(
-                lines=address["lines"], locality=address["locality"],
-                region=address.get("region"), postal_code=address.get("postal_code"),
-                country=address["country"])
+        values = data.values
+        if values.get("birthdate") or values.get("postal_address"):
+            values = dict(values)
+            if values.get("birthdate"):
+                values["birthdate"] = dt.date.fromisoformat(values["birthdate"])
+            if values.get("postal_address"):
+                address = values["postal_address"]
+                values["postal_address"] = PostalAddress(
+                    lines=address["lines"], locality=address["locality"],
+                    region=address.get("region"), postal_code=address.get("postal_code"),
+                    country=address["country"])
+        denied = data.decision.denied
         return cls(**values, denied=[DeniedField(field=GRAPHQL_NAME[f], reason=DeniedReason(r))
-                                     for f, r in sorted(data.decision.denied.items())])
+                                     for f, r in sorted(denied.items())] if denied else [])
 
 
 @strawberry.type(directives=reachable_by(Role.CLIENT))

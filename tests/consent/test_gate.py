@@ -431,3 +431,42 @@ def test_an_audience_page_walks_the_members_in_order_without_statistics(
                 f"EXPLAIN QUERY PLAN {compiled}", tuple(values)))
             assert "TEMP B-TREE" not in plan, plan
             assert "ix_members_status_last_activity_at" not in plan, plan
+
+
+def test_a_page_decides_and_logs_each_member_as_a_single_read_would(services: Any) -> None:
+    """Decisions are made once per distinct member state of a page: each member still
+    gets what reading them alone gives (values, allowed and denied fields), and the page's
+    entry names each member with exactly that."""
+    for n in range(8):
+        with services.db.unit_of_work() as uow:
+            enrolled = members.enrol_member(
+                uow, services.crypto, {"given_name": f"Shape{n}", "family_name": "Page",
+                                   "email": f"shape{n}@example.org"},
+                actor="test", default_region="GB")
+        if n % 2 == 0:
+            with services.db.unit_of_work() as uow:
+                ledger.record_consent(uow.session, services.policy, services.crypto,
+                                      enrolled.member_id, "marketing.email", granted=True,
+                                      notice_version=1, channel="web", actor="test",
+                                      evidence=Evidence())
+                uow.commit()
+    log = services.access_log.reader("client:shapes", "page")
+    purpose = services.policy.purposes["marketing.email"]
+    requested = ["phone", "email", "given_name"]
+    with services.db.unit_of_work() as uow:
+        page = gate.read_page(uow.session, services.crypto, services.policy, purpose,
+                              requested, first=100, after=None, log=log)
+    assert len(page) == 4
+    single = services.access_log.reader("client:shapes-one", "one")
+    for data in page:
+        with services.db.unit_of_work() as uow:
+            alone = gate.read_one(uow.session, services.crypto, services.policy, purpose,
+                                  requested, kind="email", key=data.values["email"],
+                                  default_region="GB", log=single)
+        assert (data.member_id, data.values, data.decision) == (
+            alone.member_id, alone.values, alone.decision)
+    assert data.decision.denied == {"phone": "CATEGORY_NOT_IN_PURPOSE"}
+    named = {(e.member_id, tuple(e.fields_returned), tuple(e.fields_denied.items()))
+             for e in logged(services, "client:shapes")}
+    assert named == {(d.member_id, tuple(sorted(d.decision.allowed)),
+                      tuple(d.decision.denied.items())) for d in page}
