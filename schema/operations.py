@@ -139,8 +139,10 @@ class OperationGuard:
             except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError):
                 raise
             except Exception as exc:  # noqa: BLE001  (answered masked, like strawberry)
-                result = ExecutionResult(data=None, errors=[GraphQLError(
-                    str(exc), original_error=exc)])
+                # Always masked, whatever it is: its text may quote the document.
+                _log_failure(exc, None)
+                operation.ok = False
+                return ExecutionResult(data=None, errors=[_masked(GraphQLError(""))])
             if result.errors:
                 self.log_unexpected(result.errors)
                 result.errors = self.masked(result.errors, context)
@@ -189,9 +191,7 @@ class OperationGuard:
             original = error.original_error
             if original is None or is_expected(error):
                 continue
-            frames = "".join(traceback.format_tb(original.__traceback__))
-            log.error("unexpected %s at %s (request id %s)\n%s", type(original).__name__,
-                      error.path, current_request_id(), frames)
+            _log_failure(original, error.path)
 
     def masked(self, errors: list[GraphQLError], context: Any) -> list[GraphQLError]:
         """Unexpected errors masked (with the request id); every message scrubbed of the
@@ -210,6 +210,12 @@ class OperationGuard:
         return processed
 
 
+def _log_failure(exc: BaseException, path: Any) -> None:
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("unexpected %s at %s (request id %s)\n%s", type(exc).__name__, path,
+              current_request_id(), frames)
+
+
 def _masked(error: GraphQLError) -> GraphQLError:
     request_id = current_request_id()
     return GraphQLError(f"Internal error (request id {request_id})", nodes=error.nodes,
@@ -222,4 +228,5 @@ def _copied(error: GraphQLError) -> GraphQLError:
     constructors of its subclasses differ)."""
     return GraphQLError(error.message, nodes=error.nodes, source=error.source,
                         positions=error.positions, path=error.path,
-                        original_error=error.original_error, extensions=error.extensions)
+                        original_error=error.original_error,
+                        extensions=dict(error.extensions) if error.extensions else None)

@@ -46,9 +46,11 @@ from schema.schema import build_schema
 from vaultkernel.request_id import current_request_id
 from vaultkernel.settings import Settings
 
-# What each method may run (strawberry's choice; queries via GET are refused).
-ALLOWED = {"POST": frozenset(OperationType.from_http("POST")),
-           "GET": frozenset(OperationType.from_http("GET")) - {OperationType.QUERY}}
+# What each method may run: queries and mutations by POST, nothing by GET (it serves
+# GraphiQL), subscriptions never: the guard executes once, and a subscription root added
+# later must not run its resolvers as a one-shot execution.
+ALLOWED: dict[str, frozenset[OperationType]] = {
+    "POST": frozenset({OperationType.QUERY, OperationType.MUTATION}), "GET": frozenset()}
 # Content types taken without parsing; any other goes through strawberry's parser.
 PLAIN_JSON = frozenset({b"application/json", b"application/json; charset=utf-8",
                         b"application/json;charset=utf-8", b"application/json; charset=UTF-8"})

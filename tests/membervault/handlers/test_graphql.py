@@ -96,6 +96,8 @@ REFUSED = [
      'Unknown operation named "Nope".'),
     (JSON, b'{"query": "query A { __typename }", "operationName": ""}',
      'Unknown operation named "".'),
+    (JSON, b'{"query": "subscription { __typename }"}',
+     "subscriptions are not allowed when using POST"),
     (JSON, b'{"query": "fragment F on Query { __typename }"}',
      "Can't get GraphQL operation type"),
     ("text/plain", TYPENAME, "Unsupported content type"),
@@ -150,7 +152,6 @@ ANSWERED_WITH_ERRORS = [
     ("{ __typename ", "Syntax Error: Expected Name."),
     ("{ __typename } { __typename }",
      "This anonymous operation must be the only defined operation."),
-    ("subscription { __typename }", "The subscription operation is not supported by the schema."),
     ("query($a: Int!) { __typename }", "Variable '$a' is never used."),
     ("{ __typename @defer }", "Unknown directive '@defer'."),
 ]
