@@ -62,7 +62,10 @@ class ReadGroups:
                 yield Read(member_id, list(returned), dict(denied))
 
     def _pack(self) -> tuple[str, int] | None:
-        """The packed text, or ``None`` when a member is named twice (then merged)."""
+        """The packed text, or ``None`` when a member is named twice: then :func:`pack`
+        merges them group by group, so members are listed in group order, not in the order
+        they were read (the text still verifies; no caller names a member twice today: pages
+        have one row per member, and ``check_many`` merges spellings before grouping)."""
         count = sum(len(members) for members in self._groups.values())
         named = [[m.hex for m in members] for members in self._groups.values()]
         if len({hex_id for members in named for hex_id in members}) < count:
