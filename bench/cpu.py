@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import gc
 import pstats
 import time
 from collections.abc import Callable
@@ -27,27 +26,16 @@ from bench.measure import Series
 _profiled: dict[str, Any] = {"target": None, "current": None}
 
 
-def _cpu(fn: Callable[[], Any]) -> float:
-    gc.collect()
-    started = time.process_time()
-    fn()
-    return time.process_time() - started
+_timed_pair = measure.pair
 
 
-def _pair(measured: Callable[[], Any], floor: Callable[[], Any], repeats: int, *,
-          warmup: int = 1, before: Callable[[], Any] | None = None) -> tuple[Series, Series]:
-    for _ in range(warmup):
-        for fn in (measured, floor):
-            if before:
-                before()
-            fn()
-    a, b = Series(), Series()
-    for _ in range(repeats):
-        for fn, series in ((measured, a), (floor, b)):
-            if before:
-                before()
-            series.samples.append(_cpu(fn))
+def _pair(measured: Callable[[], Any], floor: Callable[[], Any], repeats: int,
+          **options: Any) -> tuple[Series, Series]:
+    """:func:`bench.measure.pair` (timed by process CPU, see ``main``), then the
+    measured side under cProfile for the target asked for."""
+    a, b = _timed_pair(measured, floor, repeats, **options)
     if _profiled["target"] == _profiled["current"]:
+        before = options.get("before")
         profile = cProfile.Profile()
         if before:
             before()
@@ -73,6 +61,7 @@ def main() -> None:
     from membervault.app import create_app
 
     _profiled["target"] = args.cprofile
+    measure.CLOCK = time.process_time
     for module in (targets, measure):
         setattr(module, "pair", _pair)  # noqa: B010  (the targets' own timing, swapped)
     runners = {"B1": targets.b1, "B2": targets.b2, "B3": targets.b3, "B4": targets.b4,
