@@ -95,18 +95,32 @@ def _state(shape: _Shape) -> MemberState:
                        consent_granted=granted, consent_version=version)
 
 
-def _open(crypto: MemberCrypto, row: Any, decision: AccessDecision) -> dict[str, Any]:
-    if not decision.allowed:
+def _positions(requested: Iterable[str]) -> dict[str, int]:
+    """Where ``_columns(requested)`` puts each requested attribute in a row."""
+    return {name: _FIRST_FIELD + n
+            for n, name in enumerate(f for f in requested if f in PERSONAL_FIELDS)}
+
+
+_Fields = tuple[tuple[str, int, bool], ...]  # (attribute, row position, JSON?)
+
+
+def _fields(decision: AccessDecision, positions: dict[str, int]) -> _Fields:
+    return tuple((name, positions[name], name in JSON_FIELDS) for name in decision.allowed)
+
+
+def _decrypt(crypto: MemberCrypto, row: Any, fields: _Fields) -> dict[str, Any]:
+    """The allowed values of a row, decrypted (nothing is unwrapped when none is allowed)."""
+    if not fields:
         return {}
-    cipher = crypto.cipher(row.id, row.kek_version, row.wrapped_key)
+    cipher = crypto.cipher(row[_ID], row[_KEK], row[_WRAPPED])
     values: dict[str, Any] = {}
-    for name in decision.allowed:
-        blob = getattr(row, name)
+    for name, at, as_json in fields:
+        blob = row[at]
         if blob is None:
             values[name] = None
-            continue
-        text = cipher.decrypt(name, blob)
-        values[name] = orjson.loads(text) if name in JSON_FIELDS else text
+        else:
+            text = cipher.decrypt(name, blob)
+            values[name] = orjson.loads(text) if as_json else text
     return values
 
 
@@ -150,7 +164,8 @@ def read_one(session: Session, crypto: MemberCrypto, policy: Policy, purpose: Pu
         return MemberData(None, {}, decision)
     decision = decide(purpose, covered, _state(_shape(row)), requested)
     log.record(purpose.key, [_read(row.id, decision)])
-    return MemberData(row.id, _open(crypto, row, decision), decision)
+    return MemberData(row.id, _decrypt(crypto, row, _fields(decision, _positions(requested))),
+                      decision)
 
 
 def permitted_filter(purpose: Purpose) -> list[Any]:
@@ -186,8 +201,7 @@ def read_page(session: Session, crypto: MemberCrypto, policy: Policy, purpose: P
     rows = session.connection().execute(
         query, {"after": after} if after is not None else {}).all()
     covered = policy.attributes_of(purpose.key)
-    positions = {name: _FIRST_FIELD + n
-                 for n, name in enumerate(f for f in requested if f in PERSONAL_FIELDS)}
+    positions = _positions(requested)
     reads = ReadGroups()
     # Every member is decided, field by field; members in the same state get the same
     # decision, so it is made once per distinct state of the page (a handful), not per row.
@@ -202,7 +216,7 @@ def read_page(session: Session, crypto: MemberCrypto, policy: Policy, purpose: P
         plan.members.append(row[_ID])
         decided.append((row, plan))
     log.record(purpose.key, reads)
-    return [MemberData(row[_ID], plan.open(crypto, row), plan.decision)
+    return [MemberData(row[_ID], _decrypt(crypto, row, plan.fields), plan.decision)
             for row, plan in decided]
 
 
@@ -213,28 +227,13 @@ class _Plan:
 
     decision: AccessDecision
     members: list[uuid.UUID]
-    fields: tuple[tuple[str, int, bool], ...]  # (attribute, row position, JSON?)
+    fields: _Fields
 
     @classmethod
     def of(cls, decision: AccessDecision, reads: ReadGroups,
            positions: dict[str, int]) -> _Plan:
         return cls(decision, reads.group(decision.allowed, decision.denied),
-                   tuple((name, positions[name], name in JSON_FIELDS)
-                         for name in decision.allowed))
-
-    def open(self, crypto: MemberCrypto, row: Any) -> dict[str, Any]:
-        if not self.fields:
-            return {}
-        cipher = crypto.cipher(row[_ID], row[_KEK], row[_WRAPPED])
-        values: dict[str, Any] = {}
-        for name, at, as_json in self.fields:
-            blob = row[at]
-            if blob is None:
-                values[name] = None
-            else:
-                text = cipher.decrypt(name, blob)
-                values[name] = orjson.loads(text) if as_json else text
-        return values
+                   _fields(decision, positions))
 
 
 def check_many(session: Session, crypto: MemberCrypto, purpose: Purpose,
