@@ -5,18 +5,22 @@ The functions that hand decrypted member values to a caller take a :class:`Reade
 (the log bound to who is reading, in which request) and record before they return; no
 resolver or handler writes the log itself.
 
-A write is one statement in its own autocommitted transaction, on a connection the
-writer keeps for itself (the request's own unit of work never carries it: the entry is
-committed whether or not the read's transaction is). The writer remembers the chain's
-tail, so it does not read it first. Another process may have written since; then the
-primary key on ``sequence`` refuses the insert and the tail is read again. A kept
-connection the server dropped is replaced and the write retried. The retry budget is
-bounded: after :data:`RETRY_BUDGET` seconds the read fails closed with
-``ACCESS_LOG_UNAVAILABLE``.
+A write is one statement in its own transaction, never the request's unit of work's (the
+entry is committed whether or not the read's transaction is). Where it is written:
 
-Why a kept connection: checking one out of the pool per entry switched it into
-autocommit and back (two statements on SQLite, a reset on return), which cost more than
-the entry's INSERT itself (docs/performance.md, "The single-member path").
+- PostgreSQL: on a connection the writer keeps for itself, in autocommit: one round trip.
+  Checking one out of the pool per entry cost more than the INSERT (docs/performance.md,
+  "The single-member path").
+- SQLite (a file): on a connection from the pool, the one given back last. That is the
+  connection the read before the entry used (``vaultkernel.database.read_rows`` gives it
+  back at once; the pool is LIFO), so read and entry share one page cache: a commit on
+  another connection makes SQLite drop a connection's whole cache on its next read.
+
+The writer remembers the chain's tail, so it does not read it first. Another process may
+have written since; then the primary key on ``sequence`` refuses the insert and the tail
+is read again. A kept connection the server dropped is replaced and the write retried. The
+retry budget is bounded: after :data:`RETRY_BUDGET` seconds the read fails closed with
+``ACCESS_LOG_UNAVAILABLE``.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ import contextlib
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, QueuePool, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from audit.chain import GENESIS, Read, entry_row, pack
@@ -73,6 +77,10 @@ class _Kept:
             self.connection = connection
         return self.connection
 
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Connection]:
+        yield self.get()  # autocommit: each statement commits itself
+
     def close(self) -> None:
         connection, self.connection = self.connection, None
         if connection is not None:
@@ -80,13 +88,33 @@ class _Kept:
                 connection.close()
 
 
+class _Pooled:
+    """A connection from the pool per entry, committed when the entry is written."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Connection]:
+        with self.engine.connect() as connection:  # given back rolled back on an error
+            yield connection
+            connection.commit()
+
+    def close(self) -> None:
+        pass  # nothing kept
+
+
 class AccessLog:
     """The log's writer for one process: appends entries and remembers the chain's tail."""
 
     def __init__(self, db: Database, clock: Clock | None = None, *,
                  retry_budget: float = RETRY_BUDGET):
-        self._kept = _Kept(db.engine.execution_options(isolation_level="AUTOCOMMIT"))
-        weakref.finalize(self, self._kept.close)  # a writer dropped unclosed (tests)
+        self._where: _Kept | _Pooled
+        if db.sqlite and isinstance(db.engine.pool, QueuePool):
+            self._where = _Pooled(db.engine)
+        else:  # PostgreSQL; and an in-memory SQLite, whose pool is one connection per thread
+            self._where = _Kept(db.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        weakref.finalize(self, self._where.close)  # a writer dropped unclosed (tests)
         self._clock = clock or SystemClock()
         self._budget = retry_budget
         self._tail: tuple[int, bytes] | None = None
@@ -95,7 +123,7 @@ class AccessLog:
     def close(self) -> None:
         """Give the kept connection back (the process is stopping)."""
         with self._lock:
-            self._kept.close()
+            self._where.close()
 
     def reader(self, principal: str, request_id: str) -> ReaderLog:
         return ReaderLog(self, principal, request_id)
@@ -127,7 +155,7 @@ class AccessLog:
                     at_once = attempt == 0
                 except Exception as exc:  # noqa: BLE001  (any failure: fail closed)
                     self._tail = None
-                    self._kept.close()  # whatever state it is in, start the next try afresh
+                    self._where.close()  # whatever state it is in, start the next try afresh
                     if not (_contention(exc) or _disconnected(exc)):
                         raise AccessLogUnavailable(type(exc).__name__) from None
                     at_once = attempt == 0 and _disconnected(exc)
@@ -139,14 +167,14 @@ class AccessLog:
 
     def _write(self, principal: str, purpose: str, packed: str, count: int,
                request_id: str) -> int:
-        connection = self._kept.get()
-        if self._tail is None:
-            last = connection.execute(_TAIL).first()
-            self._tail = (last[0], last[1]) if last else (0, GENESIS)
-        sequence, previous = self._tail[0] + 1, self._tail[1]
-        row = entry_row(previous, sequence, self._clock.now(), request_id, principal,
-                        purpose, packed, count)
-        connection.execute(_INSERT, row)
+        with self._where.writing() as connection:
+            if self._tail is None:
+                last = connection.execute(_TAIL).first()
+                self._tail = (last[0], last[1]) if last else (0, GENESIS)
+            sequence, previous = self._tail[0] + 1, self._tail[1]
+            row = entry_row(previous, sequence, self._clock.now(), request_id, principal,
+                            purpose, packed, count)
+            connection.execute(_INSERT, row)
         self._tail = (sequence, row["entry_hash"])
         return sequence
 

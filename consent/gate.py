@@ -26,6 +26,7 @@ from identity import member_number
 from identity.encryption import MemberCrypto
 from identity.models import PERSONAL_FIELDS, Member
 from identity.validation import normalise_email, normalise_phone
+from vaultkernel.database import read_rows
 from vaultkernel.planner import likely
 from vaultkernel.policy import Policy, Purpose
 
@@ -45,9 +46,9 @@ class MemberData(NamedTuple):
 
 # Table columns, not ORM attributes: these statements load rows, never entities, and the
 # ORM's per-statement compile step (taken for any statement naming mapped attributes)
-# costs about as much as a single-member read itself. They run on the session's
-# connection (``session.connection().execute``), in the unit of work's transaction, but
-# past the ORM's execution hooks, which have nothing to do for a row read.
+# costs about as much as a single-member read itself. They run through
+# ``vaultkernel.database.read_rows``: in the unit of work's transaction when it has one,
+# otherwise outside any (one round trip), past the ORM's execution hooks either way.
 _MEMBERS, _CONSENTS, _OBJECTIONS = Member.__table__, Consent.__table__, Objection.__table__
 _M, _C, _O = _MEMBERS.c, _CONSENTS.c, _OBJECTIONS.c
 
@@ -155,8 +156,8 @@ def read_one(session: Session, crypto: MemberCrypto, policy: Policy, purpose: Pu
     member without consent (no existence oracle) and names nobody in the log."""
     normalised = _lookup_key(kind, key, default_region)
     digest = crypto.index.digest(kind, normalised) if normalised else b"\x00" * 32
-    row = session.connection().execute(_lookup(purpose, tuple(requested), kind),
-                                       {"digest": digest}).first()
+    rows = read_rows(session, _lookup(purpose, tuple(requested), kind), {"digest": digest})
+    row = rows[0] if rows else None
     covered = policy.attributes_of(purpose.key)
     if row is None:
         decision = decide(purpose, covered, NOBODY, requested)
@@ -198,8 +199,7 @@ def read_page(session: Session, crypto: MemberCrypto, policy: Policy, purpose: P
     (random, so the order reveals nothing)."""
     first = max(1, min(first, MAX_PAGE))
     query = _permitted(purpose, tuple(requested), after is not None).limit(first)
-    rows = session.connection().execute(
-        query, {"after": after} if after is not None else {}).all()
+    rows = read_rows(session, query, {"after": after} if after is not None else {})
     covered = policy.attributes_of(purpose.key)
     positions = _positions(requested)
     reads = ReadGroups()
@@ -256,9 +256,9 @@ def check_many(session: Session, crypto: MemberCrypto, purpose: Purpose,
         digests[raw] = by_number[normalised] if normalised is not None else None
     wanted = list(by_number.values())
     found: dict[bytes, Any] = {}
-    connection, query = session.connection(), _by_number(purpose)
+    query = _by_number(purpose)
     for start in range(0, len(wanted), 1000):
-        for fetched in connection.execute(query, {"digests": wanted[start:start + 1000]}).all():
+        for fetched in read_rows(session, query, {"digests": wanted[start:start + 1000]}):
             found[fetched[_NUMBER_INDEX]] = fetched
     field = f"consent:{purpose.key}"
     stranger = member_reason(purpose, NOBODY)

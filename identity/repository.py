@@ -10,6 +10,7 @@ from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from identity.models import PERSONAL_FIELDS, Member
+from vaultkernel.database import read_rows
 
 INDEX_COLUMNS = {
     "email": Member.email_index,
@@ -36,7 +37,8 @@ def sealed(session: Session, member_id: uuid.UUID, fields: tuple[str, ...]) -> R
     """The member's row as stored (key, status, times and the sealed ``fields``), read as
     a row, not an entity: on a single-member request, loading the ORM entity costs more
     than the query (docs/performance.md). Read-only: nothing to change or flush."""
-    return session.connection().execute(_sealed(fields), {"id": member_id}).first()
+    rows = read_rows(session, _sealed(fields), {"id": member_id})
+    return rows[0] if rows else None
 
 
 def find_by_index(session: Session, kind: str, digest: bytes) -> Member | None:

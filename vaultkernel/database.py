@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, Executable, MetaData, Row, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -103,6 +103,10 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
         options.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
     if sqlite:
         if not in_memory:
+            # The connection given back last is taken first: it wrote the last access-log
+            # entry (audit.access_log), so its page cache is still valid. Any other
+            # connection finds the WAL changed and drops its whole cache on its next read.
+            options["pool_use_lifo"] = True
             Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
             ensure_private(str(parsed.database))  # SQLite gives its -wal and -shm this mode
         options["connect_args"] = {"check_same_thread": False}
@@ -195,6 +199,26 @@ class UnitOfWork:
 
 
 _CHANGED = "membervault.changed"
+_READER = "membervault.reader"
+
+
+def read_rows(session: Session, statement: Executable,
+              params: dict[str, Any] | None = None) -> list[Row[Any]]:
+    """The rows of a statement that only reads.
+
+    Inside the session's transaction (the use case has begun one: it wrote, or read
+    through the ORM) the statement runs there and sees what the transaction did.
+    Otherwise it runs outside any transaction, on a connection taken from the pool for
+    this statement alone: on PostgreSQL in autocommit, so a single-member read is one
+    round trip instead of three (BEGIN, the SELECT, ROLLBACK). On SQLite a SELECT never
+    opens a transaction anyway; giving the connection back at once lets the access-log
+    entry that follows be written on it (``Database.writing``).
+    """
+    reader = session.info.get(_READER)
+    if reader is None or session.in_transaction():
+        return list(session.connection().execute(statement, params))
+    with reader.connect() as connection:
+        return list(connection.execute(statement, params))
 
 
 def changed(session: Session, topic: str, key: str | None = None) -> None:
@@ -210,7 +234,13 @@ class Database:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.sqlite = engine.dialect.name == "sqlite"
+        # Where statements outside a transaction run (read_rows): SQLite's driver opens no
+        # transaction for a SELECT, and switching it to autocommit costs two statements.
+        self.reading = (engine if self.sqlite
+                        else engine.execution_options(isolation_level="AUTOCOMMIT"))
+        self.sessions = sessionmaker(engine, expire_on_commit=False,
+                                     info={_READER: self.reading})
         self._forget: defaultdict[str, list[Callable[[str | None], None]]] = defaultdict(list)
         event.listen(self.sessions, "after_commit", self._committed)
         event.listen(self.sessions, "after_rollback", self._rolled_back)

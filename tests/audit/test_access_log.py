@@ -348,40 +348,68 @@ def test_an_entry_is_committed_on_its_own_whatever_the_reads_transaction_does(
     assert verify(services) == Verification(ok=True, checked=1)
 
 
+@pytest.mark.skipif(BACKEND != "postgresql", reason="PostgreSQL's writer keeps a connection; "
+                    "SQLite's writes on a pooled one (the next test)")
 def test_the_writer_keeps_one_connection_and_closes_it_on_close(services: Any) -> None:
     """Its own connection, kept between entries and out of the pool (so a disposed or
     collected pool never leaves it open); closing the writer closes it."""
     pool = services.db.engine.pool
     write(services, 1)
-    kept = services.access_log._kept.connection
+    kept = services.access_log._where.connection
     driver = kept.connection.dbapi_connection
     write(services, 4)
-    assert services.access_log._kept.connection is kept
+    assert services.access_log._where.connection is kept
     assert kept.connection.dbapi_connection is driver
     assert pool.checkedout() == 0  # takes no slot the requests need
     services.access_log.close()
-    assert kept.closed and services.access_log._kept.connection is None
+    assert kept.closed and services.access_log._where.connection is None
     write(services, 1)  # a closed writer opens a new connection when asked again
     assert verify(services) == Verification(ok=True, checked=6)
 
 
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's writer writes on a pooled "
+                    "connection; PostgreSQL's keeps its own (the test before)")
+def test_on_sqlite_the_entry_is_written_on_the_connection_the_read_gave_back(
+        services: Any, marketing_api: Api, jane: dict[str, Any], jane_api: Api) -> None:
+    """A member's read and its entry use one SQLite connection, so the entry's commit does
+    not make the next read drop its page cache; nothing stays checked out afterwards."""
+    grant(jane_api, "marketing.email")
+    used: list[tuple[str, int]] = []
+
+    def note(connection: Any, cursor: Any, statement: str, *_: Any) -> None:
+        used.append((statement.split()[0], id(connection.connection.dbapi_connection)))
+
+    sa.event.listen(services.db.engine, "before_cursor_execute", note)
+    try:
+        for _ in range(3):
+            answer = marketing_api.graphql(MEMBER_DATA, {"purpose": "marketing.email",
+                                                         "number": jane["memberNumber"]})
+            assert answer["data"]["memberData"]["email"] == jane["email"]
+    finally:
+        sa.event.remove(services.db.engine, "before_cursor_execute", note)
+    reads = [c for kind, c in used if kind == "SELECT"]
+    writes = [c for kind, c in used if kind == "INSERT"]
+    assert len(writes) == 3 and reads
+    assert set(writes) <= set(reads)
+    assert services.db.engine.pool.checkedout() == 0
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="only PostgreSQL's writer keeps a "
+                    "connection a server can drop")
 def test_a_dropped_connection_is_replaced_and_the_entry_still_written(services: Any) -> None:
     """A server restart or an idle timeout drops the writer's kept connection; the next
     entry is written on a new one instead of failing the read."""
     write(services, 1)
-    if BACKEND == "postgresql":
-        with services.db.engine.connect() as admin:
-            others = ("FROM pg_stat_activity WHERE datname = current_database() "
-                      "AND pid <> pg_backend_pid()")
-            admin.execute(sa.text(f"SELECT pg_terminate_backend(pid) {others}"))
-            admin.commit()
-            deadline = time.monotonic() + 10
-            while admin.execute(sa.text(f"SELECT count(*) {others}")).scalar():
-                assert time.monotonic() < deadline, "the writer's backend did not end"
-                time.sleep(0.05)
-                admin.rollback()
-    else:
-        services.access_log._kept.connection.connection.dbapi_connection.close()
+    with services.db.engine.connect() as admin:
+        others = ("FROM pg_stat_activity WHERE datname = current_database() "
+                  "AND pid <> pg_backend_pid()")
+        admin.execute(sa.text(f"SELECT pg_terminate_backend(pid) {others}"))
+        admin.commit()
+        deadline = time.monotonic() + 10
+        while admin.execute(sa.text(f"SELECT count(*) {others}")).scalar():
+            assert time.monotonic() < deadline, "the writer's backend did not end"
+            time.sleep(0.05)
+            admin.rollback()
     write(services, 1, "req-after")
     assert [e.request_id for e in entries_of(services)] == ["req-1", "req-after"]
     assert verify(services) == Verification(ok=True, checked=2)

@@ -8,11 +8,11 @@ import datetime as dt
 import time
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from tests.conftest import BACKEND
 from tests.vaultkernel.conftest import Note
-from vaultkernel.database import Database, create_db_engine, normalise_url
+from vaultkernel.database import Database, create_db_engine, normalise_url, read_rows
 
 
 def notes(database: Database) -> list[str]:
@@ -108,6 +108,49 @@ def test_every_sqlite_connection_gets_the_same_settings(database: Database) -> N
     finally:
         for connection in held:
             connection.close()
+
+
+def _in_transaction(dbapi_connection: object) -> bool:
+    """Whether the driver's connection has a transaction open (psycopg or sqlite3)."""
+    info = getattr(dbapi_connection, "info", None)
+    if info is not None and hasattr(info, "transaction_status"):
+        return int(info.transaction_status) != 0  # psycopg: 0 is IDLE
+    return bool(dbapi_connection.in_transaction)  # type: ignore[attr-defined]
+
+
+def test_a_read_outside_a_transaction_opens_none(database: Database) -> None:
+    """A statement that only reads, in a unit of work that has not begun a transaction,
+    runs on a connection of its own in no transaction (PostgreSQL: autocommit, one round
+    trip instead of BEGIN, the SELECT and ROLLBACK) and leaves the session without one."""
+    with database.unit_of_work() as uow:
+        uow.session.add(Note(text="there"))
+        uow.commit()
+    seen: list[bool] = []
+
+    def after(connection: object, *_: object) -> None:
+        seen.append(_in_transaction(connection.connection.dbapi_connection))  # type: ignore[attr-defined]
+
+    event.listen(database.engine, "after_cursor_execute", after)
+    try:
+        with database.unit_of_work() as uow:
+            rows = read_rows(uow.session, select(Note.text))
+            assert [r.text for r in rows] == ["there"]
+            assert not uow.session.in_transaction()
+    finally:
+        event.remove(database.engine, "after_cursor_execute", after)
+    assert seen == [False]
+
+
+def test_a_read_inside_a_transaction_sees_what_it_wrote(database: Database) -> None:
+    """Once the use case has begun (here: written, not committed), a read runs in its
+    transaction, on its connection, and sees the uncommitted change."""
+    with database.unit_of_work() as uow:
+        uow.session.add(Note(text="not yet committed"))
+        uow.session.flush()
+        assert [r.text for r in read_rows(uow.session, select(Note.text))] == [
+            "not yet committed"]
+        assert uow.session.in_transaction()
+    assert notes(database) == []
 
 
 def test_postgresql_urls_use_psycopg_3() -> None:
