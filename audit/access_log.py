@@ -96,9 +96,12 @@ class _Pooled:
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[Connection]:
-        with self.engine.connect() as connection:  # given back rolled back on an error
+        # begin(): committed at the end, and rolled back on any error, a failed COMMIT
+        # included (a plain connect() + commit() would give such a connection back to the
+        # pool with its transaction open: the database write-locked, the refused entry
+        # committed later by whoever takes it next).
+        with self.engine.begin() as connection:
             yield connection
-            connection.commit()
 
     def close(self) -> None:
         pass  # nothing kept

@@ -35,8 +35,9 @@ from vaultkernel.settings import Settings, load_settings
 log = logging.getLogger("membervault.app")
 
 # Requests do their database work in worker threads (handlers/graphql.py); a request may
-# need a second connection while it holds one (the access log's writer, reconnecting;
-# a second unit of work), so there are at most half as many threads as connections.
+# need a second connection while it holds one (the access log's writer: on SQLite for
+# each entry, on PostgreSQL when reconnecting; a second unit of work), so there are at
+# most half as many threads as connections.
 REQUEST_THREADS = MAX_CONNECTIONS // 2
 
 

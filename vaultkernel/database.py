@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, Engine, Executable, MetaData, Row, create_engine, event
+from sqlalchemy import DateTime, Engine, Executable, MetaData, QueuePool, Row, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -74,12 +74,12 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-# Connections per process: 8 kept open, 8 more when busy. A request holds its unit of
-# work's connection while the access log's writer needs one of its own (kept between
-# entries, but taken from this pool again after a failure), and a few paths open a second
-# unit of work; so the server runs requests in at most half as many threads
-# (membervault/app.py): with more, every connection could be held by a thread waiting
-# for a second one.
+# Connections per process: 8 kept open, 8 more when busy. A request may hold its unit of
+# work's connection while the access log's writer needs one (on SQLite taken from this
+# pool per entry; on PostgreSQL kept, but taken from it again after a failure), and a few
+# paths open a second unit of work; so the server runs requests in at most half as many
+# threads (membervault/app.py): with more, every connection could be held by a thread
+# waiting for a second one.
 POOL_SIZE = 8
 POOL_OVERFLOW = 8
 MAX_CONNECTIONS = POOL_SIZE + POOL_OVERFLOW
@@ -212,7 +212,7 @@ def read_rows(session: Session, statement: Executable,
     this statement alone: on PostgreSQL in autocommit, so a single-member read is one
     round trip instead of three (BEGIN, the SELECT, ROLLBACK). On SQLite a SELECT never
     opens a transaction anyway; giving the connection back at once lets the access-log
-    entry that follows be written on it (``Database.writing``).
+    entry that follows be written on it (``audit.access_log``).
     """
     reader = session.info.get(_READER)
     if reader is None or session.in_transaction():
@@ -237,10 +237,14 @@ class Database:
         self.sqlite = engine.dialect.name == "sqlite"
         # Where statements outside a transaction run (read_rows): SQLite's driver opens no
         # transaction for a SELECT, and switching it to autocommit costs two statements.
-        self.reading = (engine if self.sqlite
-                        else engine.execution_options(isolation_level="AUTOCOMMIT"))
+        # An in-memory SQLite has one connection per thread, which another unit of work of
+        # the thread may be using: there every read stays in the session.
+        reading: Engine | None = (engine if self.sqlite
+                                  else engine.execution_options(isolation_level="AUTOCOMMIT"))
+        if not isinstance(engine.pool, QueuePool):
+            reading = None
         self.sessions = sessionmaker(engine, expire_on_commit=False,
-                                     info={_READER: self.reading})
+                                     info={_READER: reading} if reading else {})
         self._forget: defaultdict[str, list[Callable[[str | None], None]]] = defaultdict(list)
         event.listen(self.sessions, "after_commit", self._committed)
         event.listen(self.sessions, "after_rollback", self._rolled_back)

@@ -394,6 +394,37 @@ def test_on_sqlite_the_entry_is_written_on_the_connection_the_read_gave_back(
     assert services.db.engine.pool.checkedout() == 0
 
 
+@pytest.mark.skipif(BACKEND != "sqlite", reason="PostgreSQL's writer autocommits: it "
+                    "has no COMMIT of its own that could fail")
+def test_a_failed_commit_of_an_entry_leaves_no_open_transaction_behind(services: Any) -> None:
+    """The read fails closed, and the pooled connection goes back rolled back: another
+    connection can write at once (no write lock left held) and the refused entry is not
+    committed later by the next one written on that connection."""
+    import audit.access_log
+
+    write(services, 1, "req-before")
+
+    def refuse(connection: Any) -> None:
+        raise RuntimeError("the disk is full")
+
+    sa.event.listen(services.db.engine, "commit", refuse)
+    try:
+        with pytest.raises(audit.access_log.AccessLogUnavailable):
+            write(services, 1, "req-refused")
+    finally:
+        sa.event.remove(services.db.engine, "commit", refuse)
+    other = sa.create_engine(services.db.engine.url, connect_args={"timeout": 0.2})
+    try:
+        with other.begin() as connection:  # "database is locked" if a writer still held it
+            connection.execute(sa.text("CREATE TABLE unlocked (x INTEGER)"))
+            connection.execute(sa.text("DROP TABLE unlocked"))
+    finally:
+        other.dispose()
+    write(services, 1, "req-after")
+    assert [e.request_id for e in entries_of(services)] == ["req-before", "req-after"]
+    assert verify(services) == Verification(ok=True, checked=2)
+
+
 @pytest.mark.skipif(BACKEND != "postgresql", reason="only PostgreSQL's writer keeps a "
                     "connection a server can drop")
 def test_a_dropped_connection_is_replaced_and_the_entry_still_written(services: Any) -> None:
