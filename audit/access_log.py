@@ -30,6 +30,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from sqlalchemy import Connection, Engine, QueuePool, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -89,19 +90,25 @@ class _Kept:
 
 
 class _Pooled:
-    """A connection from the pool per entry, committed when the entry is written."""
+    """SQLite: a connection from the pool per entry, the INSERT committing itself."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[Connection]:
-        # begin(): committed at the end, and rolled back on any error, a failed COMMIT
-        # included (a plain connect() + commit() would give such a connection back to the
-        # pool with its transaction open: the database write-locked, the refused entry
-        # committed later by whoever takes it next).
-        with self.engine.begin() as connection:
-            yield connection
+        with self.engine.connect() as connection:
+            driver: Any = connection.connection.dbapi_connection
+            # The driver's autocommit for this entry: the INSERT commits within SQLite's
+            # own step, so the write lock is held only while it runs. In a transaction it
+            # would stay held until the COMMIT, across Python code and GIL waits, while
+            # another process's writer sleeps in SQLite's busy handler. Set on the driver:
+            # SQLAlchemy's isolation-level option resets with a PRAGMA at every check-in.
+            driver.isolation_level = None
+            try:
+                yield connection
+            finally:
+                driver.isolation_level = ""  # deferred transactions, as every pooled one
 
     def close(self) -> None:
         pass  # nothing kept

@@ -11,7 +11,8 @@ The hand-off is one queue, not a ``ThreadPoolExecutor``: the executor's idle-thr
 semaphore is a Python-level lock that the event loop and a finishing worker take on every
 request, and a worker pre-empted while holding it stalled the loop's next submission for
 0.5-2 ms (12% of requests in B10; docs/performance.md). The threads start together on
-first use and wait on the queue.
+first use and wait on the queue. Jobs given before ``close()`` still run; under uvicorn
+the lifespan's shutdown (which closes) comes after every request finished.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 import contextvars
 import threading
+import weakref
 from collections.abc import Callable
 from queue import SimpleQueue
 from typing import Any, TypeVar
@@ -38,40 +40,51 @@ class RequestThreads:
         self.size = size
         self._jobs: SimpleQueue[_Job | None] = SimpleQueue()
         self._started = False
-        self._starting = threading.Lock()
+        # Taken by the event loop and close(), never by the threads: a job is never put
+        # behind the marks that end them.
+        self._lock = threading.Lock()
+        self._end: weakref.finalize[Any, Any] | None = None
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in a thread, with the caller's context variables (the
-        request id). Like anyio's ``run_sync``, a cancelled caller waits for the thread to
-        finish, so the limiter never counts fewer threads than are working."""
+        request id). A caller cancelled through anyio (as the server's requests are)
+        waits for the thread to finish, as with anyio's ``run_sync``, so the limiter
+        never counts fewer threads than are working."""
         async with anyio.to_thread.current_default_thread_limiter():
-            if not self._started:
-                self._start()
             loop = asyncio.get_running_loop()
             future: asyncio.Future[T] = loop.create_future()
-            self._jobs.put((contextvars.copy_context(), function, args, loop, future))
+            self._submit((contextvars.copy_context(), function, args, loop, future))
             with anyio.CancelScope(shield=True):
                 result = await future
         return result
 
-    def _start(self) -> None:
-        with self._starting:
-            if self._started:
-                return
-            for n in range(self.size):
-                threading.Thread(target=_work, args=(self._jobs,), name=f"graphql_{n}",
-                                 daemon=True).start()
-            self._started = True
+    def _submit(self, job: _Job) -> None:
+        with self._lock:
+            if not self._started:
+                for n in range(self.size):
+                    threading.Thread(target=_work, args=(self._jobs,), name=f"graphql_{n}",
+                                     daemon=True).start()
+                self._started = True
+                # An app whose lifespan never ran (a test's client) never calls close():
+                # its threads end when it is collected, as an executor's do.
+                self._end = weakref.finalize(self, _end_threads, self._jobs, self.size)
+            self._jobs.put(job)
 
     def close(self) -> None:
         """Lets the threads end once the work already given is done (at the app's
-        shutdown); an app started again gets new ones."""
-        with self._starting:
-            jobs, self._jobs = self._jobs, SimpleQueue()
-            if self._started:
-                for _ in range(self.size):
-                    jobs.put(None)
+        shutdown, after the server finished every request); an app started again gets
+        new ones."""
+        with self._lock:
+            self._jobs = SimpleQueue()
+            if self._end is not None:
+                self._end()
+                self._end = None
             self._started = False
+
+
+def _end_threads(jobs: SimpleQueue[_Job | None], count: int) -> None:
+    for _ in range(count):
+        jobs.put(None)
 
 
 def _work(jobs: SimpleQueue[_Job | None]) -> None:
@@ -84,7 +97,8 @@ def _work(jobs: SimpleQueue[_Job | None]) -> None:
         # The caller's event loop closed: nobody is waiting for the answer.
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(_settle, future, outcome)
-        del job, context, function, args, future, outcome  # nothing of a request stays here
+        # Nothing of a request (nor its event loop) stays referenced by an idle thread.
+        del job, context, function, args, loop, future, outcome
 
 
 def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
@@ -93,5 +107,9 @@ def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
     succeeded, value = outcome
     if succeeded:
         future.set_result(value)
+    elif isinstance(value, StopIteration):  # a future refuses it: the caller would hang
+        error = RuntimeError("StopIteration raised in a request thread")
+        error.__cause__ = value
+        future.set_exception(error)
     else:
         future.set_exception(value)

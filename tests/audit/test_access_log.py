@@ -372,14 +372,21 @@ def test_the_writer_keeps_one_connection_and_closes_it_on_close(services: Any) -
 def test_on_sqlite_the_entry_is_written_on_the_connection_the_read_gave_back(
         services: Any, marketing_api: Api, jane: dict[str, Any], jane_api: Api) -> None:
     """A member's read and its entry use one SQLite connection, so the entry's commit does
-    not make the next read drop its page cache; nothing stays checked out afterwards."""
+    not make the next read drop its page cache; the INSERT commits itself (no transaction
+    holds the write lock after it); nothing stays checked out afterwards."""
     grant(jane_api, "marketing.email")
     used: list[tuple[str, int]] = []
+    open_after_insert: list[bool] = []
 
     def note(connection: Any, cursor: Any, statement: str, *_: Any) -> None:
         used.append((statement.split()[0], id(connection.connection.dbapi_connection)))
 
+    def after(connection: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("INSERT INTO access_log"):
+            open_after_insert.append(connection.connection.dbapi_connection.in_transaction)
+
     sa.event.listen(services.db.engine, "before_cursor_execute", note)
+    sa.event.listen(services.db.engine, "after_cursor_execute", after)
     try:
         for _ in range(3):
             answer = marketing_api.graphql(MEMBER_DATA, {"purpose": "marketing.email",
@@ -387,39 +394,57 @@ def test_on_sqlite_the_entry_is_written_on_the_connection_the_read_gave_back(
             assert answer["data"]["memberData"]["email"] == jane["email"]
     finally:
         sa.event.remove(services.db.engine, "before_cursor_execute", note)
+        sa.event.remove(services.db.engine, "after_cursor_execute", after)
     reads = [c for kind, c in used if kind == "SELECT"]
     writes = [c for kind, c in used if kind == "INSERT"]
     assert len(writes) == 3 and reads
     assert set(writes) <= set(reads)
+    assert open_after_insert == [False, False, False]
     assert services.db.engine.pool.checkedout() == 0
+    with services.db.engine.connect() as connection:  # given back as it was taken
+        assert connection.connection.dbapi_connection.isolation_level == ""
 
 
-@pytest.mark.skipif(BACKEND != "sqlite", reason="PostgreSQL's writer autocommits: it "
-                    "has no COMMIT of its own that could fail")
-def test_a_failed_commit_of_an_entry_leaves_no_open_transaction_behind(services: Any) -> None:
-    """The read fails closed, and the pooled connection goes back rolled back: another
-    connection can write at once (no write lock left held) and the refused entry is not
-    committed later by the next one written on that connection."""
+def test_an_entry_the_database_refuses_fails_closed_and_leaves_nothing_open(
+        services: Any) -> None:
+    """The database refuses one entry once it began writing it (a trigger): the read fails
+    closed at once, no transaction or write lock is left behind (another connection can
+    write straight away), and the refused entry is never committed later."""
     import audit.access_log
 
     write(services, 1, "req-before")
-
-    def refuse(connection: Any) -> None:
-        raise RuntimeError("the disk is full")
-
-    sa.event.listen(services.db.engine, "commit", refuse)
+    with services.db.engine.begin() as connection:
+        if BACKEND == "sqlite":
+            connection.execute(sa.text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON access_log "
+                "WHEN NEW.request_id = 'req-refused' "
+                "BEGIN INSERT INTO nowhere VALUES (1); END"))
+        else:
+            connection.execute(sa.text(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "RAISE EXCEPTION 'refused'; END $$"))
+            connection.execute(sa.text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON access_log FOR EACH ROW "
+                "WHEN (NEW.request_id = 'req-refused') EXECUTE FUNCTION refuse()"))
     try:
+        started = time.monotonic()
         with pytest.raises(audit.access_log.AccessLogUnavailable):
             write(services, 1, "req-refused")
+        assert time.monotonic() - started < audit.access_log.RETRY_BUDGET  # not retried
+        if BACKEND == "sqlite":
+            other = sa.create_engine(services.db.engine.url, connect_args={"timeout": 0.2})
+            try:  # "database is locked" if the refused write still held the lock
+                with other.begin() as connection:
+                    connection.execute(sa.text("CREATE TABLE unlocked (x INTEGER)"))
+                    connection.execute(sa.text("DROP TABLE unlocked"))
+            finally:
+                other.dispose()
     finally:
-        sa.event.remove(services.db.engine, "commit", refuse)
-    other = sa.create_engine(services.db.engine.url, connect_args={"timeout": 0.2})
-    try:
-        with other.begin() as connection:  # "database is locked" if a writer still held it
-            connection.execute(sa.text("CREATE TABLE unlocked (x INTEGER)"))
-            connection.execute(sa.text("DROP TABLE unlocked"))
-    finally:
-        other.dispose()
+        with services.db.engine.begin() as connection:
+            connection.execute(sa.text("DROP TRIGGER refuse" if BACKEND == "sqlite"
+                                       else "DROP TRIGGER refuse ON access_log"))
+            if BACKEND != "sqlite":
+                connection.execute(sa.text("DROP FUNCTION refuse()"))
     write(services, 1, "req-after")
     assert [e.request_id for e in entries_of(services)] == ["req-before", "req-after"]
     assert verify(services) == Verification(ok=True, checked=2)

@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 import httpx
+import pytest
 
 from membervault.app import REQUEST_THREADS
 from membervault.threads import RequestThreads
@@ -92,3 +93,40 @@ def test_closing_lets_the_threads_end() -> None:
         assert not thread.is_alive()
     assert asyncio.run(call()) == 7  # started again on the next use
     threads.close()
+
+
+def test_threads_of_an_app_never_closed_end_when_it_is_collected() -> None:
+    """A test client that never runs the app's lifespan never calls close(): the threads
+    must not outlive the dropped RequestThreads (as an executor's would not)."""
+    import gc
+
+    before = set(threading.enumerate())
+    threads = RequestThreads(3)
+    assert asyncio.run(_seven(threads)) == 7
+    mine = {t for t in threading.enumerate() if t not in before}
+    assert len(mine) == 3
+    del threads
+    gc.collect()
+    for thread in mine:
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+
+
+def test_a_stopiteration_in_the_thread_reaches_the_caller_as_an_error() -> None:
+    threads = RequestThreads(1)
+
+    def stop() -> None:
+        raise StopIteration
+
+    async def call() -> None:
+        await threads.run(stop)
+
+    try:
+        with pytest.raises(RuntimeError, match="StopIteration"):
+            asyncio.run(asyncio.wait_for(call(), timeout=10))
+    finally:
+        threads.close()
+
+
+async def _seven(threads: RequestThreads) -> int:
+    return await threads.run(lambda: 7)
