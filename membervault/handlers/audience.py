@@ -13,6 +13,8 @@ line, streamed a page at a time instead of typed GraphQL pages. The rules are th
   leave (rule 2). If the log cannot be
   written for the first page the answer is 503; for a later page the stream ends with one
   line ``{"error": {"code": "ACCESS_LOG_UNAVAILABLE", ...}}`` and nothing of that page.
+  The next page is read only after the previous one was sent (no read-ahead): a client
+  that leaves is logged for what it was sent and at most the page being read then.
 
 A line holds the requested fields under their GraphQL names, ``null`` where the member has
 no value; ``postalAddress`` and ``preferences`` are JSON objects, ``birthdate`` ISO text.

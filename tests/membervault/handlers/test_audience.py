@@ -3,6 +3,7 @@ and access log as the GraphQL ``audience`` field, as NDJSON."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -208,6 +209,57 @@ def test_a_later_page_that_cannot_be_logged_ends_the_stream(
     assert "email" in got[0]
     assert got[1]["error"]["code"] == "ACCESS_LOG_UNAVAILABLE"
     assert len(log_of(services)) == 1  # only what was sent
+
+
+def _leave_after_first_chunk(app: Any, token: str) -> list[bytes]:
+    """GET the export as uvicorn calls the app (ASGI 2.3: a departure is a ``receive``
+    message) and leave while the first chunk is being sent; returns what was sent."""
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+             "http_version": "1.1", "method": "GET", "scheme": "http", "path": URL,
+             "raw_path": URL.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"127.0.0.1:8000"),
+                         (b"authorization", f"Bearer {token}".encode())],
+             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
+    chunks: list[bytes] = []
+
+    async def call() -> None:
+        gone = asyncio.Event()
+        requested = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body" and message.get("body"):
+                chunks.append(message["body"])
+                # A slow network: a next page read meanwhile (ahead) would be logged now.
+                await asyncio.sleep(0.2)
+                gone.set()
+
+        await app(scope, receive, send)
+
+    asyncio.run(call())
+    return chunks
+
+
+def test_a_client_that_leaves_mid_stream_is_logged_for_the_pages_sent_only(
+        people: dict[str, dict[str, Any]], marketing_api: Api, app: Any, services: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No page is read (and logged) ahead of the one being sent: a client gone after the
+    first of two pages leaves one entry, naming the one member it was sent."""
+    monkeypatch.setattr(audience_export, "PAGE", 1)
+    chunks = _leave_after_first_chunk(app, token_of(marketing_api))
+    assert len(chunks) == 1
+    (line,) = [orjson.loads(line) for line in chunks[0].splitlines()]
+    (read,) = log_of(services)
+    assert read.member_id == next(_id(p) for p in people.values() if p["email"] == line["email"])
+    assert [e.members for e in entries(services, PRINCIPAL)] == [1]
+    assert services.db.engine.pool.checkedout() == 0  # the export's connection went back
 
 
 def test_nested_keys_are_spelled_as_in_graphql(loyalty_api: Api, http: TestClient,
