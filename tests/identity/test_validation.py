@@ -428,6 +428,19 @@ def test_formatting_is_ignored(number: str) -> None:
     assert member_number.normalise(spaced) == number
 
 
+@given(st.one_of(member_numbers().flatmap(lambda n: st.lists(
+    st.one_of(st.sampled_from(list(n)), st.sampled_from(" -\t\n\u00a0\u2003\u3000_.")),
+    max_size=20).map("".join)), st.text(max_size=20)))
+def test_formatting_is_dropped_exactly_as_whitespace_and_hyphens(value: str) -> None:
+    """Whatever the text: the same answer as removing each character that
+    ``str.isspace()`` calls whitespace, and each hyphen, then checking the digits."""
+    digits = "".join(c for c in value if not c.isspace() and c != "-")
+    expected = (digits if len(digits) == member_number.LENGTH and digits.isascii()
+                and digits.isdigit()
+                and member_number.luhn_check_digit(digits[:-1]) == digits[-1] else None)
+    assert member_number.normalise(value) == expected
+
+
 @given(member_numbers(), st.integers(min_value=0, max_value=11),
        st.integers(min_value=1, max_value=9))
 def test_any_single_digit_change_is_rejected(number: str, position: int, delta: int) -> None:
