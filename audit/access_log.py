@@ -32,7 +32,7 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine, QueuePool, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from audit.chain import GENESIS, Read, entry_row, pack
@@ -120,7 +120,7 @@ class AccessLog:
     def __init__(self, db: Database, clock: Clock | None = None, *,
                  retry_budget: float = RETRY_BUDGET):
         self._where: _Kept | _Pooled
-        if db.sqlite and isinstance(db.engine.pool, QueuePool):
+        if db.sqlite and db.pooled:
             self._where = _Pooled(db.engine)
         else:  # PostgreSQL; and an in-memory SQLite, whose pool is one connection per thread
             self._where = _Kept(db.engine.execution_options(isolation_level="AUTOCOMMIT"))

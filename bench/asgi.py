@@ -26,6 +26,18 @@ class Response:
         return orjson.loads(self.body)
 
 
+def http_scope(method: str, path: str, headers: dict[str, str],
+               query: str = "") -> dict[str, Any]:
+    """An HTTP scope as uvicorn gives it (ASGI 2.3), from 127.0.0.1 to 127.0.0.1:8000."""
+    raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                   for k, v in headers.items()]
+    return {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1", "method": method, "scheme": "http", "path": path,
+            "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
+            "headers": [*raw_headers, (b"host", b"127.0.0.1:8000")],
+            "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000), "state": {}}
+
+
 class InProcess:
     """A tiny ASGI client bound to one event loop (reused for every call)."""
 
@@ -50,15 +62,8 @@ class InProcess:
 
     async def _call(self, method: str, path: str, body: bytes, headers: dict[str, str],
                     query: str, on_chunk: Callable[[bytes], None] | None) -> Response:
-        raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
-                       for k, v in headers.items()]
-        raw_headers += [(b"host", b"127.0.0.1:8000"),
-                        (b"content-length", str(len(body)).encode())]
-        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
-                 "http_version": "1.1", "method": method, "scheme": "http", "path": path,
-                 "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
-                 "headers": raw_headers, "client": ("127.0.0.1", 50000),
-                 "server": ("127.0.0.1", 8000), "state": {}}
+        scope = http_scope(method, path, {**headers, "content-length": str(len(body))},
+                           query)
         finished = asyncio.Event()
         sent_body = False
 

@@ -39,11 +39,10 @@ class RequestThreads:
     def __init__(self, size: int) -> None:
         self.size = size
         self._jobs: SimpleQueue[_Job | None] = SimpleQueue()
-        self._started = False
         # Taken by the event loop and close(), never by the threads: a job is never put
         # behind the marks that end them.
         self._lock = threading.Lock()
-        self._end: weakref.finalize[Any, Any] | None = None
+        self._end: weakref.finalize[Any, Any] | None = None  # set while threads run
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in a thread, with the caller's context variables (the
@@ -60,11 +59,10 @@ class RequestThreads:
 
     def _submit(self, job: _Job) -> None:
         with self._lock:
-            if not self._started:
+            if self._end is None:
                 for n in range(self.size):
                     threading.Thread(target=_work, args=(self._jobs,), name=f"graphql_{n}",
                                      daemon=True).start()
-                self._started = True
                 # An app whose lifespan never ran (a test's client) never calls close():
                 # its threads end when it is collected, as an executor's do.
                 self._end = weakref.finalize(self, _end_threads, self._jobs, self.size)
@@ -79,7 +77,6 @@ class RequestThreads:
             if self._end is not None:
                 self._end()
                 self._end = None
-            self._started = False
 
 
 def _end_threads(jobs: SimpleQueue[_Job | None], count: int) -> None:

@@ -235,16 +235,17 @@ class Database:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
+        # Whether a connection taken from the pool is a connection of its own. Not so for
+        # an in-memory SQLite: one connection per thread, which another unit of work of the
+        # thread may be using; there reads stay in the session and the access log keeps
+        # a connection of its own.
+        self.pooled = isinstance(engine.pool, QueuePool)
         # Where statements outside a transaction run (read_rows): SQLite's driver opens no
         # transaction for a SELECT, and switching it to autocommit costs two statements.
-        # An in-memory SQLite has one connection per thread, which another unit of work of
-        # the thread may be using: there every read stays in the session.
-        reading: Engine | None = (engine if self.sqlite
-                                  else engine.execution_options(isolation_level="AUTOCOMMIT"))
-        if not isinstance(engine.pool, QueuePool):
-            reading = None
+        reading = (engine if self.sqlite
+                   else engine.execution_options(isolation_level="AUTOCOMMIT"))
         self.sessions = sessionmaker(engine, expire_on_commit=False,
-                                     info={_READER: reading} if reading else {})
+                                     info={_READER: reading} if self.pooled else {})
         self._forget: defaultdict[str, list[Callable[[str | None], None]]] = defaultdict(list)
         event.listen(self.sessions, "after_commit", self._committed)
         event.listen(self.sessions, "after_rollback", self._rolled_back)

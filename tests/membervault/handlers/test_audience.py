@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from audit.access_log import AccessLogUnavailable
 from audit.verification import verify
+from bench.asgi import http_scope
 from consent import ledger
 from identity.models import Client
 from membervault.handlers import audience as audience_export
@@ -214,12 +215,7 @@ def test_a_later_page_that_cannot_be_logged_ends_the_stream(
 def _leave_after_first_chunk(app: Any, token: str) -> list[bytes]:
     """GET the export as uvicorn calls the app (ASGI 2.3: a departure is a ``receive``
     message) and leave while the first chunk is being sent; returns what was sent."""
-    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
-             "http_version": "1.1", "method": "GET", "scheme": "http", "path": URL,
-             "raw_path": URL.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"127.0.0.1:8000"),
-                         (b"authorization", f"Bearer {token}".encode())],
-             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
+    scope = http_scope("GET", URL, {"authorization": f"Bearer {token}"})
     chunks: list[bytes] = []
 
     async def call() -> None:
