@@ -379,12 +379,15 @@ def test_on_sqlite_the_entry_is_written_on_the_connection_the_read_gave_back(
     open_after_insert: list[bool] = []
 
     def note(connection: Any, cursor: Any, statement: str, *_: Any) -> None:
-        used.append((statement.split()[0], id(connection.connection.dbapi_connection)))
+        used.append((statement, id(connection.connection.dbapi_connection)))
 
     def after(connection: Any, cursor: Any, statement: str, *_: Any) -> None:
         if statement.startswith("INSERT INTO access_log"):
             open_after_insert.append(connection.connection.dbapi_connection.in_transaction)
 
+    idle = [services.db.engine.connect() for _ in range(3)]  # several idle in the pool:
+    for connection in idle:  # the order the pool hands them out in decides
+        connection.close()
     sa.event.listen(services.db.engine, "before_cursor_execute", note)
     sa.event.listen(services.db.engine, "after_cursor_execute", after)
     try:
@@ -395,10 +398,12 @@ def test_on_sqlite_the_entry_is_written_on_the_connection_the_read_gave_back(
     finally:
         sa.event.remove(services.db.engine, "before_cursor_execute", note)
         sa.event.remove(services.db.engine, "after_cursor_execute", after)
-    reads = [c for kind, c in used if kind == "SELECT"]
-    writes = [c for kind, c in used if kind == "INSERT"]
-    assert len(writes) == 3 and reads
-    assert set(writes) <= set(reads)
+    writes = [n for n, (statement, _) in enumerate(used)
+              if statement.startswith("INSERT INTO access_log")]
+    assert len(writes) == 3
+    for n in writes:  # each entry on the connection of the member read just before it
+        read = next(c for statement, c in reversed(used[:n]) if "FROM members" in statement)
+        assert used[n][1] == read
     assert open_after_insert == [False, False, False]
     assert services.db.engine.pool.checkedout() == 0
     with services.db.engine.connect() as connection:  # given back as it was taken
