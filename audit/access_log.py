@@ -17,10 +17,19 @@ entry is committed whether or not the read's transaction is). Where it is writte
   another connection makes SQLite drop a connection's whole cache on its next read.
 
 The writer remembers the chain's tail, so it does not read it first. Another process may
-have written since; then the primary key on ``sequence`` refuses the insert and the tail
-is read again. A kept connection the server dropped is replaced and the write retried. The
-retry budget is bounded: after :data:`RETRY_BUDGET` seconds the read fails closed with
-``ACCESS_LOG_UNAVAILABLE``.
+have written since; then its row holds the position (``sequence`` is the primary key) and
+the INSERT does nothing (``ON CONFLICT DO NOTHING``: a refused INSERT would be an ERROR in
+PostgreSQL's server log for nearly every request of two server processes). On PostgreSQL
+the same statement returns the tail that took the position, so an entry that met another
+process's costs two round trips, not three; on SQLite the tail is read after. The entry
+is then chained onto that tail and written again. A kept connection the server dropped
+is replaced and the write retried.
+
+The retry budget is bounded: after :data:`RETRY_BUDGET` seconds the read fails closed with
+``ACCESS_LOG_UNAVAILABLE``. Every wait is inside it, to within about half a second: for
+the process's one writer (the lock below), and for the database's locks (SQLite's busy
+timeout, PostgreSQL's ``lock_timeout`` on the kept connection: each shortened to what is
+left of the budget when that is more than half a second less).
 """
 
 from __future__ import annotations
@@ -32,24 +41,61 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import Connection, Engine, bindparam, func, select, true
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from audit.chain import GENESIS, Read, entry_row, pack
 from audit.models import AccessLogEntry
 from vaultkernel.clock import Clock, SystemClock
-from vaultkernel.database import Database
+from vaultkernel.database import SQLITE_BUSY_TIMEOUT, Database
 from vaultkernel.errors import DomainError
 from vaultkernel.telemetry import measured
 
 # The purpose of an officer's view of one member's records (consent history, a receipt,
 # legal holds) in the console: the member's "who read my data" shows it.
 COMPLIANCE = "compliance"
-RETRY_BUDGET = 5.0  # seconds; SQLite's busy timeout is as long, so one locked wait fits
+RETRY_BUDGET = 5.0  # seconds
 
 _TAIL = (select(AccessLogEntry.sequence, AccessLogEntry.entry_hash)
          .order_by(AccessLogEntry.sequence.desc()).limit(1))
-_INSERT = insert(AccessLogEntry)
+_ROW: dict[str, Any] = {column.name: bindparam(column.name)
+                        for column in AccessLogEntry.__table__.columns}
+
+
+# The entry, unless another writer took its position: then SQLite returns no row, and
+# PostgreSQL returns ``written`` 0 with the tail as it was before this statement (the one
+# that took the position; NULLs for an empty log): one round trip either way.
+_SQLITE_CLAIM = (sqlite.insert(AccessLogEntry).values(_ROW)
+                 .on_conflict_do_nothing(index_elements=[AccessLogEntry.sequence])
+                 .returning(AccessLogEntry.sequence))
+_WRITTEN = (postgresql.insert(AccessLogEntry).values(_ROW)
+            .on_conflict_do_nothing(index_elements=[AccessLogEntry.sequence])
+            .returning(AccessLogEntry.sequence).cte("written"))
+_COUNT = select(func.count().label("written")).select_from(_WRITTEN).subquery("count")
+_BEFORE = _TAIL.subquery("tail")
+_POSTGRESQL_CLAIM = (select(_COUNT.c.written, _BEFORE.c.sequence, _BEFORE.c.entry_hash)
+                     .select_from(_COUNT.outerjoin(_BEFORE, true())))
+
+
+def _claim_on_sqlite(connection: Connection, row: dict[str, Any]) -> tuple[int, bytes] | None:
+    """Writes the entry and returns ``None``; or returns the tail that took its place."""
+    if connection.execute(_SQLITE_CLAIM, row).first() is not None:
+        return None
+    return _tail_of(connection.execute(_TAIL).first())
+
+
+def _claim_on_postgresql(connection: Connection,
+                         row: dict[str, Any]) -> tuple[int, bytes] | None:
+    """As on SQLite, in one round trip."""
+    written, sequence, entry_hash = connection.execute(_POSTGRESQL_CLAIM, row).one()
+    if written:
+        return None
+    return _tail_of(None if sequence is None else (sequence, entry_hash))
+
+
+def _tail_of(row: Any) -> tuple[int, bytes]:
+    return (row[0], row[1]) if row is not None else (0, GENESIS)
 
 
 class AccessLogUnavailable(DomainError):
@@ -65,9 +111,11 @@ class AccessLogUnavailable(DomainError):
 class _Kept:
     """The writer's own autocommitting connection, opened on first use."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, budget: float):
         self.engine = engine
         self.connection: Connection | None = None
+        self._budget = _ms(budget)
+        self._lock_timeout: int | None = None  # PostgreSQL's, as set on the connection
 
     def get(self) -> Connection:
         if self.connection is None:
@@ -79,11 +127,24 @@ class _Kept:
         return self.connection
 
     @contextlib.contextmanager
-    def writing(self) -> Iterator[Connection]:
-        yield self.get()  # autocommit: each statement commits itself
+    def writing(self, patience: float) -> Iterator[Connection]:
+        connection = self.get()  # autocommit: each statement commits itself
+        if connection.dialect.name == "postgresql":
+            self._limit_lock_waits(connection, min(_ms(patience), self._budget))
+        yield connection
+
+    def _limit_lock_waits(self, connection: Connection, wanted: int) -> None:
+        """``lock_timeout``: the whole budget; less on a retry, back to the budget after.
+        Set only when it must change by more than half a second: it is a round trip."""
+        current = self._lock_timeout
+        if (current is None or wanted < current - 500
+                or (current < self._budget - 500 and wanted > current + 500)):
+            connection.exec_driver_sql(f"SET lock_timeout = {wanted}")
+            self._lock_timeout = wanted
 
     def close(self) -> None:
         connection, self.connection = self.connection, None
+        self._lock_timeout = None
         if connection is not None:
             with contextlib.suppress(Exception):  # a broken connection: nothing to keep
                 connection.close()
@@ -96,7 +157,7 @@ class _Pooled:
         self.engine = engine
 
     @contextlib.contextmanager
-    def writing(self) -> Iterator[Connection]:
+    def writing(self, patience: float) -> Iterator[Connection]:
         with self.engine.connect() as connection:
             driver: Any = connection.connection.dbapi_connection
             # The driver's autocommit for this entry: the INSERT commits within SQLite's
@@ -104,11 +165,18 @@ class _Pooled:
             # would stay held until the COMMIT, across Python code and GIL waits, while
             # another process's writer sleeps in SQLite's busy handler. Set on the driver:
             # SQLAlchemy's isolation-level option resets with a PRAGMA at every check-in.
-            driver.isolation_level = None
+            shorter = patience < SQLITE_BUSY_TIMEOUT - 0.5
             try:
+                driver.isolation_level = None
+                if shorter:  # wait for the write lock only as long as the budget has left
+                    driver.execute(f"PRAGMA busy_timeout={_ms(patience)}")
                 yield connection
             finally:
-                driver.isolation_level = ""  # deferred transactions, as every pooled one
+                try:  # the connection goes back to the pool as every pooled one is
+                    if shorter:
+                        driver.execute(f"PRAGMA busy_timeout={_ms(SQLITE_BUSY_TIMEOUT)}")
+                finally:
+                    driver.isolation_level = ""  # deferred transactions
 
     def close(self) -> None:
         pass  # nothing kept
@@ -123,8 +191,10 @@ class AccessLog:
         if db.sqlite and db.pooled:
             self._where = _Pooled(db.engine)
         else:  # PostgreSQL; and an in-memory SQLite, whose pool is one connection per thread
-            self._where = _Kept(db.engine.execution_options(isolation_level="AUTOCOMMIT"))
+            self._where = _Kept(db.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                                retry_budget)
         weakref.finalize(self, self._where.close)  # a writer dropped unclosed (tests)
+        self._claim = _claim_on_sqlite if db.sqlite else _claim_on_postgresql
         self._clock = clock or SystemClock()
         self._budget = retry_budget
         self._tail: tuple[int, bytes] | None = None
@@ -153,16 +223,22 @@ class AccessLog:
     def _append(self, principal: str, purpose: str, packed: str, count: int,
                 request_id: str) -> int:
         deadline = time.monotonic() + self._budget
-        with self._lock:
+        # Waiting for this process's other writers is waiting too: within the budget.
+        if not self._lock.acquire(timeout=self._budget):
+            raise AccessLogUnavailable("contention")
+        try:
             attempt = 0
             while True:
                 try:
-                    return self._write(principal, purpose, packed, count, request_id)
-                except IntegrityError:
-                    self._tail = None  # another writer took the position: read the tail
-                    # A stale tail is not contention (another process wrote since): the
-                    # first retry goes at once, only a repeated refusal backs off.
-                    at_once = attempt == 0
+                    sequence = self._write(principal, purpose, packed, count, request_id,
+                                           patience=deadline - time.monotonic())
+                    if sequence is not None:
+                        return sequence
+                    # Another writer took the position (the tail is known again): no
+                    # contention, so the retry goes at once. (On PostgreSQL a tail read in
+                    # the statement's snapshot may still be one short, when the INSERT
+                    # waited for the other writer's entry: the next try sees it.)
+                    at_once = True
                 except Exception as exc:  # noqa: BLE001  (any failure: fail closed)
                     self._tail = None
                     self._where.close()  # whatever state it is in, start the next try afresh
@@ -173,20 +249,31 @@ class AccessLog:
                 if time.monotonic() >= deadline:
                     raise AccessLogUnavailable("contention")
                 if not at_once:
-                    time.sleep(min(0.002 * attempt, 0.05))
+                    time.sleep(max(0.0, min(0.002 * attempt, 0.05, deadline - time.monotonic())))
+        finally:
+            self._lock.release()
 
     def _write(self, principal: str, purpose: str, packed: str, count: int,
-               request_id: str) -> int:
-        with self._where.writing() as connection:
+               request_id: str, *, patience: float) -> int | None:
+        """The entry's sequence; ``None`` when another writer had taken its position (the
+        tail is then the one that took it). Waits at most ``patience`` seconds for a
+        database lock."""
+        with self._where.writing(patience) as connection:
             if self._tail is None:
-                last = connection.execute(_TAIL).first()
-                self._tail = (last[0], last[1]) if last else (0, GENESIS)
+                self._tail = _tail_of(connection.execute(_TAIL).first())
             sequence, previous = self._tail[0] + 1, self._tail[1]
             row = entry_row(previous, sequence, self._clock.now(), request_id, principal,
                             purpose, packed, count)
-            connection.execute(_INSERT, row)
+            taken_by = self._claim(connection, row)
+        if taken_by is not None:
+            self._tail = taken_by
+            return None
         self._tail = (sequence, row["entry_hash"])
         return sequence
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
 
 
 def _contention(exc: Exception) -> bool:

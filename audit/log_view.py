@@ -52,7 +52,9 @@ def page(session: Session, flt: LogFilter, first: int,
 
 def _all_members(session: Session, flt: LogFilter, first: int,
                  after: Position | None) -> tuple[list[MemberAccess], Position | None]:
-    query = select(AccessLogEntry)
+    # An entry that named nobody (a look-up of an unknown key) lists no item; left out,
+    # every entry fetched lists one at least, so ``first + 1`` of them fill a page.
+    query = select(AccessLogEntry).where(AccessLogEntry.members > 0)
     for condition in member_index.filters(flt.principal, flt.purpose, flt.since, flt.until):
         query = query.where(condition)
     if after is not None:

@@ -18,6 +18,12 @@ from audit.chain import GENESIS, PACKED, Read, entry_hash, instant, pack
 LOG_RETRY_BUDGET = 5.0  # seconds, as audit.access_log.RETRY_BUDGET
 
 
+INSERT_LOG = ("INSERT INTO access_log (sequence, at, request_id, principal, purpose, format, "
+              "members, reads, previous_hash, entry_hash) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+              "ON CONFLICT (sequence) DO NOTHING RETURNING sequence")
+
+
 class LogUnavailable(Exception):
     """The floor could not write its access-log entry within the retry budget."""
 
@@ -123,8 +129,9 @@ class Raw:
 
         Like ``audit.access_log.AccessLog``: the chain's tail is remembered from the last
         write, so a write is one INSERT (committed at once); when another writer (the
-        service, or another worker process) took that position, the primary key on
-        ``sequence`` refuses the insert, the tail is read again and the insert retried at
+        service, or another worker process) took that position, the INSERT does nothing
+        (``ON CONFLICT DO NOTHING``) and the tail that took it is learnt (on PostgreSQL
+        from the same statement, on SQLite by reading it), and the insert is retried at
         once. Lock waits are retried too (backing off), for at most
         :data:`LOG_RETRY_BUDGET` seconds."""
         packed, members = pack(Read(m, returned, denied) for m, returned, denied in entries)
@@ -132,16 +139,18 @@ class Raw:
         attempt = 0
         while True:
             try:
-                return self._insert_log(packed, members, principal, purpose, request_id, now)
-            except self._errors.IntegrityError:
-                at_once = attempt == 0  # a stale tail: read it again and retry at once
+                sequence = self._insert_log(packed, members, principal, purpose, request_id,
+                                            now)
+                if sequence is not None:
+                    return sequence
+                at_once = attempt == 0  # a stale tail, now the one that took it: at once
             except self._errors.OperationalError as exc:
                 if not self._contention(exc):
                     raise
                 at_once = False
-            self._tail = None
-            if not self.autocommit:
-                self.rollback()
+                self._tail = None
+                if not self.autocommit:
+                    self.rollback()
             attempt += 1
             if time.monotonic() >= deadline:
                 raise LogUnavailable("contention")
@@ -149,23 +158,40 @@ class Raw:
                 time.sleep(min(0.002 * attempt, 0.05))
 
     def _insert_log(self, packed: str, members: int, principal: str, purpose: str,
-                    request_id: str, now: dt.datetime) -> int:
+                    request_id: str, now: dt.datetime) -> int | None:
+        """The entry's sequence, or ``None`` when its position was taken (the tail is then
+        the one that took it)."""
         if self._tail is None:
-            tail = self.fetchall("SELECT sequence, entry_hash FROM access_log "
-                                 "ORDER BY sequence DESC LIMIT 1")
-            self._tail = (tail[0][0], bytes(tail[0][1])) if tail else (0, GENESIS)
+            self._tail = self._read_tail()
         sequence, previous = self._tail[0] + 1, self._tail[1]
         digest = entry_hash(previous, sequence, instant(now), request_id, principal, purpose,
                             packed)
-        self.execute(
-            "INSERT INTO access_log (sequence, at, request_id, principal, purpose, format, "
-            "members, reads, previous_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (sequence, self.ts(now), request_id, principal, purpose, PACKED, members, packed,
-             previous, digest))
+        values = (sequence, self.ts(now), request_id, principal, purpose, PACKED, members,
+                  packed, previous, digest)
+        taken_by: tuple[int, bytes] | None = None
+        if self.sqlite:
+            if not self.fetchall(INSERT_LOG, values):
+                taken_by = self._read_tail()
+        else:
+            written, tail, tail_hash = self.fetchall(
+                f"WITH written AS ({INSERT_LOG}) SELECT (SELECT count(*) FROM written), "
+                "t.sequence, t.entry_hash FROM (SELECT 1) AS one LEFT JOIN (SELECT sequence, "
+                "entry_hash FROM access_log ORDER BY sequence DESC LIMIT 1) AS t ON true",
+                values)[0]
+            if not written:
+                taken_by = (tail, bytes(tail_hash)) if tail is not None else (0, GENESIS)
         if not self.autocommit:
             self.commit()
+        if taken_by is not None:
+            self._tail = taken_by
+            return None
         self._tail = (sequence, digest)
         return sequence
+
+    def _read_tail(self) -> tuple[int, bytes]:
+        tail = self.fetchall("SELECT sequence, entry_hash FROM access_log "
+                             "ORDER BY sequence DESC LIMIT 1")
+        return (tail[0][0], bytes(tail[0][1])) if tail else (0, GENESIS)
 
     def _contention(self, exc: Exception) -> bool:
         """A lock wait that ran out (SQLite), a deadlock or serialization failure."""

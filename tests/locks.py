@@ -3,6 +3,7 @@ tests that prove a request waiting for the database holds up no other request.""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -14,12 +15,14 @@ from sqlalchemy import Engine, event
 
 from tests.conftest import BACKEND
 
+WRITE = re.compile(r"\b(INSERT\s+INTO|UPDATE\s+\w+\s+SET)\b", re.IGNORECASE)
+
 
 class LockHolder:
     """Another process holding the lock a write needs: SQLite's database-wide write lock
-    (BEGIN IMMEDIATE), or on PostgreSQL the consent records' table lock."""
+    (BEGIN IMMEDIATE), or on PostgreSQL ``table``'s lock."""
 
-    def __init__(self, database_url: str):
+    def __init__(self, database_url: str, table: str = "consent_records"):
         if BACKEND == "sqlite":
             self.connection: Any = sqlite3.connect(database_url.removeprefix("sqlite:///"),
                                                    isolation_level=None,
@@ -27,7 +30,7 @@ class LockHolder:
             self.connection.execute("BEGIN IMMEDIATE")
         else:
             self.connection = psycopg.connect(database_url.replace("+psycopg", ""))
-            self.connection.execute("LOCK TABLE consent_records IN EXCLUSIVE MODE")
+            self.connection.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
         self.held = True
         # Should the event loop itself be stuck waiting, the lock goes after 10 s anyway,
         # and the test fails instead of hanging.
@@ -51,7 +54,7 @@ def writes_seen(engine: Engine) -> Iterator[threading.Event]:
     writing = threading.Event()
 
     def note_write(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith(("INSERT", "UPDATE")):
+        if WRITE.search(statement):  # also an INSERT in a WITH (the access log's entry)
             writing.set()
 
     event.listen(engine, "before_cursor_execute", note_write)

@@ -136,11 +136,14 @@ def _discard_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: An
         raise DisconnectionError("the server closed the connection")
 
 
+SQLITE_BUSY_TIMEOUT = 5.0  # seconds a statement waits for SQLite's write lock
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     # Deleted content is overwritten, so shredded keys do not linger in free pages.
     cursor.execute("PRAGMA secure_delete=ON")

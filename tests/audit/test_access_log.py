@@ -18,13 +18,14 @@ from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from audit import chain, heads, member_index, verification
+from audit import chain, heads, log_view, member_index, verification
 from audit.access_log import AccessLog
 from audit.chain import Read
 from audit.models import AccessLogEntry, AccessLogMember, AuditEvent
 from audit.verification import Verification
 from tests.conftest import BACKEND, Api, client_token, create_principal, register
 from tests.consent.support import AUDIENCE, MEMBER_DATA, grant, new_member
+from tests.locks import LockHolder
 from vaultkernel.settings import Settings
 
 MEMBERSHIP_AUDIENCE = """query($first: Int!) { audience(purpose: "loyalty.membership", first: $first) {
@@ -515,6 +516,122 @@ def test_a_read_fails_closed_when_the_log_cannot_be_written(services: Any, loyal
     assert jane["email"] not in str(result)
 
 
+def test_writers_kept_waiting_by_a_lock_fail_closed_within_the_budget(
+        services: Any, settings: Any) -> None:
+    """Another process holds the lock the entry needs: every wait (for this process's
+    other writers, for the database's lock) counts against one budget, so each of four
+    concurrent reads fails closed after it, not one after another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from audit.access_log import AccessLogUnavailable
+
+    budget = 1.0
+    log = AccessLog(services.db, retry_budget=budget)
+
+    def kept_waiting(n: int) -> float:
+        started = time.monotonic()
+        with pytest.raises(AccessLogUnavailable):
+            log.append("client:test", "loyalty.membership", [Read(uuid.uuid4(), ["email"])],
+                       f"req-{n}")
+        return time.monotonic() - started
+
+    holder = LockHolder(settings.database_url, table="access_log")
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            waited = list(pool.map(kept_waiting, range(4)))
+    finally:
+        holder.close()
+    assert max(waited) < budget + 1.0, waited
+    log.append("client:test", "loyalty.membership", [Read(uuid.uuid4(), ["email"])],
+               "req-after")
+    log.close()
+    assert [e.request_id for e in entries_of(services)] == ["req-after"]
+    assert verify(services) == Verification(ok=True, checked=1)
+
+
+def test_a_writer_stuck_in_this_process_holds_up_the_others_no_longer_than_the_budget(
+        services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One thread holds the process's writer (stuck outside any database wait): the
+    others give up within their budget instead of queueing behind it."""
+    import threading
+
+    from audit.access_log import AccessLogUnavailable
+
+    log = AccessLog(services.db, retry_budget=0.5)
+    stuck, release = threading.Event(), threading.Event()
+    write = log._write
+
+    def stuck_once(*args: Any, **kwargs: Any) -> Any:
+        if not stuck.is_set():
+            stuck.set()
+            release.wait(10)
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(log, "_write", stuck_once)
+    first = threading.Thread(target=log.append, args=(
+        "client:test", "loyalty.membership", [Read(uuid.uuid4(), ["email"])], "req-stuck"))
+    first.start()
+    try:
+        assert stuck.wait(5)
+        started = time.monotonic()
+        with pytest.raises(AccessLogUnavailable):
+            log.append("client:test", "loyalty.membership", [Read(uuid.uuid4(), ["email"])],
+                       "req-behind")
+        assert time.monotonic() - started < 1.0
+    finally:
+        release.set()
+        first.join()
+        log.close()
+    assert [e.request_id for e in entries_of(services)] == ["req-stuck"]
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's writer borrows pooled "
+                    "connections; PostgreSQL's keeps one of its own")
+def test_a_connection_the_writer_borrowed_goes_back_as_it_came(
+        services: Any, settings: Any) -> None:
+    """A retry shortens the connection's busy timeout to what the budget has left, and
+    the entry runs in the driver's autocommit: both are undone before the pool has it
+    back, even when the write failed."""
+    from audit.access_log import AccessLogUnavailable
+
+    log = AccessLog(services.db, retry_budget=1.0)
+    holder = LockHolder(settings.database_url, table="access_log")
+    try:
+        with pytest.raises(AccessLogUnavailable):
+            log.append("client:test", "loyalty.membership", [Read(uuid.uuid4(), ["email"])],
+                       "req-1")
+    finally:
+        holder.close()
+        log.close()
+    connections = [services.db.engine.connect() for _ in range(4)]
+    try:
+        for connection in connections:
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+            assert connection.connection.dbapi_connection.isolation_level == ""
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+def test_a_read_kept_waiting_past_the_budget_answers_no_value(
+        services: Any, settings: Any, loyalty_api: Api, jane: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    log = AccessLog(services.db, retry_budget=1.0)
+    monkeypatch.setattr(services, "access_log", log)
+    holder = LockHolder(settings.database_url, table="access_log")
+    try:
+        started = time.monotonic()
+        result = loyalty_api.graphql(MEMBERSHIP_AUDIENCE, {"first": 10})
+        waited = time.monotonic() - started
+    finally:
+        holder.close()
+        log.close()
+    assert result["data"] is None
+    assert result["errors"][0]["extensions"]["code"] == "ACCESS_LOG_UNAVAILABLE"
+    assert jane["email"] not in str(result)
+    assert waited < 3.0
+
+
 def test_a_page_of_members_costs_a_constant_number_of_statements(
         services: Any, loyalty_api: Api) -> None:
     for n in range(3):
@@ -601,6 +718,17 @@ def test_the_whole_log_newest_first(people: dict[str, Any], officer_api: Api,
         {"field": "birthdate", "reason": "CATEGORY_NOT_IN_PURPOSE"},
         {"field": "member_number", "reason": "CATEGORY_NOT_IN_PURPOSE"}]
     assert "ann@example.org" not in str(items)
+
+
+def test_entries_that_named_nobody_do_not_end_a_page_early(services: Any) -> None:
+    """Look-ups of unknown keys are entries too, naming nobody: a page of the whole log
+    still reaches the reads before them."""
+    write(services, 1, "req-read")
+    write(services, 12, "req-stranger", members=0)
+    with services.db.unit_of_work() as uow:
+        items, after = log_view.page(uow.session, log_view.LogFilter(), 5, None)
+    assert [item.request_id for item in items] == ["req-read"]
+    assert after is None
 
 
 def test_filters(people: dict[str, Any], officer_api: Api) -> None:

@@ -7,6 +7,7 @@ trace of what went over the wire."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,9 @@ import pytest
 from psycopg.pq import Trace
 from sqlalchemy import Engine, event
 
+from audit.access_log import AccessLog
+from audit.chain import Read
+from audit.verification import Verification, verify
 from membervault.services import Services
 from tests.conftest import BACKEND, Api
 from tests.consent.support import change, new_member
@@ -55,15 +59,28 @@ class Wire:
     @contextmanager
     def sent(self) -> Iterator[list[tuple[str, str]]]:
         """(message type, text) of each message sent to the server within the block."""
+        with self.exchanged() as messages:
+            sent: list[tuple[str, str]] = []
+            yield sent
+        sent += [(kind, text) for direction, kind, text in messages if direction == "F"]
+
+    @contextmanager
+    def exchanged(self) -> Iterator[list[tuple[str, str, str]]]:
+        """(direction, type, text) of each message either way within the block."""
         self._restart()
-        messages: list[tuple[str, str]] = []
+        messages: list[tuple[str, str, str]] = []
         yield messages
         for path in self._restart():
-            messages += sent_by_client(path.read_text())
+            messages += messages_of(path.read_text())
 
 
 def sent_by_client(trace: str) -> list[tuple[str, str]]:
-    """(type, text) of the frontend messages in a libpq trace: a message starts a line
+    """(type, text) of the frontend messages in a libpq trace."""
+    return [(kind, text) for direction, kind, text in messages_of(trace) if direction == "F"]
+
+
+def messages_of(trace: str) -> list[tuple[str, str, str]]:
+    """(direction, type, text) of each message in a libpq trace: a message starts a line
     with F (to the server) or B (from it); a statement's own line breaks continue it."""
     parsed: list[list[str]] = []
     for line in trace.splitlines():
@@ -71,8 +88,8 @@ def sent_by_client(trace: str) -> list[tuple[str, str]]:
             parsed.append(line.split("\t", 3))
         elif parsed:
             parsed[-1][-1] += " " + line
-    return [(fields[2], fields[3].strip() if len(fields) > 3 else "")
-            for fields in parsed if fields[0] == "F"]
+    return [(fields[0], fields[2], fields[3].strip() if len(fields) > 3 else "")
+            for fields in parsed]
 
 
 @pytest.fixture
@@ -126,3 +143,27 @@ def test_a_warm_client_read_sends_no_ping_and_nothing_but_its_statements(
     assert simple_queries == set(), simple_queries
     assert sum(1 for kind, _ in messages if kind in {"Sync", "Query"}) == 2, messages
 
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="libpq's trace of the wire protocol")
+def test_an_entry_that_meets_another_writers_costs_two_round_trips_and_no_error(
+        services: Services, tmp_path: Path) -> None:
+    """Two server processes' writers taking turns: each finds the position it remembered
+    taken. The INSERT does nothing (no ERROR for the server's log) and returns the tail
+    that took it, so the entry is written on the second round trip, not the third."""
+    wire = Wire(services.db.engine, tmp_path)
+    first, second = AccessLog(services.db), AccessLog(services.db)
+    try:
+        for writer in (first, second, first):  # both warm; first's tail is now stale
+            writer.append("client:test", "marketing.email", [Read(uuid.uuid4(), ["email"])],
+                          "req-warm")
+        second.append("client:test", "marketing.email", [], "req-warm")
+        with wire.exchanged() as messages:
+            first.append("client:test", "marketing.email", [Read(uuid.uuid4(), ["email"])],
+                         "req-met")
+    finally:
+        first.close()
+        second.close()
+    assert sum(1 for d, kind, _ in messages if d == "F" and kind in {"Sync", "Query"}) == 2
+    assert not [m for m in messages if m[1] == "ErrorResponse"], messages
+    with services.db.unit_of_work() as uow:
+        assert verify(uow.session) == Verification(ok=True, checked=5)

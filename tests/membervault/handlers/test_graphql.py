@@ -19,6 +19,8 @@ from tests.locks import LockHolder, writes_seen
 GRANT = """mutation { grantConsent(purpose: "marketing.email", noticeVersion: 1) {
   consents { purpose status } errors { code } } }"""
 ME = "{ me { id email } }"
+MEMBER_DATA = """query($n: String!) {
+  memberData(purpose: "loyalty.membership", memberNumber: $n) { email } }"""
 
 
 def test_health_is_answered_while_a_graphql_write_waits_for_a_lock(
@@ -39,7 +41,7 @@ def test_health_is_answered_while_a_graphql_write_waits_for_a_lock(
             async with anyio.create_task_group() as requests:
                 requests.start_soon(grant)
                 with anyio.fail_after(10):
-                    await anyio.to_thread.run_sync(writing.wait)  # the grant is at the lock
+                    assert await anyio.to_thread.run_sync(writing.wait, 10)  # the grant is at the lock
                     answers["health"] = await client.get("/healthz")
                 assert "grant" not in answers  # still waiting for the lock meanwhile
                 holder.release()  # the grant goes on
@@ -56,6 +58,41 @@ def test_health_is_answered_while_a_graphql_write_waits_for_a_lock(
         assert uow.session.scalar(select(Consent.granted).where(
             Consent.member_id == uow.session.scalars(select(Member.id)).one(),
             Consent.purpose == "marketing.email")) is True
+
+
+def test_health_is_answered_while_a_read_waits_to_write_its_access_log_entry(
+        app: Any, services: Any, settings: Any, jane: dict[str, Any], loyalty_api: Api) -> None:
+    """A read holds its thread, not the event loop, while its entry waits for the log's
+    lock; once the lock is free the entry is written and the values answered."""
+    holder = LockHolder(settings.database_url, table="access_log")
+    answers: dict[str, httpx.Response] = {}
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000",
+                                     timeout=30) as client:
+
+            async def read() -> None:
+                answers["read"] = await client.post(
+                    "/graphql", json={"query": MEMBER_DATA,
+                                      "variables": {"n": jane["memberNumber"]}},
+                    headers={"authorization": f"Bearer {loyalty_api.token}"})
+
+            async with anyio.create_task_group() as requests:
+                requests.start_soon(read)
+                with anyio.fail_after(10):
+                    assert await anyio.to_thread.run_sync(writing.wait, 10)  # the entry is at the lock
+                    answers["health"] = await client.get("/healthz")
+                assert "read" not in answers  # still waiting for the lock meanwhile
+                holder.release()
+
+    try:
+        with writes_seen(services.db.engine) as writing:
+            anyio.run(scenario)
+    finally:
+        holder.close()
+    assert answers["health"].status_code == 200
+    assert answers["read"].json()["data"]["memberData"] == {"email": jane["email"]}
 
 
 def test_a_masked_error_names_the_request_id_the_caller_sent(
