@@ -1,5 +1,6 @@
 """Backlogs read from the database at scrape time: job queues and their ages, requests
-due soon and overdue, the last retention sweep.
+due soon and overdue, the last retention sweep, the access log entries not yet in its
+per-member index (the worker's).
 
 Read, not counted: whichever process did the work (a server, the separate worker, a
 ``membervault`` command), the numbers are the database's, the same from every server
@@ -9,15 +10,18 @@ process. A scrape costs a handful of aggregate queries over indexed columns.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from audit.models import AuditEvent
+from audit import member_index
+from audit.models import AccessLogEntry, AuditEvent
 from outbox.models import Delivery, OutboxEvent
 from retention.sweeper import ACTOR as SWEEPER
 from subject_requests.access import BUILDABLE_STATES
@@ -27,6 +31,7 @@ from subject_requests.models import DataSubjectRequest
 from vaultkernel.clock import Clock
 from vaultkernel.database import Database
 
+log = logging.getLogger("membervault.metrics")
 DUE_SOON = dt.timedelta(days=7)
 QUEUES = ("exports", "erasures", "deliveries", "dead_letters")
 
@@ -42,6 +47,7 @@ class Backlog(Collector):
             yield from self._queues(uow.session, now)
             yield from self._requests(uow.session, now)
             yield from self._sweep(uow.session)
+        yield from self._access_log()
 
     def _queues(self, session: Session, now: dt.datetime) -> Iterator[Metric]:
         depth = GaugeMetricFamily("membervault_jobs_queued", "Work waiting for the worker: "
@@ -96,6 +102,23 @@ class Backlog(Collector):
         yield when
         yield rows
         yield failed
+
+    def _access_log(self) -> Iterator[Metric]:
+        unindexed = GaugeMetricFamily(
+            "membervault_access_log_unindexed_entries", "Access log entries the worker has "
+            "not yet added to the per-member index; per-member questions (who read my "
+            "data, exports, the officer's member filter) read these by their text")
+        # On its own: when the log cannot be read, the scrape still answers (with the
+        # write failures the reads meet then), without this gauge.
+        try:
+            with self.db.unit_of_work() as uow:
+                newest = uow.session.scalar(select(func.max(AccessLogEntry.sequence))) or 0
+                behind = newest - member_index.indexed_through(uow.session)
+        except DBAPIError as exc:
+            log.warning("access log backlog not read: %s", type(exc).__name__)
+            return
+        unindexed.add_metric([], max(behind, 0))
+        yield unindexed
 
 
 def _queue_rows(session: Session, now: dt.datetime

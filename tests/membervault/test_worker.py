@@ -80,3 +80,28 @@ def test_a_killed_worker_resumes_an_export_and_an_erasure(
         assert s.scalar(select(func.count()).select_from(ExportArchive)) == 1
     assert not list(export_dir.glob("*.partial"))
     assert len(list(export_dir.iterdir())) == 1
+
+
+def test_a_pass_indexes_the_access_log_and_signs_its_head(services: Any) -> None:
+    """What the worker owes the access log: the per-member index caught up, and the head
+    signed (at most once an interval, and only when the log moved)."""
+    from audit import heads, member_index
+
+    member = uuid.uuid4()
+    services.access_log.append("client:test", "loyalty.membership",
+                               [Read(member, ["email"])], "req-1")
+    start = utcnow()
+    first = worker.run_once(services, now=lambda: start)
+    assert first["access_log_heads"] == 1
+    with services.db.unit_of_work() as uow:
+        assert member_index.indexed_through(uow.session) == 1
+        head = heads.latest(uow.session)
+        assert head is not None and head.sequence == 1
+        assert [a.sequence for a in member_index.of_member(uow.session, member, first=5)] == [1]
+    services.access_log.append("client:test", "loyalty.membership",
+                               [Read(member, ["email"])], "req-2")
+    assert worker.run_once(services, now=lambda: start)["access_log_heads"] == 0  # too soon
+    later = start + 2 * heads.INTERVAL
+    assert worker.run_once(services, now=lambda: later)["access_log_heads"] == 1
+    with services.db.unit_of_work() as uow:
+        assert heads.latest(uow.session).sequence == 2  # type: ignore[union-attr]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,21 @@ def test_the_worker_empties_the_export_queue_and_records_its_sweep(
     assert value(done, "membervault_retention_last_sweep_failed_rules") == 0
     assert ("membervault_retention_last_sweep_rows",
             frozenset({("rule", "access_log")})) in done
+
+
+def test_entries_not_yet_in_the_per_member_index_are_a_backlog(
+        http: TestClient, services: Services) -> None:
+    from audit import member_index
+    from audit.chain import Read
+
+    member_index.catch_up(services.db)
+    assert value(scrape(http), "membervault_access_log_unindexed_entries") == 0
+    for n in range(3):
+        services.access_log.append("client:test", "loyalty.membership",
+                                   [Read(uuid.uuid4(), ["email"])], f"req-{n}")
+    assert value(scrape(http), "membervault_access_log_unindexed_entries") == 3
+    worker.run_once(services)  # indexes (its sweep, when due, catches up first)
+    assert value(scrape(http), "membervault_access_log_unindexed_entries") == 0
 
 
 def test_requests_past_their_due_date_are_overdue(http: TestClient, services: Services,
