@@ -98,6 +98,36 @@ def test_schema_never_touches_sql() -> None:
     assert "sqlalchemy" not in imports_of(ENTRYPOINTS)
 
 
+def access_log_writes_in(directory: Path) -> list[str]:
+    """Where the package writes the access log itself: ``<reader log>.record(...)`` or
+    ``<...>.access_log.append(...)`` (the audit trail's ``trail.record`` is another log)."""
+    found = []
+    for path in sorted(directory.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                receiver = ast.unparse(node.func.value)
+                if ((node.func.attr == "record" and receiver != "trail")
+                        or (node.func.attr == "append" and receiver.endswith("access_log"))):
+                    found.append(f"{path.relative_to(directory)}:{node.lineno}: {receiver}")
+    return found
+
+
+@pytest.mark.parametrize("package", [ENTRYPOINTS, COMPOSITION_ROOT])
+def test_no_entrypoint_writes_the_access_log_itself(package: str) -> None:
+    """Rule 2 by structure: resolvers and handlers hand a reader's log to the use case,
+    which records before it returns values; they never record themselves."""
+    assert access_log_writes_in(ROOT / package) == []
+
+
+def test_an_entrypoint_writing_the_access_log_is_found(tmp_path: Path) -> None:
+    (tmp_path / "view.py").write_text(
+        "def f(ctx, services):\n    ctx.reads.record('p', [])\n"
+        "    services.access_log.append('a', 'p', [], 'r')\n    trail.record(1)\n"
+        "    items.append(2)\n")
+    assert [f.split(": ")[1] for f in access_log_writes_in(tmp_path)] == [
+        "ctx.reads", "services.access_log"]
+
+
 @pytest.mark.parametrize("package", sorted(OURS - {COMPOSITION_ROOT}))
 def test_nothing_imports_the_composition_root(package: str) -> None:
     assert COMPOSITION_ROOT not in imports_of(package)

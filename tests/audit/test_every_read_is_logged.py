@@ -141,7 +141,17 @@ def log_table_gone(services: Services) -> Iterator[Callable[[], None]]:
             connection.execute(sa.text("ALTER TABLE access_log_away RENAME TO access_log"))
 
 
+# Root fields answering a bare scalar: no type to look into, so each is named here.
+SCALAR_ANSWERS = {
+    "recordOfProcessing": "the record of processing activities (Art. 30): no member's data",
+    "recordActivity": "how many members' activity was recorded: a count",
+}
+
+
 def test_every_root_field_is_classified() -> None:
+    scalar = {name for name, f in root_fields().items()
+              if not isinstance(graphql.get_named_type(f.type), graphql.GraphQLObjectType)}
+    assert scalar == set(SCALAR_ANSWERS), "a root field answers a scalar: say what it holds"
     fields = set(root_fields())
     answering = fields - NO_MEMBER_VALUES
     assert answering - set(READS) == set(), "a root field returns member values untested"
@@ -203,11 +213,35 @@ ROUTES: dict[str, Callable[[World], tuple[str, str]]] = {
 }
 
 
-def test_every_route_with_member_data_is_covered(app: Any) -> None:
+# Every other route of the app, and why it returns no member's values. The privacy
+# centre and the console are mounts whose pages are classified below (PAGES,
+# CONSOLE_PAGES, and the pages shown to carry none).
+NO_MEMBER_DATA_ROUTES = {
+    "/": "the landing page",
+    "/graphql": "GraphQL: every root field is classified above (READS)",
+    "/graphiql": "the GraphiQL page's own assets",
+    "/oauth/token": "a client's access token",
+    "/auth/member/code": "sends a sign-in code; answers the same for anyone",
+    "/auth/member/token": "a member's access token",
+    "/.well-known/jwks.json": "the service's public keys",
+    "/.well-known/gpc.json": "the Global Privacy Control statement",
+    "/policy": "the processing policy",
+    "/policy.json": "the processing policy",
+    "/healthz": "liveness",
+    "/readyz": "readiness",
+    "/metrics": "counts, never values",
+    "/exports/{token}/signature": "the archive's detached signature, no content",
+    "/privacy": "the privacy centre: its pages are classified below",
+    "/console": "the officer console: its pages are classified below",
+}
+
+
+def test_every_route_is_classified(app: Any) -> None:
+    """A route added to the app fails here until it is proved to log (ROUTES) or said to
+    return no member's values."""
     paths = {getattr(r, "path", "") for r in app.routes}
-    assert set(ROUTES) <= paths
-    assert not {p for p in paths if p.startswith(("/audience", "/exports"))} - set(ROUTES) - {
-        "/exports/{token}/signature"}
+    assert set(ROUTES) | set(NO_MEMBER_DATA_ROUTES) == paths
+    assert not set(ROUTES) & set(NO_MEMBER_DATA_ROUTES)
 
 
 @pytest.mark.parametrize("route", sorted(ROUTES))
