@@ -113,9 +113,14 @@ class Handler:
     def batch(self, session: Session, now: dt.datetime, after: Any,
               size: int) -> tuple[list[Any], Any]:
         """The next batch of keys, and where the batch after it starts (``after`` is
-        ``None`` for the first). Here every batch is the first ``size`` candidates: an
-        applied batch stops being one."""
-        return list(session.scalars(self.candidates(now).limit(size))), None
+        ``None`` for the first): in key order, each batch after the last key of the one
+        before (a keyset), so the sweep reads each candidate once however many batches
+        there are, and a row its batch left a candidate is not met again."""
+        query = self.candidates(now)
+        if after is not None:
+            query = query.where(self.key > after)
+        keys = list(session.scalars(query.limit(size)))
+        return keys, (keys[-1] if keys else None)
 
     def apply(self, session: Session, keys: Sequence[Any], now: dt.datetime) -> None:
         raise NotImplementedError
@@ -216,8 +221,9 @@ class CategoryWithoutConsent(Handler):
 
 class AccessLogPrefix(Handler):
     """Old entries go from the front of the chain only (so it stays verifiable), and the
-    prefix stops before the first entry naming a member under legal hold, and before the
-    first entry the per-member index has not covered yet (holds are found through it)."""
+    prefix stops before the first entry naming a member under legal hold, before the
+    first entry the per-member index has not covered yet (holds are found through it),
+    and before the newest entry (the chain goes on from it)."""
 
     key_column = (AccessLogEntry.sequence,)
 
@@ -232,10 +238,14 @@ class AccessLogPrefix(Handler):
     def candidates(self, now: dt.datetime) -> Select[Any]:
         indexed = select(func.coalesce(func.max(AccessLogIndexState.indexed_through), 0)
                          ).scalar_subquery()
+        # The newest entry always stays, however old: a writer chains the next entry onto
+        # it (an emptied log would start again at sequence 1, below the checkpoint).
+        newest = select(func.max(AccessLogEntry.sequence)).correlate(None).scalar_subquery()
         stop = select(func.min(AccessLogEntry.sequence)).where(
             or_(AccessLogEntry.at >= self.rule.after.before(now),
                 AccessLogEntry.sequence > indexed,
-                AccessLogEntry.sequence.in_(self._naming_held(now)))).scalar_subquery()
+                AccessLogEntry.sequence.in_(self._naming_held(now)),
+                AccessLogEntry.sequence >= newest)).scalar_subquery()
         return (select(AccessLogEntry.sequence)
                 .where(or_(stop.is_(None), AccessLogEntry.sequence < stop))
                 .order_by(AccessLogEntry.sequence))

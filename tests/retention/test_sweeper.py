@@ -12,10 +12,11 @@ import pytest
 import sqlalchemy
 from sqlalchemy import func, select, update
 
+from audit import member_index
 from audit.access_log import AccessLog
 from audit.chain import Read
 from audit.models import AccessLogEntry, AuditEvent
-from audit.verification import verify
+from audit.verification import Verification, verify
 from consent import ledger
 from consent.evidence import Evidence
 from consent.models import ConsentRecord
@@ -439,3 +440,63 @@ def test_each_batch_of_inactive_members_is_read_from_the_status_activity_index(
     # every batch but each handler's first starts in the index where the last one stopped
     starts = [plan for plan in plans if "last_activity_at>? AND last_activity_at<?" in plan[0]]
     assert len(starts) == len(plans) - 2, plans
+
+
+def test_a_rule_reads_each_batch_after_the_last_key_of_the_one_before(
+        services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every rule's batches are a keyset: a batch starts after the previous one's last
+    key, so no candidate is read twice and a sweep does not read the due range again for
+    every batch (which grows with the square of the rows)."""
+    with services.db.unit_of_work() as uow:
+        for n in range(9):
+            created = ago(hours=2, minutes=n)
+            uow.session.add(SignInCode(email_index=bytes([n]) * 32, code_hash=b"h" * 32,
+                                       created_at=created,
+                                       expires_at=created + dt.timedelta(minutes=10)))
+        uow.commit()
+    applied: list[list[Any]] = []
+    delete_batch = sweeper.SignInCodes.apply
+
+    def apply(self: Any, session: Any, keys: Any, now: dt.datetime) -> None:
+        applied.append(list(keys))
+        delete_batch(self, session, keys, now)
+
+    monkeypatch.setattr(sweeper.SignInCodes, "apply", apply)
+    sent: list[str] = []
+
+    def watch(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM sign_in_codes" in statement and "LIMIT" in statement:
+            sent.append(statement)
+
+    sqlalchemy.event.listen(services.db.engine, "before_cursor_execute", watch)
+    try:
+        report = sweep(services, now=NOW, rule="sign_in_codes", batch_size=2)
+    finally:
+        sqlalchemy.event.remove(services.db.engine, "before_cursor_execute", watch)
+    assert report.counts() == {"sign_in_codes": 9}
+    keys = [k for batch in applied for k in batch]
+    assert len(applied) == 5 and len(set(keys)) == 9
+    assert keys == sorted(keys)
+    assert len(sent) == 6  # five batches and the empty one that ends the rule
+    assert "sign_in_codes.id >" not in sent[0]
+    assert all("sign_in_codes.id >" in statement for statement in sent[1:])
+
+
+def test_a_log_old_to_its_last_entry_keeps_that_entry_and_the_chain_goes_on(
+        services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every entry past the rule and indexed: all go but the newest, so the next entry
+    is chained onto it (an emptied log started again at sequence 1, below the
+    checkpoint, where neither the chain check nor the index looked)."""
+    member = uuid.uuid4()
+    log_entries(services, monkeypatch, months_ago(30), member, 4)
+    member_index.catch_up(services.db)
+    assert sweep(services, now=NOW, rule="access_log").counts() == {"access_log": 3}
+    services.access_log.append("client:x", "loyalty.membership", [Read(member, ["email"])],
+                               "req-after")
+    with services.db.engine.connect() as connection:
+        assert list(connection.scalars(select(AccessLogEntry.sequence)
+                                       .order_by(AccessLogEntry.sequence))) == [4, 5]
+    member_index.catch_up(services.db)
+    with services.db.unit_of_work() as uow:
+        assert verify(uow.session) == Verification(ok=True, checked=2)
+        assert [a.sequence for a in member_index.of_member(uow.session, member, first=9)] == [5, 4]
