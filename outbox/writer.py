@@ -53,7 +53,9 @@ def emit_many(session: Session, type_: str, emissions: Sequence[Emission], *,
     ids = [uuid.uuid4() for _ in emissions]
     if not emissions:
         return ids
-    session.execute(insert(OutboxEvent), [
+    # Table inserts: one executemany each, without the ORM's per-row bulk bookkeeping
+    # (a retention sweep emits a thousand events a batch).
+    session.execute(insert(OutboxEvent.__table__), [
         {"id": event_id, "type": type_, "member_id": e.member_id, "facts": e.facts,
          "sealed_member_number": e.sealed_member_number, "created_at": now,
          "request_id": e.request_id} for event_id, e in zip(ids, emissions, strict=True)])
@@ -62,5 +64,5 @@ def emit_many(session: Session, type_: str, emissions: Sequence[Emission], *,
                   for event_id, e in zip(ids, emissions, strict=True)
                   for client_id in e.recipients]
     if deliveries:
-        session.execute(insert(Delivery), deliveries)
+        session.execute(insert(Delivery.__table__), deliveries)
     return ids
