@@ -53,9 +53,10 @@ def emit_many(session: Session, type_: str, emissions: Sequence[Emission], *,
     ids = [uuid.uuid4() for _ in emissions]
     if not emissions:
         return ids
-    # Table inserts: one executemany each, without the ORM's per-row bulk bookkeeping
-    # (a retention sweep emits a thousand events a batch).
-    session.execute(insert(OutboxEvent.__table__), [
+    # On the session's connection: one executemany each, without the ORM's per-row bulk
+    # bookkeeping (Session.execute's bulk insert; a retention sweep emits a thousand
+    # events a batch).
+    session.connection().execute(insert(OutboxEvent), [
         {"id": event_id, "type": type_, "member_id": e.member_id, "facts": e.facts,
          "sealed_member_number": e.sealed_member_number, "created_at": now,
          "request_id": e.request_id} for event_id, e in zip(ids, emissions, strict=True)])
@@ -64,5 +65,5 @@ def emit_many(session: Session, type_: str, emissions: Sequence[Emission], *,
                   for event_id, e in zip(ids, emissions, strict=True)
                   for client_id in e.recipients]
     if deliveries:
-        session.execute(insert(Delivery.__table__), deliveries)
+        session.connection().execute(insert(Delivery), deliveries)
     return ids

@@ -258,7 +258,7 @@ def _shred(session: Session, kit: ErasureKit, rows: Sequence[Any], *, now: dt.da
                                     .where(SuppressedEmail.email_hash.in_(list(suppressions)))))
         fresh = [v for k, v in suppressions.items() if k not in known]
         if fresh:
-            session.execute(insert(SuppressedEmail.__table__), fresh)
+            session.connection().execute(insert(SuppressedEmail), fresh)
     owner_of = {row.email_index: row.id for row in rows if row.email_index is not None}
     if owner_of:
         for index in _deleted(session, delete(SignInCode).where(
@@ -301,8 +301,9 @@ def _shred(session: Session, kit: ErasureKit, rows: Sequence[Any], *, now: dt.da
     for report in reports:
         email = emails.get(report.member_id)
         report.mail_messages = forgotten[email.strip().lower()] if email else 0
-    # Table inserts: one executemany, without the ORM's per-row bulk bookkeeping.
-    session.execute(insert(AuditEvent.__table__), [
+    # On the session's connection: one executemany, without the ORM's per-row bulk
+    # bookkeeping (Session.execute's bulk insert).
+    session.connection().execute(insert(AuditEvent), [
         {"at": now, "actor": cause.actor, "action": EVENT, "member_id": r.member_id,
          "details": {**cause.details(), "recipients": r.recipients, **r.as_details()}}
         for r in reports])
