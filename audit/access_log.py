@@ -235,9 +235,11 @@ class AccessLog:
                     if sequence is not None:
                         return sequence
                     # Another writer took the position (the tail is known again): no
-                    # contention, so the retry goes at once. (On PostgreSQL a tail read in
-                    # the statement's snapshot may still be one short, when the INSERT
-                    # waited for the other writer's entry: the next try sees it.)
+                    # contention, so the retry goes at once; after a back-off the other
+                    # writer would have moved on and the tail be stale again, every time.
+                    # (On PostgreSQL a tail read in the statement's snapshot may still be
+                    # one short, when the INSERT waited for the other writer's entry: the
+                    # next try sees it.)
                     at_once = True
                 except Exception as exc:  # noqa: BLE001  (any failure: fail closed)
                     self._tail = None

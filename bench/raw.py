@@ -143,7 +143,10 @@ class Raw:
                                             now)
                 if sequence is not None:
                     return sequence
-                at_once = attempt == 0  # a stale tail, now the one that took it: at once
+                # The tail that took the position, learnt just now: retried at once, as
+                # the service does (after a back-off the other writer has moved on, so
+                # the tail would be stale again and again).
+                at_once = True
             except self._errors.OperationalError as exc:
                 if not self._contention(exc):
                     raise

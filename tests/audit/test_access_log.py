@@ -502,6 +502,42 @@ def test_a_stale_tail_is_read_again_and_written_without_waiting(
     assert verify(services) == Verification(ok=True, checked=6)
 
 
+def test_a_writer_that_keeps_meeting_newer_entries_retries_at_once(
+        services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process writes between each refusal and its retry: every retry goes at
+    once with the tail just learnt, never backing off (after a back-off that tail would
+    be stale again, and a busy second process could starve this one past its budget)."""
+    import audit.access_log
+
+    waits: list[float] = []
+    monkeypatch.setattr(audit.access_log.time, "sleep", waits.append)
+    mine, other = AccessLog(services.db), AccessLog(services.db)
+    write = mine._write
+    taken: list[int] = []
+
+    def another_entry_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        sequence = write(*args, **kwargs)
+        if sequence is None and len(taken) < 3:
+            taken.append(other.append("client:other", "loyalty.membership",
+                                      [Read(uuid.uuid4(), ["email"])], "req-other"))
+        return sequence
+
+    try:
+        mine.append("client:test", "loyalty.membership", [Read(uuid.uuid4(), ["email"])],
+                    "req-1")
+        other.append("client:other", "loyalty.membership", [Read(uuid.uuid4(), ["email"])],
+                     "req-other")
+        monkeypatch.setattr(mine, "_write", another_entry_meanwhile)
+        assert mine.append("client:test", "loyalty.membership",
+                           [Read(uuid.uuid4(), ["email"])], "req-2") == 6
+    finally:
+        mine.close()
+        other.close()
+    assert taken == [3, 4, 5]
+    assert waits == []
+    assert verify(services) == Verification(ok=True, checked=6)
+
+
 def test_a_read_fails_closed_when_the_log_cannot_be_written(services: Any, loyalty_api: Api,
                                                             jane: dict[str, Any]) -> None:
     with services.db.engine.begin() as connection:

@@ -45,3 +45,41 @@ def test_writers_with_stale_tails_retry_and_keep_one_chain(env: Env, autocommit:
         assert list(uow.session.scalars(sa.select(AccessLogEntry.request_id)
                                         .order_by(AccessLogEntry.sequence))) == [
             "floor-1", "floor-2", "floor-3", "service-4", "floor-5", "nobody"]
+
+
+def test_a_writer_that_keeps_meeting_newer_entries_retries_at_once(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer moves on between each refusal and its retry: every retry still goes
+    at once with the tail just learnt. (Backing off let the other writer move further,
+    so the learnt tail was stale every time: two floor workers failed requests with
+    ``LogUnavailable`` after the budget.)"""
+    import bench.raw
+
+    member = uuid.uuid4()
+    waits: list[float] = []
+    monkeypatch.setattr(bench.raw.time, "sleep", waits.append)
+    floor = Raw(env.kind, env.engine, autocommit=True)
+    service = env.services.access_log
+    insert = floor._insert_log
+    taken = []
+
+    def meanwhile_another_entry(*args: object) -> int | None:
+        sequence = insert(*args)  # type: ignore[arg-type]
+        if sequence is None and len(taken) < 3:
+            taken.append(True)
+            service.append("client:service", "marketing.email", [Read(member, ["email"])],
+                           f"service-{len(taken)}")
+        return sequence
+
+    try:
+        assert _append(floor, member, "floor-1") == 1
+        service.append("client:service", "marketing.email", [Read(member, ["email"])],
+                       "service-0")
+        monkeypatch.setattr(floor, "_insert_log", meanwhile_another_entry)
+        assert _append(floor, member, "floor-2") == 6
+    finally:
+        floor.close()
+    assert len(taken) == 3
+    assert waits == []
+    with env.services.db.unit_of_work() as uow:
+        assert verify(uow.session).ok
