@@ -6,7 +6,9 @@ rewrites the section between the markers ``<!-- bench:results -->`` and
 outside the markers changes. A full run of some targets only (``--only B9``) is merged
 onto the newest complete full run of the same database found in bench/results/, and a
 database the run did not cover keeps its newest complete full run there (see
-:func:`sources`).
+:func:`sources`). Where that run is missing (result files are not committed: a fresh
+checkout has none), the section is left as it is rather than lose figures
+(:func:`gaps`).
 
 ``python -m bench.report FILE [FILE ...]`` prints the section for result files (for a
 target found in several files of one database, the last file given wins);
@@ -149,6 +151,32 @@ def sources(written: list[Path], results: Path = RESULTS) -> list[Path]:
             if newest is not None:
                 out.append(newest)
     return out
+
+
+def shown(text: str) -> set[str]:
+    """The databases whose figures the results section of ``text`` shows."""
+    if START not in text or END not in text:
+        return set()
+    inside = text.split(START, 1)[1].split(END, 1)[0]
+    return {database for database in DATABASES if f"### {database}" in inside}
+
+
+def gaps(written: list[Path], text: str, results: Path = RESULTS) -> list[str]:
+    """Why rewriting the section of ``text`` after a run that wrote ``written`` would lose
+    figures it shows (none: nothing is lost). Result files are not committed, so on a
+    fresh checkout a run of some targets has no complete full run to be quoted over, and
+    the section would keep only its rows."""
+    found = []
+    for path in written:
+        document = _load(path)
+        if not _complete(document) and _newest_complete(document["database"], results,
+                                                       besides=path) is None:
+            found.append(f"no complete full run of {document['database']} in "
+                         f"{results.name}/ to quote {path.name} over")
+    covered = {_load(p)["database"] for p in sources(written, results)}
+    found += [f"no run of {database} in {results.name}/ to keep its figures"
+              for database in sorted(shown(text) - covered)]
+    return found
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -268,10 +268,16 @@ def main(argv: list[str] | None = None) -> int:
     if config.default_full and written and not args.no_docs:
         from bench import report
 
-        sources = report.sources(written)
-        report.write_docs(report.DOCS, report.section(sources, skipped))
-        say(f"{report.DOCS.relative_to(report.ROOT)}: results section rewritten from "
-            f"{', '.join(p.name for p in sources)}")
+        docs = report.DOCS.relative_to(report.ROOT)
+        missing = report.gaps(written, report.DOCS.read_text())
+        if missing:
+            say(f"{docs}: results section kept as it was ({'; '.join(missing)}); "
+                "`python -m bench.report FILE ... --write` writes it from the files chosen")
+        else:
+            sources = report.sources(written)
+            report.write_docs(report.DOCS, report.section(sources, skipped))
+            say(f"{docs}: results section rewritten from "
+                f"{', '.join(p.name for p in sources)}")
     if failed:
         console.print("[red]failed:[/red] " + "; ".join(failed))
     return 1 if failed else 0

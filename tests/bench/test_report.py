@@ -11,7 +11,15 @@ import orjson
 import pytest
 
 from bench import report
-from bench.report import END, START, section, sources, with_earlier_full_runs, write_docs
+from bench.report import (
+    END,
+    START,
+    gaps,
+    section,
+    sources,
+    with_earlier_full_runs,
+    write_docs,
+)
 
 DOC = f"""# Performance
 
@@ -116,3 +124,23 @@ def test_a_database_the_run_did_not_cover_keeps_its_last_complete_run(tmp_path: 
     assert sources([sqlite], tmp_path) == [sqlite, postgresql]
     assert "### sqlite" in section(sources([sqlite], tmp_path))
     assert "### postgresql" in section(sources([sqlite], tmp_path))
+
+
+def test_a_run_that_would_lose_figures_leaves_the_section_alone(tmp_path: Path) -> None:
+    """Result files are not committed: on a fresh checkout a run of some targets has no
+    complete run to be quoted over, and a database it did not cover none to keep."""
+    text = DOC.replace("the old tables", "### sqlite\n| B1 |\n### postgresql\n| B1 |")
+    assert report.shown(text) == {"sqlite", "postgresql"}
+    subset = _run(tmp_path / "2026-12-01-sqlite-B9.json", "sqlite", [_result("B9")],
+                  targets=["B9"])
+    assert gaps([subset], text, tmp_path) == [
+        f"no complete full run of sqlite in {tmp_path.name}/ to quote "
+        "2026-12-01-sqlite-B9.json over",
+        f"no run of postgresql in {tmp_path.name}/ to keep its figures"]
+    complete = _run(tmp_path / "2026-11-30-sqlite.json", "sqlite", [_result("B1")])
+    old = time.time() - 3600
+    os.utime(complete, (old, old))
+    assert gaps([subset], text, tmp_path) == [
+        f"no run of postgresql in {tmp_path.name}/ to keep its figures"]
+    _run(tmp_path / "2026-11-30-postgresql.json", "postgresql", [_result("B1")])
+    assert gaps([subset], text, tmp_path) == []
