@@ -7,7 +7,7 @@ outside the markers changes. A full run of some targets only (``--only B9``) is 
 onto the newest complete full run of the same database found in bench/results/, and a
 database the run did not cover keeps its newest complete full run there (see
 :func:`sources`). Where that run is missing (result files are not committed: a fresh
-checkout has none), the section is left as it is rather than lose figures
+checkout has none), the section is left as it is rather than lose figures it quotes
 (:func:`gaps`).
 
 ``python -m bench.report FILE [FILE ...]`` prints the section for result files (for a
@@ -18,6 +18,7 @@ target found in several files of one database, the last file given wins);
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import Any
 
@@ -153,29 +154,41 @@ def sources(written: list[Path], results: Path = RESULTS) -> list[Path]:
     return out
 
 
-def shown(text: str) -> set[str]:
-    """The databases whose figures the results section of ``text`` shows."""
+QUOTED = re.compile(r"`bench/results/([^`]+\.json)`")
+
+
+def quoted(text: str) -> list[str]:
+    """The result files the results section of ``text`` was written from."""
     if START not in text or END not in text:
-        return set()
-    inside = text.split(START, 1)[1].split(END, 1)[0]
-    return {database for database in DATABASES if f"### {database}" in inside}
+        return []
+    return QUOTED.findall(text.split(START, 1)[1].split(END, 1)[0])
+
+
+def _covers(name: str) -> tuple[str, set[str]]:
+    """The database and the targets of a result file, by its name
+    (``2026-12-01-sqlite-B5-B9.json``; no targets named: all of them)."""
+    database = next(d for d in DATABASES if f"-{d}" in name)
+    return database, set(re.findall(r"-(B\d+)(?=[-.])", name)) or set(ORDER)
 
 
 def gaps(written: list[Path], text: str, results: Path = RESULTS) -> list[str]:
     """Why rewriting the section of ``text`` after a run that wrote ``written`` would lose
-    figures it shows (none: nothing is lost). Result files are not committed, so on a
-    fresh checkout a run of some targets has no complete full run to be quoted over, and
-    the section would keep only its rows."""
-    found = []
+    figures (none: nothing is lost): a file the section quotes that the new section would
+    not, for targets this run did not measure. Result files are not committed, so on a
+    fresh checkout a run of some targets finds nothing to be quoted over."""
+    new = {p.name for p in sources(written, results)}
+    measured: dict[str, set[str]] = {}
     for path in written:
         document = _load(path)
-        if not _complete(document) and _newest_complete(document["database"], results,
-                                                       besides=path) is None:
-            found.append(f"no complete full run of {document['database']} in "
-                         f"{results.name}/ to quote {path.name} over")
-    covered = {_load(p)["database"] for p in sources(written, results)}
-    found += [f"no run of {database} in {results.name}/ to keep its figures"
-              for database in sorted(shown(text) - covered)]
+        measured.setdefault(document["database"], set()).update(document["targets"])
+    found = []
+    for name in quoted(text):
+        database, targets = _covers(name)
+        left = targets - measured.get(database, set())
+        if name not in new and left:
+            found.append(f"it quotes {name} for {', '.join(t for t in ORDER if t in left)}, "
+                         "which this run neither measured nor finds in "
+                         f"{results.name}/")
     return found
 
 

@@ -127,20 +127,33 @@ def test_a_database_the_run_did_not_cover_keeps_its_last_complete_run(tmp_path: 
 
 
 def test_a_run_that_would_lose_figures_leaves_the_section_alone(tmp_path: Path) -> None:
-    """Result files are not committed: on a fresh checkout a run of some targets has no
-    complete run to be quoted over, and a database it did not cover none to keep."""
-    text = DOC.replace("the old tables", "### sqlite\n| B1 |\n### postgresql\n| B1 |")
-    assert report.shown(text) == {"sqlite", "postgresql"}
-    subset = _run(tmp_path / "2026-12-01-sqlite-B9.json", "sqlite", [_result("B9")],
-                  targets=["B9"])
-    assert gaps([subset], text, tmp_path) == [
-        f"no complete full run of sqlite in {tmp_path.name}/ to quote "
-        "2026-12-01-sqlite-B9.json over",
-        f"no run of postgresql in {tmp_path.name}/ to keep its figures"]
-    complete = _run(tmp_path / "2026-11-30-sqlite.json", "sqlite", [_result("B1")])
-    old = time.time() - 3600
-    os.utime(complete, (old, old))
-    assert gaps([subset], text, tmp_path) == [
-        f"no run of postgresql in {tmp_path.name}/ to keep its figures"]
-    _run(tmp_path / "2026-11-30-postgresql.json", "postgresql", [_result("B1")])
-    assert gaps([subset], text, tmp_path) == []
+    """Result files are not committed: on a fresh checkout a run of some targets finds
+    no complete run to be quoted over, and a database it did not cover none to keep."""
+    quoting = DOC.replace("the old tables", (
+        "Written by `python -m bench` (`make bench`) from "
+        "`bench/results/2026-11-30-sqlite.json`, `bench/results/2026-11-30-sqlite-B1-B5.json`, "
+        "`bench/results/2026-11-30-postgresql.json`; ...\n### sqlite\n| B1 |\n"
+        "### postgresql\n| B1 |"))
+    assert report.quoted(quoting) == ["2026-11-30-sqlite.json", "2026-11-30-sqlite-B1-B5.json",
+                                      "2026-11-30-postgresql.json"]
+    b9 = _run(tmp_path / "2026-12-01-sqlite-B9.json", "sqlite", [_result("B9")],
+              targets=["B9"])
+    assert [g.split(" for ")[0] for g in gaps([b9], quoting, tmp_path)] == [
+        "it quotes 2026-11-30-sqlite.json", "it quotes 2026-11-30-sqlite-B1-B5.json",
+        "it quotes 2026-11-30-postgresql.json"]
+    # with the complete runs found, only the newer partial run's rows would be lost
+    for name, database in (("2026-11-30-sqlite.json", "sqlite"),
+                           ("2026-11-30-postgresql.json", "postgresql")):
+        path = _run(tmp_path / name, database, [_result("B1")])
+        old = time.time() - 3600
+        os.utime(path, (old, old))
+    assert gaps([b9], quoting, tmp_path) == [
+        "it quotes 2026-11-30-sqlite-B1-B5.json for B1, B5, which this run neither measured "
+        f"nor finds in {tmp_path.name}/"]
+    # a run measuring those targets again loses nothing; nor does a complete run
+    b1_b5 = _run(tmp_path / "2026-12-01-sqlite-B1-B5-B9.json", "sqlite",
+                 [_result("B1"), _result("B5"), _result("B9")], targets=["B1", "B5", "B9"])
+    assert gaps([b1_b5], quoting, tmp_path) == []
+    # a database shown as not run quotes no file, so it holds nothing up
+    assert gaps([b1_b5], DOC.replace("the old tables", "### postgresql\n\nNot run: down."),
+                tmp_path) == []
