@@ -55,7 +55,9 @@ def emit_many(session: Session, type_: str, emissions: Sequence[Emission], *,
         return ids
     # On the session's connection: one executemany each, without the ORM's per-row bulk
     # bookkeeping (Session.execute's bulk insert; a retention sweep emits a thousand
-    # events a batch).
+    # events a batch). Flushed first, as Session.execute would: nothing pending is
+    # written after these rows.
+    session.flush()
     session.connection().execute(insert(OutboxEvent), [
         {"id": event_id, "type": type_, "member_id": e.member_id, "facts": e.facts,
          "sealed_member_number": e.sealed_member_number, "created_at": now,

@@ -258,6 +258,7 @@ def _shred(session: Session, kit: ErasureKit, rows: Sequence[Any], *, now: dt.da
                                     .where(SuppressedEmail.email_hash.in_(list(suppressions)))))
         fresh = [v for k, v in suppressions.items() if k not in known]
         if fresh:
+            session.flush()
             session.connection().execute(insert(SuppressedEmail), fresh)
     owner_of = {row.email_index: row.id for row in rows if row.email_index is not None}
     if owner_of:
@@ -302,7 +303,8 @@ def _shred(session: Session, kit: ErasureKit, rows: Sequence[Any], *, now: dt.da
         email = emails.get(report.member_id)
         report.mail_messages = forgotten[email.strip().lower()] if email else 0
     # On the session's connection: one executemany, without the ORM's per-row bulk
-    # bookkeeping (Session.execute's bulk insert).
+    # bookkeeping (Session.execute's bulk insert); flushed first, as that would be.
+    session.flush()
     session.connection().execute(insert(AuditEvent), [
         {"at": now, "actor": cause.actor, "action": EVENT, "member_id": r.member_id,
          "details": {**cause.details(), "recipients": r.recipients, **r.as_details()}}
