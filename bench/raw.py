@@ -158,7 +158,7 @@ class Raw:
             if time.monotonic() >= deadline:
                 raise LogUnavailable("contention")
             if not at_once:
-                time.sleep(min(0.002 * attempt, 0.05))
+                time.sleep(max(0.0, min(0.002 * attempt, 0.05, deadline - time.monotonic())))
 
     def _insert_log(self, packed: str, members: int, principal: str, purpose: str,
                     request_id: str, now: dt.datetime) -> int | None:
