@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from outbox.models import Delivery, OutboxEvent
+from vaultkernel.database import insert_rows
 
 EVENT_TYPES = ("consent.changed", "member.restricted", "member.objected", "member.rectified",
                "member.erased")
@@ -53,12 +53,7 @@ def emit_many(session: Session, type_: str, emissions: Sequence[Emission], *,
     ids = [uuid.uuid4() for _ in emissions]
     if not emissions:
         return ids
-    # On the session's connection: one executemany each, without the ORM's per-row bulk
-    # bookkeeping (Session.execute's bulk insert; a retention sweep emits a thousand
-    # events a batch). Flushed first, as Session.execute would: nothing pending is
-    # written after these rows.
-    session.flush()
-    session.connection().execute(insert(OutboxEvent), [
+    insert_rows(session, OutboxEvent, [
         {"id": event_id, "type": type_, "member_id": e.member_id, "facts": e.facts,
          "sealed_member_number": e.sealed_member_number, "created_at": now,
          "request_id": e.request_id} for event_id, e in zip(ids, emissions, strict=True)])
@@ -67,5 +62,5 @@ def emit_many(session: Session, type_: str, emissions: Sequence[Emission], *,
                   for event_id, e in zip(ids, emissions, strict=True)
                   for client_id in e.recipients]
     if deliveries:
-        session.connection().execute(insert(Delivery), deliveries)
+        insert_rows(session, Delivery, deliveries)
     return ids

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from audit.models import AuditEvent
@@ -50,7 +50,7 @@ from outbox.writer import Emission, emit, emit_many
 from retention import holds
 from retention.holds import Coverage
 from retention.models import LegalHold
-from vaultkernel.database import Database
+from vaultkernel.database import Database, insert_rows
 from vaultkernel.mailer import SentMail
 from vaultkernel.policy import Policy
 from vaultkernel.sealing import TamperedCiphertext
@@ -258,8 +258,7 @@ def _shred(session: Session, kit: ErasureKit, rows: Sequence[Any], *, now: dt.da
                                     .where(SuppressedEmail.email_hash.in_(list(suppressions)))))
         fresh = [v for k, v in suppressions.items() if k not in known]
         if fresh:
-            session.flush()
-            session.connection().execute(insert(SuppressedEmail), fresh)
+            insert_rows(session, SuppressedEmail, fresh)
     owner_of = {row.email_index: row.id for row in rows if row.email_index is not None}
     if owner_of:
         for index in _deleted(session, delete(SignInCode).where(
@@ -302,10 +301,7 @@ def _shred(session: Session, kit: ErasureKit, rows: Sequence[Any], *, now: dt.da
     for report in reports:
         email = emails.get(report.member_id)
         report.mail_messages = forgotten[email.strip().lower()] if email else 0
-    # On the session's connection: one executemany, without the ORM's per-row bulk
-    # bookkeeping (Session.execute's bulk insert); flushed first, as that would be.
-    session.flush()
-    session.connection().execute(insert(AuditEvent), [
+    insert_rows(session, AuditEvent, [
         {"at": now, "actor": cause.actor, "action": EVENT, "member_id": r.member_id,
          "details": {**cause.details(), "recipients": r.recipients, **r.as_details()}}
         for r in reports])
