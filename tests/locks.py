@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import anyio
+import httpx
 import psycopg
 from sqlalchemy import Engine, event
 
@@ -62,3 +64,39 @@ def writes_seen(engine: Engine) -> Iterator[threading.Event]:
         yield writing
     finally:
         event.remove(engine, "before_cursor_execute", note_write)
+
+
+Request = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
+
+
+def answered_while_waiting(app: Any, engine: Engine, holder: LockHolder, waiting: Request,
+                           meanwhile: Request, *, cookies: dict[str, str] | None = None
+                           ) -> tuple[httpx.Response, httpx.Response]:
+    """Sends ``waiting``, a request whose write needs the lock ``holder`` holds; once the
+    write is at the lock, ``meanwhile`` must be answered while ``waiting`` still waits
+    (it holds a worker thread, not the event loop). Then the lock goes and ``waiting``
+    finishes. Returns both answers; the holder is closed."""
+    answers: dict[str, httpx.Response] = {}
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://127.0.0.1:8000", cookies=cookies,
+                                     timeout=30) as client:
+
+            async def send_waiting() -> None:
+                answers["waiting"] = await waiting(client)
+
+            async with anyio.create_task_group() as requests:
+                requests.start_soon(send_waiting)
+                with anyio.fail_after(10):
+                    assert await anyio.to_thread.run_sync(writing.wait, 10)  # at the lock
+                    answers["meanwhile"] = await meanwhile(client)
+                assert "waiting" not in answers  # still waiting for the lock meanwhile
+                holder.release()
+
+    try:
+        with writes_seen(engine) as writing:
+            anyio.run(scenario)
+    finally:
+        holder.close()
+    return answers["waiting"], answers["meanwhile"]

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
-import httpx
 import pytest
 from sqlalchemy import select
 
 from consent.models import Consent
 from identity.models import Member
 from tests.conftest import Api, register
-from tests.locks import LockHolder, writes_seen
+from tests.locks import LockHolder, answered_while_waiting
 
 GRANT = """mutation { grantConsent(purpose: "marketing.email", noticeVersion: 1) {
   consents { purpose status } errors { code } } }"""
@@ -25,34 +23,13 @@ MEMBER_DATA = """query($n: String!) {
 
 def test_health_is_answered_while_a_graphql_write_waits_for_a_lock(
         app: Any, services: Any, settings: Any, jane: dict[str, Any], jane_api: Api) -> None:
-    holder = LockHolder(settings.database_url)
-    answers: dict[str, httpx.Response] = {}
-
-    async def scenario() -> None:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000",
-                                     timeout=30) as client:
-
-            async def grant() -> None:
-                answers["grant"] = await client.post(
-                    "/graphql", json={"query": GRANT},
-                    headers={"authorization": f"Bearer {jane_api.token}"})
-
-            async with anyio.create_task_group() as requests:
-                requests.start_soon(grant)
-                with anyio.fail_after(10):
-                    assert await anyio.to_thread.run_sync(writing.wait, 10)  # the grant is at the lock
-                    answers["health"] = await client.get("/healthz")
-                assert "grant" not in answers  # still waiting for the lock meanwhile
-                holder.release()  # the grant goes on
-
-    try:
-        with writes_seen(services.db.engine) as writing:
-            anyio.run(scenario)
-    finally:
-        holder.close()
-    assert answers["health"].status_code == 200
-    payload = answers["grant"].json()["data"]["grantConsent"]
+    grant, health = answered_while_waiting(
+        app, services.db.engine, LockHolder(settings.database_url),
+        lambda client: client.post("/graphql", json={"query": GRANT},
+                                   headers={"authorization": f"Bearer {jane_api.token}"}),
+        lambda client: client.get("/healthz"))
+    assert health.status_code == 200
+    payload = grant.json()["data"]["grantConsent"]
     assert payload["errors"] == []
     with services.db.unit_of_work() as uow:
         assert uow.session.scalar(select(Consent.granted).where(
@@ -64,35 +41,14 @@ def test_health_is_answered_while_a_read_waits_to_write_its_access_log_entry(
         app: Any, services: Any, settings: Any, jane: dict[str, Any], loyalty_api: Api) -> None:
     """A read holds its thread, not the event loop, while its entry waits for the log's
     lock; once the lock is free the entry is written and the values answered."""
-    holder = LockHolder(settings.database_url, table="access_log")
-    answers: dict[str, httpx.Response] = {}
-
-    async def scenario() -> None:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000",
-                                     timeout=30) as client:
-
-            async def read() -> None:
-                answers["read"] = await client.post(
-                    "/graphql", json={"query": MEMBER_DATA,
-                                      "variables": {"n": jane["memberNumber"]}},
-                    headers={"authorization": f"Bearer {loyalty_api.token}"})
-
-            async with anyio.create_task_group() as requests:
-                requests.start_soon(read)
-                with anyio.fail_after(10):
-                    assert await anyio.to_thread.run_sync(writing.wait, 10)  # the entry is at the lock
-                    answers["health"] = await client.get("/healthz")
-                assert "read" not in answers  # still waiting for the lock meanwhile
-                holder.release()
-
-    try:
-        with writes_seen(services.db.engine) as writing:
-            anyio.run(scenario)
-    finally:
-        holder.close()
-    assert answers["health"].status_code == 200
-    assert answers["read"].json()["data"]["memberData"] == {"email": jane["email"]}
+    read, health = answered_while_waiting(
+        app, services.db.engine, LockHolder(settings.database_url, table="access_log"),
+        lambda client: client.post(
+            "/graphql", json={"query": MEMBER_DATA, "variables": {"n": jane["memberNumber"]}},
+            headers={"authorization": f"Bearer {loyalty_api.token}"}),
+        lambda client: client.get("/healthz"))
+    assert health.status_code == 200
+    assert read.json()["data"]["memberData"] == {"email": jane["email"]}
 
 
 def test_a_masked_error_names_the_request_id_the_caller_sent(
